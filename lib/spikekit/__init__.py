@@ -1,2 +1,44 @@
-"""spikekit: the helper library behind Spike Playbook's chapter notebooks (``import spikekit as sk``)."""
+"""spikekit: the helper library behind Spike Playbook's chapter notebooks (``import spikekit as sk``).
+
+The spine is imported eagerly and is light: ``sk.begin``, ``sk.record``, ``sk.upstream``. Chapter modules
+(``sk.signals``, ``sk.validation`` ...), loaders and plots are imported on first use, so the ``spike``
+command starts fast.
+"""
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+from .errors import ConfigError, InputError, SpikeError  # noqa: E402
+from .record import begin, current, record, upstream  # noqa: E402
+
+_SUBMODULES = {
+    "contracts", "signals", "validation", "stats", "samples", "plots", "settings", "runner", "paths",
+    "record", "errors", "kernel", "cli", "show",
+}
+_LAZY = {
+    "load_signals": "contracts",
+    "load_validation": "contracts",
+    "load_table": "contracts",
+    "read_raw": "contracts",
+    "use_theme": "plots",
+    "say": "show",
+    "decision_box": "show",
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spikekit' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "begin", "current", "record", "upstream", "ConfigError", "InputError", "SpikeError",
+           *sorted(_SUBMODULES), *sorted(_LAZY)]

@@ -52,7 +52,11 @@ def install(prefix: str | None = None) -> str:
 
 def launch(argv: list[str]) -> None:
     import importlib
+    import os
 
+    # pyplot fixes its backend when first imported: choose the inline one ipykernel would choose, so
+    # figures still come out as images in executed notebooks (an Agg backend here would silently drop them).
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     for name in PREIMPORTS:
         try:
             importlib.import_module(name)

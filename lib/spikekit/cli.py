@@ -1,0 +1,134 @@
+"""The ``spike`` command: run the playbook, list and show runs, scan a signals file."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import SpikeError
+
+
+def _cmd_run(args) -> int:
+    from .runner import run
+
+    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    outcome = run(args.spike, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
+                  resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm)
+    m = outcome.manifest
+    print(f"run {m['run_id']} of '{m['spike']}' as of {m['as_of']}: {m['status']} in {m['duration_s']:.1f}s",
+          file=sys.stderr)
+    print(outcome.run_dir)
+    return 0 if outcome.ok else 1
+
+
+def _cmd_list(args) -> int:
+    from .runner import list_runs
+
+    rows = list_runs(args.records, args.spike)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    if not rows:
+        print("no runs yet")
+        return 0
+    print(f"{'spike':<14} {'run id':<24} {'status':<22} {'as of':<26} {'secs':>6}  chapters")
+    for r in rows:
+        chapters = " ".join(f"{c}:{s}" for c, s in r["chapters"].items())
+        secs = f"{r['duration_s']:.1f}" if r["duration_s"] is not None else "-"
+        print(f"{r['spike']:<14} {r['run_id']:<24} {r['status']:<22} {r['as_of']:<26} {secs:>6}  {chapters}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    from .runner import load_run
+    from .summary import describe_run
+
+    folder, manifest = load_run(args.run, args.records)
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False, indent=1))
+    else:
+        print(describe_run(manifest, folder))
+    return 0
+
+
+def _cmd_scan(args) -> int:
+    from . import contracts, signals
+
+    frame, info = contracts.read_signals_any(args.file, tz=args.timezone)
+    alerts = signals.scan_table(frame, as_of=args.as_of, settings=None)
+    if args.json:
+        print(json.dumps(signals.alerts_to_json(alerts), ensure_ascii=False, indent=1))
+    else:
+        print(signals.format_alerts(alerts, limit=args.limit))
+    return 0
+
+
+def _cmd_samples(args) -> int:
+    from . import samples
+
+    if args.refresh_upstream:
+        from .fixtures import refresh_upstream_fixtures
+
+        for path in refresh_upstream_fixtures():
+            print(path)
+        return 0
+    return samples.main(["--check"] if args.check else [])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spike", description="Spike Playbook: the spike handbook as notebooks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the playbook for a spike as of a moment")
+    p.add_argument("--spike", help="spike name (playbook/spikes/<name>.yaml); optional with --resume")
+    p.add_argument("--as-of", dest="as_of", help="moment to evaluate at, e.g. '2025-03-09 12:00' (spike time zone); default: the spike's default_as_of")
+    p.add_argument("--chapters", help="comma-separated chapter ids, e.g. 01,02 (their upstream chapters are added)")
+    p.add_argument("--workers", type=int, help="chapters run at once (default from playbook.yaml; 2 suits 2 cores)")
+    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--resume", help="a run id: reuse its successful chapters, run the rest")
+    p.add_argument("--timeout", type=float, help="per-chapter execution timeout in seconds")
+    p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("list", help="runs per spike with their status")
+    p.add_argument("--spike")
+    p.add_argument("--records")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("show", help="the decisions a run recorded, as a short text")
+    p.add_argument("run", help="run id, <spike>/<run id> or a run folder")
+    p.add_argument("--records")
+    p.add_argument("--json", action="store_true", help="print the whole run.json")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("scan", help="early-warning detector on any signals or Google Trends file")
+    p.add_argument("file")
+    p.add_argument("--as-of", dest="as_of")
+    p.add_argument("--timezone", default="Asia/Shanghai", help="zone for naive timestamps (default Asia/Shanghai)")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("samples", help="regenerate the sample scenarios (or --check they are current)")
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--refresh-upstream", action="store_true", help="rerun the playbook on each sample and refresh data/samples/*/upstream.json")
+    p.set_defaults(func=_cmd_samples)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SpikeError as exc:
+        print(f"spike: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spike: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

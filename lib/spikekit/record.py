@@ -1,0 +1,334 @@
+"""Chapter results: ``sk.record`` publishes them, ``sk.upstream`` reads an earlier chapter's.
+
+A recorded value travels twice:
+- inside the executed notebook, as a display output of MIME type ``application/vnd.spikekit.record+json``,
+  so the notebook file alone carries its results (in the spirit of recommenders' ``store_metadata``);
+- into the run: after a chapter finishes, the runner reads those outputs back (``read_notebook_records``)
+  and writes them to ``results/<chapter>.json`` and ``run.json``.
+
+Values are made JSON-safe by ``to_jsonable`` and come back typed by ``from_jsonable``: DataFrames keep their
+columns and dtypes (as records), timestamps stay timestamps, numpy scalars become Python numbers, NaN None.
+
+Where ``upstream`` reads from is decided once per notebook by ``begin`` (see its docstring) and said in the
+notebook, so a reader always knows which results a chapter built on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, SpikeError
+from .paths import check_name, data_root, records_root
+
+RECORD_MIME = "application/vnd.spikekit.record+json"
+RESULTS_DIR = "results"
+_TYPE = "__spikekit_type__"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# JSON-safe values
+# ----------------------------------------------------------------------------------------------------------
+def to_jsonable(value: Any) -> Any:
+    """Turn a result into plain JSON types, tagging the ones that must come back typed."""
+    import pandas as pd
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.DataFrame):
+        frame = value.reset_index(drop=True) if isinstance(value.index, pd.RangeIndex) else value.reset_index()
+        return {
+            _TYPE: "dataframe",
+            "columns": [str(c) for c in frame.columns],
+            "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
+            "records": [
+                {str(c): to_jsonable(v) for c, v in zip(frame.columns, row)}
+                for row in frame.itertuples(index=False, name=None)
+            ],
+        }
+    if isinstance(value, pd.Series):
+        return to_jsonable(value.to_frame(name=value.name if value.name is not None else "value"))
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        if pd.isna(value):
+            return None
+        return {_TYPE: "timestamp", "value": pd.Timestamp(value).isoformat()}
+    if isinstance(value, dt.date):
+        return {_TYPE: "date", "value": value.isoformat()}
+    if isinstance(value, (pd.Timedelta, dt.timedelta)):
+        return {_TYPE: "timedelta", "seconds": pd.Timedelta(value).total_seconds()}
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return to_jsonable(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [to_jsonable(v) for v in items]
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(
+        f"cannot record a value of type {type(value).__name__}: record numbers, strings, lists, dicts, "
+        "DataFrames, timestamps or objects with a to_dict() method"
+    )
+
+
+def from_jsonable(value: Any) -> Any:
+    """Inverse of ``to_jsonable``: DataFrames and timestamps come back typed."""
+    import pandas as pd
+
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get(_TYPE)
+    if kind == "dataframe":
+        frame = pd.DataFrame.from_records(value["records"], columns=value["columns"])
+        for col, dtype in value.get("dtypes", {}).items():
+            if col not in frame:
+                continue
+            try:
+                if dtype.startswith("datetime64"):
+                    frame[col] = pd.to_datetime(
+                        frame[col].map(lambda v: v["value"] if isinstance(v, dict) else v), format="ISO8601"
+                    )
+                    if "," in dtype:  # tz-aware: restore the zone the column had
+                        tz = dtype.split(",", 1)[1].rstrip("]").strip()
+                        frame[col] = frame[col].dt.tz_convert(tz)
+                elif dtype in {"object", "str", "string"} or dtype.startswith("category"):
+                    frame[col] = frame[col].map(from_jsonable)
+                else:
+                    frame[col] = frame[col].astype(dtype)
+            except (TypeError, ValueError):
+                pass  # keep the JSON types rather than fail on a reader
+        return frame
+    if kind == "timestamp":
+        return pd.Timestamp(value["value"])
+    if kind == "date":
+        return dt.date.fromisoformat(value["value"])
+    if kind == "timedelta":
+        return pd.Timedelta(seconds=value["seconds"])
+    return {k: from_jsonable(v) for k, v in value.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The chapter context: which chapter runs, as of when, and where upstream results come from
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class ChapterContext:
+    chapter: str
+    spike: str
+    as_of: Any  # pandas.Timestamp, tz-aware
+    timezone: str
+    upstream_run: str = ""
+    source: str = ""  # human-readable: where upstream results are read from
+    recorded: dict = field(default_factory=dict)
+    _source_dir: Path | None = None
+    _fixture: dict | None = None
+
+    @property
+    def tz(self) -> str:
+        return self.timezone
+
+
+_CONTEXT: ChapterContext | None = None
+
+
+def parse_as_of(as_of: Any, timezone: str):
+    """A moment in the spike's time zone: naive values are local time there, aware ones are converted."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"as_of {as_of!r} is not a date/time ({exc}). Fix: give e.g. '2025-03-09 12:00'") from None
+    if ts is pd.NaT:
+        raise ConfigError("as_of is empty. Fix: give the moment to evaluate the spike at, e.g. '2025-03-09 12:00'")
+    try:
+        return ts.tz_localize(timezone) if ts.tzinfo is None else ts.tz_convert(timezone)
+    except Exception as exc:  # unknown zone name
+        raise ConfigError(f"time zone {timezone!r} is not known ({exc}). Fix: use an IANA name like 'Asia/Shanghai'") from None
+
+
+def begin(chapter: str, *, spike: str, as_of: Any, timezone: str = "Asia/Shanghai", upstream_run: str = "") -> ChapterContext:
+    """Open a chapter: fix ``as_of`` in the spike's zone and decide where ``upstream`` reads from.
+
+    ``upstream_run``:
+    - a run folder path or ``<spike>/<run-id>`` or a run id: read that run's recorded results (the runner
+      passes the run being built, so chapters of one playbook run hand results to each other);
+    - ``"latest"``: the newest successful run of this spike under the records root;
+    - ``""`` (standalone default): the sample scenario's fixture ``data/samples/<spike>/upstream.json`` when
+      the spike is a sample scenario, else the newest successful run of the spike.
+    """
+    global _CONTEXT
+    check_name(spike)
+    ctx = ChapterContext(chapter=str(chapter), spike=spike, as_of=parse_as_of(as_of, timezone), timezone=timezone,
+                         upstream_run=upstream_run or "")
+    _CONTEXT = ctx
+    _resolve_source(ctx)
+    _announce(ctx)
+    return ctx
+
+
+def _announce(ctx: ChapterContext) -> None:
+    """Say in the notebook which spike, which moment, and where upstream results come from."""
+    text = (f"**Chapter {ctx.chapter}** · spike `{ctx.spike}` · as of **{ctx.as_of:%Y-%m-%d %H:%M} "
+            f"({ctx.timezone})** · upstream results from {ctx.source}")
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+
+        if get_ipython() is not None:
+            display(Markdown(text))
+    except ImportError:
+        pass
+
+
+def current() -> ChapterContext:
+    if _CONTEXT is None:
+        raise SpikeError("no chapter is open: call sk.begin(chapter, spike=..., as_of=...) after the parameters cell")
+    return _CONTEXT
+
+
+def _find_run(ref: str) -> Path:
+    """A run by path, '<spike>/<run-id>' or bare run id (searched under the records root, finished or partial)."""
+    candidate = Path(ref)
+    if candidate.is_dir() and (candidate / "run.json").exists():
+        return candidate.resolve()
+    root = records_root()
+    for base in (root, root / ".partial"):
+        if (base / ref / "run.json").exists():
+            return (base / ref).resolve()
+        hits = sorted(base.glob(f"*/{ref}/run.json")) if base.exists() and "/" not in ref else []
+        if hits:
+            return hits[0].parent.resolve()
+    raise ConfigError(
+        f"run {ref!r} was not found (looked for a run folder path, and under {root} and {root / '.partial'}). "
+        "Fix: pass a run id from `spike list`, or leave upstream_run empty to use the sample scenario"
+    )
+
+
+def latest_run(spike: str, *, ok_only: bool = True) -> Path | None:
+    folder = records_root() / spike
+    if not folder.exists():
+        return None
+    runs = []
+    for manifest in folder.glob("*/run.json"):
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if ok_only and meta.get("status") != "ok":
+            continue
+        runs.append((meta.get("started", ""), manifest.parent))
+    return max(runs)[1] if runs else None
+
+
+def _resolve_source(ctx: ChapterContext) -> None:
+    ref = ctx.upstream_run
+    if ref and ref != "latest":
+        ctx._source_dir = _find_run(ref)
+        ctx.source = f"run record {ctx._source_dir}"
+        return
+    if ref == "latest" or not (data_root() / "samples" / ctx.spike / "upstream.json").exists():
+        found = latest_run(ctx.spike)
+        if found is not None:
+            ctx._source_dir = found
+            ctx.source = f"the latest successful run of '{ctx.spike}': {found}"
+            return
+        if ref == "latest":
+            raise ConfigError(
+                f"no successful run of '{ctx.spike}' under {records_root()}. Fix: run `spike run --spike {ctx.spike} ...` first"
+            )
+    fixture = data_root() / "samples" / ctx.spike / "upstream.json"
+    if fixture.exists():
+        ctx._fixture = json.loads(fixture.read_text(encoding="utf-8"))
+        ctx.source = f"the sample scenario '{ctx.spike}' ({fixture.relative_to(data_root())} under the data root)"
+    else:
+        ctx.source = "nothing yet (no run of this spike and no sample fixture)"
+
+
+def upstream(chapter: str, name: str, default: Any = ...) -> Any:
+    """Read result ``name`` recorded by an earlier ``chapter`` (e.g. ``"01"``) from the current source."""
+    ctx = current()
+    chapter = str(chapter)
+    values = None
+    if ctx._source_dir is not None:
+        path = ctx._source_dir / RESULTS_DIR / f"{chapter}.json"
+        if path.exists():
+            values = json.loads(path.read_text(encoding="utf-8"))
+    elif ctx._fixture is not None:
+        values = ctx._fixture.get(chapter)
+    if values is None or name not in values:
+        if default is not ...:
+            return default
+        have = sorted(values) if values else []
+        raise SpikeError(
+            f"chapter {ctx.chapter} needs result '{name}' of chapter {chapter}, but {ctx.source} has "
+            + (f"only {have} for chapter {chapter}" if values else f"no results for chapter {chapter}")
+            + ". Fix: run chapter " + chapter + " first (spike run includes it), or pass upstream_run=<run id>"
+        )
+    return from_jsonable(values[name])
+
+
+def record(name: str, value: Any, *, show: bool = True) -> Any:
+    """Publish a chapter result: into the executed notebook (and so the run record). Returns the value."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"result name {name!r} must be an identifier like 'first_alert'")
+    payload = {"name": name, "value": to_jsonable(value)}
+    json.dumps(payload, allow_nan=False)  # fail here, not in the runner
+    if _CONTEXT is not None:
+        _CONTEXT.recorded[name] = payload["value"]
+    summary = _summary(value)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display({RECORD_MIME: payload, "text/plain": f"recorded {name}: {summary}"}, raw=True)
+    except ImportError:  # plain Python use (tests, scripts): nothing to display into
+        pass
+    return value
+
+
+def _summary(value: Any) -> str:
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return f"table of {len(value)} rows x {value.shape[1]} columns"
+    text = json.dumps(to_jsonable(value), ensure_ascii=False, default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def read_notebook_records(nb: Any) -> dict:
+    """Results recorded in an executed notebook (a path or an nbformat node), in order; later wins."""
+    import nbformat
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    results: dict = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            payload = output.get("data", {}).get(RECORD_MIME)
+            if payload:
+                if isinstance(payload, str):
+                    payload = json.loads(payload)
+                results[payload["name"]] = payload["value"]
+    return results

@@ -1,0 +1,675 @@
+"""The playbook runner: chapters executed with papermill in worker processes, recorded as one immutable run.
+
+How a run is built (and why):
+- Chapters run in dependency order; independent ones run at the same time in ``workers`` processes. Each
+  chapter gets a fresh Jupyter kernel (no state leaks between chapters). Processes, not threads: papermill
+  changes the working directory while it runs.
+- Each worker keeps the next kernel started ahead of need, in the project's kernel spec that pre-imports
+  pandas, scipy and seaborn, so the ~1.5 s of kernel start and imports is paid while the previous chapter
+  runs (measured in ../shared/spec/performance-notes.md). HTML is exported with the nbconvert API in the
+  worker, not the ``jupyter nbconvert`` command.
+- The run folder is built aside, in ``<records>/.partial/<spike>/<run-id>/``, and moved into
+  ``<records>/<spike>/<run-id>/`` by one rename when the run ends (ok or with failed chapters). A runner
+  that dies leaves its work in ``.partial`` and never a half-written folder among the records; finished
+  records are made read-only and never touched again.
+- A failed chapter keeps its executed notebook (with the error), its dependents are skipped, the rest run.
+- ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing.connection as mpc
+import os
+import pickle
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from . import __version__
+from .errors import ConfigError, SpikeError
+from .paths import check_name, data_root, project_root, records_root
+from .record import RESULTS_DIR, _find_run, parse_as_of, read_notebook_records
+from .settings import Playbook, Spike, chapter_parameters, load_playbook, load_spike
+
+RUN_FORMAT = "spikekit.run/1"
+PARTIAL = ".partial"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Worker side: runs in a separate process
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class ChapterTask:
+    chapter: str
+    notebook: str          # source notebook path
+    output: str            # executed notebook path (in the staging folder)
+    parameters: dict
+    kernel: str
+    timeout_s: float
+    cwd: str
+    html: bool = True
+
+
+def _die_with_parent() -> None:
+    """Linux: take this worker down if the runner is killed (-9 included); its kernel follows it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class _KernelPool:
+    """At most one kernel started ahead of need, ready for this worker's next chapter."""
+
+    def __init__(self, kernel: str, cwd: str):
+        self.kernel, self.cwd, self.km = kernel, cwd, None
+
+    def warm(self) -> None:
+        if self.km is not None:
+            return
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        km = AsyncKernelManager(kernel_name=self.kernel)
+        try:
+            run_sync(km.start_kernel)(cwd=self.cwd)
+            self.km = km
+        except Exception:  # a kernel that cannot start ahead will fail again, visibly, inside papermill
+            self.km = None
+
+    def take(self, kernel: str, cwd: str):
+        km = self.km if (kernel == self.kernel and cwd == self.cwd) else None
+        if km is None and self.km is not None:
+            self.shutdown()
+        self.km = None
+        return km
+
+    def shutdown(self) -> None:
+        if self.km is not None:
+            from jupyter_core.utils import run_sync
+
+            try:
+                run_sync(self.km.shutdown_kernel)(now=True)
+            except Exception:
+                pass
+            self.km = None
+
+
+def _shutdown_km(km) -> None:
+    from jupyter_core.utils import run_sync
+
+    try:
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:
+        pass
+
+
+def execute_chapter(task: ChapterTask, km=None) -> dict:
+    """Execute one chapter notebook with papermill, export HTML, read back its recorded results."""
+    import papermill as pm
+
+    started = time.time()
+    error = None
+    status = "ok"
+    engine_kwargs = {"km": km} if km is not None else {}
+    try:
+        pm.execute_notebook(
+            task.notebook,
+            task.output,
+            parameters=task.parameters,
+            kernel_name=task.kernel,
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            execution_timeout=task.timeout_s,
+            start_timeout=120,
+            cwd=task.cwd,
+            **engine_kwargs,
+        )
+    except pm.PapermillExecutionError as exc:
+        status = "failed"
+        error = {
+            "cell": exc.cell_index,
+            "execution_count": exc.exec_count,
+            "ename": exc.ename,
+            "evalue": str(exc.evalue)[:2000],
+            "traceback": _strip_ansi("\n".join(exc.traceback[-6:]))[-4000:],
+        }
+    except Exception as exc:  # kernel died, cell timed out, notebook unreadable ...
+        status = "failed"
+        error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc)[:2000],
+                 "traceback": traceback.format_exc()[-4000:]}
+    finally:
+        if km is not None:
+            _shutdown_km(km)
+    executed = time.time()
+    results: dict = {}
+    html = None
+    if Path(task.output).exists():
+        try:
+            results = read_notebook_records(task.output)
+        except Exception as exc:
+            status, error = "failed", error or {"cell": None, "ename": type(exc).__name__, "evalue": str(exc)}
+        if task.html:
+            try:
+                html = _export_html(task.output)
+            except Exception as exc:  # the notebook is the record; a missing HTML copy is said, not fatal
+                html = None
+                error = error or {"cell": None, "ename": "HTMLExportError", "evalue": str(exc)[:500]}
+    return {
+        "status": status,
+        "started": started,
+        "finished": time.time(),
+        "execute_s": round(executed - started, 3),
+        "results": results,
+        "error": error,
+        "html": html,
+    }
+
+
+_HTML_EXPORTER = None
+
+
+def _export_html(notebook_path: str) -> str:
+    global _HTML_EXPORTER
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    if _HTML_EXPORTER is None:
+        _HTML_EXPORTER = HTMLExporter(template_name="lab")
+    nb = nbformat.read(notebook_path, as_version=4)
+    body, _ = _HTML_EXPORTER.from_notebook_node(nb)
+    out = str(Path(notebook_path).with_suffix(".html"))
+    Path(out).write_text(body, encoding="utf-8")
+    return Path(out).name
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def _send(stream, obj) -> None:
+    blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("!Q", len(blob)) + blob)
+    stream.flush()
+
+
+def _recv(stream):
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError
+    (size,) = struct.unpack("!Q", head)
+    blob = stream.read(size)
+    if len(blob) < size:
+        raise EOFError
+    return pickle.loads(blob)
+
+
+def worker_main(kernel: str, cwd: str, prewarm: bool) -> None:
+    """A chapter worker: reads tasks from stdin, answers on the original stdout (everything else -> stderr).
+
+    Started as ``python -m spikekit.runner --worker`` rather than through multiprocessing, so the runner can be
+    called from any script or notebook without the ``if __name__ == '__main__'`` guard spawn would need.
+    """
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides; Ctrl-C reaches it, not us
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints (warnings, libraries) must not corrupt the protocol
+    tasks = sys.stdin.buffer
+    import papermill  # noqa: F401  (paid once per worker, not per chapter)
+    import nbconvert  # noqa: F401
+
+    pool = _KernelPool(kernel, cwd)
+    if prewarm:
+        pool.warm()
+    try:
+        while True:
+            task = _recv(tasks)
+            if task is None:
+                break
+            km = pool.take(task.kernel, task.cwd) if prewarm else None
+            _send(answers, execute_chapter(task, km=km))
+            if prewarm:
+                pool.warm()
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        pass
+    finally:
+        pool.shutdown()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Runner side
+# ----------------------------------------------------------------------------------------------------------
+class _Worker:
+    def __init__(self, kernel: str, cwd: str, prewarm: bool):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spikekit.runner", "--worker", kernel, cwd, "1" if prewarm else "0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=cwd,
+        )
+        self.task: ChapterTask | None = None
+        self.since = 0.0
+
+    def submit(self, task: ChapterTask) -> None:
+        self.task, self.since = task, time.time()
+        _send(self.proc.stdin, task)
+
+    def receive(self):
+        return _recv(self.proc.stdout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, kill: bool = False) -> None:
+        try:
+            if kill:
+                self.proc.kill()
+            else:
+                _send(self.proc.stdin, None)
+                self.proc.stdin.close()
+        except (OSError, BrokenPipeError, ValueError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    manifest: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.manifest["status"] == "ok"
+
+
+def _git_state() -> dict:
+    root = project_root()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        if commit.returncode == 0:
+            return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"commit": None, "dirty": None}
+
+
+def _kernel_info(name: str) -> dict:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise ConfigError(
+            f"Jupyter kernel '{name}' is not installed in this environment. "
+            "Fix: run `python -m spikekit.kernel install` (the README's set-up commands do it)"
+        ) from None
+    return {"name": name, "argv": spec.argv, "resource_dir": spec.resource_dir,
+            "preimports": spec.metadata.get("spikekit_preimports", [])}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+class Progress:
+    """One line per state change: chapter, state, elapsed. Plain lines survive logs and CI."""
+
+    def __init__(self, stream: TextIO | None, titles: dict[str, str]):
+        self.stream, self.titles, self.t0 = stream, titles, time.time()
+
+    def __call__(self, chapter: str, state: str, detail: str = "") -> None:
+        if self.stream is None:
+            return
+        line = f"[{time.time() - self.t0:7.1f}s] {chapter} {self.titles.get(chapter, ''):<22} {state:<8} {detail}"
+        print(line.rstrip(), file=self.stream, flush=True)
+
+
+def run(
+    spike_name: str,
+    as_of: Any = None,
+    *,
+    chapters: list[str] | None = None,
+    workers: int | None = None,
+    records: Path | str | None = None,
+    resume: str | None = None,
+    timeout_s: float | None = None,
+    progress: TextIO | None = sys.stderr,
+    prewarm: bool = True,
+    playbook: Path | None = None,
+) -> RunOutcome:
+    """Run the playbook for a spike as of a moment; returns the finished run folder and its manifest."""
+    book = load_playbook(playbook)
+    records_dir = Path(records).resolve() if records else records_root()
+    os.environ["SPIKE_RECORDS"] = str(records_dir)  # kernels inherit it: upstream lookups agree with us
+    earlier = None
+    if resume:
+        earlier_dir = _find_run(resume)
+        earlier = json.loads((earlier_dir / "run.json").read_text(encoding="utf-8"))
+        earlier["_dir"] = earlier_dir
+        if spike_name and spike_name != earlier["spike"]:
+            raise ConfigError(f"--resume {resume} is a run of '{earlier['spike']}', not '{spike_name}'")
+        spike_name = earlier["spike"]
+        as_of = as_of or earlier["as_of"]
+        chapters = chapters or list(earlier["chapters"])
+    spike = load_spike(check_name(spike_name))
+    if as_of is None:
+        if not spike.default_as_of:
+            raise ConfigError(f"no --as-of given and spike '{spike.name}' has no default_as_of")
+        as_of = spike.default_as_of
+    as_of_ts = parse_as_of(as_of, spike.timezone)
+    if earlier is not None and parse_as_of(earlier["as_of"], spike.timezone) != as_of_ts:
+        raise ConfigError(f"--resume {resume} was as of {earlier['as_of']}; a resumed run keeps that as_of")
+    order = book.order(chapters)
+    kernel = _kernel_info(book.kernel)
+    workers = max(1, int(workers or book.workers))
+    timeout_s = float(timeout_s or book.timeout_s)
+
+    run_id = new_run_id()
+    staging = records_dir / PARTIAL / spike.name / run_id
+    staging.mkdir(parents=True, exist_ok=False)
+    (staging / RESULTS_DIR).mkdir()
+
+    inputs = {}
+    for key in sorted({k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs}):
+        if key in spike.data:
+            path = spike.input_path(key)
+            if not path.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' is missing: {path}")
+            inputs[key] = {"path": spike.data[key], "sha256": _sha256(path), "bytes": path.stat().st_size}
+    if earlier is not None:
+        changed = [k for k, v in inputs.items() if earlier.get("inputs", {}).get(k, {}).get("sha256") not in (None, v["sha256"])]
+        if changed:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ConfigError(f"inputs {changed} changed since run {earlier['run_id']}: its chapters cannot be reused. Fix: start a fresh run")
+
+    params = {}
+    try:
+        for cid in order:
+            params[cid] = chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run=run_id)
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    manifest: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "run_id": run_id,
+        "spike": spike.name,
+        "as_of": as_of_ts.isoformat(),
+        "timezone": spike.timezone,
+        "status": "running",
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "finished": None,
+        "duration_s": None,
+        "command": sys.argv,
+        "spikekit_version": __version__,
+        "git": _git_state(),
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+        "kernel": kernel,
+        "workers": workers,
+        "timeout_s": timeout_s,
+        "data_root": str(data_root()),
+        "settings": {
+            "playbook": {"path": str(book.path.relative_to(project_root()) if book.path.is_relative_to(project_root()) else book.path),
+                          "sha256": _sha256(book.path)},
+            "spike": {"path": str(spike.path.relative_to(project_root()) if spike.path.is_relative_to(project_root()) else spike.path),
+                       "sha256": _sha256(spike.path)},
+        },
+        "inputs": inputs,
+        "resumed_from": earlier["run_id"] if earlier else None,
+        "chapters": {
+            cid: {
+                "title": book.chapters[cid].title,
+                "notebook": book.chapters[cid].notebook.name,
+                "html": None,
+                "needs": list(book.chapters[cid].needs),
+                "status": "pending",
+                "parameters": params[cid],
+                "results": {},
+                "error": None,
+                "duration_s": None,
+                "reused_from": None,
+            }
+            for cid in order
+        },
+    }
+    _write_json(staging / "run.json", manifest)
+    report = Progress(progress, {cid: book.chapters[cid].name for cid in order})
+    t0 = time.time()
+
+    def finish_chapter(cid: str, outcome: dict) -> None:
+        entry = manifest["chapters"][cid]
+        entry.update(status=outcome["status"], results=outcome["results"], error=outcome["error"],
+                     html=outcome.get("html"), duration_s=round(outcome["finished"] - outcome["started"], 3))
+        _write_json(staging / RESULTS_DIR / f"{cid}.json", outcome["results"])
+        _write_json(staging / "run.json", manifest)
+
+    # Reuse what an earlier run finished (resume).
+    if earlier is not None:
+        for cid in order:
+            old = earlier["chapters"].get(cid)
+            if old and old["status"] in {"ok", "reused"} and not _same_parameters(old["parameters"], params[cid]):
+                report(cid, "rerun", f"(parameters changed since {earlier['run_id']})")
+            elif old and old["status"] in {"ok", "reused"}:
+                src = earlier["_dir"]
+                for name in (old["notebook"], old.get("html")):
+                    if name and (src / name).exists():
+                        shutil.copyfile(src / name, staging / name)
+                entry = manifest["chapters"][cid]
+                entry.update(status="reused", results=old["results"], html=old.get("html"),
+                             duration_s=0.0, reused_from=old.get("reused_from") or earlier["run_id"])
+                _write_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
+                report(cid, "reused", f"from {entry['reused_from']}")
+        _write_json(staging / "run.json", manifest)
+
+    state = {cid: manifest["chapters"][cid]["status"] for cid in order}
+    cwd = str(project_root() / "notebooks")
+    pool: list[_Worker] = []
+    interrupted = False
+    previous_handler = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):  # treat a polite kill like Ctrl-C: stop, keep the partial area
+        raise KeyboardInterrupt
+
+    try:
+        if threading_is_main():
+            signal.signal(signal.SIGTERM, on_term)
+        todo = [c for c in order if state[c] == "pending"]
+        n_workers = min(workers, max(1, len(todo)))
+        pool = [_Worker(book.kernel, cwd, prewarm) for _ in range(n_workers)] if todo else []
+        while True:
+            # Skip chapters whose upstream failed or was skipped.
+            for cid in order:
+                if state[cid] == "pending" and any(state[n] in {"failed", "skipped"} for n in book.chapters[cid].needs):
+                    state[cid] = "skipped"
+                    bad = [n for n in book.chapters[cid].needs if state[n] in {"failed", "skipped"}]
+                    manifest["chapters"][cid].update(status="skipped", error={"ename": "Skipped", "evalue": f"needs {', '.join(bad)}, which did not succeed"})
+                    report(cid, "skipped", f"(needs {', '.join(bad)})")
+            ready = [c for c in order if state[c] == "pending"
+                     and all(state[n] in {"ok", "reused"} for n in book.chapters[c].needs)]
+            for worker in pool:
+                if worker.task is None and ready:
+                    cid = ready.pop(0)
+                    chapter = book.chapters[cid]
+                    task = ChapterTask(cid, str(chapter.notebook), str(staging / chapter.notebook.name),
+                                       params[cid], book.kernel, timeout_s, cwd)
+                    state[cid] = "running"
+                    manifest["chapters"][cid]["status"] = "running"
+                    _write_json(staging / "run.json", manifest)
+                    worker.submit(task)
+                    report(cid, "running")
+            busy = [w for w in pool if w.task is not None]
+            if not busy:
+                break
+            mpc.wait([w.proc.stdout for w in busy], timeout=1.0)
+            for i, worker in enumerate(pool):
+                if worker.task is None:
+                    continue
+                cid = worker.task.chapter
+                outcome = None
+                if mpc.wait([worker.proc.stdout], timeout=0):
+                    try:
+                        outcome = worker.receive()
+                    except (EOFError, OSError, pickle.UnpicklingError):
+                        outcome = None
+                if outcome is None and (not worker.alive() or time.time() - worker.since > timeout_s + 60):
+                    why = "worker process died" if not worker.alive() else f"chapter exceeded {timeout_s:.0f}s"
+                    worker.stop(kill=True)
+                    outcome = {"status": "failed", "started": worker.since, "finished": time.time(), "results": {},
+                               "error": {"cell": None, "ename": "ChapterAborted", "evalue": why}, "html": None}
+                    if Path(worker.task.output).exists():
+                        outcome["results"] = read_notebook_records(worker.task.output)
+                    pool[i] = _Worker(book.kernel, cwd, prewarm)
+                    worker = pool[i]
+                if outcome is not None:
+                    state[cid] = outcome["status"]
+                    finish_chapter(cid, outcome)
+                    detail = f"{outcome['finished'] - outcome['started']:.1f}s"
+                    if outcome["error"] and outcome["status"] == "failed":
+                        err = outcome["error"]
+                        detail += f"  {err.get('ename')}: {str(err.get('evalue'))[:120]}" + (f" (cell {err['cell']})" if err.get("cell") is not None else "")
+                    report(cid, outcome["status"], detail)
+                    worker.task = None
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        for worker in pool:
+            worker.stop(kill=interrupted)
+        if threading_is_main():
+            signal.signal(signal.SIGTERM, previous_handler)
+
+    manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    manifest["duration_s"] = round(time.time() - t0, 3)
+    if interrupted:
+        manifest["status"] = "interrupted"
+        _write_json(staging / "run.json", manifest)
+        raise SpikeError(f"run interrupted; its partial record stays in {staging} (resume with --resume {run_id})")
+    statuses = [manifest["chapters"][c]["status"] for c in order]
+    manifest["status"] = "ok" if all(s in {"ok", "reused"} for s in statuses) else "failed"
+    _write_json(staging / "run.json", manifest)
+    final = records_dir / spike.name / run_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _seal(staging)
+    os.rename(staging, final)  # the one moment the run appears among the records: complete
+    _prune_empty(staging.parent)
+    return RunOutcome(final, manifest)
+
+
+def _same_parameters(a: dict, b: dict) -> bool:
+    strip = lambda d: {k: v for k, v in d.items() if k != "upstream_run"}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _seal(folder: Path) -> None:
+    """Make a finished record's files read-only: records are never edited after the run."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(0o444)
+
+
+def _prune_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading records
+# ----------------------------------------------------------------------------------------------------------
+def list_runs(records: Path | str | None = None, spike: str | None = None) -> list[dict]:
+    root = Path(records).resolve() if records else records_root()
+    rows = []
+    if not root.exists():
+        return rows
+    for manifest in sorted(root.glob("*/*/run.json")):
+        if manifest.parts[-3].startswith("."):
+            continue
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if spike and meta.get("spike") != spike:
+            continue
+        rows.append({
+            "spike": meta.get("spike"), "run_id": meta.get("run_id"), "status": meta.get("status"),
+            "as_of": meta.get("as_of"), "started": meta.get("started"), "duration_s": meta.get("duration_s"),
+            "chapters": {c: v.get("status") for c, v in meta.get("chapters", {}).items()},
+            "path": str(manifest.parent),
+        })
+    partial = root / PARTIAL
+    for manifest in sorted(partial.glob("*/*/run.json")) if partial.exists() else []:
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if spike and meta.get("spike") != spike:
+            continue
+        rows.append({"spike": meta.get("spike"), "run_id": meta.get("run_id"),
+                     "status": "partial (" + str(meta.get("status")) + ")", "as_of": meta.get("as_of"),
+                     "started": meta.get("started"), "duration_s": meta.get("duration_s"),
+                     "chapters": {c: v.get("status") for c, v in meta.get("chapters", {}).items()},
+                     "path": str(manifest.parent)})
+    rows.sort(key=lambda r: (r["spike"] or "", r["started"] or ""))
+    return rows
+
+
+def load_run(ref: str, records: Path | str | None = None) -> tuple[Path, dict]:
+    if records:
+        os.environ["SPIKE_RECORDS"] = str(Path(records).resolve())
+    folder = _find_run(ref)
+    return folder, json.loads((folder / "run.json").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2], sys.argv[3], sys.argv[4] == "1")
+    else:
+        print("internal: python -m spikekit.runner --worker KERNEL CWD PREWARM(0|1)", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (first time) and open JupyterLab on notebooks/ with the project's kernel ("Python (spikekit)").
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$SPIKE_ROOT"
+exec jupyter lab --notebook-dir notebooks --MappingKernelManager.default_kernel_name=spikekit "$@"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (first time) and run the whole test suite: library unit tests, notebook checks (nbval, lax),
+# end-to-end playbook runs on the sample scenarios. Extra arguments go to pytest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$SPIKE_ROOT"
+exec python -m pytest tests notebooks --nbval-lax --nbval-kernel-name spikekit \
+  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider "$@"
