@@ -1,0 +1,738 @@
+"""Sample scenarios whose truth is known: seeded, realistic input tables plus the answer key.
+
+Every scenario tells one story about the same small shop and its 星空杯 (starry mug) idea, and writes
+into ``data/samples/<name>/``:
+
+- ``signals.csv``    hourly interaction / search counts per keyword x platform (the chapter 01 input);
+- ``validation.csv`` the 48-hour validation test and the shop's usual baseline (the chapter 02 input);
+- ``demand.csv``     the true demand curve in units per day (what no chapter can see directly);
+- ``truth.json``     the story, the dates that matter and the decisions the playbook should reach.
+
+How the data are made, so a reader can check a test's expectation by hand:
+
+- Interest on each platform follows a smooth rise-and-fall pulse (see `Pulse`) that leads true demand
+  by a lag; 淘宝 searches move with demand itself. A series' expected hourly count is
+  ``base level x hour-of-day profile x day-of-week profile x (1 + amplitude x pulse)``, times a
+  mean-one day-to-day factor; counts are negative-binomial draws around it (overdispersed).
+- Hourly rows are stamped at the END of the hour they count (the row ``10:00:00`` counts 09:00-10:00),
+  so a row with timestamp <= as_of is complete at as_of. Daily baseline rows carry the date they
+  count; poll invitations are stamped when sent, answers and design votes when the poll closed.
+- Each table draws from its own random stream (scenario seed + table name), so adding a table later
+  leaves the existing files byte-identical. To extend a scenario: add a ``make_<table>`` function,
+  register it in `TABLE_MAKERS`, and add any story parameters to `Scenario`.
+
+``python -m spikekit.samples`` regenerates the committed files; ``--check`` regenerates them into a
+temporary folder and fails if anything differs. Output is byte-identical for the same seed on the same
+numpy / scipy versions (numpy does not promise identical random streams across its releases: after an
+upgrade that changes them, regenerate and commit).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from .errors import ConfigError
+from .paths import check_name, data_root as default_data_root, resolve_under
+
+TIMEZONE = "Asia/Shanghai"
+UTC_OFFSET = "+08:00"  # Asia/Shanghai has no daylight saving time, so one fixed offset is exact
+SAMPLES_DIR = "samples"
+
+# First and last hourly stamp of every signals.csv (local time, end-of-hour stamps).
+DATA_START = np.datetime64("2025-01-15T00:00", "m")
+DATA_END = np.datetime64("2025-03-31T23:00", "m")
+HOUR = np.timedelta64(1, "h")
+DAY = np.timedelta64(1, "D")
+
+# Hourly rows are stamped at the END of the hour they count, so a row stamped at or before as_of is
+# complete at as_of (time discipline), and the window (as_of - 48 h, as_of] holds exactly 48 rows.
+# Set to False to stamp the start of the hour instead (then regenerate the files).
+HOURLY_STAMP_AT_END = True
+STAMP_SHIFT = HOUR if HOURLY_STAMP_AT_END else np.timedelta64(0, "h")  # stamp - start of counted hour
+
+# A pulse "takes off" and "has faded" where it is at 5% of its peak.
+TAKEOFF_LEVEL = 0.05
+
+PLATFORMS = ("小红书", "抖音", "淘宝")
+METRIC_BY_PLATFORM = {"小红书": "interactions", "抖音": "interactions", "淘宝": "searches"}
+PRODUCT_KEYWORDS = ("星空杯", "星空咖啡杯")
+SCENE_KEYWORDS = ("办公室仪式感",)  # scene + emotion words
+CONTROL_KEYWORDS = ("马克杯",)  # steady everywhere, in every scenario
+KEYWORD_GROUPS = {"office-ritual-starry": ["办公室仪式感", "星空杯", "星空咖啡杯"]}
+DESIGNS = ("星空蓝", "银河紫", "极光绿", "晨曦粉", "夜幕黑")
+
+# Normal hourly level of each series (same shop, same market in every scenario). 淘宝 办公室仪式感 is
+# tiny on purpose: people search products on 淘宝, not moods, so most of its hours are zero.
+BASE_PER_HOUR: dict[tuple[str, str], float] = {
+    ("办公室仪式感", "小红书"): 25.0,
+    ("办公室仪式感", "抖音"): 18.0,
+    ("办公室仪式感", "淘宝"): 0.4,
+    ("星空杯", "小红书"): 6.0,
+    ("星空杯", "抖音"): 8.0,
+    ("星空杯", "淘宝"): 4.0,
+    ("星空咖啡杯", "小红书"): 2.5,
+    ("星空咖啡杯", "抖音"): 2.0,
+    ("星空咖啡杯", "淘宝"): 2.0,
+    ("马克杯", "小红书"): 40.0,
+    ("马克杯", "抖音"): 35.0,
+    ("马克杯", "淘宝"): 30.0,
+}
+
+
+def _mean_one(values: tuple[float, ...]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    return array / array.mean()
+
+
+# Hour-of-day profiles (index = hour the count covers, 0 = 00:00-01:00). Social apps: quiet nights,
+# a lunch bump and a late-evening peak; shopping: flatter daytime, evening peak.
+SOCIAL_HOURS = _mean_one((0.45, 0.3, 0.2, 0.15, 0.12, 0.15, 0.3, 0.6, 0.9, 1.0, 1.0, 1.1,
+                          1.35, 1.3, 1.0, 0.95, 1.0, 1.1, 1.3, 1.5, 1.75, 1.9, 1.75, 1.1))
+SHOPPING_HOURS = _mean_one((0.5, 0.3, 0.18, 0.12, 0.1, 0.12, 0.25, 0.5, 0.8, 1.0, 1.15, 1.2,
+                            1.1, 1.05, 1.1, 1.1, 1.05, 1.0, 1.05, 1.3, 1.6, 1.8, 1.7, 1.1))
+# Day-of-week profiles, Monday first.
+SOCIAL_WEEKDAYS = _mean_one((0.95, 0.93, 0.95, 0.97, 1.02, 1.12, 1.08))
+SHOPPING_WEEKDAYS = _mean_one((1.0, 0.98, 0.98, 1.0, 1.02, 1.04, 1.0))
+
+SIGNAL_DAY_SPREAD = 0.10  # sd of the log day-to-day factor of a series
+SIGNAL_HOUR_SIZE = 6.0  # negative-binomial size of hourly signal counts (variance = m + m^2/size)
+BASELINE_CART_SIZE = 8.0  # daily add-to-cart of a normal link: mean 20 -> sd about 8
+TEST_CART_SIZE = 10.0  # hourly add-to-cart during the test
+POLL_RATE_CONCENTRATION = 300.0  # past polls' participation varies around the usual rate (Beta)
+POLL_SENT_AFTER_HOURS = 3  # the poll goes to the customer group at lunchtime, 3 h after the link is up
+POLL_OPEN_HOURS = 24
+
+
+# --------------------------------------------------------------------------------------------------
+# Time helpers (naive local time in Asia/Shanghai, minute resolution)
+
+
+def _when(text: str) -> np.datetime64:
+    return np.datetime64(text.replace(" ", "T"), "m")
+
+
+def _days(when) -> np.ndarray | float:
+    """Days since DATA_START (float), for arrays or scalars."""
+    return (np.asarray(when, dtype="datetime64[m]") - DATA_START) / DAY
+
+
+def _iso(when: np.datetime64) -> str:
+    return str(np.datetime64(when, "s")) + UTC_OFFSET
+
+
+def _stamp_text(stamps: np.ndarray) -> list[str]:
+    return [text.replace("T", " ") for text in np.datetime_as_string(stamps.astype("datetime64[s]"))]
+
+
+def _weekday(dates: np.ndarray) -> np.ndarray:
+    """Monday = 0 (1970-01-01 was a Thursday)."""
+    return (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7
+
+
+def hourly_stamps() -> np.ndarray:
+    """The hourly stamps of signals.csv (end of each counted hour)."""
+    return np.arange(DATA_START, DATA_END + HOUR, HOUR)
+
+
+def _hour_parts(stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For hourly stamps: (mid-hour in days, hour of day, weekday, date) of the counted hour."""
+    covered = stamps - STAMP_SHIFT
+    dates = covered.astype("datetime64[D]")
+    hour_of_day = ((covered - dates) // HOUR).astype(np.int64)
+    return _days(covered) + 1.0 / 48.0, hour_of_day, _weekday(dates), dates
+
+
+# --------------------------------------------------------------------------------------------------
+# The story's building blocks
+
+
+def _pulse_shape(delta_days, up: float, down: float):
+    log_value = math.log(up + down) - np.logaddexp(math.log(down) - up * np.asarray(delta_days),
+                                                   math.log(up) + down * np.asarray(delta_days))
+    return np.exp(log_value)
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """A smooth rise and fall, like the adoption rate of a diffusion (Bass-type) curve.
+
+    g(t) = (u + d) / (d * exp(-u * x) + u * exp(d * x)),  x = days since ``peak``;
+    g rises like exp(u * x), has a rounded top g(peak) = 1 and decays like exp(-d * x). The rates u and
+    d are solved so that g = TAKEOFF_LEVEL (5% of the peak) exactly at ``takeoff`` and at ``fade``:
+    the story is told in dates, the curve follows. Times are local 'YYYY-MM-DD HH:MM'.
+    """
+
+    takeoff: str
+    peak: str
+    fade: str
+
+    @cached_property
+    def rates(self) -> tuple[float, float]:
+        rise = float((_when(self.peak) - _when(self.takeoff)) / DAY)
+        fall = float((_when(self.fade) - _when(self.peak)) / DAY)
+        if rise <= 0 or fall <= 0:
+            raise ConfigError(f"pulse needs takeoff < peak < fade, got {self}")
+        up = down = math.log(1 / TAKEOFF_LEVEL)
+        up, down = up / rise, down / fall
+        for _ in range(200):  # alternate two 1-D solves; converges in a few rounds
+            new_up = brentq(lambda u: _pulse_shape(-rise, u, down) - TAKEOFF_LEVEL, 1e-6, 100.0, xtol=1e-14)
+            new_down = brentq(lambda d: _pulse_shape(fall, new_up, d) - TAKEOFF_LEVEL, 1e-6, 100.0, xtol=1e-14)
+            done = abs(new_up - up) < 1e-13 and abs(new_down - down) < 1e-13
+            up, down = new_up, new_down
+            if done:
+                break
+        return up, down
+
+    def shape(self, days) -> np.ndarray:
+        """g at times given in days since DATA_START."""
+        up, down = self.rates
+        return _pulse_shape(np.asarray(days, dtype=float) - float(_days(_when(self.peak))), up, down)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A one-off jump of one series (a single viral post): the calendar day ``day`` totals
+    ``day_ratio`` times its normal level; the jump's hourly shape is ``pulse``."""
+
+    keyword: str
+    platform: str
+    day: str
+    day_ratio: float
+    pulse: Pulse
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The story parameters of one scenario (all times local Asia/Shanghai, 'YYYY-MM-DD HH:MM')."""
+
+    name: str
+    story: str
+    seed: int
+    real_trend: bool
+    # Chapter 01: interest. Timing of the interest wave per platform, and the size of the wave per
+    # series (trend part at its peak, as a multiple of the series' base level; absent = steady).
+    interest: dict[str, Pulse]
+    amplitude: dict[tuple[str, str], float]
+    bursts: tuple[Burst, ...]
+    # True demand (units/day) = base + extra at peak x demand pulse.
+    demand: Pulse
+    demand_peak_extra_per_day: float
+    # Chapter 02: the 48-hour validation.
+    validation_start: str
+    cart_lift_24h: float  # expected add-to-cart in the first 24 h / usual daily add-to-cart
+    poll_rate: float  # participation in the validation poll
+    design_preference: dict[str, float]  # share of voters preferring each design
+    # What the playbook should conclude.
+    decision: str
+    winning_design: str | None
+    first_alert_not_before: str | None
+    first_alert_no_later_than: str | None
+    # Shop constants (same in every scenario unless a story says otherwise).
+    demand_base_per_day: float = 8.0
+    validation_hours: int = 48
+    baseline_days: int = 28
+    baseline_cart_mean: float = 20.0
+    usual_poll_rate: float = 0.12
+    poll_invited: int = 500
+    past_poll_days_before: tuple[int, ...] = (52, 31, 10)
+    presale_share: float = 0.3  # share of add-to-carts that become pre-sale orders
+
+    @property
+    def validation_window(self) -> tuple[np.datetime64, np.datetime64]:
+        start = _when(self.validation_start)
+        return start, start + self.validation_hours * HOUR
+
+    @property
+    def trending_series(self) -> list[tuple[str, str]]:
+        return [key for key, size in self.amplitude.items() if size > 0]
+
+
+# --------------------------------------------------------------------------------------------------
+# The three scenarios
+
+_SPREAD_VOTES = {"星空蓝": 0.21, "银河紫": 0.20, "极光绿": 0.20, "晨曦粉": 0.20, "夜幕黑": 0.19}
+
+SCENARIOS: dict[str, Scenario] = {
+    "starry-mug": Scenario(
+        name="starry-mug",
+        story=(
+            "The handbook's 星空咖啡杯 case. From 2025-03-01 小红书 posts about 办公室仪式感 (office "
+            "ritual) with starry mugs take off and grow several-fold week over week; 抖音 follows from "
+            "2025-03-04; 淘宝 searches for 星空杯 / 星空咖啡杯 move with sales. True demand peaks on "
+            "2025-03-14 and has faded by 2025-03-23. The 48-hour validation from 2025-03-07 10:00 sees "
+            "add-to-cart about 10x the usual daily level in its first 24 hours, 27% poll participation "
+            "against the usual 12%, and 星空蓝 winning the design vote clearly: go. The early warning "
+            "must fire by 2025-03-09, five days before the peak."
+        ),
+        seed=20250301,
+        real_trend=True,
+        interest={
+            "小红书": Pulse("2025-03-01 00:00", "2025-03-09 12:00", "2025-03-19 00:00"),
+            "抖音": Pulse("2025-03-04 00:00", "2025-03-11 12:00", "2025-03-20 00:00"),
+            "淘宝": Pulse("2025-03-05 00:00", "2025-03-14 12:00", "2025-03-23 00:00"),
+        },
+        amplitude={
+            ("办公室仪式感", "小红书"): 18.0,
+            ("星空杯", "小红书"): 20.0,
+            ("星空咖啡杯", "小红书"): 16.0,
+            ("星空杯", "抖音"): 12.0,
+            ("办公室仪式感", "抖音"): 6.0,
+            ("星空咖啡杯", "抖音"): 10.0,
+            ("星空杯", "淘宝"): 14.0,
+            ("星空咖啡杯", "淘宝"): 16.0,
+        },
+        bursts=(),
+        demand=Pulse("2025-03-05 00:00", "2025-03-14 12:00", "2025-03-23 00:00"),
+        demand_peak_extra_per_day=420.0,
+        validation_start="2025-03-07 10:00",
+        cart_lift_24h=10.0,
+        poll_rate=0.27,
+        design_preference={"星空蓝": 0.44, "银河紫": 0.19, "极光绿": 0.14, "晨曦粉": 0.13, "夜幕黑": 0.10},
+        decision="go",
+        winning_design="星空蓝",
+        first_alert_not_before="2025-03-02 00:00",  # one day after the first takeoff
+        first_alert_no_later_than="2025-03-09 12:00",  # peak - 5 days
+    ),
+    "false-alarm": Scenario(
+        name="false-alarm",
+        story=(
+            "Nothing is really happening. Every series is steady except 抖音 星空杯, where a single viral "
+            "post makes 2025-03-05 about 10 times a normal day; the next day it is back to normal. "
+            "Demand barely moves. The validation from 2025-03-06 10:00 sees add-to-cart about 1.3x the "
+            "usual level, 13% poll participation against 12%, and votes spread over the five designs: "
+            "no-go. A good early warning raises no alert."
+        ),
+        seed=20250305,
+        real_trend=False,
+        interest={},
+        amplitude={},
+        bursts=(
+            Burst("星空杯", "抖音", day="2025-03-05", day_ratio=10.0,
+                  pulse=Pulse("2025-03-05 07:00", "2025-03-05 13:00", "2025-03-05 23:30")),
+        ),
+        demand=Pulse("2025-03-05 10:00", "2025-03-06 08:00", "2025-03-07 18:00"),
+        demand_peak_extra_per_day=4.0,
+        validation_start="2025-03-06 10:00",
+        cart_lift_24h=1.3,
+        poll_rate=0.13,
+        design_preference=_SPREAD_VOTES,
+        decision="no-go",
+        winning_design=None,
+        first_alert_not_before=None,
+        first_alert_no_later_than=None,
+    ),
+    "fast-fade": Scenario(
+        name="fast-fade",
+        story=(
+            "A real but short spike. From 2025-03-01 interest rises steeply on 小红书 and 抖音 at once; "
+            "true demand peaks on 2025-03-06 and is gone by 2025-03-09 (a life under 9 days). The "
+            "validation from 2025-03-03 10:00 is strong (about 8x add-to-cart in 24 hours, 26% poll "
+            "participation, 银河紫 ahead): go. The early warning must fire between 2025-03-02 and the "
+            "peak; the later chapters must get out in time."
+        ),
+        seed=20250306,
+        real_trend=True,
+        interest={
+            "小红书": Pulse("2025-03-01 00:00", "2025-03-04 00:00", "2025-03-07 00:00"),
+            "抖音": Pulse("2025-03-01 00:00", "2025-03-04 06:00", "2025-03-07 06:00"),
+            "淘宝": Pulse("2025-03-02 00:00", "2025-03-06 12:00", "2025-03-09 00:00"),
+        },
+        amplitude={
+            ("星空杯", "小红书"): 22.0,
+            ("办公室仪式感", "小红书"): 12.0,
+            ("星空咖啡杯", "小红书"): 16.0,
+            ("星空杯", "抖音"): 22.0,
+            ("星空咖啡杯", "抖音"): 16.0,
+            ("办公室仪式感", "抖音"): 8.0,
+            ("星空杯", "淘宝"): 12.0,
+            ("星空咖啡杯", "淘宝"): 14.0,
+        },
+        bursts=(),
+        demand=Pulse("2025-03-02 00:00", "2025-03-06 12:00", "2025-03-09 00:00"),
+        demand_peak_extra_per_day=260.0,
+        validation_start="2025-03-03 10:00",
+        cart_lift_24h=8.0,
+        poll_rate=0.26,
+        design_preference={"银河紫": 0.45, "星空蓝": 0.22, "极光绿": 0.12, "晨曦粉": 0.11, "夜幕黑": 0.10},
+        decision="go",
+        winning_design="银河紫",
+        first_alert_not_before="2025-03-02 00:00",
+        first_alert_no_later_than="2025-03-06 12:00",  # the demand peak
+    ),
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    if name not in SCENARIOS:
+        raise ConfigError(f"unknown sample scenario {name!r}. Fix: use one of {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]
+
+
+def _rng(seed: int, table: str) -> np.random.Generator:
+    """One random stream per table, so adding a table never changes the others' draws."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(table.encode()),)))
+
+
+def _nb_draw(rng: np.random.Generator, mean: np.ndarray, size: float) -> np.ndarray:
+    """Negative-binomial counts with the given means (variance = mean + mean^2 / size)."""
+    mean = np.asarray(mean, dtype=float)
+    return rng.negative_binomial(size, size / (size + mean)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# Expected curves (no noise): also what the tests check the data against
+
+
+def expected_signals(scenario: Scenario) -> dict[tuple[str, str], np.ndarray]:
+    """Expected hourly count of every series at `hourly_stamps()`, before day-to-day noise."""
+    stamps = hourly_stamps()
+    mid, hour_of_day, weekday, dates = _hour_parts(stamps)
+    means: dict[tuple[str, str], np.ndarray] = {}
+    for (keyword, platform), base in BASE_PER_HOUR.items():
+        shopping = platform == "淘宝"
+        hours = SHOPPING_HOURS if shopping else SOCIAL_HOURS
+        weekdays = SHOPPING_WEEKDAYS if shopping else SOCIAL_WEEKDAYS
+        mean = base * hours[hour_of_day] * weekdays[weekday]
+        size = scenario.amplitude.get((keyword, platform), 0.0)
+        if size > 0:
+            mean = mean * (1.0 + size * scenario.interest[platform].shape(mid))
+        for burst in scenario.bursts:
+            if (burst.keyword, burst.platform) == (keyword, platform):
+                mean = mean * (1.0 + _burst_size(burst, mean, mid, dates) * burst.pulse.shape(mid))
+        means[(keyword, platform)] = mean
+    return means
+
+
+def _burst_size(burst: Burst, mean: np.ndarray, mid: np.ndarray, dates: np.ndarray) -> float:
+    """Peak size of the burst so that its day totals ``day_ratio`` times the day without it."""
+    on_day = dates == np.datetime64(burst.day, "D")
+    normal = mean[on_day].sum()
+    extra = (mean[on_day] * burst.pulse.shape(mid[on_day])).sum()
+    return (burst.day_ratio - 1.0) * normal / extra
+
+
+def demand_rate(scenario: Scenario, days) -> np.ndarray:
+    """True demand rate (units per day) at times given in days since DATA_START."""
+    return scenario.demand_base_per_day + scenario.demand_peak_extra_per_day * scenario.demand.shape(days)
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables (one function per table; each returns the frame exactly as written)
+
+
+def make_signals(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """signals.csv: keyword, platform, timestamp, value, metric; hourly, sorted by series then time."""
+    stamps = hourly_stamps()
+    _, _, _, dates = _hour_parts(stamps)
+    day_index = (dates - dates[0]).astype(np.int64)
+    stamp_text = _stamp_text(stamps)
+    means = expected_signals(scenario)
+    frames = []
+    # Draw in the fixed BASE_PER_HOUR order (the random stream), write in sorted order.
+    drawn = {}
+    for key, mean in means.items():
+        day_factor = np.exp(rng.normal(-SIGNAL_DAY_SPREAD**2 / 2, SIGNAL_DAY_SPREAD, day_index[-1] + 1))
+        drawn[key] = _nb_draw(rng, mean * day_factor[day_index], SIGNAL_HOUR_SIZE)
+    for keyword, platform in sorted(drawn):
+        frames.append(pd.DataFrame({
+            "keyword": keyword,
+            "platform": platform,
+            "timestamp": stamp_text,
+            "value": drawn[(keyword, platform)],
+            "metric": METRIC_BY_PLATFORM[platform],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def make_validation(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """validation.csv: timestamp, metric, count, phase, design (see the module docstring for stamps)."""
+    rows: list[tuple[np.datetime64, str, int, str, str]] = []
+    start, end = scenario.validation_window
+    start_day = start.astype("datetime64[D]")
+
+    # Baseline: daily add-to-cart of a normal new product link over the days before the test.
+    days = start_day - np.arange(scenario.baseline_days, 0, -1) * DAY
+    day_means = scenario.baseline_cart_mean * SHOPPING_WEEKDAYS[_weekday(days)]
+    for day, count in zip(days, _nb_draw(rng, day_means, BASELINE_CART_SIZE)):
+        rows.append((day.astype("datetime64[m]"), "add_to_cart", int(count), "baseline", ""))
+    # Baseline: past polls of the customer group (participation varies a little around the usual rate).
+    for days_before in scenario.past_poll_days_before:
+        sent = (start_day - days_before * DAY).astype("datetime64[m]") + 13 * HOUR
+        invited = scenario.poll_invited + int(rng.integers(-30, 31))
+        rate = rng.beta(scenario.usual_poll_rate * POLL_RATE_CONCENTRATION,
+                        (1 - scenario.usual_poll_rate) * POLL_RATE_CONCENTRATION)
+        rows.append((sent, "poll_invited", invited, "baseline", ""))
+        rows.append((sent + POLL_OPEN_HOURS * HOUR, "poll_participated", int(rng.binomial(invited, rate)),
+                     "baseline", ""))
+
+    # Test: hourly add-to-cart and pre-sale orders (zero hours kept), shaped by true demand and the
+    # shopping hours, scaled so the first 24 h hold cart_lift_24h x the usual daily add-to-cart.
+    stamps = np.arange(start, end, HOUR) + STAMP_SHIFT
+    mid, hour_of_day, _, _ = _hour_parts(stamps)
+    shape = demand_rate(scenario, mid) * SHOPPING_HOURS[hour_of_day]
+    cart_means = shape * (scenario.cart_lift_24h * scenario.baseline_cart_mean / shape[:24].sum())
+    carts = _nb_draw(rng, cart_means, TEST_CART_SIZE)
+    orders = rng.binomial(carts, scenario.presale_share)
+    for stamp, cart, order in zip(stamps, carts, orders):
+        rows.append((stamp, "add_to_cart", int(cart), "test", ""))
+        rows.append((stamp, "presale_order", int(order), "test", ""))
+    # Test: the poll goes out a few hours after the link and stays open 24 h; every participant votes
+    # for one design. (Invitations are stamped when sent, answers and votes when the poll closes.)
+    sent = start + POLL_SENT_AFTER_HOURS * HOUR
+    closed = sent + POLL_OPEN_HOURS * HOUR
+    invited = scenario.poll_invited + int(rng.integers(-20, 21))
+    participated = int(rng.binomial(invited, scenario.poll_rate))
+    rows.append((sent, "poll_invited", invited, "test", ""))
+    rows.append((closed, "poll_participated", participated, "test", ""))
+    preference = np.array([scenario.design_preference[d] for d in DESIGNS], dtype=float)
+    votes = rng.multinomial(participated, preference / preference.sum())
+    for design, count in zip(DESIGNS, votes):
+        rows.append((closed, "design_vote", int(count), "test", design))
+
+    rows.sort(key=lambda row: (row[0], row[3], row[1], row[4]))
+    return pd.DataFrame({
+        "timestamp": _stamp_text(np.array([row[0] for row in rows], dtype="datetime64[m]")),
+        "metric": [row[1] for row in rows],
+        "count": np.array([row[2] for row in rows], dtype=np.int64),
+        "phase": [row[3] for row in rows],
+        "design": [row[4] for row in rows],
+    })
+
+
+def make_demand(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """demand.csv: date, units: the true expected demand per calendar day (no noise)."""
+    dates = np.arange(DATA_START.astype("datetime64[D]"), DATA_END.astype("datetime64[D]") + DAY, DAY)
+    mids = _days(dates.astype("datetime64[m]"))[:, None] + (np.arange(24) + 0.5)[None, :] / 24.0
+    units = demand_rate(scenario, mids).mean(axis=1)
+    return pd.DataFrame({"date": np.datetime_as_string(dates), "units": np.round(units, 2)})
+
+
+# Table name -> (file name, maker). Add later chapters' tables here.
+TABLE_MAKERS: dict[str, tuple[str, Callable[[Scenario, np.random.Generator], pd.DataFrame]]] = {
+    "signals": ("signals.csv", make_signals),
+    "validation": ("validation.csv", make_validation),
+    "demand": ("demand.csv", make_demand),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Truth
+
+
+def _noise_free_alert_from(scenario: Scenario, band_low: float = 1.5) -> str | None:
+    """First midnight at which a trending series' expected 7-day total exceeds (1 + band_low) x the 7
+    days before: when an alert first becomes possible, even with perfect data."""
+    if not scenario.trending_series:
+        return None
+    stamps = hourly_stamps()
+    means = expected_signals(scenario)
+    first = None
+    for key in scenario.trending_series:
+        cumulative = np.concatenate([[0.0], np.cumsum(means[key])])
+        for as_of in np.arange(DATA_START + 14 * DAY, DATA_END, DAY):
+            upto = int(np.searchsorted(stamps, as_of, side="right"))  # rows <= as_of
+            this_week = cumulative[upto] - cumulative[upto - 168]
+            last_week = cumulative[upto - 168] - cumulative[upto - 336]
+            if this_week > (1 + band_low) * last_week:
+                first = as_of if first is None else min(first, as_of)
+                break
+    return None if first is None else _iso(first)
+
+
+def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -> dict:
+    """The answer key, from the story and from the generated tables (observed figures)."""
+    start, end = scenario.validation_window
+    validation = tables["validation"]
+    test = validation[validation["phase"] == "test"]
+    base = validation[validation["phase"] == "baseline"]
+    after_first_day = (start + 24 * HOUR + STAMP_SHIFT).astype("datetime64[s]")  # first stamp after 24 h
+    test_times = pd.to_datetime(test["timestamp"]).to_numpy().astype("datetime64[s]")
+
+    def total(frame: pd.DataFrame, metric: str, mask=None) -> int:
+        rows = frame["metric"] == metric
+        if mask is not None:
+            rows &= mask
+        return int(frame.loc[rows, "count"].sum())
+
+    base_cart_days = int((base["metric"] == "add_to_cart").sum())
+    base_cart_mean = total(base, "add_to_cart") / base_cart_days
+    carts_24h = total(test, "add_to_cart", pd.Series(test_times < after_first_day, index=test.index))
+    default_as_of = end + 2 * HOUR
+    # What chapter 02 sees at default_as_of: test rows stamped in (as_of - 48 h, as_of].
+    window_opens = (default_as_of - scenario.validation_hours * HOUR).astype("datetime64[s]")
+    in_default_window = (test_times > window_opens) & (test_times <= default_as_of.astype("datetime64[s]"))
+    vote_rows = test[test["metric"] == "design_vote"]
+    votes = {design: int(vote_rows.loc[vote_rows["design"] == design, "count"].sum()) for design in DESIGNS}
+    top = max(votes.values())
+    top_designs = [d for d, n in votes.items() if n == top]
+    demand = tables["demand"]
+
+    return {
+        "scenario": scenario.name,
+        "story": scenario.story,
+        "seed": seed,
+        "timezone": TIMEZONE,
+        "files": {name: file for name, (file, _) in TABLE_MAKERS.items()},
+        "stamps": (
+            f"hourly rows are stamped at the {'end' if HOURLY_STAMP_AT_END else 'start'} of the hour they "
+            "count; daily baseline rows carry the "
+            "date they count; poll invitations are stamped when sent, answers and design votes when the "
+            "poll closed"
+        ),
+        "data_range": [_iso(DATA_START), _iso(DATA_END)],
+        "real_trend": scenario.real_trend,
+        "trending_series": [list(key) for key in sorted(scenario.trending_series)],
+        "control_keywords": list(CONTROL_KEYWORDS),
+        "keyword_groups": KEYWORD_GROUPS,
+        "takeoff": {p: _iso(_when(scenario.interest[p].takeoff)) for p in PLATFORMS
+                    if any(pf == p for _, pf in scenario.trending_series)},
+        "interest_peak": {p: _iso(_when(scenario.interest[p].peak)) for p in PLATFORMS
+                          if any(pf == p for _, pf in scenario.trending_series)},
+        "bursts": [{"keyword": b.keyword, "platform": b.platform, "day": b.day, "day_ratio": b.day_ratio}
+                   for b in scenario.bursts],
+        "demand_takeoff": _iso(_when(scenario.demand.takeoff)),
+        "peak_time": _iso(_when(scenario.demand.peak)),
+        "end_time": _iso(_when(scenario.demand.fade)),
+        "peak_daily_units": float(demand["units"].max()),
+        "validation_window": [_iso(start), _iso(end)],
+        "validation_as_of": _iso(end),
+        "default_as_of": _iso(default_as_of),
+        "expected": {
+            "alert": scenario.real_trend,
+            "first_alert_not_before": (None if scenario.first_alert_not_before is None
+                                       else _iso(_when(scenario.first_alert_not_before))),
+            "first_alert_no_later_than": (None if scenario.first_alert_no_later_than is None
+                                          else _iso(_when(scenario.first_alert_no_later_than))),
+            "first_alert_possible_from": _noise_free_alert_from(scenario),
+            "decision": scenario.decision,
+            "winning_design": scenario.winning_design,
+        },
+        "observed": {
+            "baseline_cart_days": base_cart_days,
+            "baseline_cart_mean_per_day": round(base_cart_mean, 4),
+            "test_carts_first_24h": carts_24h,
+            "cart_ratio_first_24h": round(carts_24h / base_cart_mean, 4),
+            "test_carts_window": total(test, "add_to_cart"),
+            "validation_sales": total(test, "presale_order"),
+            "validation_sales_at_default_as_of": total(
+                test, "presale_order", pd.Series(in_default_window, index=test.index)),
+            "usual_poll_rate": round(total(base, "poll_participated") / total(base, "poll_invited"), 4),
+            "test_poll_rate": round(total(test, "poll_participated") / total(test, "poll_invited"), 4),
+            "votes": votes,
+            "top_voted_design": top_designs[0] if len(top_designs) == 1 else None,
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing, loading, checking
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # Fixed text: UTF-8 without BOM, '\n' line ends, integers as integers, two-decimal floats.
+    path.write_bytes(frame.to_csv(index=False, lineterminator="\n", float_format="%.2f").encode("utf-8"))
+
+
+def _json_text(value, indent: int = 0) -> str:
+    """Indented JSON with short lists of plain values kept on one line (easier to read and diff)."""
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_json_text(v, indent + 2)}"
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(inner + _json_text(v, indent + 2) for v in value) + "\n" + pad + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def generate(name: str, out_dir: Path | str, seed: int | None = None) -> dict[str, Path]:
+    """Write one scenario's files into ``out_dir`` (created if needed); returns {file name: path}.
+    The same name and seed always give byte-identical files."""
+    scenario = get_scenario(name)
+    seed = scenario.seed if seed is None else int(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {table: maker(scenario, _rng(seed, table)) for table, (_, maker) in TABLE_MAKERS.items()}
+    written = {}
+    for table, (file_name, _) in TABLE_MAKERS.items():
+        _write_csv(tables[table], out / file_name)
+        written[file_name] = out / file_name
+    truth = make_truth(scenario, tables, seed)
+    (out / "truth.json").write_bytes((_json_text(truth) + "\n").encode("utf-8"))
+    written["truth.json"] = out / "truth.json"
+    return written
+
+
+def samples_dir(data_root: Path | str | None = None) -> Path:
+    root = default_data_root() if data_root is None else Path(data_root).resolve()
+    return resolve_under(root, SAMPLES_DIR, "samples folder")
+
+
+def generate_all(data_root: Path | str | None = None) -> dict[str, dict[str, Path]]:
+    """Regenerate every scenario under ``<data_root>/samples/<name>/`` (default: the project's data/)."""
+    base = samples_dir(data_root)
+    return {name: generate(name, base / name) for name in SCENARIOS}
+
+
+def load_truth(name: str, data_root: Path | str | None = None) -> dict:
+    """The answer key of a generated scenario (``<data_root>/samples/<name>/truth.json``)."""
+    check_name(name, "sample scenario")
+    folder = resolve_under(samples_dir(data_root), name, "sample scenario")
+    path = folder / "truth.json"
+    if not path.is_file():
+        known = ", ".join(SCENARIOS)
+        raise ConfigError(
+            f"no sample scenario {name!r} under {folder.parent}. Fix: use one of {known}, or run "
+            "`python -m spikekit.samples` to (re)generate them"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check(data_root: Path | str | None = None) -> list[str]:
+    """Regenerate into a temporary folder and list every committed file that differs or is missing."""
+    base = samples_dir(data_root)
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in SCENARIOS:
+            for file_name, fresh in generate(name, Path(tmp) / name).items():
+                committed = base / name / file_name
+                if not committed.is_file():
+                    problems.append(f"{committed}: missing")
+                elif committed.read_bytes() != fresh.read_bytes():
+                    problems.append(f"{committed}: differs from a fresh generation")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spikekit.samples", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="regenerate into a temporary folder and fail if the committed files differ")
+    parser.add_argument("--data-root", default=None, help="data folder (default: the project's data/)")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = check(args.data_root)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print("samples: OK, committed files match a fresh generation" if not problems
+              else f"samples: {len(problems)} file(s) differ; run `python -m spikekit.samples` and commit")
+        return 1 if problems else 0
+    for name, files in generate_all(args.data_root).items():
+        sizes = ", ".join(f"{f} {p.stat().st_size / 1e6:.2f} MB" for f, p in files.items())
+        print(f"{name}: {sizes}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
