@@ -56,7 +56,7 @@ def _cmd_scan(args) -> int:
     from . import contracts, signals
 
     frame, info = contracts.read_signals_any(args.file, tz=args.timezone)
-    alerts = signals.scan_table(frame, as_of=args.as_of, settings=None)
+    alerts = signals.scan_table(frame, as_of=args.as_of, settings=signals.DetectorSettings(tz=args.timezone))
     if args.json:
         print(json.dumps(signals.alerts_to_json(alerts), ensure_ascii=False, indent=1))
     else:

@@ -206,7 +206,10 @@ def growth_evidence(detections, *, min_score: float):
     for _, row in top.iterrows():
         ax.annotate(f"{row['keyword']} @ {row['platform']}", (row["growth_pct"], row["score"]), fontsize=8,
                     xytext=(4, 4), textcoords="offset points")
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("symlog", linthresh=100)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%"))
     ax.legend(loc="upper left", fontsize=8, ncols=2)
     return finish(ax, "Growth and evidence per series, as of the run", "growth week over week (%, symlog)",
                   "evidence score (z)").figure

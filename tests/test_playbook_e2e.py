@@ -1,0 +1,123 @@
+"""End-to-end: `spike run` of the real chapters on the sample scenarios, checked against their truth files."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spikekit import runner
+from spikekit.fixtures import upstream_fixture
+from spikekit.paths import data_root, playbook_dir
+from spikekit.record import from_jsonable
+
+pytestmark = pytest.mark.e2e
+SCENARIOS = ["starry-mug", "false-alarm", "fast-fade"]
+
+
+def truth(name: str) -> dict:
+    return json.loads((data_root() / "samples" / name / "truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    records = tmp_path_factory.mktemp("records")
+    out = {}
+    for name in SCENARIOS:
+        outcome = runner.run(name, None, records=records, progress=None)
+        out[name] = outcome
+    return out
+
+
+def results(outcome, chapter: str) -> dict:
+    return {k: from_jsonable(v) for k, v in outcome.manifest["chapters"][chapter]["results"].items()}
+
+
+def test_every_chapter_ran_and_the_record_is_complete(runs):
+    for name, outcome in runs.items():
+        m = outcome.manifest
+        assert m["status"] == "ok", (name, {c: v["error"] for c, v in m["chapters"].items()})
+        for cid, chapter in m["chapters"].items():
+            assert (outcome.run_dir / chapter["notebook"]).exists()
+            assert (outcome.run_dir / chapter["html"]).exists()
+            assert chapter["results"]["headline"]
+        assert set(m["inputs"]) == {"signals", "validation"}
+
+
+def test_starry_mug_alerts_at_least_five_days_before_the_peak_and_goes(runs):
+    t = truth("starry-mug")
+    r1, r2 = results(runs["starry-mug"], "01"), results(runs["starry-mug"], "02")
+    assert r1["decision"] == "alert"
+    first = r1["first_alert"]
+    peak = pd.Timestamp(t["peak_time"])
+    assert pd.Timestamp(t["expected"]["first_alert_not_before"]) <= first <= pd.Timestamp(t["expected"]["first_alert_no_later_than"])
+    assert peak - first >= pd.Timedelta(days=5)
+    assert r1["chosen_trend"]["keyword"] in {k for k, _ in t["trending_series"]} | set(t["keyword_groups"])
+    assert r2["decision"] == "go"
+    assert r2["winning_design"] == t["expected"]["winning_design"]
+    assert r2["validation_sales"] > 0
+
+
+def test_false_alarm_is_no_go(runs):
+    r2 = results(runs["false-alarm"], "02")
+    assert r2["decision"] == "no-go"
+    # The one-day burst must not become the chosen trend of a confident alert on a real series.
+    r1 = results(runs["false-alarm"], "01")
+    if r1["decision"] == "alert":
+        assert r1["chosen_trend"]["keyword"] not in {k for k, _ in truth("false-alarm")["trending_series"]}
+
+
+def test_fast_fade_alerts_before_its_peak_then_goes(runs):
+    t = truth("fast-fade")
+    r1, r2 = results(runs["fast-fade"], "01"), results(runs["fast-fade"], "02")
+    assert r1["decision"] == "alert"
+    assert pd.Timestamp(t["expected"]["first_alert_not_before"]) <= r1["first_alert"] < pd.Timestamp(t["peak_time"])
+    assert r2["decision"] == "go"
+
+
+def _same(a, b, path="") -> None:
+    if isinstance(a, float) or isinstance(b, float):
+        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), path
+    elif isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def test_sample_upstream_fixtures_match_a_fresh_run(runs):
+    """Standalone notebooks read these fixtures; they must say what the playbook says today."""
+    for name, outcome in runs.items():
+        fixture = json.loads((data_root() / "samples" / name / "upstream.json").read_text(encoding="utf-8"))
+        _same(upstream_fixture(outcome.manifest), fixture, name)
+
+
+def test_rows_after_as_of_change_nothing(runs, tmp_path, monkeypatch):
+    """The same spike with every row after as_of cut from its files records identical results."""
+    name = "starry-mug"
+    original = runs[name]
+    as_of = pd.Timestamp(original.manifest["as_of"])
+    data = tmp_path / "data"
+    (data / "samples" / name).mkdir(parents=True)
+    for key, info in original.manifest["inputs"].items():
+        frame = pd.read_csv(data_root() / info["path"], dtype=str, keep_default_na=False)
+        stamps = pd.to_datetime(frame["timestamp"]).dt.tz_localize("Asia/Shanghai")
+        kept = frame[stamps <= as_of]
+        assert len(kept) < len(frame), "the sample must hold rows after as_of for this test to mean anything"
+        kept.to_csv(data / info["path"], index=False)
+    book = tmp_path / "playbook"
+    shutil.copytree(playbook_dir(), book)
+    monkeypatch.setenv("SPIKE_DATA_ROOT", str(data))
+    monkeypatch.setenv("SPIKE_PLAYBOOK", str(book))
+    truncated = runner.run(name, original.manifest["as_of"], records=tmp_path / "records", progress=None)
+    assert truncated.ok
+    for cid in original.manifest["chapters"]:
+        _same(original.manifest["chapters"][cid]["results"], truncated.manifest["chapters"][cid]["results"], cid)
