@@ -24,6 +24,11 @@ PREIMPORTS = (
     "matplotlib.pyplot",
     "seaborn",
     "spikekit",
+    "spikekit.contracts",
+    "spikekit.stats",
+    "spikekit.plots",
+    "spikekit.signals",
+    "spikekit.validation",
 )
 
 
@@ -62,6 +67,12 @@ def launch(argv: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # a broken optional import must not stop the kernel; the notebook will say
             pass
+    try:  # register the CJK font once here rather than in the chapter's first figure
+        from spikekit.plots import cjk_font
+
+        cjk_font()
+    except Exception:
+        pass
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance(argv=argv)

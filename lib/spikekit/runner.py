@@ -30,6 +30,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class ChapterTask:
     timeout_s: float
     cwd: str
     html: bool = True
+    warm_next: bool = False  # more chapters will follow on this worker: start their kernel now
 
 
 def _die_with_parent() -> None:
@@ -183,17 +185,24 @@ def execute_chapter(task: ChapterTask, km=None) -> dict:
 
 
 _HTML_EXPORTER = None
+_HTML_LOCK = threading.Lock()
+
+
+def _html_exporter():
+    global _HTML_EXPORTER
+    with _HTML_LOCK:
+        if _HTML_EXPORTER is None:
+            from nbconvert import HTMLExporter
+
+            _HTML_EXPORTER = HTMLExporter(template_name="lab")
+    return _HTML_EXPORTER
 
 
 def _export_html(notebook_path: str) -> str:
-    global _HTML_EXPORTER
     import nbformat
-    from nbconvert import HTMLExporter
 
-    if _HTML_EXPORTER is None:
-        _HTML_EXPORTER = HTMLExporter(template_name="lab")
     nb = nbformat.read(notebook_path, as_version=4)
-    body, _ = _HTML_EXPORTER.from_notebook_node(nb)
+    body, _ = _html_exporter().from_notebook_node(nb)
     out = str(Path(notebook_path).with_suffix(".html"))
     Path(out).write_text(body, encoding="utf-8")
     return Path(out).name
@@ -233,21 +242,27 @@ def worker_main(kernel: str, cwd: str, prewarm: bool) -> None:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints (warnings, libraries) must not corrupt the protocol
     tasks = sys.stdin.buffer
-    import papermill  # noqa: F401  (paid once per worker, not per chapter)
-    import nbconvert  # noqa: F401
-
     pool = _KernelPool(kernel, cwd)
     if prewarm:
-        pool.warm()
+        pool.warm()  # first, so the kernel imports on the other core while this process imports papermill
+    import papermill  # noqa: F401  (paid once per worker, not per chapter)
+
+    def warm_exporter() -> None:  # the HTML exporter loads while the first chapter runs in its kernel
+        try:
+            _html_exporter()
+        except Exception:
+            pass
+
+    threading.Thread(target=warm_exporter, daemon=True).start()
     try:
         while True:
             task = _recv(tasks)
             if task is None:
                 break
             km = pool.take(task.kernel, task.cwd) if prewarm else None
+            if prewarm and task.warm_next:
+                pool.warm()  # the next chapter's kernel starts (and imports) while this chapter runs
             _send(answers, execute_chapter(task, km=km))
-            if prewarm:
-                pool.warm()
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
     finally:
@@ -265,6 +280,7 @@ class _Worker:
         )
         self.task: ChapterTask | None = None
         self.since = 0.0
+        self.idle_since = time.time()
 
     def submit(self, task: ChapterTask) -> None:
         self.task, self.since = task, time.time()
@@ -488,8 +504,11 @@ def run(
     if earlier is not None:
         for cid in order:
             old = earlier["chapters"].get(cid)
+            upstream_rerun = [n for n in book.chapters[cid].needs if manifest["chapters"][n]["status"] != "reused"]
             if old and old["status"] in {"ok", "reused"} and not _same_parameters(old["parameters"], params[cid]):
                 report(cid, "rerun", f"(parameters changed since {earlier['run_id']})")
+            elif old and old["status"] in {"ok", "reused"} and upstream_rerun:
+                report(cid, "rerun", f"(it needs {', '.join(upstream_rerun)}, which runs again)")
             elif old and old["status"] in {"ok", "reused"}:
                 src = earlier["_dir"]
                 for name in (old["notebook"], old.get("html")):
@@ -514,9 +533,9 @@ def run(
     try:
         if threading_is_main():
             signal.signal(signal.SIGTERM, on_term)
-        todo = [c for c in order if state[c] == "pending"]
-        n_workers = min(workers, max(1, len(todo)))
-        pool = [_Worker(book.kernel, cwd, prewarm) for _ in range(n_workers)] if todo else []
+        # Workers start when there is work for them: on 2 cores an idle second worker warming its kernel
+        # would only slow the first chapter down.
+        pool = []
         while True:
             # Skip chapters whose upstream failed or was skipped.
             for cid in order:
@@ -527,12 +546,20 @@ def run(
                     report(cid, "skipped", f"(needs {', '.join(bad)})")
             ready = [c for c in order if state[c] == "pending"
                      and all(state[n] in {"ok", "reused"} for n in book.chapters[c].needs)]
-            for worker in pool:
+            idle = [w for w in pool if w.task is None]
+            while len(ready) > len(idle) and len(pool) < workers:
+                pool.append(_Worker(book.kernel, cwd, prewarm))
+                idle.append(pool[-1])
+            # The worker idle the longest has the warmest kernel (started ahead while others worked).
+            for worker in sorted(pool, key=lambda w: w.idle_since):
                 if worker.task is None and ready:
                     cid = ready.pop(0)
                     chapter = book.chapters[cid]
+                    waiting = sum(1 for c in order if state[c] == "pending") - 1
+                    busy_elsewhere = sum(1 for w in pool if w.task is not None)
                     task = ChapterTask(cid, str(chapter.notebook), str(staging / chapter.notebook.name),
-                                       params[cid], book.kernel, timeout_s, cwd)
+                                       params[cid], book.kernel, timeout_s, cwd,
+                                       warm_next=waiting > busy_elsewhere)
                     state[cid] = "running"
                     manifest["chapters"][cid]["status"] = "running"
                     _write_json(staging / "run.json", manifest)
@@ -570,6 +597,7 @@ def run(
                         detail += f"  {err.get('ename')}: {str(err.get('evalue'))[:120]}" + (f" (cell {err['cell']})" if err.get("cell") is not None else "")
                     report(cid, outcome["status"], detail)
                     worker.task = None
+                    worker.idle_since = time.time()
     except KeyboardInterrupt:
         interrupted = True
     finally:

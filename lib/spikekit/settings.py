@@ -160,9 +160,30 @@ def load_spike(name: str) -> Spike:
 
 @functools.lru_cache(maxsize=64)
 def _notebook_parameters_cached(path: str, mtime: float) -> dict:
-    import papermill
+    """Parse the parameters cell with ``ast`` (the runner must not pay papermill's import just to check)."""
+    import ast
 
-    return papermill.inspect_notebook(path)
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    tagged = [c for c in nb.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        return {}
+    source = "".join(tagged[0]["source"]) if isinstance(tagged[0]["source"], list) else tagged[0]["source"]
+    lines = source.splitlines()
+    out = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        try:
+            default = ast.literal_eval(node.value) if node.value is not None else None
+        except ValueError:
+            raise ConfigError(f"notebook {path}: parameter on line {node.lineno} must have a literal default "
+                              "(derived values go in the cell after the parameters cell)") from None
+        comment = lines[node.end_lineno - 1].split("#", 1)[1].strip() if "#" in lines[node.end_lineno - 1] else ""
+        for target in targets:
+            if isinstance(target, ast.Name):
+                out[target.id] = {"default": default, "type": type(default).__name__, "help": comment}
+    return out
 
 
 def notebook_parameters(notebook: Path) -> dict:
@@ -170,17 +191,10 @@ def notebook_parameters(notebook: Path) -> dict:
     notebook = Path(notebook)
     if not notebook.exists():
         raise ConfigError(f"notebook {notebook} does not exist")
-    raw = _notebook_parameters_cached(str(notebook), notebook.stat().st_mtime)
-    if not raw:
+    declared = _notebook_parameters_cached(str(notebook), notebook.stat().st_mtime)
+    if not declared:
         raise ConfigError(f"notebook {notebook} has no cell tagged 'parameters'")
-    out = {}
-    for name, info in raw.items():
-        try:
-            default = eval(info["default"], {"__builtins__": {}}, {})  # literals only (see check below)
-        except Exception:
-            default = None
-        out[name] = {"default": default, "type": info.get("inferred_type_name"), "help": info.get("help", "")}
-    return out
+    return declared
 
 
 _TYPE_OK = {
