@@ -7,7 +7,21 @@ from pathlib import Path
 from .record import _TYPE
 
 
+def _plain(value):
+    """Typed JSON (timestamps, tables) as a reader wants to see it."""
+    if isinstance(value, dict):
+        if value.get(_TYPE) in {"timestamp", "date"}:
+            return value["value"]
+        if value.get(_TYPE) == "dataframe":
+            return f"(table, {len(value['records'])} rows)"
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _short(value) -> str:
+    value = _plain(value)
     if isinstance(value, dict) and value.get(_TYPE) == "dataframe":
         return f"(table, {len(value['records'])} rows)"
     if isinstance(value, dict) and value.get(_TYPE) in {"timestamp", "date"}:
@@ -35,6 +49,11 @@ def describe_run(manifest: dict, folder: Path | None = None) -> str:
         lines.append("")
         lines.append(f"{cid} {ch.get('title', '')}: {ch['status']} ({dur})"
                      + (f", reused from {ch['reused_from']}" if ch.get("reused_from") else ""))
+        params = {k: v for k, v in (ch.get("parameters") or {}).items()
+                  if k not in {"spike", "as_of", "timezone", "upstream_run"}}
+        if params:
+            text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in params.items())
+            lines.append(f"  settings: {text if len(text) <= 300 else text[:297] + '...'}")
         results = ch.get("results") or {}
         if "headline" in results:
             lines.append(f"  => {results['headline']}")
