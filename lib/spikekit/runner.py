@@ -652,38 +652,27 @@ def _prune_empty(folder: Path) -> None:
 # Reading records
 # ----------------------------------------------------------------------------------------------------------
 def list_runs(records: Path | str | None = None, spike: str | None = None) -> list[dict]:
+    """Finished runs, and runs still (or forever, if their runner died) in the partial area."""
     root = Path(records).resolve() if records else records_root()
     rows = []
-    if not root.exists():
-        return rows
-    for manifest in sorted(root.glob("*/*/run.json")):
-        if manifest.parts[-3].startswith("."):
-            continue
-        try:
-            meta = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if spike and meta.get("spike") != spike:
-            continue
-        rows.append({
-            "spike": meta.get("spike"), "run_id": meta.get("run_id"), "status": meta.get("status"),
-            "as_of": meta.get("as_of"), "started": meta.get("started"), "duration_s": meta.get("duration_s"),
-            "chapters": {c: v.get("status") for c, v in meta.get("chapters", {}).items()},
-            "path": str(manifest.parent),
-        })
-    partial = root / PARTIAL
-    for manifest in sorted(partial.glob("*/*/run.json")) if partial.exists() else []:
-        try:
-            meta = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if spike and meta.get("spike") != spike:
-            continue
-        rows.append({"spike": meta.get("spike"), "run_id": meta.get("run_id"),
-                     "status": "partial (" + str(meta.get("status")) + ")", "as_of": meta.get("as_of"),
-                     "started": meta.get("started"), "duration_s": meta.get("duration_s"),
-                     "chapters": {c: v.get("status") for c, v in meta.get("chapters", {}).items()},
-                     "path": str(manifest.parent)})
+    for base, partial in ((root, False), (root / PARTIAL, True)):
+        for manifest in sorted(base.glob("*/*/run.json")) if base.exists() else []:
+            if not partial and manifest.parts[-3].startswith("."):
+                continue
+            try:
+                meta = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            if spike and meta.get("spike") != spike:
+                continue
+            status = str(meta.get("status"))
+            rows.append({
+                "spike": meta.get("spike"), "run_id": meta.get("run_id"),
+                "status": f"partial ({status})" if partial else status,
+                "as_of": meta.get("as_of"), "started": meta.get("started"), "duration_s": meta.get("duration_s"),
+                "chapters": {c: v.get("status") for c, v in meta.get("chapters", {}).items()},
+                "path": str(manifest.parent),
+            })
     rows.sort(key=lambda r: (r["spike"] or "", r["started"] or ""))
     return rows
 
