@@ -378,3 +378,251 @@ def test_committed_files_load_through_the_contracts():
         events = contracts.load_validation(f"samples/{name}/validation.csv", data_root=PROJECT_DATA)
         assert set(events["phase"]) == {"baseline", "test"}
         assert len(events) == len(_validation(PROJECT_DATA / "samples" / name))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Chapters 03-05: suppliers, stock, warehouses, lanes, regional demand, urgent orders
+
+SUPPLY_TABLES = ("suppliers", "stock", "warehouses", "lanes", "regional_demand", "urgent_orders")
+
+
+def _table(folder: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{table}.csv", dtype={"supplier": str, "order_id": str, "timestamp": str})
+
+
+def test_committed_supply_files_equal_a_fresh_generation(fresh):
+    for name in NAMES:
+        for table in SUPPLY_TABLES:
+            committed = PROJECT_DATA / "samples" / name / f"{table}.csv"
+            assert committed.is_file(), f"{committed} missing: run `python -m spikekit.samples`"
+            assert committed.read_bytes() == (fresh / name / f"{table}.csv").read_bytes(), committed
+
+
+def test_supply_tables_have_their_own_random_streams(tmp_path):
+    # Drawing urgent orders with another seed changes nothing in the earlier tables' streams.
+    scenario = samples.SCENARIOS["starry-mug"]
+    first = samples.make_validation(scenario, samples._rng(scenario.seed, "validation"))
+    samples.make_urgent_orders(scenario, samples._rng(scenario.seed, "urgent_orders"))
+    again = samples.make_validation(scenario, samples._rng(scenario.seed, "validation"))
+    pd.testing.assert_frame_equal(first, again)
+    assert set(samples.TABLE_MAKERS) >= {"signals", "validation", "demand", *SUPPLY_TABLES}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_supply_tables_are_realistic_and_complete(fresh, name):
+    folder = fresh / name
+    suppliers = _table(folder, "suppliers")
+    tiers = suppliers["tier"].value_counts()
+    assert 2 <= tiers["A"] <= 3 and tiers["B"] == 5 and 1 <= tiers.get("C", 0) <= 2
+    assert suppliers["unit_cost"].between(8, 20).all() and suppliers["setup_cost"].between(100, 500).all()
+    assert suppliers["daily_capacity"].between(30, 150).all() and suppliers["lead_days"].between(1, 3).all()
+    assert suppliers["reliability"].between(0.85, 0.98).all()
+    assert (suppliers["min_order"] <= suppliers["max_units"]).all() and suppliers["supplier"].is_unique
+
+    stock = _table(folder, "stock")
+    assert len(stock) == 1 and stock["price"].between(39, 59).all()
+    assert (stock["salvage_value"] < stock["unit_cost"]).all() and (stock["unit_cost"] < stock["price"]).all()
+
+    warehouses = _table(folder, "warehouses")
+    assert sorted(warehouses["kind"]) == ["cloud", "cloud", "main"]
+    assert warehouses.loc[warehouses["kind"] == "main", "city"].item() == "杭州"
+
+    # Every warehouse x region lane exists exactly once, priced 4-15 yuan and 1-4 days by distance.
+    lanes = _table(folder, "lanes")
+    regional = _table(folder, "regional_demand")
+    pairs = set(zip(lanes["warehouse"], lanes["region"]))
+    assert len(pairs) == len(lanes) == len(warehouses) * len(regional)
+    assert pairs == {(w, r) for w in warehouses["warehouse"] for r in regional["region"]}
+    assert lanes["cost_per_order"].between(4, 15).all() and lanes["delivery_days"].between(1, 4).all()
+    for warehouse, home in samples.WAREHOUSE_REGION.items():  # the home region is the cheapest, fastest lane
+        own = lanes[lanes["warehouse"] == warehouse].set_index("region")
+        assert own["cost_per_order"].idxmin() == home and own.loc[home, "delivery_days"] == 1
+
+    # Shares as written in the file sum to 1 (two decimals, exact in decimal arithmetic).
+    text_shares = [line.split(",")[1] for line in (folder / "regional_demand.csv").read_text("utf-8").splitlines()[1:]]
+    assert sum(int(round(float(s) * 100)) for s in text_shares) == 100
+    assert regional["normal_cost_per_order"].tolist() == [
+        lanes.set_index(["warehouse", "region"]).loc[("杭州主仓", r), "cost_per_order"] + 1.5
+        for r in regional["region"]]
+
+
+def test_starry_mug_mirrors_the_handbook_supplier_case(fresh):
+    suppliers = _table(fresh / "starry-mug", "suppliers").set_index("supplier")
+    best_a = suppliers[suppliers["tier"] == "A"]["max_units"].idxmax()
+    assert best_a == "杭州星辰陶瓷"
+    assert tuple(suppliers.loc[best_a, ["max_units", "material_units", "material_ready_day"]]) == (300, 0, 3.0)
+    tier_b = suppliers[suppliers["tier"] == "B"]
+    with_material = tier_b[tier_b["material_units"] > 0]
+    assert list(with_material.index) == ["潮州瓷都制品"] and with_material["material_units"].item() == 100
+    # fast-fade: the same shop, but the best A supplier waits one day longer for material.
+    fade = _table(fresh / "fast-fade", "suppliers").set_index("supplier")
+    assert fade.loc["杭州星辰陶瓷", "material_ready_day"] == 4.0
+
+
+def test_producible_units_by_hand():
+    roster = pd.DataFrame(list(samples.SUPPLIERS), columns=list(samples.SUPPLIER_COLUMNS)).set_index("supplier")
+    star, chaozhou, jingdezhen = roster.loc["杭州星辰陶瓷"], roster.loc["潮州瓷都制品"], roster.loc["景德镇青花窑"]
+    # 杭州星辰陶瓷: 70% of 100 = 70 a day, nothing before material on day 3.
+    assert samples.producible_units(star, 2) == 0
+    assert samples.producible_units(star, 4) == 140  # days 3 and 4
+    assert samples.producible_units(star, 10) == 300  # 8 x 70 = 560, capped at max_units
+    # 潮州瓷都制品: 70% of 80 = 56 a day, material for 100 units until day 6.
+    assert samples.producible_units(chaozhou, 1) == 56
+    assert samples.producible_units(chaozhou, 5) == 100  # 5 x 56 = 280, but only 100 units of material
+    assert samples.producible_units(chaozhou, 7) == 100 + 2 * 56
+    # 景德镇青花窑: 42 a day from day 5; lead 2 days, so arriving by day 10 means made by day 8.
+    assert samples.producible_units(jingdezhen, 8) == 4 * 42
+    assert samples.producible_units(jingdezhen, 8, reserve_share=0.0) == 200  # 4 x 60 = 240, capped at 200
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_supplier_truth_matches_hand_sums(fresh, name):
+    truth = json.loads((fresh / name / "truth.json").read_text("utf-8"))
+    facts = truth["expected"]["suppliers"]
+    # 70% of (100 + 40 + 30 + 80 + 120 + 150 + 100 + 60 + 150) a day = 581 a day, for 10 days.
+    assert facts["capacity_at_reserve_over_horizon"] == 5810
+    # Arriving by day 10 (caps, material, lead): 300 + 120 + 100 + 250 + 300 + 300 + 280 + 168; the
+    # C supplier cannot reach its minimum order (500) in 10 days, so it does not count.
+    assert facts["arrivable_by_day_10_total"] == 1818
+    assert facts["per_supplier"]["佛山大宗陶瓷"]["min_order_reachable_by_day_10"] is False
+    rate = samples.expected_presale_per_day(samples.SCENARIOS[name])
+    assert facts["planned_demand_over_horizon"] == pytest.approx(10 * rate, abs=0.05)
+    demand = pd.read_csv(fresh / name / "demand.csv").set_index("date")["units"]
+    first, last = facts["horizon_dates"]
+    assert pd.Timestamp(first) == _local(truth["default_as_of"]).normalize() + pd.Timedelta(days=1)
+    assert facts["true_demand_over_horizon"] == pytest.approx(demand.loc[first:last].sum(), abs=0.05)
+    assert facts["reserve_capacity_covers_planned_demand"] is True
+    # starry-mug: the spike outgrows the validated rate; the reserve capacity cannot follow it alone.
+    assert facts["reserve_capacity_covers_true_demand"] is (name != "starry-mug")
+
+
+def test_planning_rate_is_what_the_validation_sees(fresh):
+    # The noise-free pre-sale rate sits near what the generated validation data show (chapter 02).
+    for name in NAMES:
+        truth = json.loads((fresh / name / "truth.json").read_text("utf-8"))
+        rate = truth["expected"]["logistics"]["planning_rate_per_day"]
+        observed = truth["observed"]["validation_sales"] / 2
+        assert observed == pytest.approx(rate, rel=0.2), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_main_warehouse_alone_and_the_peak(fresh, name):
+    truth = json.loads((fresh / name / "truth.json").read_text("utf-8"))
+    facts = truth["expected"]["logistics"]
+    warehouses = _table(fresh / name, "warehouses")
+    main = warehouses.loc[warehouses["kind"] == "main", "capacity_per_day"].item()
+    observed_rate = truth["observed"]["validation_sales_at_default_as_of"] / 46 * 24  # chapter 02's view
+    spike = name != "false-alarm"
+    assert truth["expected"]["main_warehouse_alone_insufficient"] is spike
+    assert (facts["planning_rate_per_day"] > main) is spike and (observed_rate > main) is spike
+    assert warehouses["capacity_per_day"].sum() >= truth["peak_daily_units"]  # all three carry the peak
+    assert facts["baseline_70_15_15_at_planning_rate"]["feasible"] is True
+    assert facts["baseline_70_15_15_at_peak"]["feasible"] is (not spike)
+
+
+def test_cheapest_allocation_by_hand():
+    # Cost per order (lane + handling):   华东  华南  华北  华中  西南
+    #   杭州主仓 (handling 1.5)            6.0   9.0   9.5   7.5  11.0
+    #   广州云仓 (handling 5.0)           12.5   9.5  15.5  11.5  12.5
+    #   成都云仓 (handling 5.0)           15.0  13.0  14.0  12.0   9.5
+    # 杭州 saves most on 华东 (6.5), then 华北 (4.5), 华中 (4.0), 华南 (0.5); 西南 is cheaper from 成都.
+    # At 72.12 a day 杭州 (55) takes all of 华东, 华北, 华中 (0.68 x 72.12 = 49.04) and 5.96 of 华南;
+    # the rest of 华南 goes to 广州, 西南 to 成都.
+    shares = dict(samples.DEFAULT_REGIONAL_SHARES)
+    r = 72.12
+    main_south = 55 - 0.68 * r
+    hand = (0.38 * r * 6.0 + 0.18 * r * 9.5 + 0.12 * r * 7.5 + main_south * 9.0
+            + (0.22 * r - main_south) * 9.5 + 0.10 * r * 9.5) / r
+    result = samples.cheapest_allocation(r, shares)
+    assert result["cost_per_order"] == pytest.approx(hand, abs=1e-4)
+    assert result["orders_per_warehouse"] == {"杭州主仓": 55.0, "广州云仓": round(0.22 * r - main_south, 2),
+                                              "成都云仓": round(0.10 * r, 2)}
+    normal = 0.38 * 6.0 + 0.22 * 9.0 + 0.18 * 9.5 + 0.12 * 7.5 + 0.10 * 11.0  # 7.97
+    assert result["normal_cost_per_order"] == pytest.approx(normal)
+    # The handbook's 70/15/15 split, region by region.
+    costs = {"华东": (6.0, 12.5, 15.0), "华南": (9.0, 9.5, 13.0), "华北": (9.5, 15.5, 14.0),
+             "华中": (7.5, 11.5, 12.0), "西南": (11.0, 12.5, 9.5)}
+    baseline = sum(shares[g] * (0.7 * m + 0.15 * gz + 0.15 * cd) for g, (m, gz, cd) in costs.items())
+    assert samples.baseline_allocation(r, shares)["cost_per_order"] == pytest.approx(baseline, abs=1e-4)
+    # More than the three warehouses can carry (55 + 250 + 200) has no allocation.
+    assert samples.cheapest_allocation(506.0, shares) is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_urgent_orders_follow_the_story(fresh, name):
+    orders = _table(fresh / name, "urgent_orders")
+    truth = json.loads((fresh / name / "truth.json").read_text("utf-8"))
+    scenario = samples.SCENARIOS[name]
+    times = pd.to_datetime(orders["timestamp"], format="%Y-%m-%d %H:%M:%S")
+    start = _local(truth["validation_window"][0])
+    assert (times == times.dt.floor("h")).all()  # end-of-hour stamps
+    assert times.min() >= start + SHIFT and times.max() <= start + pd.Timedelta(days=scenario.urgent_days)
+    assert times.is_monotonic_increasing and orders["order_id"].is_unique
+    assert set(orders["region"]) <= set(samples.WAREHOUSE_REGION.values())
+    assert orders["distance_km"].between(1, 40).all() and orders["standard_hours"].between(6, 48).all()
+    assert set(orders["promised_hours"]) <= {4.0, 6.0, 12.0, 24.0}
+    assert (orders["courier_cost"] > 0).all() and orders["standard_cost"].between(5, 7).all()
+    placed_day = (times - SHIFT).dt.strftime("%Y%m%d")
+    assert (orders["order_id"].str[1:9] == placed_day).all()
+
+    # Volume follows true demand: a few hundred in the two spikes, a handful in the false alarm.
+    low, high = {"starry-mug": (200, 500), "fast-fade": (120, 400), "false-alarm": (3, 40)}[name]
+    assert low <= len(orders) <= high
+    per_day = placed_day.value_counts()
+    if name == "starry-mug":
+        assert per_day.idxmax() >= "20250312"  # still rising toward the 03-14 peak
+    if name == "fast-fade":
+        assert per_day.idxmax() in ("20250305", "20250306")
+
+    # Clear cases both ways for the courier rule's default thresholds (15 km, at most 10 yuan more).
+    near = orders["distance_km"] <= 15
+    late = orders["standard_hours"] > orders["promised_hours"]
+    extra = orders["courier_cost"] - orders["standard_cost"]
+    clear_courier = near & late & (extra <= 8) & (orders["distance_km"] <= 10)
+    clear_standard = (orders["standard_hours"] <= orders["promised_hours"] - 2) | (orders["distance_km"] > 20)
+    assert clear_courier.any() and clear_standard.any()
+
+    observed = truth["observed"]["urgent_orders"]
+    as_of = _local(truth["default_as_of"])
+    assert observed["orders"] == len(orders)
+    assert observed["orders_at_default_as_of"] == int((times <= as_of).sum())
+    assert observed["courier_candidates"] == int((near & late & (extra <= 10)).sum())
+    assert observed["courier_candidates_at_default_as_of"] == int((near & late & (extra <= 10) & (times <= as_of)).sum())
+
+
+def test_inventory_truth(fresh):
+    for name in NAMES:
+        truth = json.loads((fresh / name / "truth.json").read_text("utf-8"))
+        facts = truth["expected"]["inventory"]
+        stock = _table(fresh / name, "stock")
+        assert facts["on_hand"] == stock["on_hand"].item() and facts["sku"] == stock["sku"].item()
+        assert facts["on_hand_below_7_day_reorder_point"] is (name != "false-alarm")
+        assert truth["observed"]["first_order_units_at_half_validation_sales"] == (
+            truth["observed"]["validation_sales_at_default_as_of"] / 2)
+    assert samples.load_truth("starry-mug")["observed"]["first_order_units_at_half_validation_sales"] == 63.5
+
+
+def test_spike_files_name_the_supply_tables():
+    settings = pytest.importorskip("spikekit.settings")
+    for name in NAMES:
+        spike = settings.load_spike(name)
+        for table in SUPPLY_TABLES:
+            assert spike.data[table] == f"samples/{name}/{table}.csv"
+            assert spike.input_path(table).is_file()
+
+
+@pytest.mark.parametrize("table", SUPPLY_TABLES)
+def test_committed_supply_files_load_through_their_contracts(table):
+    contracts = pytest.importorskip("spikekit.contracts")
+    if table not in contracts.CONTRACTS:
+        pytest.skip(f"no `{table}` contract in spikekit.contracts yet")
+    loader = getattr(contracts, f"load_{table}", None)
+    for name in NAMES:
+        path = f"samples/{name}/{table}.csv"
+        frame = contracts.load_table(path, contracts.CONTRACTS[table], data_root=PROJECT_DATA)
+        assert len(frame) == len(_table(PROJECT_DATA / "samples" / name, table))
+        if loader is not None:  # the wrapper also runs the cross-row checks (shares sum to 1, ...)
+            checked = loader(path, data_root=PROJECT_DATA)
+            assert len(checked) == len(frame)
+        if table == "urgent_orders":
+            assert str(frame["timestamp"].dt.tz) == "Asia/Shanghai"

@@ -1232,3 +1232,266 @@ def describe_contract(contract: Contract) -> str:
     lines.append("")
     lines.append("Key (each combination at most once): " + ", ".join(f"`{k}`" for k in contract.key) + ".")
     return "\n".join(lines) + "\n"
+
+
+# --- warehouses, lanes, regional_demand, urgent_orders (chapter 05) ---
+
+WAREHOUSES = Contract(
+    name="warehouses",
+    description="Warehouses that can ship the spike's orders: the main warehouse and cloud (third-party) ones.",
+    columns=(
+        Column("warehouse", "str", "Warehouse name (e.g. 杭州主仓, 云仓-成都)."),
+        Column("kind", "str", "main = the shop's own warehouse; cloud = a cloud warehouse paid per order.",
+               allowed=("main", "cloud")),
+        Column("city", "str", "City the warehouse ships from."),
+        Column("capacity_per_day", "int", "Orders it can pack and hand over per day.", non_negative=True),
+        Column("handling_cost", "float", "Packing and handling cost per order (yuan).", non_negative=True),
+    ),
+    key=("warehouse",),
+)
+
+LANES = Contract(
+    name="lanes",
+    description="Shipping lanes, one row per warehouse x region that can be served; a missing pair is not allowed.",
+    columns=(
+        Column("warehouse", "str", "Warehouse name, as in warehouses."),
+        Column("region", "str", "Destination region (e.g. 华东, 西南), as in regional_demand."),
+        Column("cost_per_order", "float", "Carrier cost per order on this lane (yuan).", non_negative=True),
+        Column("delivery_days", "float", "Usual days from hand-over to delivery on this lane.", non_negative=True),
+    ),
+    key=("warehouse", "region"),
+)
+
+REGIONAL_DEMAND = Contract(
+    name="regional_demand",
+    description="Where the orders go: each region's share of orders and the shop's usual logistics cost there.",
+    columns=(
+        Column("region", "str", "Destination region, as in lanes."),
+        Column("share", "float", "Share of orders going to the region, 0 to 1; the shares sum to 1.", non_negative=True),
+        Column("normal_cost_per_order", "float",
+               "The shop's usual logistics cost per order to the region before the spike (yuan).", non_negative=True),
+    ),
+    key=("region",),
+)
+
+URGENT_ORDERS = Contract(
+    name="urgent_orders",
+    description="Same-city rush orders with a delivery promise, the normal carrier's expectation and a courier quote.",
+    columns=(
+        Column("order_id", "str", "Order number."),
+        Column("timestamp", "timestamp", "When the order was placed; a run uses a row once this is <= as_of."),
+        Column("region", "str", "Destination region or city district."),
+        Column("distance_km", "float", "Distance from the shipping warehouse to the customer (km).", non_negative=True),
+        Column("promised_hours", "float", "Delivery promised within this many hours of the order (> 0).",
+               non_negative=True),
+        Column("standard_hours", "float", "Expected delivery time by the normal carrier (hours).", non_negative=True),
+        Column("standard_cost", "float", "Normal carrier cost for this order (yuan).", non_negative=True),
+        Column("courier_cost", "float", "Crowdsourced courier quote for this order (yuan).", non_negative=True),
+    ),
+    key=("order_id",),
+)
+
+for _contract in (WAREHOUSES, LANES, REGIONAL_DEMAND, URGENT_ORDERS):
+    CONTRACTS[_contract.name] = _contract
+del _contract
+
+SHARE_SUM_TOLERANCE = 0.001
+
+
+def _logistics_rows(frame: pd.DataFrame, mask, contract: Contract) -> list[int]:
+    """Spreadsheet rows of the flagged rows of a loaded (key-sorted) frame, found again in the file by key.
+
+    Frames built in memory (no ``attrs["source"]``) are taken in their own order: row = position + 2.
+    """
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    source = frame.attrs.get("source") or {}
+    key = contract.key
+    if source.get("path") and key:
+        try:
+            raw, info = read_raw(source["path"])
+            lower = {str(c).strip().lower(): c for c in raw.columns}
+            raw_keys = list(zip(*(raw[lower[k.lower()]].astype(str).str.strip() for k in key)))
+            where = {k: i for i, k in enumerate(raw_keys)}
+            numbers = info.get("row_numbers")
+            first = int(info.get("first_row", 2))
+            rows = []
+            for pos in positions:
+                wanted = tuple(str(frame[k].iloc[pos]) for k in key)
+                i = where.get(wanted)
+                if i is None:
+                    raise KeyError(wanted)
+                rows.append(int(numbers[i]) if numbers is not None else i + first)
+            return sorted(rows)
+        except Exception:  # the file changed or cannot be matched: fall back to frame order
+            pass
+    return [int(p) + 2 for p in positions]
+
+
+def validate_warehouses(frame: pd.DataFrame, file: str = "warehouses.csv") -> pd.DataFrame:
+    """Cross-row rules of ``warehouses``: at least one warehouse with capacity."""
+    if int(frame["capacity_per_day"].sum()) <= 0:
+        raise InputError("every warehouse has capacity_per_day 0: no order could ship", file=file,
+                         column="capacity_per_day", rows=list(range(2, len(frame) + 2)),
+                         fix="give each warehouse the orders it can pack per day")
+    return frame
+
+
+def validate_lanes(frame: pd.DataFrame, file: str = "lanes.csv") -> pd.DataFrame:
+    """Cross-row rules of ``lanes``: none beyond the key (warehouse and region names are checked at allocation)."""
+    return frame
+
+
+def validate_regional_demand(frame: pd.DataFrame, file: str = "regional_demand.csv") -> pd.DataFrame:
+    """Cross-row rules of ``regional_demand``: each share at most 1, and the shares sum to 1 (within 0.001)."""
+    over = frame["share"].to_numpy(dtype=float) > 1
+    if over.any():
+        raise InputError("a share above 1: shares are fractions of all orders (0.25 = 25%)", file=file,
+                         column="share", rows=_logistics_rows(frame, over, REGIONAL_DEMAND),
+                         fix="write shares as fractions between 0 and 1")
+    total = float(frame["share"].sum())
+    if abs(total - 1.0) > SHARE_SUM_TOLERANCE:
+        raise InputError(f"the shares sum to {total:.4f}, not 1 (within {SHARE_SUM_TOLERANCE})", file=file,
+                         column="share", rows=list(range(2, len(frame) + 2)),
+                         fix="make the region shares add up to 1, e.g. divide each by their total")
+    return frame
+
+
+def validate_urgent_orders(frame: pd.DataFrame, file: str = "urgent_orders.csv") -> pd.DataFrame:
+    """Cross-row rules of ``urgent_orders``: a promise of 0 hours cannot be kept by anyone."""
+    zero = frame["promised_hours"].to_numpy(dtype=float) <= 0
+    if zero.any():
+        raise InputError("promised_hours must be above 0", file=file, column="promised_hours",
+                         rows=_logistics_rows(frame, zero, URGENT_ORDERS), fix="give the promised delivery time in hours, e.g. 4")
+    return frame
+
+
+def _load_logistics(path, contract: Contract, validate, tz, data_root) -> pd.DataFrame:
+    frame = load_table(path, contract, tz=tz, data_root=data_root)
+    return validate(frame, frame.attrs["source"]["path"])
+
+
+def load_warehouses(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the warehouses table (warehouse/kind/city/capacity_per_day/handling_cost)."""
+    return _load_logistics(path, WAREHOUSES, validate_warehouses, tz, data_root)
+
+
+def load_lanes(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the lanes table (warehouse/region/cost_per_order/delivery_days)."""
+    return _load_logistics(path, LANES, validate_lanes, tz, data_root)
+
+
+def load_regional_demand(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the regional demand table (region/share/normal_cost_per_order); shares must sum to 1."""
+    return _load_logistics(path, REGIONAL_DEMAND, validate_regional_demand, tz, data_root)
+
+
+def load_urgent_orders(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the urgent (same-city rush) orders table."""
+    return _load_logistics(path, URGENT_ORDERS, validate_urgent_orders, tz, data_root)
+
+
+# --- stock (chapter 04) ---
+
+STOCK = Contract(
+    name="stock",
+    description="Stock of the spike product now: units on hand, what a unit costs and sells for, and what a leftover is worth.",
+    columns=(
+        Column("sku", "str", "Stock-keeping unit (e.g. starry-mug-blue)."),
+        Column("on_hand", "int", "Units in the warehouse now, sellable.", non_negative=True),
+        Column("unit_cost", "float", "Purchase cost per unit (yuan).", non_negative=True),
+        Column("price", "float", "Normal selling price per unit (yuan).", non_negative=True),
+        Column("holding_cost_per_day", "float", "Cost of keeping one unit in stock for one day (yuan).",
+               non_negative=True),
+        Column("salvage_value", "float", "What one unit left over at the end fetches (clearance, yuan).",
+               non_negative=True),
+    ),
+    key=("sku",),
+)
+CONTRACTS[STOCK.name] = STOCK
+
+
+def validate_stock(frame: pd.DataFrame, file: str = "stock.csv") -> pd.DataFrame:
+    """Cross-column rule of ``stock``: a leftover cannot fetch more than the normal price."""
+    above = frame["salvage_value"].to_numpy(dtype=float) > frame["price"].to_numpy(dtype=float)
+    if above.any():
+        raise InputError("salvage_value is above price: a leftover unit cannot fetch more than a sold one",
+                         file=file, column="salvage_value", rows=_logistics_rows(frame, above, STOCK),
+                         fix="check the two columns are not swapped; salvage_value is the clearance value per unit")
+    return frame
+
+
+def load_stock(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the stock table (sku/on_hand/unit_cost/price/holding_cost_per_day/salvage_value)."""
+    frame = load_table(path, STOCK, tz=tz, data_root=data_root)
+    return validate_stock(frame, frame.attrs["source"]["path"])
+
+
+# --- suppliers (chapter 03) ---
+
+SUPPLIERS = Contract(
+    name="suppliers",
+    description="Suppliers who could make the spike product: quantity limits, material on hand, capacity, lead time, cost.",
+    columns=(
+        Column("supplier", "str", "Supplier name (e.g. 东莞工厂A)."),
+        Column("tier", "str", "A = small orders fast (under 100 units, within 7 days); B = under 300 units, within "
+               "10 days; C = regular supplier kept as backup.", allowed=("A", "B", "C")),
+        Column("min_order", "int", "Smallest order it accepts (units); 0 = none.", non_negative=True),
+        Column("max_units", "int", "Most units it will take in this order; at least min_order.", non_negative=True),
+        Column("material_units", "int", "Units it can make from the material on hand now.", non_negative=True),
+        Column("material_ready_day", "float", "Day more material arrives (day 1 = first day after the order); from "
+               "then on material does not limit. Use a large number if none is coming.", non_negative=True),
+        Column("daily_capacity", "int", "Units it can make per day at full capacity.", non_negative=True),
+        Column("lead_days", "float", "Days from a unit finished to it arriving at our warehouse (rounded up).",
+               non_negative=True),
+        Column("unit_cost", "float", "Price per unit (yuan).", non_negative=True),
+        Column("setup_cost", "float", "Fixed cost if it gets any order: samples, moulds, set-up (yuan).",
+               non_negative=True),
+        Column("reliability", "float", "Share of promised units that arrived on time in the past, 0 to 1.",
+               non_negative=True),
+    ),
+    key=("supplier",),
+)
+CONTRACTS[SUPPLIERS.name] = SUPPLIERS
+
+
+def _supplier_file_rows(frame: pd.DataFrame, mask) -> list[int]:
+    """Spreadsheet rows of flagged suppliers. A loaded frame is sorted by name, so the rows are found again in
+    the file by the supplier name; a frame built in memory counts in its own order (row = position + 2)."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    source = frame.attrs.get("source") or {}
+    if source.get("path"):
+        try:
+            raw, info = read_raw(source["path"], columns=SUPPLIERS.names)
+            column = next(c for c in raw.columns if str(c).strip().lower() == "supplier")
+            names = raw[column].astype(str).str.strip().tolist()
+            numbers = info.get("row_numbers")
+            first = int(info.get("first_row", 2))
+            rows = []
+            for pos in positions:
+                i = names.index(str(frame["supplier"].iloc[pos]))
+                rows.append(int(numbers[i]) if numbers is not None else i + first)
+            return sorted(rows)
+        except (OSError, ValueError, StopIteration, KeyError, InputError):
+            pass  # the file changed since loading: fall back to frame order
+    return [int(p) + 2 for p in positions]
+
+
+def validate_suppliers(frame: pd.DataFrame, file: str = "suppliers.csv") -> pd.DataFrame:
+    """Cross-row rules of ``suppliers``: reliability at most 1, and min_order <= max_units on every row."""
+    above_one = frame["reliability"].to_numpy(dtype=float) > 1
+    if above_one.any():
+        raise InputError("reliability above 1: it is the share of units that arrived on time (0.95 = 95%)",
+                         file=file, column="reliability", rows=_supplier_file_rows(frame, above_one),
+                         fix="write reliability as a fraction between 0 and 1")
+    inverted = frame["min_order"].to_numpy() > frame["max_units"].to_numpy()
+    if inverted.any():
+        raise InputError("min_order is above max_units: no order could satisfy this supplier", file=file,
+                         column="min_order", rows=_supplier_file_rows(frame, inverted),
+                         fix="make min_order at most max_units (or max_units 0 to leave the supplier out)")
+    return frame
+
+
+def load_suppliers(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the suppliers table (supplier/tier/min_order/max_units/material/capacity/lead/cost/reliability)."""
+    frame = load_table(path, SUPPLIERS, tz=tz, data_root=data_root)
+    return validate_suppliers(frame, frame.attrs["source"]["path"])

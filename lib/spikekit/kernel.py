@@ -29,6 +29,9 @@ PREIMPORTS = (
     "spikekit.plots",
     "spikekit.signals",
     "spikekit.validation",
+    "spikekit.suppliers",
+    "spikekit.inventory",
+    "spikekit.logistics",
 )
 
 

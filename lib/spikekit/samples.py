@@ -6,6 +6,9 @@ into ``data/samples/<name>/``:
 - ``signals.csv``    hourly interaction / search counts per keyword x platform (the chapter 01 input);
 - ``validation.csv`` the 48-hour validation test and the shop's usual baseline (the chapter 02 input);
 - ``demand.csv``     the true demand curve in units per day (what no chapter can see directly);
+- ``suppliers.csv``, ``stock.csv``, ``warehouses.csv``, ``lanes.csv``, ``regional_demand.csv``
+  the shop's supply side (chapters 03-05): fixed, hand-checkable tables, plus the story's changes;
+- ``urgent_orders.csv`` promised-time orders near a warehouse, drawn around true demand (chapter 05);
 - ``truth.json``     the story, the dates that matter and the decisions the playbook should reach.
 
 How the data are made, so a reader can check a test's expectation by hand:
@@ -41,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
+from scipy.optimize import brentq, linprog
 
 from .errors import ConfigError
 from .paths import check_name, data_root as default_data_root, resolve_under
@@ -113,6 +116,66 @@ TEST_CART_SIZE = 10.0  # hourly add-to-cart during the test
 POLL_RATE_CONCENTRATION = 300.0  # past polls' participation varies around the usual rate (Beta)
 POLL_SENT_AFTER_HOURS = 3  # the poll goes to the customer group at lunchtime, 3 h after the link is up
 POLL_OPEN_HOURS = 24
+
+# --------------------------------------------------------------------------------------------------
+# The shop's supply side (chapters 03-05). The same shop in every scenario, so these tables are fixed
+# and hand-checkable; a scenario changes only what its story needs (Scenario.supplier_news, stock,
+# regional shares). Only urgent_orders is drawn at random.
+
+SUPPLIER_COLUMNS = ("supplier", "tier", "min_order", "max_units", "material_units", "material_ready_day",
+                    "daily_capacity", "lead_days", "unit_cost", "setup_cost", "reliability")
+# Day numbers count from the order: day 1 = the first day after it. Material on hand limits cumulative
+# production until material_ready_day (0 = material never limits).
+SUPPLIERS: tuple[tuple, ...] = (
+    # The handbook's tier A: small, fast orders. 杭州星辰陶瓷 is the best one: it takes up to 300 units
+    # but its raw material arrives only on day 3.
+    ("杭州星辰陶瓷", "A", 50, 300, 0, 3.0, 100, 1.0, 12.0, 300.0, 0.96),
+    ("德化白瓷坊", "A", 30, 120, 120, 0.0, 40, 2.0, 14.5, 200.0, 0.94),
+    ("宜兴陶艺工作室", "A", 20, 100, 100, 0.0, 30, 2.0, 16.0, 150.0, 0.97),
+    # Tier B: larger orders, cheaper, slower. 潮州瓷都制品 has material for 100 units on hand now.
+    ("潮州瓷都制品", "B", 100, 250, 100, 6.0, 80, 2.0, 11.5, 350.0, 0.91),
+    ("醴陵釉下彩厂", "B", 100, 300, 0, 4.0, 120, 3.0, 10.5, 400.0, 0.89),
+    ("淄博日用瓷", "B", 150, 300, 0, 5.0, 150, 3.0, 9.8, 450.0, 0.87),
+    ("唐山骨瓷", "B", 100, 280, 0, 4.0, 100, 3.0, 11.0, 380.0, 0.90),
+    ("景德镇青花窑", "B", 80, 200, 0, 5.0, 60, 2.0, 12.8, 300.0, 0.92),
+    # Tier C: the regular bulk factory, a backup (its minimum order is more than it can make in 10 days).
+    ("佛山大宗陶瓷", "C", 500, 3000, 0, 7.0, 150, 3.0, 8.2, 500.0, 0.85),
+)
+SUPPLY_RESERVE_SHARE = 0.30  # handbook checklist: keep 30% of capacity elastic
+SUPPLY_HORIZON_DAYS = 10
+
+REGIONS = ("华东", "华南", "华北", "华中", "西南")
+# The shop's own warehouse ships 55 orders a day (two packers and a helper); the cloud warehouses are large but
+# charge more per order (inbound transfer + fulfilment fee).
+WAREHOUSES: tuple[tuple[str, str, str, int, float], ...] = (
+    ("杭州主仓", "main", "杭州", 55, 1.5),
+    ("广州云仓", "cloud", "广州", 250, 5.0),
+    ("成都云仓", "cloud", "成都", 200, 5.0),
+)
+WAREHOUSE_REGION = {"杭州主仓": "华东", "广州云仓": "华南", "成都云仓": "西南"}  # where each one is
+# (cost per order in yuan, delivery days) by warehouse and region: by distance.
+LANES: dict[str, dict[str, tuple[float, float]]] = {
+    "杭州主仓": {"华东": (4.5, 1.0), "华中": (6.0, 2.0), "华南": (7.5, 2.0), "华北": (8.0, 2.0), "西南": (9.5, 3.0)},
+    "广州云仓": {"华南": (4.5, 1.0), "华中": (6.5, 2.0), "华东": (7.5, 2.0), "西南": (7.5, 2.0), "华北": (10.5, 3.0)},
+    "成都云仓": {"西南": (4.5, 1.0), "华中": (7.0, 2.0), "华南": (8.0, 2.0), "华北": (9.0, 3.0), "华东": (10.0, 3.0)},
+}
+# Before the spike everything shipped from 杭州: its lane cost plus its handling cost.
+NORMAL_COST_PER_ORDER = {region: LANES["杭州主仓"][region][0] + WAREHOUSES[0][4] for region in REGIONS}
+DEFAULT_REGIONAL_SHARES = (("华东", 0.38), ("华南", 0.22), ("华北", 0.18), ("华中", 0.12), ("西南", 0.10))
+
+STOCK_UNIT_COST = 12.0  # yuan, what the best A supplier charges
+STOCK_HOLDING_COST_PER_DAY = 0.05  # yuan per unit per day (shelf space, capital)
+STOCK_SALVAGE_VALUE = 6.0  # yuan per unit cleared after the spike
+
+# Urgent orders: orders from the three warehouse cities and their surroundings that carry a delivery
+# promise (当日达 / 次日达). They follow true demand and the shopping hours.
+URGENT_SHARE = 0.30  # share of all orders
+URGENT_NEAR_KM = (1.0, 15.0)  # in the city
+URGENT_FAR_KM = (15.0, 40.0)  # nearby towns
+URGENT_IN_CITY_SHARE = 0.6
+URGENT_PROMISES = ((4.0, 0.2), (6.0, 0.3), (12.0, 0.3), (24.0, 0.2))  # promised hours, probability
+COURIER_BASE, COURIER_PER_KM = 6.0, 1.0  # crowdsourced courier quote, yuan, before surge
+EVENING_SURGE = 1.2  # courier quotes rise 20% from 18:00 to 22:00
 
 
 # --------------------------------------------------------------------------------------------------
@@ -248,6 +311,13 @@ class Scenario:
     poll_invited: int = 500
     past_poll_days_before: tuple[int, ...] = (52, 31, 10)
     presale_share: float = 0.3  # share of add-to-carts that become pre-sale orders
+    # Chapters 03-05: the product's stock line, where buyers are, supplier news, urgent-order days.
+    sku: str = "starry-mug"
+    price: float = 49.0
+    stock_on_hand: int = 40
+    regional_shares: tuple[tuple[str, float], ...] = DEFAULT_REGIONAL_SHARES
+    supplier_news: tuple[tuple[str, str, float], ...] = ()  # (supplier, column, new value)
+    urgent_days: int = 6  # urgent orders from the validation start for this many days
 
     @property
     def validation_window(self) -> tuple[np.datetime64, np.datetime64]:
@@ -304,6 +374,9 @@ SCENARIOS: dict[str, Scenario] = {
         winning_design="星空蓝",
         first_alert_not_before="2025-03-02 00:00",  # one day after the first takeoff
         first_alert_no_later_than="2025-03-09 12:00",  # peak - 5 days
+        sku="starry-mug-blue",  # 星空蓝 won the vote
+        price=49.0,
+        stock_on_hand=40,
     ),
     "false-alarm": Scenario(
         name="false-alarm",
@@ -332,6 +405,10 @@ SCENARIOS: dict[str, Scenario] = {
         winning_design=None,
         first_alert_not_before=None,
         first_alert_no_later_than=None,
+        sku="starry-mug-classic",  # no design won
+        price=49.0,
+        stock_on_hand=60,
+        regional_shares=(("华东", 0.34), ("华南", 0.20), ("华北", 0.20), ("华中", 0.14), ("西南", 0.12)),
     ),
     "fast-fade": Scenario(
         name="fast-fade",
@@ -370,6 +447,14 @@ SCENARIOS: dict[str, Scenario] = {
         winning_design="银河紫",
         first_alert_not_before="2025-03-02 00:00",
         first_alert_no_later_than="2025-03-06 12:00",  # the demand peak
+        sku="starry-mug-purple",  # 银河紫 won the vote
+        price=45.0,
+        stock_on_hand=30,
+        # 抖音 spreads the spike more evenly over the country.
+        regional_shares=(("华东", 0.30), ("华南", 0.25), ("华北", 0.17), ("华中", 0.14), ("西南", 0.14)),
+        # Everyone chases the same trend: glaze material is scarce, the best A supplier waits a day longer,
+        # while 潮州瓷都制品 happens to hold more.
+        supplier_news=(("杭州星辰陶瓷", "material_ready_day", 4.0), ("潮州瓷都制品", "material_units", 150)),
     ),
 }
 
@@ -479,10 +564,7 @@ def make_validation(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
 
     # Test: hourly add-to-cart and pre-sale orders (zero hours kept), shaped by true demand and the
     # shopping hours, scaled so the first 24 h hold cart_lift_24h x the usual daily add-to-cart.
-    stamps = np.arange(start, end, HOUR) + STAMP_SHIFT
-    mid, hour_of_day, _, _ = _hour_parts(stamps)
-    shape = demand_rate(scenario, mid) * SHOPPING_HOURS[hour_of_day]
-    cart_means = shape * (scenario.cart_lift_24h * scenario.baseline_cart_mean / shape[:24].sum())
+    stamps, cart_means = expected_test_carts(scenario)
     carts = _nb_draw(rng, cart_means, TEST_CART_SIZE)
     orders = rng.binomial(carts, scenario.presale_share)
     for stamp, cart, order in zip(stamps, carts, orders):
@@ -511,6 +593,23 @@ def make_validation(scenario: Scenario, rng: np.random.Generator) -> pd.DataFram
     })
 
 
+def expected_test_carts(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """(stamps, expected add-to-cart) of the hourly test rows: true demand x shopping hours, scaled so
+    the first 24 h hold cart_lift_24h x the usual daily add-to-cart."""
+    start, end = scenario.validation_window
+    stamps = np.arange(start, end, HOUR) + STAMP_SHIFT
+    mid, hour_of_day, _, _ = _hour_parts(stamps)
+    shape = demand_rate(scenario, mid) * SHOPPING_HOURS[hour_of_day]
+    return stamps, shape * (scenario.cart_lift_24h * scenario.baseline_cart_mean / shape[:24].sum())
+
+
+def expected_presale_per_day(scenario: Scenario) -> float:
+    """Noise-free pre-sale orders per day over the validation window: the rate chapter 02 should
+    validate, and what chapters 03-05 plan for (seed-independent, so it can sit in the answer key)."""
+    _, cart_means = expected_test_carts(scenario)
+    return float(cart_means.sum() * scenario.presale_share / (scenario.validation_hours / 24))
+
+
 def make_demand(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
     """demand.csv: date, units: the true expected demand per calendar day (no noise)."""
     dates = np.arange(DATA_START.astype("datetime64[D]"), DATA_END.astype("datetime64[D]") + DAY, DAY)
@@ -519,11 +618,114 @@ def make_demand(scenario: Scenario, rng: np.random.Generator | None = None) -> p
     return pd.DataFrame({"date": np.datetime_as_string(dates), "units": np.round(units, 2)})
 
 
+def make_suppliers(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """suppliers.csv: the shop's supplier roster (`SUPPLIERS`) with the scenario's supplier news applied."""
+    frame = pd.DataFrame(list(SUPPLIERS), columns=list(SUPPLIER_COLUMNS))
+    for supplier, column, value in scenario.supplier_news:
+        if column not in SUPPLIER_COLUMNS or not (frame["supplier"] == supplier).any():
+            raise ConfigError(f"scenario {scenario.name}: no supplier {supplier!r} or column {column!r} to change")
+        frame.loc[frame["supplier"] == supplier, column] = value
+    return frame
+
+
+def make_stock(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """stock.csv: one row, the product's stock line."""
+    return pd.DataFrame({
+        "sku": [scenario.sku],
+        "on_hand": np.array([scenario.stock_on_hand], dtype=np.int64),
+        "unit_cost": [STOCK_UNIT_COST],
+        "price": [scenario.price],
+        "holding_cost_per_day": [STOCK_HOLDING_COST_PER_DAY],
+        "salvage_value": [STOCK_SALVAGE_VALUE],
+    })
+
+
+def make_warehouses(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """warehouses.csv: the main warehouse and two cloud warehouses (`WAREHOUSES`)."""
+    return pd.DataFrame(list(WAREHOUSES), columns=["warehouse", "kind", "city", "capacity_per_day", "handling_cost"])
+
+
+def make_lanes(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """lanes.csv: every warehouse x region with its cost per order and delivery days (`LANES`)."""
+    rows = [(warehouse, region, *LANES[warehouse][region]) for warehouse, *_ in WAREHOUSES for region in REGIONS]
+    return pd.DataFrame(rows, columns=["warehouse", "region", "cost_per_order", "delivery_days"])
+
+
+def make_regional_demand(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """regional_demand.csv: the scenario's share of orders per region and the normal cost per order."""
+    regions = [region for region, _ in scenario.regional_shares]
+    shares = [share for _, share in scenario.regional_shares]
+    if sorted(regions) != sorted(REGIONS) or round(sum(shares), 6) != 1.0:
+        raise ConfigError(f"scenario {scenario.name}: regional shares must cover {REGIONS} and sum to 1")
+    return pd.DataFrame({
+        "region": regions,
+        "share": shares,
+        "normal_cost_per_order": [NORMAL_COST_PER_ORDER[region] for region in regions],
+    })
+
+
+def make_urgent_orders(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """urgent_orders.csv: promised-time orders near a warehouse, from the validation start on.
+
+    Orders per hour are Poisson around URGENT_SHARE x true demand x shopping hours; each order is stamped
+    at the end of the hour it was placed in. Its region is where one of the three warehouses stands
+    (weighted by the regional shares); 60% are in the city (1-15 km), the rest in nearby towns (15-40 km).
+    The standard carrier takes 6 h + 0.4 h per km + a gamma delay (mean 6 h), costs 5 yuan + 0.04 per km;
+    the courier quotes 6 yuan + 1 per km, times a mean-one noise, 20% more from 18:00 to 22:00.
+    """
+    start = _when(scenario.validation_start)
+    stamps = np.arange(start, start + scenario.urgent_days * DAY, HOUR) + STAMP_SHIFT
+    mid, hour_of_day, _, dates = _hour_parts(stamps)
+    hourly_mean = URGENT_SHARE * demand_rate(scenario, mid) * SHOPPING_HOURS[hour_of_day] / 24.0
+    counts = rng.poisson(hourly_mean)
+    total = int(counts.sum())
+    placed = np.repeat(stamps, counts)
+    placed_hour = np.repeat(hour_of_day, counts)
+
+    share = dict(scenario.regional_shares)
+    near_regions = [WAREHOUSE_REGION[warehouse] for warehouse, *_ in WAREHOUSES]
+    weights = np.array([share[r] for r in near_regions])
+    region = np.array(near_regions)[rng.choice(len(near_regions), size=total, p=weights / weights.sum())]
+    in_city = rng.random(total) < URGENT_IN_CITY_SHARE
+    distance = np.where(in_city, rng.uniform(*URGENT_NEAR_KM, total), rng.uniform(*URGENT_FAR_KM, total))
+    distance = np.round(distance, 1)
+    promised = np.array([h for h, _ in URGENT_PROMISES])[
+        rng.choice(len(URGENT_PROMISES), size=total, p=[p for _, p in URGENT_PROMISES])]
+    standard_hours = np.clip(np.round((6.0 + 0.4 * distance + rng.gamma(2.0, 3.0, total)) * 2) / 2, 6.0, 48.0)
+    standard_cost = np.round(5.0 + 0.04 * distance, 1)
+    surge = np.where((placed_hour >= 18) & (placed_hour < 22), EVENING_SURGE, 1.0)
+    quote = (COURIER_BASE + COURIER_PER_KM * distance) * surge * np.exp(rng.normal(-0.005, 0.1, total))
+    courier_cost = np.round(quote * 2) / 2  # quotes come in half yuan
+
+    day_text = np.datetime_as_string((placed - STAMP_SHIFT).astype("datetime64[D]"))
+    sequence = np.zeros(total, dtype=np.int64)
+    for day in np.unique(day_text):
+        on_day = day_text == day
+        sequence[on_day] = np.arange(1, on_day.sum() + 1)
+    order_id = [f"U{day.replace('-', '')}-{n:03d}" for day, n in zip(day_text, sequence)]
+    return pd.DataFrame({
+        "order_id": order_id,
+        "timestamp": _stamp_text(placed),
+        "region": region,
+        "distance_km": distance,
+        "promised_hours": promised,
+        "standard_hours": standard_hours,
+        "standard_cost": standard_cost,
+        "courier_cost": courier_cost,
+    })
+
+
 # Table name -> (file name, maker). Add later chapters' tables here.
 TABLE_MAKERS: dict[str, tuple[str, Callable[[Scenario, np.random.Generator], pd.DataFrame]]] = {
     "signals": ("signals.csv", make_signals),
     "validation": ("validation.csv", make_validation),
     "demand": ("demand.csv", make_demand),
+    "suppliers": ("suppliers.csv", make_suppliers),
+    "stock": ("stock.csv", make_stock),
+    "warehouses": ("warehouses.csv", make_warehouses),
+    "lanes": ("lanes.csv", make_lanes),
+    "regional_demand": ("regional_demand.csv", make_regional_demand),
+    "urgent_orders": ("urgent_orders.csv", make_urgent_orders),
 }
 
 
@@ -549,6 +751,161 @@ def _noise_free_alert_from(scenario: Scenario, band_low: float = 1.5) -> str | N
                 first = as_of if first is None else min(first, as_of)
                 break
     return None if first is None else _iso(first)
+
+
+def producible_units(supplier: pd.Series, days: int, reserve_share: float = SUPPLY_RESERVE_SHARE) -> int:
+    """Units one supplier can finish on days 1..days (day 1 = the first day after the order) making at
+    most floor((1 - reserve_share) x daily_capacity) a day, with cumulative output before
+    material_ready_day limited to material_units, and the total to max_units."""
+    if days <= 0:
+        return 0
+    per_day = math.floor((1 - reserve_share) * supplier["daily_capacity"] + 1e-9)
+    ready = max(1, math.ceil(supplier["material_ready_day"]))  # first day material does not limit
+    before = min(ready - 1, days)
+    made = min(int(supplier["material_units"]), per_day * before) + per_day * (days - before)
+    return int(min(made, supplier["max_units"]))
+
+
+def _supplier_facts(scenario: Scenario, suppliers: pd.DataFrame, demand: pd.DataFrame) -> dict:
+    """Seed-independent capacity facts over the planning horizon (starting the day after default_as_of)."""
+    horizon = SUPPLY_HORIZON_DAYS
+    rate = expected_presale_per_day(scenario)
+    first_day = (_when(scenario.validation_start) + scenario.validation_hours * HOUR + 2 * HOUR).astype(
+        "datetime64[D]") + DAY
+    days = np.datetime_as_string(first_day + np.arange(horizon) * DAY)
+    true_demand = float(demand.set_index("date").loc[list(days), "units"].sum())
+    per_supplier = {}
+    for _, row in suppliers.iterrows():
+        made = producible_units(row, horizon)
+        arrived = producible_units(row, horizon - math.ceil(row["lead_days"]))
+        per_supplier[row["supplier"]] = {
+            "producible_by_day_10": made,
+            "arrivable_by_day_10": arrived,
+            "min_order_reachable_by_day_10": bool(made >= row["min_order"]),
+        }
+    usable = [f for f in per_supplier.values() if f["min_order_reachable_by_day_10"]]
+    arrivable = sum(f["arrivable_by_day_10"] for f in usable)
+    best_a = suppliers[suppliers["tier"] == "A"].sort_values("max_units", ascending=False).iloc[0]
+    on_hand = suppliers[(suppliers["material_units"] > 0) & (suppliers["material_ready_day"] > 0)]
+    return {
+        "horizon_days": horizon,
+        "horizon_dates": [str(days[0]), str(days[-1])],
+        "reserve_share": SUPPLY_RESERVE_SHARE,
+        # The plainest sum: every supplier at 70% of its daily capacity for 10 days, ignoring material,
+        # caps and minimum orders.
+        "capacity_at_reserve_over_horizon": int(sum(
+            math.floor((1 - SUPPLY_RESERVE_SHARE) * c + 1e-9) for c in suppliers["daily_capacity"]) * horizon),
+        "planning_rate_per_day": round(rate, 2),
+        "planned_demand_over_horizon": round(rate * horizon, 1),
+        "true_demand_over_horizon": round(true_demand, 1),
+        "tier_counts": {t: int((suppliers["tier"] == t).sum()) for t in ("A", "B", "C")},
+        "best_tier_a": {"supplier": best_a["supplier"], "max_units": int(best_a["max_units"]),
+                        "material_units": int(best_a["material_units"]),
+                        "material_ready_day": float(best_a["material_ready_day"])},
+        "tier_b_with_material_on_hand": sorted(on_hand.loc[on_hand["tier"] == "B", "supplier"]),
+        "per_supplier": per_supplier,
+        "producible_by_day_10_total": sum(f["producible_by_day_10"] for f in usable),
+        "arrivable_by_day_10_total": arrivable,
+        "reserve_capacity_covers_planned_demand": bool(arrivable >= rate * horizon),
+        "reserve_capacity_covers_true_demand": bool(arrivable >= true_demand),
+    }
+
+
+def cheapest_allocation(orders_per_day: float, shares: dict[str, float]) -> dict | None:
+    """Least-cost orders per warehouse x region (lane + handling, no delivery-time penalty) within each
+    warehouse's daily capacity; None when the capacities cannot carry the orders. A small transportation
+    programme solved with linprog (HiGHS), as an independent answer key for chapter 05."""
+    names = [w for w, *_ in WAREHOUSES]
+    handling = {w: h for w, _, _, _, h in WAREHOUSES}
+    capacity = {w: c for w, _, _, c, _ in WAREHOUSES}
+    pairs = [(w, r) for w in names for r in REGIONS]
+    cost = np.array([LANES[w][r][0] + handling[w] for w, r in pairs])
+    demand_rows = np.array([[1.0 if r == region else 0.0 for _, r in pairs] for region in REGIONS])
+    capacity_rows = np.array([[1.0 if w == name else 0.0 for w, _ in pairs] for name in names])
+    result = linprog(cost, A_ub=capacity_rows, b_ub=[capacity[w] for w in names], A_eq=demand_rows,
+                     b_eq=[orders_per_day * shares[r] for r in REGIONS], bounds=(0, None), method="highs")
+    if result.status != 0:
+        return None
+    flows = dict(zip(pairs, result.x))
+    normal = sum(shares[r] * NORMAL_COST_PER_ORDER[r] for r in REGIONS)
+    per_order = float(result.fun) / orders_per_day
+    return {
+        "orders_per_day": round(orders_per_day, 2),
+        "cost_per_order": round(per_order, 4),
+        "normal_cost_per_order": round(normal, 4),
+        "cost_vs_normal": round(per_order / normal - 1, 4),
+        "orders_per_warehouse": {w: round(sum(flows[(w, r)] for r in REGIONS), 2) for w in names},
+    }
+
+
+def baseline_allocation(orders_per_day: float, shares: dict[str, float], main_share: float = 0.7) -> dict:
+    """The handbook's split: main gets main_share of every region's orders, the cloud warehouses share the
+    rest equally. Feasible when no warehouse gets more than its capacity."""
+    clouds = [w for w, kind, *_ in WAREHOUSES if kind == "cloud"]
+    split = {w: (main_share if kind == "main" else (1 - main_share) / len(clouds)) for w, kind, *_ in WAREHOUSES}
+    handling = {w: h for w, _, _, _, h in WAREHOUSES}
+    cost = sum(orders_per_day * shares[r] * split[w] * (LANES[w][r][0] + handling[w]) for w in split for r in REGIONS)
+    return {
+        "cost_per_order": round(cost / orders_per_day, 4),
+        "orders_per_warehouse": {w: round(orders_per_day * s, 2) for w, s in split.items()},
+        "feasible": all(orders_per_day * split[w] <= c + 1e-9 for w, _, _, c, _ in WAREHOUSES),
+    }
+
+
+def _logistics_facts(scenario: Scenario, peak_daily_units: float) -> dict:
+    shares = dict(scenario.regional_shares)
+    rate = expected_presale_per_day(scenario)
+    main_capacity = next(c for _, kind, _, c, _ in WAREHOUSES if kind == "main")
+    total_capacity = sum(c for *_, c, _ in WAREHOUSES)
+    return {
+        "main_capacity_per_day": main_capacity,
+        "total_capacity_per_day": total_capacity,
+        "planning_rate_per_day": round(rate, 2),
+        "peak_daily_units": peak_daily_units,
+        "main_alone_insufficient_at_planning_rate": bool(rate > main_capacity),
+        "main_alone_insufficient_at_peak": bool(peak_daily_units > main_capacity),
+        "all_warehouses_carry_peak": bool(peak_daily_units <= total_capacity),
+        "cheapest_at_planning_rate": cheapest_allocation(rate, shares),
+        "cheapest_at_peak": cheapest_allocation(peak_daily_units, shares),
+        "baseline_70_15_15_at_planning_rate": baseline_allocation(rate, shares),
+        "baseline_70_15_15_at_peak": baseline_allocation(peak_daily_units, shares),
+    }
+
+
+def _inventory_facts(scenario: Scenario, stock: pd.DataFrame) -> dict:
+    rate = expected_presale_per_day(scenario)
+    on_hand = int(stock["on_hand"].iloc[0])
+    return {
+        "sku": str(stock["sku"].iloc[0]),
+        "on_hand": on_hand,
+        "planning_rate_per_day": round(rate, 2),
+        "days_of_cover_at_planning_rate": round(on_hand / rate, 2),
+        "first_order_units_at_half_expected_validation_sales": round(0.5 * rate * scenario.validation_hours / 24, 1),
+        "reorder_point_7_days_at_planning_rate": round(7 * rate, 1),
+        "on_hand_below_7_day_reorder_point": bool(on_hand < 7 * rate),
+    }
+
+
+def _urgent_observed(orders: pd.DataFrame, as_of: np.datetime64, max_km: float = 15.0,
+                     max_extra_cost: float = 10.0) -> dict:
+    """Counts of urgent orders, and how many pass each part of the courier rule's default thresholds
+    (distance <= 15 km, standard carrier misses the promise, courier costs at most 10 yuan more),
+    before any peak-slot condition."""
+    near = orders["distance_km"] <= max_km
+    late = orders["standard_hours"] > orders["promised_hours"]
+    affordable = orders["courier_cost"] - orders["standard_cost"] <= max_extra_cost + 1e-9
+    seen = pd.to_datetime(orders["timestamp"]).to_numpy() <= as_of.astype("datetime64[ns]")
+    return {
+        "orders": len(orders),
+        "orders_at_default_as_of": int(seen.sum()),
+        "by_region": {r: int(n) for r, n in orders["region"].value_counts().sort_index().items()},
+        "within_max_km": int(near.sum()),
+        "standard_misses_promise": int(late.sum()),
+        "courier_extra_within_max": int(affordable.sum()),
+        "courier_candidates": int((near & late & affordable).sum()),
+        "courier_candidates_at_default_as_of": int((near & late & affordable & seen).sum()),
+        "rule_thresholds": {"max_km": max_km, "max_extra_cost": max_extra_cost},
+    }
 
 
 def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -> dict:
@@ -578,6 +935,7 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
     top = max(votes.values())
     top_designs = [d for d, n in votes.items() if n == top]
     demand = tables["demand"]
+    logistics = _logistics_facts(scenario, float(demand["units"].max()))
 
     return {
         "scenario": scenario.name,
@@ -618,6 +976,10 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "first_alert_possible_from": _noise_free_alert_from(scenario),
             "decision": scenario.decision,
             "winning_design": scenario.winning_design,
+            "main_warehouse_alone_insufficient": logistics["main_alone_insufficient_at_planning_rate"],
+            "suppliers": _supplier_facts(scenario, tables["suppliers"], demand),
+            "inventory": _inventory_facts(scenario, tables["stock"]),
+            "logistics": logistics,
         },
         "observed": {
             "baseline_cart_days": base_cart_days,
@@ -632,6 +994,9 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "test_poll_rate": round(total(test, "poll_participated") / total(test, "poll_invited"), 4),
             "votes": votes,
             "top_voted_design": top_designs[0] if len(top_designs) == 1 else None,
+            "first_order_units_at_half_validation_sales": total(
+                test, "presale_order", pd.Series(in_default_window, index=test.index)) / 2,
+            "urgent_orders": _urgent_observed(tables["urgent_orders"], default_as_of),
         },
     }
 
