@@ -19,6 +19,12 @@ _SUBMODULES = {
 }
 _LAZY = {
     "load_signals": "contracts",
+    "load_suppliers": "contracts",
+    "load_stock": "contracts",
+    "load_warehouses": "contracts",
+    "load_lanes": "contracts",
+    "load_regional_demand": "contracts",
+    "load_urgent_orders": "contracts",
     "load_validation": "contracts",
     "load_table": "contracts",
     "read_raw": "contracts",

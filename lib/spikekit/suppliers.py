@@ -1,0 +1,868 @@
+"""Chapter 03, 微型供应链启动 (72 小时生产响应): who makes how many units, by when.
+
+The plan is a mixed-integer programme solved with ``scipy.optimize.milp`` (HiGHS), not a greedy loop.
+
+Day numbering. The order is placed on ``as_of`` (day 0). Day 1 is the first calendar day after as_of, in the
+spike's time zone. Production happens on days 1..H (H = the demand horizon, ``horizon_days``); a unit made on
+day d is at our warehouse on day ``d + ceil(lead_days)`` and counts against demand on that day. Demand is a
+cumulative schedule over days 1..H; the model follows the days after H until the slowest supplier's last
+possible unit has arrived, so a late unit keeps costing lateness until it arrives.
+
+Variables: integer units ``x[s, d]`` made by supplier s on day d; binary ``use[s]`` (the supplier gets an
+order); backlog ``b[t] >= 0`` for every day t (units wanted by day t but not yet arrived).
+
+Constraints, per supplier s:
+- reserve capacity: ``x[s, d] <= floor((1 - reserve_share) * daily_capacity)`` (handbook checklist: keep 30%
+  elastic capacity for surprises);
+- material: production on the days before ``material_ready_day`` together is at most ``material_units``
+  (from the ready day on, material does not limit);
+- quantity: ``min_order * use[s] <= sum_d x[s, d] <= max_units * use[s]``;
+- demand: ``arrivals up to t + b[t] >= cumulative demand by t`` for every day t.
+
+Objective (yuan): unit cost x units + setup cost x use + lateness_penalty x unit-days of backlog
++ a reliability charge (below) + a shortage charge on units never delivered, set above the cost of any way of
+delivering a unit, so the plan delivers whatever the suppliers can make and only then falls short.
+
+Reliability (my call, kept simple and visible): a unit from a supplier with reliability r arrives late with
+probability 1 - r. Assuming a slipped unit is ``slip_days`` late, its expected lateness cost is
+``lateness_penalty * slip_days * (1 - r)`` per unit; it is added to the unit's cost. This tilts volume toward
+reliable suppliers when prices are close, without a stochastic programme (which the data could not support:
+one historical share per supplier). Set ``slip_days`` to 0 to ignore reliability.
+
+Binding constraints are read from the integer solution (slack 0) and priced with the duals of the LP
+relaxation with each supplier's on/off choice fixed at the optimum (a MILP has no duals of its own; with the
+binaries fixed, what remains is an LP whose duals say what one more unit of a limit is worth).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date, datetime
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+
+__all__ = [
+    "SupplySettings",
+    "Plan",
+    "demand_schedule",
+    "plan_orders",
+    "hold_plan",
+    "supplier_potential",
+    "headline",
+    "reasons",
+    "plot_arrivals",
+]
+
+DEMAND_LEVELS = ("estimate", "low", "high")
+PURCHASE_ORDER_COLUMNS = [
+    "supplier", "tier", "units", "unit_cost", "setup_cost", "cost", "share", "first_production_day",
+    "last_production_day", "first_arrival_day", "last_arrival_day", "reliability", "expected_on_time",
+]
+ARRIVAL_COLUMNS = ["day", "date", "demand", "cumulative_demand", "arrivals", "cumulative_arrivals", "backlog"]
+PRODUCTION_COLUMNS = ["supplier", "production_day", "production_date", "units", "daily_limit", "arrival_day",
+                      "arrival_date"]
+BINDING_COLUMNS = ["constraint", "supplier", "days", "limit", "shadow_price", "detail"]
+_EPS = 1e-9
+# Prefer earlier production when two plans cost the same (earlier units are a buffer against slips). Far below
+# a fen per unit, so it never changes what a plan costs; the reported costs exclude it.
+_EARLIER_TIEBREAK = 1e-5
+
+
+@dataclass(frozen=True)
+class SupplySettings:
+    """The chapter's parameters (each one a notebook parameter).
+
+    horizon_days: days of demand the first order covers, from day 1 (the first day after as_of); production
+        is planned on these days.
+    reserve_share: share of every supplier's daily capacity kept free (handbook checklist: 30% elastic
+        capacity), so no day is planned above (1 - reserve_share) of capacity.
+    lateness_penalty: yuan per unit per day a unit arrives after the day it is wanted (refunds, coupons and
+        lost ranking of a late pre-sale). Raise it to buy speed, lower it to buy cheap.
+    slip_days: expected delay of a unit that does not arrive on time; with the supplier's reliability r it adds
+        lateness_penalty * slip_days * (1 - r) to each of its units. 0 ignores reliability.
+    first_order_units: units the first order must cover; 0 derives it as the horizon's demand.
+    demand_level: which of chapter 02's daily demand figures to plan for: estimate, low or high (the ends of
+        its interval).
+    time_limit_s: the solver's time limit; a plan not proven optimal in time is reported as such.
+    """
+
+    horizon_days: int = 10
+    reserve_share: float = 0.30
+    lateness_penalty: float = 5.0
+    slip_days: float = 2.0
+    first_order_units: int = 0
+    demand_level: str = "estimate"
+    time_limit_s: float = 30.0
+
+    def __post_init__(self):
+        def number(name, low, high=math.inf, *, low_open=False, high_open=False, whole=False):
+            value = getattr(self, name)
+            ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+            if ok:
+                value = float(value)
+                ok = math.isfinite(value) and (value > low if low_open else value >= low) and (
+                    value < high if high_open else value <= high)
+                ok = ok and (not whole or value == int(value))
+            if not ok:
+                kind = "a whole number" if whole else "a number"
+                span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be {kind} in {span}")
+
+        number("horizon_days", 1, 366, whole=True)
+        number("reserve_share", 0, 1, high_open=True)
+        number("lateness_penalty", 0)
+        number("slip_days", 0)
+        number("first_order_units", 0, whole=True)
+        number("time_limit_s", 0, low_open=True)
+        if self.demand_level not in DEMAND_LEVELS:
+            raise ConfigError(f"demand_level={self.demand_level!r} must be one of {', '.join(DEMAND_LEVELS)}")
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any]) -> "SupplySettings":
+        """Build from notebook parameters; unknown names are refused (papermill itself only warns)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(f"unknown supplier-plan parameter(s) {unknown}; known: {sorted(known)}")
+        return cls(**dict(params))
+
+    def to_dict(self) -> dict:
+        return _json_safe(asdict(self))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The purchase plan: orders per supplier, production and arrivals by day, costs, binding limits, and why.
+
+    status: "ok" (every unit on time), "late" (all delivered, some after the day wanted), "short" (the
+    suppliers cannot make the whole order in the production window), "nothing" (no demand to cover) or
+    "hold" (chapter 02 did not say go). ``explanation`` says it in words; no solver codes.
+    """
+
+    status: str
+    purchase_orders: pd.DataFrame = field(repr=False)
+    production: pd.DataFrame = field(repr=False)
+    arrivals: pd.DataFrame = field(repr=False)
+    binding: pd.DataFrame = field(repr=False)
+    costs: dict
+    explanation: list
+    settings: SupplySettings = field(repr=False)
+    order_units: int = 0
+    optimal: bool = True
+
+    @property
+    def decision(self) -> str:
+        """"order" when there is something to order, else "hold"."""
+        return "order" if self.status in ("ok", "late", "short") and self.units_ordered > 0 else "hold"
+
+    @property
+    def units_ordered(self) -> int:
+        return int(self.purchase_orders["units"].sum()) if len(self.purchase_orders) else 0
+
+    @property
+    def total_cost(self) -> float:
+        """Money paid to suppliers: units plus setup costs (penalties are planning weights, not payments)."""
+        return float(self.costs.get("purchase", 0.0))
+
+    @property
+    def shortage_units(self) -> int:
+        return int(self.costs.get("shortage_units", 0))
+
+    @property
+    def late_unit_days(self) -> float:
+        return float(self.costs.get("late_unit_days", 0.0))
+
+    @property
+    def first_arrival_day(self) -> int | None:
+        got = self.arrivals.loc[self.arrivals["arrivals"] > 0, "day"] if len(self.arrivals) else []
+        return int(got.iloc[0]) if len(got) else None
+
+    def to_dict(self) -> dict:
+        """JSON-safe: plain types only (dates as ISO strings, tables as lists of records)."""
+        return _json_safe({
+            "status": self.status,
+            "decision": self.decision,
+            "order_units": self.order_units,
+            "units_ordered": self.units_ordered,
+            "total_cost": self.total_cost,
+            "costs": self.costs,
+            "optimal": self.optimal,
+            "explanation": list(self.explanation),
+            "purchase_orders": _records(self.purchase_orders),
+            "production": _records(self.production),
+            "arrivals": _records(self.arrivals),
+            "binding": _records(self.binding),
+            "settings": self.settings.to_dict(),
+        })
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _json_safe(value):
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return None if pd.isna(value) else value.isoformat()
+    if value is None or isinstance(value, str):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _records(frame: pd.DataFrame) -> list:
+    return [dict(zip(frame.columns, row)) for row in frame.itertuples(index=False, name=None)]
+
+
+def _settings(settings) -> SupplySettings:
+    if settings is None:
+        return SupplySettings()
+    if isinstance(settings, SupplySettings):
+        return settings
+    if isinstance(settings, Mapping):
+        return SupplySettings.from_mapping(settings)
+    raise ConfigError(f"settings must be SupplySettings or a mapping of parameters, not {type(settings).__name__}")
+
+
+def _floor(value: float) -> int:
+    # 0.7 * 150 is 104.99999999999999 in floating point; the tolerance keeps it 105.
+    return int(math.floor(value + _EPS))
+
+
+def _ceil(value: float) -> int:
+    return int(math.ceil(value - _EPS))
+
+
+def _day_span(days) -> str:
+    """[1, 2, 3, 5] -> "1-3, 5"."""
+    days = sorted(int(d) for d in days)
+    if not days:
+        return ""
+    parts, start, prev = [], days[0], days[0]
+    for d in days[1:] + [None]:
+        if d is not None and d == prev + 1:
+            prev = d
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if d is not None:
+            start = prev = d
+    return ", ".join(parts)
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.0f}"
+
+
+def _date_of_day(day1: pd.Timestamp, day: int) -> pd.Timestamp:
+    return day1 + pd.Timedelta(days=int(day) - 1)
+
+
+# ------------------------------------------------------------------------------------------ demand
+
+
+def demand_schedule(daily_demand, as_of, horizon_days: int = 10, first_order_units: int = 0,
+                    level: str = "estimate") -> pd.DataFrame:
+    """Cumulative demand the first order must meet, day by day over the horizon.
+
+    ``daily_demand`` is chapter 02's record ({"estimate", "low", "high", ...} in units per day) or a number.
+    Day 1 is the first calendar day after ``as_of`` (in as_of's own zone); ``date`` is that calendar day. The
+    cumulative demand by day t is ceil(rate x t), capped at the order; the order (``first_order_units``, 0 =
+    the horizon's demand, ceil(rate x horizon)) is wanted in full by the last day, so an order larger than the
+    horizon's demand puts the rest on the last day. ``as_of`` only dates the days: the schedule reads no rows.
+
+    Columns: day, date, demand (units wanted that day), cumulative_demand.
+    """
+    horizon = SupplySettings(horizon_days=horizon_days, first_order_units=first_order_units, demand_level=level)
+    if isinstance(daily_demand, Mapping):
+        if level not in daily_demand or daily_demand[level] is None:
+            raise ConfigError(f"daily_demand has no {level!r} figure (it has {sorted(daily_demand)}); "
+                              "pass chapter 02's daily_demand record or a number of units per day")
+        rate = daily_demand[level]
+    else:
+        rate = daily_demand
+    try:
+        rate = float(rate)
+    except (TypeError, ValueError):
+        raise ConfigError(f"daily demand {rate!r} is not a number of units per day") from None
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ConfigError(f"daily demand {rate!r} must be a number >= 0 (units per day)")
+    stamp = pd.Timestamp(as_of)
+    if pd.isna(stamp):
+        raise ConfigError("as_of is missing; give the moment the order is placed, e.g. '2025-03-09 12:00'")
+    day1 = pd.Timestamp(stamp.date()) + pd.Timedelta(days=1)
+    days = np.arange(1, horizon.horizon_days + 1)
+    order = int(first_order_units) if first_order_units else _ceil(rate * horizon.horizon_days)
+    cumulative = np.minimum(np.array([_ceil(rate * d) for d in days], dtype=np.int64), order)
+    cumulative[-1] = order
+    return pd.DataFrame({
+        "day": days.astype(np.int64),
+        "date": [_date_of_day(day1, d) for d in days],
+        "demand": np.diff(cumulative, prepend=0).astype(np.int64),
+        "cumulative_demand": cumulative,
+    })
+
+
+# ------------------------------------------------------------------------------------------ capacity
+
+
+@dataclass(frozen=True)
+class _Supplier:
+    name: str
+    tier: str
+    min_order: int
+    max_units: int
+    material_units: int
+    material_ready_day: float
+    daily_capacity: int
+    daily_limit: int  # after the reserve
+    lead: int  # whole days, rounded up
+    unit_cost: float
+    setup_cost: float
+    reliability: float
+
+
+def _suppliers(frame: pd.DataFrame, reserve_share: float) -> list[_Supplier]:
+    out = []
+    for row in frame.itertuples(index=False):
+        out.append(_Supplier(
+            name=str(row.supplier), tier=str(row.tier), min_order=int(row.min_order), max_units=int(row.max_units),
+            material_units=int(row.material_units), material_ready_day=float(row.material_ready_day),
+            daily_capacity=int(row.daily_capacity), daily_limit=_floor((1 - reserve_share) * int(row.daily_capacity)),
+            lead=_ceil(float(row.lead_days)), unit_cost=float(row.unit_cost), setup_cost=float(row.setup_cost),
+            reliability=float(row.reliability),
+        ))
+    return out
+
+
+def _can_make(sup: _Supplier, days: int, daily_limit: int | None = None) -> tuple[int, str]:
+    """Most units ``sup`` can make on days 1..days, and the limit that stops it there (a word)."""
+    limit = sup.daily_limit if daily_limit is None else daily_limit
+    if days <= 0 or limit <= 0 or sup.max_units <= 0:
+        return 0, ("no days" if days <= 0 else ("daily capacity" if limit <= 0 else "max_units"))
+    before = sum(1 for d in range(1, days + 1) if d < sup.material_ready_day)
+    after = days - before
+    by_capacity = limit * days
+    by_material = min(sup.material_units, limit * before) + limit * after
+    made = min(sup.max_units, by_material)
+    if made == sup.max_units and sup.max_units <= by_material:
+        why = "max_units"
+    elif by_material < by_capacity:
+        why = "material"
+    else:
+        why = "reserve capacity"
+    return made, why
+
+
+def supplier_potential(suppliers: pd.DataFrame, horizon_days: int, reserve_share: float = 0.30) -> pd.DataFrame:
+    """What each supplier could make at most in the production window (days 1..horizon), and what limits it.
+
+    Columns: supplier, daily_limit (units/day after the reserve), potential (units at that limit),
+    limited_by (max_units, material, reserve capacity, min_order), potential_no_reserve (using the reserve too).
+    A supplier whose min_order exceeds what it can make cannot take an order at all (potential 0).
+    """
+    rows = []
+    for sup in _suppliers(suppliers, reserve_share):
+        made, why = _can_make(sup, horizon_days)
+        full, _ = _can_make(sup, horizon_days, daily_limit=sup.daily_capacity)
+        if made < sup.min_order:
+            made, why = 0, "min_order"
+        if full < sup.min_order:
+            full = 0
+        rows.append({"supplier": sup.name, "daily_limit": sup.daily_limit, "potential": made, "limited_by": why,
+                     "potential_no_reserve": full})
+    return pd.DataFrame(rows, columns=["supplier", "daily_limit", "potential", "limited_by", "potential_no_reserve"])
+
+
+def _fastest_possible(sups: list[_Supplier], cumulative: np.ndarray, last_day: int) -> np.ndarray:
+    """Most units that could have arrived by each day 1..last_day, every supplier at full (reserved) speed."""
+    best = np.zeros(last_day, dtype=np.int64)
+    for sup in sups:
+        whole, _ = _can_make(sup, len(cumulative))
+        if whole < sup.min_order:
+            continue
+        for t in range(1, last_day + 1):
+            made, _ = _can_make(sup, min(t - sup.lead, len(cumulative)))
+            best[t - 1] += made
+    return best
+
+
+# ------------------------------------------------------------------------------------------ the programme
+
+
+def _build(sups: list[_Supplier], cumulative: np.ndarray, settings: SupplySettings):
+    """Objective, constraint rows (A x <= b, with a label per row), bounds, integrality, sizes."""
+    n_sup, horizon = len(sups), len(cumulative)
+    last_day = horizon + max([s.lead for s in sups] + [0])
+    n_x = n_sup * horizon
+    n_var = n_x + n_sup + last_day
+    x_at = lambda s, d: s * horizon + (d - 1)  # noqa: E731 (d is 1-based)
+    use_at = lambda s: n_x + s  # noqa: E731
+    back_at = lambda t: n_x + n_sup + (t - 1)  # noqa: E731
+    order = int(cumulative[-1])
+
+    # Shortage weight: more than any way of delivering a unit could cost, so the solver never prefers it.
+    worst_unit = max([s.unit_cost + settings.lateness_penalty * settings.slip_days for s in sups] + [0.0])
+    shortage_weight = (worst_unit + sum(s.setup_cost for s in sups) + settings.lateness_penalty * last_day) * 10 + 100
+
+    cost = np.zeros(n_var)
+    lower, upper = np.zeros(n_var), np.zeros(n_var)
+    integrality = np.zeros(n_var)
+    for s, sup in enumerate(sups):
+        per_unit = sup.unit_cost + settings.lateness_penalty * settings.slip_days * (1 - sup.reliability)
+        for d in range(1, horizon + 1):
+            cost[x_at(s, d)] = per_unit + _EARLIER_TIEBREAK * d
+            upper[x_at(s, d)] = max(sup.daily_limit, 0)
+            integrality[x_at(s, d)] = 1
+        cost[use_at(s)] = sup.setup_cost
+        upper[use_at(s)] = 1
+        integrality[use_at(s)] = 1
+    for t in range(1, last_day + 1):
+        cost[back_at(t)] = settings.lateness_penalty
+        upper[back_at(t)] = np.inf
+    cost[back_at(last_day)] += shortage_weight
+
+    rows, rhs, labels = [], [], []
+
+    def add(coefs: dict, bound: float, label: tuple):
+        row = np.zeros(n_var)
+        for j, v in coefs.items():
+            row[j] += v
+        rows.append(row)
+        rhs.append(bound)
+        labels.append(label)
+
+    for s, sup in enumerate(sups):
+        early = [d for d in range(1, horizon + 1) if d < sup.material_ready_day]
+        if early:
+            add({x_at(s, d): 1 for d in early}, sup.material_units, ("material", s, None))
+        total = {x_at(s, d): 1 for d in range(1, horizon + 1)}
+        add({**total, use_at(s): -sup.max_units}, 0, ("max_units", s, None))
+        if sup.min_order > 0:
+            add({**{j: -1 for j in total}, use_at(s): sup.min_order}, 0, ("min_order", s, None))
+    for t in range(1, last_day + 1):
+        coefs = {back_at(t): -1}
+        for s, sup in enumerate(sups):
+            for d in range(1, min(horizon, t - sup.lead) + 1):
+                coefs[x_at(s, d)] = -1
+        wanted = int(cumulative[min(t, horizon) - 1])
+        add(coefs, -wanted, ("demand", None, t))
+    a = np.vstack(rows) if rows else np.zeros((0, n_var))
+    return {
+        "cost": cost, "A": a, "b": np.asarray(rhs, dtype=float), "labels": labels, "lower": lower, "upper": upper,
+        "integrality": integrality, "x_at": x_at, "use_at": use_at, "back_at": back_at, "last_day": last_day,
+        "order": order, "shortage_weight": shortage_weight,
+    }
+
+
+def _solve(model, settings: SupplySettings):
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    constraints = [LinearConstraint(model["A"], -np.inf, model["b"])] if len(model["b"]) else []
+    result = milp(
+        model["cost"], constraints=constraints, integrality=model["integrality"],
+        bounds=Bounds(model["lower"], model["upper"]),
+        options={"time_limit": float(settings.time_limit_s), "mip_rel_gap": 1e-9, "disp": False},
+    )
+    return result
+
+
+def _lp_duals(model, solution: np.ndarray, n_sup: int):
+    """Duals of the LP relaxation with the on/off choices fixed at the optimum (None if it does not solve)."""
+    from scipy.optimize import linprog
+
+    lower, upper = model["lower"].copy(), model["upper"].copy()
+    for s in range(n_sup):
+        j = model["use_at"](s)
+        lower[j] = upper[j] = round(solution[j])
+    bounds = list(zip(lower, [None if not np.isfinite(u) else u for u in upper]))
+    res = linprog(model["cost"], A_ub=model["A"], b_ub=model["b"], bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    return res.ineqlin.marginals, res.upper.marginals
+
+
+# ------------------------------------------------------------------------------------------ public API
+
+
+def _empty_frames():
+    return (pd.DataFrame(columns=PURCHASE_ORDER_COLUMNS), pd.DataFrame(columns=PRODUCTION_COLUMNS),
+            pd.DataFrame(columns=BINDING_COLUMNS))
+
+
+def _schedule_arrays(schedule: pd.DataFrame) -> tuple[np.ndarray, pd.Timestamp]:
+    frame = schedule.sort_values("day")
+    days = frame["day"].to_numpy(dtype=np.int64)
+    if len(days) == 0 or not np.array_equal(days, np.arange(1, len(days) + 1)):
+        raise ConfigError("the demand schedule must list days 1, 2, ... without gaps; build it with demand_schedule()")
+    cumulative = frame["cumulative_demand"].to_numpy(dtype=np.int64)
+    if (np.diff(cumulative) < 0).any() or cumulative[0] < 0:
+        raise ConfigError("cumulative_demand must never fall from one day to the next")
+    day1 = pd.Timestamp(frame["date"].iloc[0]) if "date" in frame else pd.Timestamp("1970-01-01")
+    return cumulative, day1
+
+
+def hold_plan(schedule: pd.DataFrame, settings: SupplySettings | Mapping | None = None, *, reason: str) -> Plan:
+    """A plan that orders nothing, with the reason (chapter 02 did not say go): the notebook still records it."""
+    settings = _settings(settings)
+    cumulative, day1 = _schedule_arrays(schedule)
+    orders, production, binding = _empty_frames()
+    arrivals = _arrival_frame(cumulative, np.zeros(len(cumulative), dtype=np.int64), day1)
+    return Plan(status="hold", purchase_orders=orders, production=production, arrivals=arrivals, binding=binding,
+                costs=_costs(0, 0, 0, 0, 0, 0), explanation=[f"No purchase orders: {reason}."], settings=settings,
+                order_units=int(cumulative[-1]))
+
+
+def _costs(units, setup, late_unit_days, lateness, reliability, shortage) -> dict:
+    return {
+        "units": float(units), "setup": float(setup), "purchase": float(units + setup),
+        "late_unit_days": float(late_unit_days), "lateness_penalty": float(lateness),
+        "reliability_charge": float(reliability), "shortage_units": int(shortage),
+        "objective": float(units + setup + lateness + reliability),
+    }
+
+
+def _arrival_frame(cumulative: np.ndarray, arrivals: np.ndarray, day1: pd.Timestamp) -> pd.DataFrame:
+    last_day = len(arrivals)
+    wanted = np.array([cumulative[min(t, len(cumulative)) - 1] for t in range(1, last_day + 1)], dtype=np.int64)
+    got = np.cumsum(arrivals).astype(np.int64)
+    return pd.DataFrame({
+        "day": np.arange(1, last_day + 1, dtype=np.int64),
+        "date": [_date_of_day(day1, t) for t in range(1, last_day + 1)],
+        "demand": np.diff(wanted, prepend=0).astype(np.int64),
+        "cumulative_demand": wanted,
+        "arrivals": arrivals.astype(np.int64),
+        "cumulative_arrivals": got,
+        "backlog": np.maximum(wanted - got, 0).astype(np.int64),
+    })
+
+
+def plan_orders(suppliers: pd.DataFrame, schedule: pd.DataFrame,
+                settings: SupplySettings | Mapping | None = None) -> Plan:
+    """Split the order across suppliers at least cost; production and arrivals by day; what binds, in words.
+
+    ``suppliers``: the clean ``suppliers`` table (``spikekit.contracts.load_suppliers``). ``schedule``: from
+    ``demand_schedule`` (day 1..H, cumulative_demand). See the module docstring for the programme.
+    """
+    settings = _settings(settings)
+    cumulative, day1 = _schedule_arrays(schedule)
+    horizon, order = len(cumulative), int(cumulative[-1])
+    sups = _suppliers(suppliers, settings.reserve_share)
+    if order == 0:
+        plan = hold_plan(schedule, settings, reason="the demand schedule asks for 0 units")
+        return replace(plan, status="nothing", explanation=["Nothing to order: the demand schedule asks for 0 units."])
+    if not sups:
+        orders, production, binding = _empty_frames()
+        arrivals = _arrival_frame(cumulative, np.zeros(horizon, dtype=np.int64), day1)
+        return Plan(status="short", purchase_orders=orders, production=production, arrivals=arrivals, binding=binding,
+                    costs=_costs(0, 0, float(arrivals["backlog"].sum()), 0, 0, order),
+                    explanation=[f"The supplier table is empty: all {order} units are short. Add suppliers."],
+                    settings=settings, order_units=order)
+
+    model = _build(sups, cumulative, settings)
+    result = _solve(model, settings)
+    if result.x is None:
+        # With backlog variables the programme always has a solution (order nothing, all late); only the
+        # time limit can leave none.
+        raise ConfigError(
+            f"no plan found within time_limit_s={settings.time_limit_s:g} s ({len(sups)} suppliers x {horizon} days). "
+            "Fix: raise time_limit_s, or shorten horizon_days"
+        )
+    optimal = bool(result.status == 0)
+    x = result.x
+    last_day = model["last_day"]
+    made = np.array([[round(x[model["x_at"](s, d)]) for d in range(1, horizon + 1)] for s in range(len(sups))],
+                    dtype=np.int64)
+    used = np.array([round(x[model["use_at"](s)]) for s in range(len(sups))], dtype=bool) & (made.sum(axis=1) > 0)
+
+    arrivals = np.zeros(last_day, dtype=np.int64)
+    production_rows = []
+    for s, sup in enumerate(sups):
+        for d in range(1, horizon + 1):
+            if made[s, d - 1] > 0:
+                arrivals[d + sup.lead - 1] += made[s, d - 1]
+                production_rows.append({
+                    "supplier": sup.name, "production_day": d, "production_date": _date_of_day(day1, d),
+                    "units": int(made[s, d - 1]), "daily_limit": sup.daily_limit, "arrival_day": d + sup.lead,
+                    "arrival_date": _date_of_day(day1, d + sup.lead),
+                })
+    production = pd.DataFrame(production_rows, columns=PRODUCTION_COLUMNS)
+    # Show the days that matter: the horizon, and after it only until the last unit is in.
+    busy = np.flatnonzero(arrivals) + 1
+    arrival_frame = _arrival_frame(cumulative, arrivals[: max([horizon, *busy.tolist()])], day1)
+    shortage = max(order - int(made.sum()), 0)
+
+    order_rows = []
+    for s, sup in enumerate(sups):
+        if not used[s]:
+            continue
+        units = int(made[s].sum())
+        days = np.flatnonzero(made[s]) + 1
+        order_rows.append({
+            "supplier": sup.name, "tier": sup.tier, "units": units, "unit_cost": sup.unit_cost,
+            "setup_cost": sup.setup_cost, "cost": units * sup.unit_cost + sup.setup_cost,
+            "share": units / max(int(made.sum()), 1), "first_production_day": int(days[0]),
+            "last_production_day": int(days[-1]), "first_arrival_day": int(days[0]) + sup.lead,
+            "last_arrival_day": int(days[-1]) + sup.lead, "reliability": sup.reliability,
+            "expected_on_time": units * sup.reliability,
+        })
+    purchase_orders = pd.DataFrame(order_rows, columns=PURCHASE_ORDER_COLUMNS)
+
+    unit_money = float(sum(made[s].sum() * sup.unit_cost for s, sup in enumerate(sups)))
+    setup_money = float(sum(sup.setup_cost for s, sup in enumerate(sups) if used[s]))
+    late_unit_days = float(arrival_frame["backlog"].sum())
+    reliability_charge = float(sum(made[s].sum() * settings.lateness_penalty * settings.slip_days
+                                   * (1 - sup.reliability) for s, sup in enumerate(sups)))
+    costs = _costs(unit_money, setup_money, late_unit_days, settings.lateness_penalty * late_unit_days,
+                   reliability_charge, shortage)
+
+    duals = _lp_duals(model, x, len(sups))
+    binding = _binding(sups, made, used, arrival_frame, model, duals, settings, horizon)
+    if shortage:
+        status = "short"
+    elif late_unit_days > 0:
+        status = "late"
+    else:
+        status = "ok"
+    explanation = _explain(status, sups, suppliers, made, arrival_frame, cumulative, settings, costs, shortage,
+                           optimal)
+    return Plan(status=status, purchase_orders=purchase_orders, production=production, arrivals=arrival_frame,
+                binding=binding, costs=costs, explanation=explanation, settings=settings, order_units=order,
+                optimal=optimal)
+
+
+# ------------------------------------------------------------------------------------------ reading the solution
+
+
+def _binding(sups, made, used, arrivals, model, duals, settings, horizon) -> pd.DataFrame:
+    """Limits the optimum presses against (slack 0), each with its LP shadow price in yuan per unit of limit.
+
+    shadow_price = cost saved by one more unit of the limit (material, max_units, one unit/day more under the
+    reserve ceiling on the days it binds), or added by one more unit of the order (demand); 0 = binds but
+    free (another equally cheap plan exists).
+    """
+    row_price = {}
+    upper_price = None
+    if duals is not None:
+        row_marg, upper_price = duals
+        for label, m in zip(model["labels"], row_marg):
+            row_price[label] = -float(m)  # marginal of A x <= b is d(cost)/d(b) <= 0
+    rows = []
+    pct = f"{1 - settings.reserve_share:.0%}"
+    for s, sup in enumerate(sups):
+        if not used[s]:
+            continue
+        total = int(made[s].sum())
+        full_days = [d for d in range(1, horizon + 1) if sup.daily_limit > 0 and made[s, d - 1] == sup.daily_limit]
+        if full_days:
+            price = None
+            if upper_price is not None:
+                price = -float(sum(upper_price[model["x_at"](s, d)] for d in full_days))
+            rows.append({
+                "constraint": "reserve capacity", "supplier": sup.name, "days": _day_span(full_days),
+                "limit": sup.daily_limit, "shadow_price": price,
+                "detail": (f"{sup.name} makes its ceiling of {sup.daily_limit}/day ({pct} of {sup.daily_capacity}) "
+                           f"on day(s) {_day_span(full_days)}; the {settings.reserve_share:.0%} reserve stays free"),
+            })
+        early = [d for d in range(1, horizon + 1) if d < sup.material_ready_day]
+        if early and int(made[s, [d - 1 for d in early]].sum()) == sup.material_units:
+            ready = _ceil(sup.material_ready_day)
+            rows.append({
+                "constraint": "material", "supplier": sup.name, "days": _day_span(early),
+                "limit": sup.material_units, "shadow_price": row_price.get(("material", s, None)),
+                "detail": (f"{sup.name} has no material on hand: it cannot start before day {ready}"
+                           if not sup.material_units else
+                           f"{sup.name} uses all {sup.material_units} units of material on hand before its material "
+                           f"arrives on day {ready}" if ready <= horizon else
+                           f"{sup.name} uses all {sup.material_units} units of material on hand (no more arrives "
+                           f"within the {horizon}-day window)"),
+            })
+        if total == sup.max_units:
+            rows.append({
+                "constraint": "max_units", "supplier": sup.name, "days": "", "limit": sup.max_units,
+                "shadow_price": row_price.get(("max_units", s, None)),
+                "detail": f"{sup.name} gets its maximum of {sup.max_units} units",
+            })
+        if sup.min_order > 0 and total == sup.min_order:
+            rows.append({
+                "constraint": "min_order", "supplier": sup.name, "days": "", "limit": sup.min_order,
+                "shadow_price": row_price.get(("min_order", s, None)),
+                "detail": f"{sup.name} gets exactly its minimum order of {sup.min_order} units",
+            })
+    late = arrivals.loc[arrivals["backlog"] > 0, "day"].tolist()
+    order = int(model["order"])
+    # One more unit in the order raises cumulative demand on the last horizon day and every day after it.
+    demand_price = None
+    if row_price:
+        # row_price is already d(cost)/d(demand): the rows read -arrivals - backlog <= -demand.
+        demand_price = sum(row_price.get(("demand", None, t), 0.0) for t in range(horizon, model["last_day"] + 1))
+    if late:
+        peak = arrivals.loc[arrivals["backlog"].idxmax()]
+        detail = (f"arrivals trail cumulative demand on day(s) {_day_span(late)} (at most {int(peak['backlog'])} "
+                  f"units behind, on day {int(peak['day'])})")
+    else:
+        tight = arrivals.loc[(arrivals["cumulative_demand"] > 0)
+                             & (arrivals["cumulative_arrivals"] == arrivals["cumulative_demand"]), "day"].tolist()
+        detail = (f"arrivals exactly meet cumulative demand on day(s) {_day_span(tight)}" if tight else
+                  "arrivals run ahead of demand every day")
+    rows.append({
+        "constraint": "demand", "supplier": "", "days": _day_span(late), "limit": order,
+        "shadow_price": demand_price,
+        "detail": detail + (f"; one more unit in the order would cost about {_money(demand_price)}"
+                            if demand_price is not None else ""),
+    })
+    frame = pd.DataFrame(rows, columns=BINDING_COLUMNS)
+    frame["shadow_price"] = pd.to_numeric(frame["shadow_price"]).round(2)
+    return frame
+
+
+def _explain(status, sups, suppliers, made, arrivals, cumulative, settings, costs, shortage, optimal) -> list[str]:
+    horizon, order = len(cumulative), int(cumulative[-1])
+    pct = f"{1 - settings.reserve_share:.0%}"
+    lines = []
+    used = [(sup, int(made[s].sum())) for s, sup in enumerate(sups) if made[s].sum() > 0]
+    split = " + ".join(f"{sup.name} {units}" for sup, units in used) or "nothing"
+    lines.append(
+        f"Order {int(made.sum())} units for a first order of {order}: {split}. Purchase cost "
+        f"{_money(costs['purchase'])} (units {_money(costs['units'])}, setup {_money(costs['setup'])})."
+    )
+    if status == "short":
+        potential = supplier_potential(suppliers, horizon, settings.reserve_share)
+        total = int(potential["potential"].sum())
+        parts = ", ".join(f"{r.supplier} {r.potential} ({r.limited_by})" for r in potential.itertuples())
+        lines.append(
+            f"Short {shortage} units: total capacity over the {horizon}-day production window at {pct} of daily "
+            f"capacity is {total} units ({parts}), demand {order}: short {order - total}."
+        )
+        no_reserve = int(potential["potential_no_reserve"].sum())
+        if settings.reserve_share > 0 and no_reserve > total:
+            lines.append(
+                f"Using the {settings.reserve_share:.0%} reserve as well would allow {no_reserve} units"
+                + (" (enough)" if no_reserve >= order else f" (still short {order - no_reserve})")
+                + "; better: add a supplier or order the rest later from chapter 04's replenishment."
+            )
+    within = arrivals.loc[arrivals["day"] <= horizon]
+    late_days = arrivals.loc[arrivals["backlog"] > 0, "day"].tolist()
+    if late_days:
+        fastest = _fastest_possible(sups, cumulative, len(arrivals))
+        unavoidable = float(np.maximum(arrivals["cumulative_demand"].to_numpy() - fastest, 0).sum())
+        chosen = costs["late_unit_days"] - unavoidable
+        first = next((t for t in range(1, len(fastest) + 1) if fastest[t - 1] > 0), None)
+        text = f"Late: {costs['late_unit_days']:.0f} unit-days of backlog on day(s) {_day_span(late_days)}. "
+        if unavoidable > 0.5:
+            gap = arrivals["cumulative_demand"].to_numpy() - fastest
+            worst = int(np.argmax(gap)) + 1
+            text += (f"{unavoidable:.0f} of them are unavoidable: even with every supplier at its {pct} ceiling "
+                     + (f"the first unit could arrive only on day {first}, and " if first else "nothing could arrive, and ")
+                     + f"by day {worst} at most {int(fastest[worst - 1])} of the "
+                     f"{int(arrivals['cumulative_demand'].iloc[worst - 1])} units wanted could be in.")
+        else:
+            text += "None of it is forced by capacity or lead times."
+        if chosen > 0.5:
+            text += (f" {chosen:.0f} unit-days are accepted because speeding up would cost more than the "
+                     f"lateness penalty of {_money(settings.lateness_penalty)} per unit-day.")
+        lines.append(text)
+    else:
+        lines.append(f"On time: cumulative arrivals cover cumulative demand on every day 1-{horizon}.")
+    if len(within) and within["arrivals"].sum() > 0:
+        first_row = arrivals.loc[arrivals["arrivals"] > 0].iloc[0]
+        lines.append(f"First arrival: {int(first_row['arrivals'])} units on day {int(first_row['day'])} "
+                     f"({first_row['date']:%Y-%m-%d}).")
+    surplus = int(made.sum()) - order
+    if surplus > 0:
+        lines.append(f"{surplus} units above the order: a supplier's minimum order makes them the cheapest way.")
+    if costs["reliability_charge"] > 0:
+        lines.append(f"Reliability: expected lateness of unreliable suppliers weighed at "
+                     f"{_money(costs['reliability_charge'])} (slip_days={settings.slip_days:g}).")
+    if not optimal:
+        lines.append(f"The solver stopped at its time limit ({settings.time_limit_s:g} s): the plan is feasible but "
+                     "not proven the cheapest.")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ presentation
+
+
+def headline(plan: Plan) -> str:
+    """One line for `spike show` and the team brief."""
+    if plan.decision == "hold":
+        why = next((line for line in plan.explanation if line.startswith("Short")), None)
+        why = why or (plan.explanation[0] if plan.explanation else "no purchase orders")
+        return "HOLD: " + why.rstrip(".")
+    split = " + ".join(f"{r.supplier} {r.units}" for r in plan.purchase_orders.itertuples())
+    text = f"ORDER {plan.units_ordered} units ({split}) for {_money(plan.total_cost)}"
+    first = plan.first_arrival_day
+    if first is not None:
+        first_units = int(plan.arrivals.loc[plan.arrivals["day"] == first, "arrivals"].iloc[0])
+        text += f"; first {first_units} arrive day {first}"
+    done = plan.arrivals.loc[plan.arrivals["cumulative_arrivals"] >= min(plan.order_units, plan.units_ordered), "day"]
+    if len(done):
+        text += f", all by day {int(done.iloc[0])}"
+    if plan.shortage_units:
+        text += f"; SHORT {plan.shortage_units}"
+    elif plan.late_unit_days:
+        text += f"; {plan.late_unit_days:.0f} unit-days late"
+    return text + f"; {plan.settings.reserve_share:.0%} capacity kept in reserve"
+
+
+def reasons(plan: Plan) -> list[str]:
+    """The evidence for the decision box: the explanation, then each binding limit with its price."""
+    lines = list(plan.explanation)
+    for row in plan.binding.itertuples(index=False):
+        if row.constraint == "demand":
+            continue  # already in the explanation
+        price = "" if row.shadow_price is None or pd.isna(row.shadow_price) else (
+            f" (one more unit of this limit is worth {_money(row.shadow_price)})" if row.shadow_price > 0.005 else
+            " (binds, but relaxing it would not lower the cost)")
+        lines.append(f"Binding, {row.constraint}: {row.detail}{price}.")
+    return lines
+
+
+def plot_arrivals(plan: Plan, title: str | None = None):
+    """Cumulative arrivals stacked by supplier against cumulative demand, by day after the order."""
+    import matplotlib.pyplot as plt
+
+    from .plots import finish
+
+    fig, ax = plt.subplots()
+    frame = plan.arrivals
+    days = frame["day"].to_numpy()
+    # Day t is drawn over [t, t + 1): repeat the last value one day on so the last day shows.
+    edges = np.append(days, days[-1] + 1) if len(days) else np.array([1, 2])
+    if len(plan.production):
+        by_supplier = (plan.production.pivot_table(index="arrival_day", columns="supplier", values="units",
+                                                   aggfunc="sum")
+                       .reindex(days, fill_value=0).fillna(0).cumsum())
+        names = list(plan.purchase_orders["supplier"])
+        by_supplier = by_supplier[[n for n in names if n in by_supplier.columns]]
+        stacked = by_supplier.to_numpy().T
+        stacked = np.hstack([stacked, stacked[:, -1:]])
+        ax.stackplot(edges, stacked, labels=[f"{n} (arrived)" for n in by_supplier.columns], step="post", alpha=0.75)
+    wanted = frame["cumulative_demand"].to_numpy()
+    if len(wanted):
+        ax.step(edges, np.append(wanted, wanted[-1]), where="post", color="black", lw=2, label="cumulative demand")
+        full = frame.loc[frame["cumulative_demand"] >= plan.order_units, "day"]
+        if plan.order_units and len(full) and int(full.iloc[0]) + 1 < edges[-1]:  # at the right edge it is hidden
+            ax.axvline(int(full.iloc[0]) + 1, color="0.4", ls=":", lw=1.2,
+                       label=f"end of day {int(full.iloc[0])}: order wanted in full")
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8)
+    if title is None and plan.decision == "hold":
+        title = "No purchase orders (hold): the demand an order would have had to meet"
+    finish(ax, title or "Cumulative arrivals by supplier vs cumulative demand",
+           "day after the order (day 1 = first day after as_of)", "units (cumulative)")
+    return fig
