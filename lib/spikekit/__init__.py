@@ -15,7 +15,7 @@ from .record import begin, current, record, upstream  # noqa: E402
 
 _SUBMODULES = {
     "contracts", "signals", "validation", "stats", "samples", "plots", "settings", "runner", "paths",
-    "record", "errors", "kernel", "cli", "show", "suppliers", "inventory", "logistics", "summary", "fixtures",
+    "record", "errors", "kernel", "cli", "show", "suppliers", "inventory", "logistics", "summary", "fixtures", "replay", "lifecycle", "funnel",
 }
 _LAZY = {
     "load_signals": "contracts",

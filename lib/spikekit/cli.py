@@ -22,6 +22,21 @@ def _cmd_run(args) -> int:
     return 0 if outcome.ok else 1
 
 
+def _cmd_replay(args) -> int:
+    from .replay import replay
+
+    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    outcome = replay(args.spike, args.start, args.end, every=args.every, chapters=chapters, records=args.records,
+                     workers=args.workers)
+    m = outcome.manifest
+    failed = [s for s in m["steps"] if s["status"] != "ok"]
+    print(f"replay {m['replay_id']} of '{m['spike']}': {len(m['steps'])} steps in {m['duration_s']:.1f}s, "
+          f"{len(failed)} with a failed chapter; first calls: "
+          + ", ".join(f"{c}: {w or '-'}" for c, w in m["first_actions"].items()), file=sys.stderr)
+    print(outcome.folder)
+    return 0 if not failed else 1
+
+
 def _cmd_list(args) -> int:
     from .runner import list_runs
 
@@ -90,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="per-chapter execution timeout in seconds")
     p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("replay", help="run the playbook as of each step over a past spike; writes a timeline")
+    p.add_argument("--spike", required=True)
+    p.add_argument("--from", dest="start", required=True, help="first as_of, e.g. '2025-03-03 12:00'")
+    p.add_argument("--to", dest="end", required=True, help="last as_of")
+    p.add_argument("--every", default="1d", help="step between runs (default 1d; e.g. 12h, 2d)")
+    p.add_argument("--chapters", help="comma-separated chapter ids (their upstream chapters are added)")
+    p.add_argument("--records")
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("list", help="runs per spike with their status")
     p.add_argument("--spike")

@@ -262,9 +262,15 @@ def lift_evidence(lifts):
 
     fig, axes = plt.subplots(1, len(lifts), figsize=(5.2 * len(lifts), 2.4), squeeze=False)
     for ax, (_, row) in zip(axes.flat, lifts.iterrows()):
+        if not np.isfinite(row["lift"]):  # before any test data (e.g. a replay step before the window opens)
+            ax.text(0.5, 0.5, "no test data yet", ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+            finish(ax, row["measure"], "lift (x usual)", "")
+            continue
         low = row["low"] if np.isfinite(row["low"]) else row["lift"]
         high = row["high"] if np.isfinite(row["high"]) else row["lift"]
-        ax.errorbar([row["lift"]], [0], xerr=[[row["lift"] - low], [high - row["lift"]]], fmt="o", color="C0",
+        # A point estimate can sit outside a posterior interval (e.g. 0 answers yet): clip, never a negative bar.
+        ax.errorbar([row["lift"]], [0], xerr=[[max(row["lift"] - low, 0)], [max(high - row["lift"], 0)]], fmt="o", color="C0",
                     capsize=6, label="lift and interval")
         ax.axvline(row["bar"], color="C3", ls="--", label=f"bar {row['bar']:g}x")
         ax.axvline(1, color="0.6", lw=1, label="no change (1x)")
@@ -274,7 +280,7 @@ def lift_evidence(lifts):
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}x" if str(f"{v:g}")[0] in "25" else ""))
         ax.set_yticks([])
         lo = min(0.8, low * 0.8)
-        ax.set_xlim(lo, max(high, row["bar"]) * 1.3)
+        ax.set_xlim(lo if lo > 0 else 0.1, max(high, row["bar"], row["lift"]) * 1.3)
         ax.legend(loc="upper left", fontsize=7)
         finish(ax, row["measure"], "lift (x usual, log scale)", "")
     return fig
@@ -291,8 +297,8 @@ def design_evidence(ranking):
         fig.suptitle("No design votes in the window")
         return fig
     y = list(range(len(ranking)))
-    ax1.errorbar(ranking["share"] * 100, y, xerr=[(ranking["share"] - ranking["share_low"]) * 100,
-                                                  (ranking["share_high"] - ranking["share"]) * 100],
+    ax1.errorbar(ranking["share"] * 100, y, xerr=[((ranking["share"] - ranking["share_low"]) * 100).clip(lower=0),
+                                                  ((ranking["share_high"] - ranking["share"]) * 100).clip(lower=0)],
                  fmt="o", capsize=4, color="C0")
     ax1.set_yticks(y, list(ranking["design"]))
     ax1.invert_yaxis()

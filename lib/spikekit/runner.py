@@ -308,6 +308,34 @@ class _Worker:
             self.proc.wait(timeout=10)
 
 
+class WorkerPool:
+    """Chapter workers that outlive one run, so a replay's steps keep warm kernels and loaded imports."""
+
+    def __init__(self, kernel: str, cwd: str, prewarm: bool = True, size: int = 2):
+        self.kernel, self.cwd, self.prewarm, self.size = kernel, cwd, prewarm, max(1, int(size))
+        self.workers: list[_Worker] = []
+
+    def grow(self, ready: int) -> None:
+        idle = sum(1 for w in self.workers if w.task is None)
+        while ready > idle and len(self.workers) < self.size:
+            self.workers.append(_Worker(self.kernel, self.cwd, self.prewarm))
+            idle += 1
+
+    def replace(self, i: int) -> None:
+        self.workers[i] = _Worker(self.kernel, self.cwd, self.prewarm)
+
+    def close(self, kill: bool = False) -> None:
+        for worker in self.workers:
+            worker.stop(kill=kill)
+        self.workers = []
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(kill=exc[0] is not None)
+
+
 @dataclass
 class RunOutcome:
     run_dir: Path
@@ -391,8 +419,16 @@ def run(
     progress: TextIO | None = sys.stderr,
     prewarm: bool = True,
     playbook: Path | None = None,
+    pool: WorkerPool | None = None,
+    more_after: bool = False,
+    tags: dict | None = None,
 ) -> RunOutcome:
-    """Run the playbook for a spike as of a moment; returns the finished run folder and its manifest."""
+    """Run the playbook for a spike as of a moment; returns the finished run folder and its manifest.
+
+    ``pool``: workers to run on and leave running (a replay passes one for all its steps); ``more_after``: more
+    runs follow on that pool, so its workers warm a kernel after their last chapter too; ``tags``: recorded
+    in the manifest (e.g. which replay a step belongs to).
+    """
     book = load_playbook(playbook)
     records_dir = Path(records).resolve() if records else records_root()
     os.environ["SPIKE_RECORDS"] = str(records_dir)  # kernels inherit it: upstream lookups agree with us
@@ -473,6 +509,7 @@ def run(
         },
         "inputs": inputs,
         "resumed_from": earlier["run_id"] if earlier else None,
+        "tags": dict(tags or {}),
         "chapters": {
             cid: {
                 "title": book.chapters[cid].title,
@@ -523,7 +560,8 @@ def run(
 
     state = {cid: manifest["chapters"][cid]["status"] for cid in order}
     cwd = str(project_root() / "notebooks")
-    pool: list[_Worker] = []
+    own_pool = pool is None or (pool.kernel, pool.cwd) != (book.kernel, cwd)
+    workers_pool = WorkerPool(book.kernel, cwd, prewarm, workers) if own_pool else pool
     interrupted = False
     previous_handler = signal.getsignal(signal.SIGTERM)
 
@@ -535,7 +573,7 @@ def run(
             signal.signal(signal.SIGTERM, on_term)
         # Workers start when there is work for them: on 2 cores an idle second worker warming its kernel
         # would only slow the first chapter down.
-        pool = []
+        pool = workers_pool.workers
         while True:
             # Skip chapters whose upstream failed or was skipped.
             for cid in order:
@@ -546,10 +584,7 @@ def run(
                     report(cid, "skipped", f"(needs {', '.join(bad)})")
             ready = [c for c in order if state[c] == "pending"
                      and all(state[n] in {"ok", "reused"} for n in book.chapters[c].needs)]
-            idle = [w for w in pool if w.task is None]
-            while len(ready) > len(idle) and len(pool) < workers:
-                pool.append(_Worker(book.kernel, cwd, prewarm))
-                idle.append(pool[-1])
+            workers_pool.grow(len(ready))
             # The worker idle the longest has the warmest kernel (started ahead while others worked).
             for worker in sorted(pool, key=lambda w: w.idle_since):
                 if worker.task is None and ready:
@@ -559,7 +594,7 @@ def run(
                     busy_elsewhere = sum(1 for w in pool if w.task is not None)
                     task = ChapterTask(cid, str(chapter.notebook), str(staging / chapter.notebook.name),
                                        params[cid], book.kernel, timeout_s, cwd,
-                                       warm_next=waiting > busy_elsewhere)
+                                       warm_next=waiting > busy_elsewhere or more_after)
                     state[cid] = "running"
                     manifest["chapters"][cid]["status"] = "running"
                     _write_json(staging / "run.json", manifest)
@@ -586,7 +621,7 @@ def run(
                                "error": {"cell": None, "ename": "ChapterAborted", "evalue": why}, "html": None}
                     if Path(worker.task.output).exists():
                         outcome["results"] = read_notebook_records(worker.task.output)
-                    pool[i] = _Worker(book.kernel, cwd, prewarm)
+                    workers_pool.replace(i)
                     worker = pool[i]
                 if outcome is not None:
                     state[cid] = outcome["status"]
@@ -601,8 +636,8 @@ def run(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        for worker in pool:
-            worker.stop(kill=interrupted)
+        if own_pool or interrupted:
+            workers_pool.close(kill=interrupted)
         if threading_is_main():
             signal.signal(signal.SIGTERM, previous_handler)
 

@@ -1,0 +1,236 @@
+"""Replay: what the playbook would have said, step by step, over a past spike.
+
+``replay`` runs the playbook as of each step (every chapter still in its own fresh kernel, one ordinary run
+record per step) on one pool of workers kept warm for the whole replay, then writes a timeline: per step the
+decisions each chapter recorded. The replay folder is built aside and appears complete in one rename:
+
+    records/<spike>/replays/<replay-id>/
+        replay.json     # spike, steps, chapters, the run id and status of every step
+        timeline.csv    # one row per step: every scalar result each chapter recorded (decision, dates ...)
+        timeline.png    # the decisions against the demand curve
+        index.html      # the same, self-contained, with links to each step's chapter notebooks
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ConfigError
+from .paths import check_name, data_root, project_root, records_root
+from .record import _TYPE, parse_as_of
+from .runner import PARTIAL, WorkerPool, _seal, _write_json, new_run_id, run
+from .settings import load_playbook, load_spike
+
+REPLAY_FORMAT = "spikekit.replay/1"
+# The result that marks a chapter's call, and the values that count as "acting" on the timeline figure.
+ACTIONS = {"01": {"alert"}, "02": {"go"}, "03": {"order"}, "06": {"brake", "exit"}}
+
+
+@dataclass
+class ReplayOutcome:
+    folder: Path
+    manifest: dict
+    timeline: Any  # pandas.DataFrame
+
+
+def steps_between(start: Any, end: Any, every: str, timezone: str) -> list:
+    import pandas as pd
+
+    first, last = parse_as_of(start, timezone), parse_as_of(end, timezone)
+    import re
+
+    # Accept the usual 1d / 12h / 30min spellings (pandas now wants upper-case D for days).
+    spelled = re.sub(r"(?<=\d)d$", "D", str(every).strip())
+    try:
+        step = pd.Timedelta(spelled)
+    except ValueError:
+        raise ConfigError(f"--every {every!r} is not a duration. Fix: use e.g. 1d, 12h, 2d") from None
+    if step <= pd.Timedelta(0):
+        raise ConfigError("--every must be a positive duration")
+    if last < first:
+        raise ConfigError(f"--to {end} is before --from {start}")
+    steps = list(pd.date_range(first, last, freq=step))
+    if len(steps) > 400:
+        raise ConfigError(f"{len(steps)} steps is more than a replay should take; use a larger --every")
+    return steps
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, dict) and value.get(_TYPE) in {"timestamp", "date"}:
+        return value["value"]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return ...  # tables and nested values stay in the step's record
+
+
+def timeline_row(manifest: dict) -> dict:
+    row = {"as_of": manifest["as_of"], "run_id": manifest["run_id"], "status": manifest["status"]}
+    for cid, chapter in manifest["chapters"].items():
+        row[f"{cid}.status"] = chapter["status"]
+        for name, value in (chapter.get("results") or {}).items():
+            plain = _scalar(value)
+            if plain is not ... and name != "headline":
+                row[f"{cid}.{name}"] = plain
+    return row
+
+
+def first_action(timeline, chapter: str):
+    """The first step at which a chapter made its acting call (alert, go, order, brake/exit), or None."""
+    column = f"{chapter}.decision" if f"{chapter}.decision" in timeline else f"{chapter}.exit_decision"
+    if column not in timeline:
+        return None
+    hits = timeline[timeline[column].isin(ACTIONS.get(chapter, set()))]
+    return None if hits.empty else hits["as_of"].iloc[0]
+
+
+def _demand_curve(spike) -> tuple[Any, str] | tuple[None, None]:
+    """The true demand of a sample scenario, else the observed sales, for the timeline figure."""
+    import pandas as pd
+
+    if "signals" in spike.data:
+        truth = data_root() / Path(spike.data["signals"]).parent / "demand.csv"
+        if truth.exists():
+            frame = pd.read_csv(truth)
+            return pd.Series(frame["units"].to_numpy(), index=pd.to_datetime(frame["date"]).dt.tz_localize(spike.timezone)), \
+                "true demand (sample truth), units/day"
+    if "sales" in spike.data:
+        from .contracts import load_table, CONTRACTS
+
+        if "sales" in CONTRACTS:
+            sales = load_table(spike.data["sales"], CONTRACTS["sales"], tz=spike.timezone)
+            return sales.set_index("timestamp")["orders"], "sales, units/day"
+    return None, None
+
+
+def timeline_figure(timeline, spike, chapters: list[str]):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from .plots import finish, use_theme
+
+    use_theme()
+    curve, label = _demand_curve(spike)
+    fig, (ax, strip) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
+    steps = pd.to_datetime(timeline["as_of"], format="ISO8601")
+    if curve is not None:
+        lo, hi = steps.min() - pd.Timedelta(days=14), steps.max() + pd.Timedelta(days=10)
+        part = curve[(curve.index >= lo) & (curve.index <= hi)]
+        ax.plot(part.index, part.to_numpy(), color="C0", lw=1.8, label=label)
+    for i, cid in enumerate(chapters):
+        when = first_action(timeline, cid)
+        if when is not None:
+            ax.axvline(pd.Timestamp(when), color=f"C{i + 1}", ls="--", lw=1.2,
+                       label=f"{cid}: first {'/'.join(sorted(ACTIONS.get(cid, {'call'})))}")
+    ax.legend(loc="upper left", fontsize=8)
+    finish(ax, f"Replay of '{spike.name}': what the playbook said at each step", "", label or "units/day")
+    colors = {"alert": "C3", "go": "C2", "order": "C2", "brake": "C1", "exit": "C3", "no-go": "0.3", "hold": "0.6",
+              "extend": "C1", "no-alert": "0.75"}
+    for row_i, cid in enumerate(chapters):
+        column = f"{cid}.decision" if f"{cid}.decision" in timeline else f"{cid}.exit_decision"
+        values = timeline[column] if column in timeline else pd.Series([None] * len(timeline))
+        for when, value in zip(steps, values):
+            strip.scatter([when], [row_i], color=colors.get(str(value), "0.85"), s=60, zorder=3)
+            if value is not None and not (isinstance(value, float) and pd.isna(value)):
+                strip.annotate(str(value), (when, row_i), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7)
+    strip.set_yticks(range(len(chapters)), [f"chapter {c}" for c in chapters])
+    strip.set_ylim(-0.6, len(chapters) - 0.3)
+    finish(strip, "Decision recorded by each chapter at each step", "as of (spike time zone)", "")
+    strip.tick_params(axis="x", labelrotation=30)
+    return fig
+
+
+def _html(manifest: dict, timeline, png: bytes, spike_name: str) -> str:
+    import html as h
+
+    cols = [c for c in timeline.columns if c.endswith(".decision") or c.endswith("_decision") or c in {"as_of", "status"}]
+    head = "".join(f"<th>{h.escape(c)}</th>" for c in cols) + "<th>chapters</th>"
+    body = []
+    for _, row in timeline.iterrows():
+        links = " ".join(
+            f'<a href="../../{h.escape(row["run_id"])}/{h.escape(nb)}">{h.escape(cid)}</a>'
+            for cid, nb in manifest["notebooks"].items()
+        )
+        body.append("<tr>" + "".join(f"<td>{h.escape(str(row.get(c, '')))}</td>" for c in cols) + f"<td>{links}</td></tr>")
+    img = base64.b64encode(png).decode("ascii")
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Replay {h.escape(manifest['replay_id'])} of {h.escape(spike_name)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}th{{background:#f3f3f3}}</style></head><body>
+<h1>Replay of {h.escape(spike_name)}</h1>
+<p>From {h.escape(manifest['from'])} to {h.escape(manifest['to'])} every {h.escape(manifest['every'])};
+chapters {h.escape(', '.join(manifest['chapters']))}; {len(timeline)} steps; replay id {h.escape(manifest['replay_id'])}.</p>
+<img alt="timeline" style="max-width:100%" src="data:image/png;base64,{img}">
+<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></body></html>"""
+
+
+def replay(
+    spike_name: str,
+    start: Any,
+    end: Any,
+    *,
+    every: str = "1d",
+    chapters: list[str] | None = None,
+    records: Path | str | None = None,
+    workers: int | None = None,
+    progress: TextIO | None = sys.stderr,
+    prewarm: bool = True,
+) -> ReplayOutcome:
+    import pandas as pd
+
+    spike = load_spike(check_name(spike_name))
+    book = load_playbook()
+    order = book.order(chapters)
+    steps = steps_between(start, end, every, spike.timezone)
+    records_dir = Path(records).resolve() if records else records_root()
+    os.environ["SPIKE_RECORDS"] = str(records_dir)
+    replay_id = new_run_id()
+    staging = records_dir / PARTIAL / spike.name / f"replay-{replay_id}"
+    staging.mkdir(parents=True)
+    manifest: dict[str, Any] = {
+        "format": REPLAY_FORMAT, "replay_id": replay_id, "spike": spike.name,
+        "from": steps[0].isoformat(), "to": steps[-1].isoformat(), "every": every, "chapters": order,
+        "notebooks": {cid: book.chapters[cid].notebook.with_suffix(".html").name for cid in order},
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(), "steps": [],
+    }
+    t0 = time.time()
+    rows = []
+    cwd = str(project_root() / "notebooks")
+    with WorkerPool(book.kernel, cwd, prewarm, workers or book.workers) as pool:
+        for i, step in enumerate(steps):
+            if progress is not None:
+                print(f"[replay {i + 1}/{len(steps)}] as of {step:%Y-%m-%d %H:%M}", file=progress, flush=True)
+            outcome = run(spike.name, step.isoformat(), chapters=order, records=records_dir, workers=workers,
+                          progress=progress, prewarm=prewarm, pool=pool, more_after=i < len(steps) - 1,
+                          tags={"replay": replay_id, "step": i})
+            manifest["steps"].append({"as_of": step.isoformat(), "run_id": outcome.manifest["run_id"],
+                                      "status": outcome.manifest["status"]})
+            rows.append(timeline_row(outcome.manifest))
+            _write_json(staging / "replay.json", manifest)
+    timeline = pd.DataFrame(rows)
+    manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    manifest["duration_s"] = round(time.time() - t0, 3)
+    manifest["first_actions"] = {cid: first_action(timeline, cid) for cid in order if cid in ACTIONS}
+    timeline.to_csv(staging / "timeline.csv", index=False)
+    fig = timeline_figure(timeline, spike, [c for c in order if f"{c}.decision" in timeline or f"{c}.exit_decision" in timeline])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    png = buf.getvalue()
+    (staging / "timeline.png").write_bytes(png)
+    (staging / "index.html").write_text(_html(manifest, timeline, png, spike.name), encoding="utf-8")
+    _write_json(staging / "replay.json", manifest)
+    final = records_dir / spike.name / "replays" / replay_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _seal(staging)
+    os.rename(staging, final)
+    return ReplayOutcome(final, manifest, timeline)

@@ -1,0 +1,73 @@
+"""Replay: the playbook as of each step over a past spike, checked against the scenario's truth."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from spikekit import runner
+from spikekit.paths import data_root, playbook_dir
+from spikekit.replay import first_action, replay, steps_between
+
+pytestmark = pytest.mark.e2e
+
+
+def truth(name):
+    return json.loads((data_root() / "samples" / name / "truth.json").read_text(encoding="utf-8"))
+
+
+def test_steps_are_inclusive_and_in_the_spike_zone():
+    steps = steps_between("2025-03-05 12:00", "2025-03-07 12:00", "1d", "Asia/Shanghai")
+    assert [s.isoformat() for s in steps] == ["2025-03-05T12:00:00+08:00", "2025-03-06T12:00:00+08:00",
+                                              "2025-03-07T12:00:00+08:00"]
+
+
+@pytest.fixture(scope="module")
+def starry_replay(tmp_path_factory):
+    records = tmp_path_factory.mktemp("records")
+    return replay("starry-mug", "2025-03-05 12:00", "2025-03-09 12:00", every="1d", chapters=["02"],
+                  records=records, progress=None), records
+
+
+def test_replay_finds_the_alert_and_the_go_when_the_truth_says(starry_replay):
+    outcome, records = starry_replay
+    t = truth("starry-mug")
+    timeline = outcome.timeline
+    assert list(timeline["status"]) == ["ok"] * 5
+    alert = pd.Timestamp(first_action(timeline, "01"))
+    assert pd.Timestamp(t["expected"]["first_alert_not_before"]) <= alert <= pd.Timestamp(t["expected"]["first_alert_no_later_than"])
+    go = pd.Timestamp(first_action(timeline, "02"))
+    window_start = pd.Timestamp(t["validation_window"][0])
+    assert window_start + pd.Timedelta(hours=24) <= go <= pd.Timestamp(t["default_as_of"])
+    # Before the validation window opens there is nothing to decide on: never a go, never a crash.
+    before = timeline[pd.to_datetime(timeline["as_of"], format="ISO8601") < window_start]
+    assert len(before) >= 2 and set(before["02.decision"]) <= {"extend", "no-go"}
+    # The replay folder: manifest, timeline, figure, page; every step is an ordinary, tagged run record.
+    for name in ("replay.json", "timeline.csv", "timeline.png", "index.html"):
+        assert (outcome.folder / name).exists()
+    for step in outcome.manifest["steps"]:
+        manifest = json.loads((records / "starry-mug" / step["run_id"] / "run.json").read_text())
+        assert manifest["tags"]["replay"] == outcome.manifest["replay_id"]
+    assert 'href="../../' in (outcome.folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_replay_step_equals_a_run_on_data_cut_at_that_step(starry_replay, tmp_path, monkeypatch):
+    outcome, records = starry_replay
+    step = outcome.manifest["steps"][2]
+    as_of = pd.Timestamp(step["as_of"])
+    recorded = json.loads((records / "starry-mug" / step["run_id"] / "run.json").read_text())
+    data = tmp_path / "data"
+    for key, info in recorded["inputs"].items():
+        target = data / info["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame = pd.read_csv(data_root() / info["path"], dtype=str, keep_default_na=False)
+        stamps = pd.to_datetime(frame["timestamp"]).dt.tz_localize("Asia/Shanghai")
+        frame[stamps <= as_of].to_csv(target, index=False)
+    shutil.copytree(playbook_dir(), tmp_path / "playbook")
+    monkeypatch.setenv("SPIKE_DATA_ROOT", str(data))
+    monkeypatch.setenv("SPIKE_PLAYBOOK", str(tmp_path / "playbook"))
+    again = runner.run("starry-mug", step["as_of"], chapters=["02"], records=tmp_path / "records", progress=None)
+    for cid in ("01", "02"):
+        assert again.manifest["chapters"][cid]["results"] == recorded["chapters"][cid]["results"], cid
