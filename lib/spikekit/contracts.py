@@ -1157,6 +1157,11 @@ def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.
         if extra in info:
             source[extra] = info[extra]
     frame.attrs["source"] = source
+    # Rules across rows (shares summing to 1, min_order <= max_units ...) live beside each table's contract
+    # as validate_<table>(frame, file); every load goes through them, whichever loader was called.
+    cross_rows = globals().get(f"validate_{contract.name}")
+    if callable(cross_rows):
+        frame = cross_rows(frame, str(resolved))
     return frame
 
 
@@ -1495,3 +1500,166 @@ def load_suppliers(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFr
     """Load the suppliers table (supplier/tier/min_order/max_units/material/capacity/lead/cost/reliability)."""
     frame = load_table(path, SUPPLIERS, tz=tz, data_root=data_root)
     return validate_suppliers(frame, frame.attrs["source"]["path"])
+
+
+# --- sales (chapter 06) ---
+
+SALES = Contract(
+    name="sales",
+    description="Daily sales of the spike product: units sold and the average selling price, one row per day.",
+    columns=(
+        Column("timestamp", "timestamp", "END of the day counted: 2025-03-10 00:00 counts 2025-03-09. A run uses a "
+               "row once this is <= as_of."),
+        Column("orders", "int", "Units sold that day.", non_negative=True),
+        Column("price", "float", "Average selling price that day (yuan); its changes let chapter 06 estimate the "
+               "price response.", non_negative=True),
+    ),
+    key=("timestamp",),
+)
+CONTRACTS[SALES.name] = SALES
+
+
+def validate_sales(frame: pd.DataFrame, file: str = "sales.csv") -> pd.DataFrame:
+    """Cross-row rule of ``sales``: each row ends a day, so its timestamp is a midnight (the day after the one counted)."""
+    stamps = frame["timestamp"]
+    off_midnight = (stamps != stamps.dt.normalize()).to_numpy()
+    if off_midnight.any():
+        raise InputError("a timestamp is not a midnight: each row counts one whole day and is stamped at its end",
+                         file=file, column="timestamp", rows=_logistics_rows(frame, off_midnight, SALES),
+                         fix="stamp the day 2025-03-09 as 2025-03-10 00:00 (the end of the day counted)")
+    return frame
+
+
+def load_sales(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the daily sales table (timestamp = end of the day counted / orders / price)."""
+    frame = load_table(path, SALES, tz=tz, data_root=data_root)
+    return validate_sales(frame, frame.attrs["source"]["path"])
+
+
+# --- traffic, funnel, audience, budget (chapter 07) ---
+
+TRAFFIC = Contract(
+    name="traffic",
+    description="Hourly visitors per platform and traffic source, for the data room's heatmap.",
+    columns=(
+        Column("timestamp", "timestamp", "END of the hour counted, on the hour: 10:00 counts 09:00-10:00. A run uses "
+               "a row once this is <= as_of."),
+        Column("platform", "str", "Platform (e.g. 小红书, 抖音, 淘宝, 拼多多, 微信, 快手).", categorical=True),
+        Column("source", "str", "Traffic source (e.g. 推荐, 搜索, 直播, 广告).", categorical=True),
+        Column("visitors", "int", "Visitors from that source in that hour.", non_negative=True),
+    ),
+    key=("timestamp", "platform", "source"),
+)
+
+FUNNEL = Contract(
+    name="funnel",
+    description="Hourly view -> add-to-cart -> order counts per platform; each step at most the one before.",
+    columns=(
+        Column("timestamp", "timestamp", "END of the hour counted, on the hour: 10:00 counts 09:00-10:00. A run uses "
+               "a row once this is <= as_of."),
+        Column("platform", "str", "Platform (e.g. 小红书, 抖音).", categorical=True),
+        Column("views", "int", "Product page views in that hour.", non_negative=True),
+        Column("add_to_cart", "int", "Add-to-carts in that hour; at most views.", non_negative=True),
+        Column("orders", "int", "Paid orders in that hour; at most add_to_cart.", non_negative=True),
+    ),
+    key=("timestamp", "platform"),
+)
+
+AUDIENCE = Contract(
+    name="audience",
+    description="Visitors per audience segment and platform in each 12-hour window.",
+    columns=(
+        Column("timestamp", "timestamp", "END of the 12-hour window counted: 00:00 or 12:00 (12:00 counts "
+               "00:00-12:00). A run uses a row once this is <= as_of."),
+        Column("platform", "str", "Platform (e.g. 小红书, 抖音).", categorical=True),
+        Column("segment", "str", "Audience segment (e.g. 女 18-24, 女 25-35, 女 36+, 男 18-24, 男 25-35, 男 36+).",
+               categorical=True),
+        Column("visitors", "int", "Visitors of that segment in that window.", non_negative=True),
+    ),
+    key=("timestamp", "platform", "segment"),
+)
+
+BUDGET = Contract(
+    name="budget",
+    description="Advertising budget per platform now, in yuan per day: what the data room may move.",
+    columns=(
+        Column("platform", "str", "Platform, as in funnel."),
+        Column("daily_budget", "float", "Ad spend per day on that platform now (yuan).", non_negative=True),
+    ),
+    key=("platform",),
+)
+
+for _contract in (TRAFFIC, FUNNEL, AUDIENCE, BUDGET):
+    CONTRACTS[_contract.name] = _contract
+del _contract
+
+
+def _off_grid(frame: pd.DataFrame, hours: tuple[int, ...] | None, contract: Contract, file: str, what: str, fix: str):
+    """InputError when a timestamp is not on the hour (or, with ``hours``, not at one of those hours)."""
+    stamps = frame["timestamp"]
+    bad = (stamps != stamps.dt.floor("h")).to_numpy()
+    if hours is not None:
+        bad |= ~np.isin(stamps.dt.hour.to_numpy(), hours)
+    if bad.any():
+        raise InputError(what, file=file, column="timestamp", rows=_logistics_rows(frame, bad, contract), fix=fix)
+
+
+def validate_traffic(frame: pd.DataFrame, file: str = "traffic.csv") -> pd.DataFrame:
+    """Cross-row rule of ``traffic``: each row ends an hour, so its timestamp is on the hour."""
+    _off_grid(frame, None, TRAFFIC, file, "a timestamp is not on the hour: each row counts one hour, stamped at its end",
+              "stamp 09:00-10:00 as 10:00")
+    return frame
+
+
+def validate_funnel(frame: pd.DataFrame, file: str = "funnel.csv") -> pd.DataFrame:
+    """Cross-column rules of ``funnel``: timestamps on the hour, and views >= add_to_cart >= orders per row."""
+    _off_grid(frame, None, FUNNEL, file, "a timestamp is not on the hour: each row counts one hour, stamped at its end",
+              "stamp 09:00-10:00 as 10:00")
+    over_views = frame["add_to_cart"].to_numpy() > frame["views"].to_numpy()
+    if over_views.any():
+        raise InputError("add_to_cart is above views: a visitor must view the product before adding it to the cart",
+                         file=file, column="add_to_cart", rows=_logistics_rows(frame, over_views, FUNNEL),
+                         fix="check the columns are not swapped and come from the same hour and platform")
+    over_cart = frame["orders"].to_numpy() > frame["add_to_cart"].to_numpy()
+    if over_cart.any():
+        raise InputError("orders is above add_to_cart: the funnel counts orders placed from the cart",
+                         file=file, column="orders", rows=_logistics_rows(frame, over_cart, FUNNEL),
+                         fix="check the columns are not swapped; count buy-now orders as add-to-carts too")
+    return frame
+
+
+def validate_audience(frame: pd.DataFrame, file: str = "audience.csv") -> pd.DataFrame:
+    """Cross-row rule of ``audience``: windows are 12 hours, stamped at their end, 00:00 or 12:00."""
+    _off_grid(frame, (0, 12), AUDIENCE, file, "a timestamp is not 00:00 or 12:00: each row counts a 12-hour window "
+              "stamped at its end", "stamp 00:00-12:00 as 12:00 and 12:00-24:00 as 00:00 of the next day")
+    return frame
+
+
+def validate_budget(frame: pd.DataFrame, file: str = "budget.csv") -> pd.DataFrame:
+    """Cross-row rules of ``budget``: none beyond the key (platforms without funnel data keep their budget)."""
+    return frame
+
+
+def _load_data_room(path, contract: Contract, validate, tz, data_root) -> pd.DataFrame:
+    frame = load_table(path, contract, tz=tz, data_root=data_root)
+    return validate(frame, frame.attrs["source"]["path"])
+
+
+def load_traffic(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the hourly traffic table (timestamp/platform/source/visitors)."""
+    return _load_data_room(path, TRAFFIC, validate_traffic, tz, data_root)
+
+
+def load_funnel(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the hourly funnel table (timestamp/platform/views/add_to_cart/orders); each step <= the one before."""
+    return _load_data_room(path, FUNNEL, validate_funnel, tz, data_root)
+
+
+def load_audience(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the 12-hourly audience table (timestamp/platform/segment/visitors)."""
+    return _load_data_room(path, AUDIENCE, validate_audience, tz, data_root)
+
+
+def load_budget(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the ad budget table (platform/daily_budget)."""
+    return _load_data_room(path, BUDGET, validate_budget, tz, data_root)
