@@ -156,3 +156,15 @@ def test_supply_chapters_follow_the_validation_call(runs):
         main = split[split["kind"] == "main"]
         assert t["expected"]["main_warehouse_alone_insufficient"] == bool(r5["orders_per_day"] > main["capacity_per_day"].iloc[0])
         assert r5["cost_alert"] == "ok"  # the truth: the cheapest split at the planning rate is under the 15% ceiling
+
+
+def test_no_exit_before_the_decline_has_started(runs):
+    """At each scenario's default as_of the decline has not begun (truth), so chapter 06 must not call exit."""
+    for name in SCENARIOS:
+        t = truth(name)
+        r6 = results(runs[name], "06")
+        trigger = t["expected"]["exit"]["decline_trigger_date"]
+        as_of = pd.Timestamp(runs[name].manifest["as_of"])
+        if trigger is None or pd.Timestamp(trigger) > as_of:
+            assert r6["exit_decision"] != "exit", name
+            assert r6["trigger_date"] is None, name

@@ -71,3 +71,22 @@ def test_a_replay_step_equals_a_run_on_data_cut_at_that_step(starry_replay, tmp_
     again = runner.run("starry-mug", step["as_of"], chapters=["02"], records=tmp_path / "records", progress=None)
     for cid in ("01", "02"):
         assert again.manifest["chapters"][cid]["results"] == recorded["chapters"][cid]["results"], cid
+
+
+def test_replay_over_the_decline_calls_exit_within_the_truth_window(tmp_path):
+    """starry-mug's decline starts after the 03-14 peak; the rule must trigger inside the truth's window."""
+    t = truth("starry-mug")["expected"]["exit"]
+    outcome = replay("starry-mug", "2025-03-16 12:00", "2025-03-22 12:00", every="2d", chapters=["06"],
+                     records=tmp_path, progress=None)
+    timeline = outcome.timeline
+    assert list(timeline["status"]) == ["ok"] * len(timeline)
+    low, high = (pd.Timestamp(d).tz_localize("Asia/Shanghai") for d in t["decline_trigger_window"])
+    # Before the window no step may have called exit; the trigger date the chapter reports lies in the window.
+    early = timeline[pd.to_datetime(timeline["as_of"], format="ISO8601") < low]
+    assert "exit" not in set(early["06.exit_decision"])
+    exits = timeline[timeline["06.exit_decision"] == "exit"]
+    assert len(exits) >= 1
+    trigger = pd.Timestamp(exits["06.trigger_date"].iloc[0])
+    trigger = trigger.tz_localize("Asia/Shanghai") if trigger.tzinfo is None else trigger
+    assert low <= trigger <= high + pd.Timedelta(days=1)
+    assert first_action(timeline, "06") == exits["as_of"].iloc[0]

@@ -20,6 +20,11 @@ _SUBMODULES = {
 _LAZY = {
     "load_signals": "contracts",
     "load_suppliers": "contracts",
+    "load_sales": "contracts",
+    "load_traffic": "contracts",
+    "load_funnel": "contracts",
+    "load_audience": "contracts",
+    "load_budget": "contracts",
     "load_stock": "contracts",
     "load_warehouses": "contracts",
     "load_lanes": "contracts",

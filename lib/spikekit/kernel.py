@@ -32,6 +32,8 @@ PREIMPORTS = (
     "spikekit.suppliers",
     "spikekit.inventory",
     "spikekit.logistics",
+    "spikekit.lifecycle",
+    "spikekit.funnel",
 )
 
 

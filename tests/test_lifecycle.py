@@ -1,0 +1,321 @@
+"""Chapter 06 (exit): Bass curve, fit, decline rule, brake list, elasticity, markdown ladder, commitments."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spikekit import lifecycle as lc
+from spikekit.contracts import load_sales
+from spikekit.errors import ConfigError, InputError
+
+TZ = "Asia/Shanghai"
+DAY = pd.Timedelta(days=1)
+
+
+def bass_sales(m=3000.0, p=0.01, q=0.5, baseline=10.0, start="2025-02-01", days=50, takeoff="2025-02-20"):
+    """Noise-free daily sales stamped at each day's end: baseline + m (F(t) - F(t-1))."""
+    stamps = pd.date_range(start, periods=days, freq="D", tz=TZ)
+    takeoff = pd.Timestamp(takeoff, tz=TZ)
+    t = ((stamps - takeoff) / DAY).to_numpy()
+    y = baseline + m * (lc.bass_cdf(t, p, q) - lc.bass_cdf(np.maximum(t - 1, 0), p, q))
+    return pd.DataFrame({"timestamp": stamps, "orders": y, "price": 49.0}), takeoff
+
+
+# --------------------------------------------------------------------------------------------- Bass formulas
+
+
+def test_bass_cdf_and_peak_on_hand_values():
+    p, q = 0.03, 0.38
+    # F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t}); at t = 5: e^{-2.05} = 0.128735, F = 0.871265 / 2.630645 = 0.33120
+    e = math.exp(-2.05)
+    assert lc.bass_cdf(5.0, p, q) == pytest.approx((1 - e) / (1 + (0.38 / 0.03) * e), rel=1e-12)
+    assert lc.bass_cdf(5.0, p, q) == pytest.approx(0.33120, abs=1e-4)
+    assert lc.bass_cdf(-1.0, p, q) == 0.0
+    # t* = ln(q/p)/(p+q) = ln(12.667)/0.41 = 2.53897/0.41 = 6.1926 days
+    assert lc.bass_peak_time(p, q) == pytest.approx(math.log(0.38 / 0.03) / 0.41, rel=1e-12)
+    assert lc.bass_peak_time(p, q) == pytest.approx(6.1926, abs=1e-3)
+    # At the peak F = (1 - p/q) / 2 and the density is at its maximum.
+    t_star = lc.bass_peak_time(p, q)
+    assert lc.bass_cdf(t_star, p, q) == pytest.approx(0.5 - 0.03 / 0.76, rel=1e-9)
+    assert lc.bass_pdf(t_star, p, q) > lc.bass_pdf(t_star - 0.5, p, q)
+    assert lc.bass_pdf(t_star, p, q) > lc.bass_pdf(t_star + 0.5, p, q)
+    assert lc.bass_pdf(t_star, p, q) == pytest.approx((p + q) ** 2 / (4 * q), rel=1e-9)
+    assert lc.bass_peak_time(0.5, 0.1) == 0.0  # innovation-led: falls from the start
+
+
+def test_shape_round_trip_and_life_formula():
+    p, q = lc.bass_from_shape(6.0, 9.0, share=0.95)
+    assert lc.bass_peak_time(p, q) == pytest.approx(6.0, abs=1e-9)
+    assert lc.bass_life_time(p, q, 0.95) == pytest.approx(9.0, abs=1e-9)
+    assert lc.bass_cdf(9.0, p, q) == pytest.approx(0.95, abs=1e-9)
+    with pytest.raises(ConfigError):
+        lc.bass_from_shape(9.0, 6.0)
+
+
+# --------------------------------------------------------------------------------------------- fitting
+
+
+def test_fit_recovers_noise_free_bass():
+    sales, takeoff = bass_sales()
+    fit = lc.fit_bass(sales, sales["timestamp"].iloc[-1], prior=None, takeoff=takeoff, baseline=10.0,
+                      dispersion=0.0, seed=1)
+    assert fit.m == pytest.approx(3000, rel=1e-3)
+    assert fit.p == pytest.approx(0.01, rel=1e-2)
+    assert fit.q == pytest.approx(0.5, rel=1e-2)
+    t_star = math.log(50) / 0.51  # 7.67 days
+    assert (fit.peak_date - takeoff) / DAY == pytest.approx(t_star, abs=0.01)
+    assert fit.peak_low <= fit.peak_date <= fit.peak_high
+
+
+def test_fit_with_prior_and_detected_takeoff_on_full_data_finds_the_data_peak():
+    sales, takeoff = bass_sales(m=5000, p=0.005, q=0.7)  # t* = ln(140)/0.705 = 7.01 days
+    fit = lc.fit_bass(sales, sales["timestamp"].iloc[-1], takeoff=takeoff, baseline=10.0)
+    assert (fit.peak_date - takeoff) / DAY == pytest.approx(math.log(140) / 0.705, abs=0.1)
+    assert fit.remaining == pytest.approx(5000 * (1 - lc.bass_cdf(fit.t_now, 0.005, 0.7)), abs=5)
+
+
+def test_three_days_of_data_prior_dominates():
+    # The true spike peaks 12.6 days after takeoff; with 3 days the prior (6 +- 1.5) must carry the shape.
+    sales, takeoff = bass_sales(m=4000, p=0.002, q=0.5)
+    prior = lc.LifecyclePrior(peak_day=6.0, peak_day_sd=1.5, life_days=9.0)
+    fit = lc.fit_bass(sales, takeoff + 3 * DAY, prior, takeoff=takeoff, baseline=10.0, seed=3)
+    assert fit.n_days == 3
+    peak_day = (fit.peak_date - takeoff) / DAY
+    assert 3.0 <= peak_day <= 9.0
+    assert (fit.peak_low - takeoff) / DAY >= 1.0 and (fit.peak_high - takeoff) / DAY <= 11.0
+    assert fit.remaining_low < fit.remaining < fit.remaining_high
+
+
+def test_fit_ignores_rows_after_as_of_and_is_seeded():
+    sales, takeoff = bass_sales()
+    as_of = takeoff + pd.Timedelta(days=5, hours=6)
+    known = sales[sales["timestamp"] <= as_of]
+    future = sales[sales["timestamp"] > as_of].assign(orders=lambda f: f["orders"] * 50)
+    a = lc.fit_bass(known, as_of, takeoff=takeoff, seed=7)
+    b = lc.fit_bass(pd.concat([known, future]), as_of, takeoff=takeoff, seed=7)
+    assert (a.m, a.p, a.q, a.peak_low, a.remaining_high) == (b.m, b.p, b.q, b.peak_low, b.remaining_high)
+    # Detected takeoff and decline signal also ignore the future.
+    assert lc.detect_takeoff(known, as_of) == lc.detect_takeoff(pd.concat([known, future]), as_of)
+
+
+def test_detect_takeoff_on_hand_series():
+    stamps = pd.date_range("2025-01-01", periods=60, freq="D", tz=TZ)
+    y = np.full(60, 10.0)
+    y[40:] = 100.0  # day index 40 jumps to 10x
+    series = pd.Series(y, index=stamps)
+    # Trailing 7-day mean passes 3 x 10 once 2 of the 7 days are at 100: (5*10 + 2*100)/7 = 35.7 > 30,
+    # one day is not enough: (6*10 + 100)/7 = 22.9.
+    when, base = lc.detect_takeoff(series, stamps[-1], multiple=3.0)
+    assert when == stamps[41] and base == 10.0
+    assert lc.detect_takeoff(series, stamps[40], multiple=3.0)[0] is None
+
+
+def test_fit_path_moves_with_data_and_has_no_estimate_before_takeoff():
+    sales, takeoff = bass_sales()
+    when = [takeoff - 2 * DAY, takeoff + 3 * DAY, takeoff + 12 * DAY]
+    path = lc.fit_path(sales, when, takeoff=takeoff, baseline=10.0, runs=300)
+    assert len(path) == 3
+    assert pd.isna(path["peak_date"].iloc[0])
+    width_early = path["peak_high"].iloc[1] - path["peak_low"].iloc[1]
+    width_late = path["peak_high"].iloc[2] - path["peak_low"].iloc[2]
+    assert width_late < width_early
+
+
+def test_bootstrap_interval_runs_and_brackets_estimate():
+    sales, takeoff = bass_sales()
+    fit = lc.fit_bass(sales, takeoff + 10 * DAY, takeoff=takeoff, baseline=10.0, method="bootstrap", runs=30, seed=2)
+    assert fit.remaining_low <= fit.remaining <= fit.remaining_high
+    with pytest.raises(ConfigError):
+        lc.fit_bass(sales, takeoff + 10 * DAY, takeoff=takeoff, method="magic")
+
+
+# --------------------------------------------------------------------------------------------- decline rule
+
+
+def _series(values, start="2025-03-01"):
+    stamps = pd.date_range(start, periods=len(values), freq="D", tz=TZ)
+    return pd.Series(np.asarray(values, dtype=float), index=stamps)
+
+
+def test_three_drops_in_a_row_trigger_on_the_third_day():
+    s = _series([100, 100, 100, 100, 80, 60, 45, 40])  # drops of 20%, 25%, 25% on days 5, 6, 7
+    sig = lc.decline_signal(s, s.index[-1], smoothing="none")
+    assert sig.fired
+    assert sig.trigger_date == pd.Timestamp("2025-03-06")  # the day counted by the 7th row (stamped 03-07)
+    assert sig.trigger_known == s.index[6]
+    assert sig.first_drop_date == pd.Timestamp("2025-03-04")
+    assert list(sig.evidence["streak"]) == [0, 0, 0, 0, 1, 2, 3, 0]  # 45 -> 40 is an 11% fall: not a drop
+
+
+def test_two_drops_then_a_rise_do_not_trigger():
+    s = _series([100, 100, 100, 80, 60, 70, 55, 50])  # two drops, a rise, a 21% drop, a 9% drop
+    sig = lc.decline_signal(s, s.index[-1], smoothing="none")
+    assert not sig.fired and sig.trigger_date is None
+
+
+def test_drops_of_exactly_the_threshold_do_not_count():
+    s = _series([100, 85, 72.25, 61.4125])  # exactly -15% each day: "more than 15%" is not met
+    assert not lc.decline_signal(s, s.index[-1], smoothing="none").fired
+
+
+def test_weekday_pattern_alone_does_not_trigger_but_fools_raw_day_over_day():
+    # A weekly pattern with a three-day slide (Fri 100, Sat 80, Sun 60, Mon 45 ...) repeated for 8 weeks.
+    week = [100, 120, 130, 120, 100, 80, 60]  # Mon..Sun of the day counted
+    pattern = np.tile(week, 9)
+    start = pd.Timestamp("2025-01-07", tz=TZ)  # first row counts Monday 2025-01-06
+    s = pd.Series(pattern.astype(float), index=pd.date_range(start, periods=len(pattern), freq="D"))
+    raw = lc.decline_signal(s, s.index[-1], smoothing="none")
+    assert raw.fired  # Fri -> Sat -> Sun: -16.7%, -20%, -25% ... on Thu->Fri too
+    for smoothing in ("weekday", "same_weekday", "trailing7"):
+        assert not lc.decline_signal(s, s.index[-1], smoothing=smoothing).fired, smoothing
+
+
+def test_weekday_smoothing_still_sees_a_real_decline_under_a_weekly_pattern():
+    week = np.array([100, 120, 130, 120, 100, 80, 60], dtype=float)
+    level = np.concatenate([np.full(56, 1.0), 0.8 ** np.arange(1, 8)])  # then -20% a day
+    values = np.tile(week, 9)[: len(level)] * level
+    s = pd.Series(values, index=pd.date_range(pd.Timestamp("2025-01-07", tz=TZ), periods=len(values), freq="D"))
+    sig = lc.decline_signal(s, s.index[-1], smoothing="weekday")
+    assert sig.fired
+    assert sig.first_drop_date == (s.index[56] - DAY).tz_localize(None)
+    assert sig.trigger_date == (s.index[58] - DAY).tz_localize(None)
+
+
+def test_decline_signal_ignores_future_rows_and_respects_since():
+    s = _series([100, 100, 100, 100, 80, 60, 45, 40, 30, 20, 10])
+    as_of = s.index[5]
+    a = lc.decline_signal(s[s.index <= as_of], as_of, smoothing="none")
+    b = lc.decline_signal(s, as_of, smoothing="none")
+    assert not a.fired and not b.fired
+    pd.testing.assert_frame_equal(a.evidence, b.evidence)
+    late = lc.decline_signal(s, s.index[-1], smoothing="none", since=s.index[7])
+    assert late.first_drop_date == (s.index[8] - DAY).tz_localize(None)
+    with pytest.raises(ConfigError):
+        lc.decline_signal(s, as_of, smoothing="centred")
+
+
+# --------------------------------------------------------------------------------------------- brake list
+
+
+def test_brake_list_classifies_by_start_date():
+    production = pd.DataFrame({
+        "supplier": ["A", "A", "A", "B", "B", "C"],
+        "production_date": pd.to_datetime(["2025-03-15", "2025-03-16", "2025-03-17", "2025-03-18", "2025-03-19",
+                                           "2025-03-14"]),
+        "units": [10, 20, 30, 40, 50, 60],
+    })
+    orders = pd.DataFrame({"supplier": ["A", "B", "C"], "unit_cost": [10.0, 12.0, 11.0], "units": [60, 90, 60]})
+    as_of = pd.Timestamp("2025-03-16 09:00", tz=TZ)
+    table = lc.brake_list(production, orders, as_of, trigger_date=pd.Timestamp("2025-03-15")).set_index("supplier")
+    # A: 03-15 made, 03-16 in production (finish), 03-17 not started (cancel).
+    assert table.loc["A", ["made_units", "started_units", "not_started_units"]].tolist() == [10, 20, 30]
+    assert table.loc["A", "money_saved"] == 300.0 and table.loc["A", "money_finishing"] == 200.0
+    assert table.loc["A", "action"].startswith("finish what has started")
+    assert table.loc["B", "not_started_units"] == 90 and table.loc["B", "money_saved"] == 1080.0
+    assert table.loc["B", "action"].startswith("cancel")
+    assert table.loc["C", "action"].startswith("finish")
+    kept = lc.brake_list(production, orders, as_of, trigger_date=None).set_index("supplier")
+    assert kept.loc["B", "action"].startswith("keep")
+    assert lc.brake_list(None, None, as_of).empty
+
+
+# --------------------------------------------------------------------------------------------- markdown
+
+
+def test_markdown_ladder_hand_case_elasticity_minus_two():
+    # 100 units, 5 a day at the normal price, 7 days in steps of 3/2/2 days, goal 80 units.
+    # Increment 0.15 (15/30/45%): 5 x (3/0.7225 + 2/0.49 + 2/0.3025) = 74.2 < 80.
+    # Increment 0.20 (20/40/60%): 7.8125/day x 3 = 23.44, 13.89/day x 2 -> 51.22, 31.25 on day 6 -> 82.47.
+    plan = lc.markdown_ladder(100, [5.0] * 7, price=50.0, elasticity=-2.0, clear_share=0.8, days=7, steps=3,
+                              start_date="2025-03-20")
+    assert plan.discount_step == pytest.approx(0.20)
+    assert plan.table["discount"].round(6).tolist() == [0.2, 0.4, 0.6]
+    assert plan.table["price"].round(6).tolist() == [40.0, 30.0, 20.0]
+    assert plan.table["from_date"].tolist() == [pd.Timestamp("2025-03-20"), pd.Timestamp("2025-03-23"),
+                                                pd.Timestamp("2025-03-25")]
+    daily = plan.daily
+    assert daily["expected_units"].iloc[:3].tolist() == pytest.approx([7.8125] * 3)
+    assert daily["cumulative_units"].iloc[5] == pytest.approx(23.4375 + 27.7778 + 31.25, abs=1e-3)
+    assert daily["cleared_share"].iloc[4] < 0.8 <= daily["cleared_share"].iloc[5]
+    assert plan.target_met and plan.cleared_share >= 0.8
+    assert plan.daily["cumulative_units"].iloc[-1] <= 100 + 1e-9  # never sells more than the stock
+
+
+def test_markdown_not_needed_and_unreachable():
+    easy = lc.markdown_ladder(20, [5.0] * 7, price=50.0)
+    assert easy.discount_step == 0 and easy.target_met
+    hard = lc.markdown_ladder(10_000, [5.0] * 7, price=50.0, max_discount=0.6)
+    assert not hard.target_met and hard.table["discount"].max() == pytest.approx(0.6)
+    with pytest.raises(ConfigError):
+        lc.markdown_ladder(100, [5.0] * 3, price=50.0)
+    with pytest.raises(ConfigError):
+        lc.markdown_ladder(100, [5.0] * 7, price=50.0, elasticity=0.5)
+
+
+def test_estimate_elasticity_recovers_minus_two_and_falls_back_without_variation():
+    stamps = pd.date_range("2025-03-01", periods=28, freq="D", tz=TZ)
+    t = np.arange(28)
+    price = np.full(28, 50.0)
+    price[[18, 22, 25]] = [45.0, 40.0, 42.5]
+    orders = 300 * np.exp(-0.12 * t) * (price / 50.0) ** -2.0
+    sales = pd.DataFrame({"timestamp": stamps, "orders": orders, "price": price})
+    est = lc.estimate_elasticity(sales, stamps[-1])
+    assert est.source == "data"
+    assert est.estimate == pytest.approx(-2.0, abs=0.05)
+    flat = lc.estimate_elasticity(sales, stamps[15], fallback=-1.7)  # no price change yet
+    assert flat.source == "parameter" and flat.estimate == -1.7
+
+
+# --------------------------------------------------------------------------------------------- commitments
+
+
+def test_long_term_commitment_risk_flags_late_arrivals_and_volume():
+    production = pd.DataFrame({
+        "supplier": ["A", "A", "B"], "units": [100, 100, 300],
+        "arrival_date": pd.to_datetime(["2025-03-12", "2025-03-14", "2025-03-25"]),
+    })
+    orders = pd.DataFrame({"supplier": ["A", "B"], "units": [200, 300], "unit_cost": [10.0, 10.0]})
+    risks = lc.long_term_commitment_risk(orders, remaining_high=350, spike_end="2025-03-20", production=production,
+                                         as_of=pd.Timestamp("2025-03-13", tz=TZ), stock_units=20)
+    assert set(risks["risk"]) == {"arrives after the spike ends", "volume above remaining demand"}
+    late = risks[risks["risk"] == "arrives after the spike ends"]
+    assert late["supplier"].tolist() == ["B"] and late["units"].tolist() == [300]
+    volume = risks[risks["risk"] == "volume above remaining demand"]
+    assert volume["units"].iloc[0] == 420  # 100 + 300 still to arrive + 20 in stock
+    assert lc.long_term_commitment_risk(orders, 10_000, "2025-04-30", production=production).empty
+    suppliers = pd.DataFrame({"supplier": ["X", "Y"], "min_order": [50, 1000]})
+    assert lc.long_term_commitment_risk(suppliers, 400, "2025-03-20")["supplier"].tolist() == ["Y"]
+
+
+def test_decide_exit_when_signal_fired():
+    s = _series([100, 100, 100, 100, 80, 60, 45])
+    sig = lc.decline_signal(s, s.index[-1], smoothing="none")
+    plan = lc.markdown_ladder(100, [5.0] * 7, price=50.0)
+    verdict, reasons = lc.decide(None, sig, pd.DataFrame(columns=["money_saved", "not_started_units"]), plan,
+                                 pd.DataFrame(columns=["detail"]))
+    assert verdict == "exit" and any("markdown" in r for r in reasons)
+    calm = lc.decline_signal(s.iloc[:5], s.index[4], smoothing="none")
+    assert lc.decide(None, calm, pd.DataFrame(), None, pd.DataFrame(columns=["detail"]))[0] == "hold course"
+
+
+# --------------------------------------------------------------------------------------------- contract
+
+
+def test_load_sales_contract(tmp_path):
+    good = tmp_path / "sales.csv"
+    good.write_text("timestamp,orders,price\n2025-03-10 00:00:00,118,49\n2025-03-11 00:00:00,176,49\n",
+                    encoding="utf-8")
+    frame = load_sales(good, data_root=tmp_path)
+    assert frame["orders"].tolist() == [118, 176]
+    assert str(frame["timestamp"].dt.tz) == TZ
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,orders,price\n2025-03-10 00:00:00,118,49\n2025-03-10 12:00:00,5,49\n",
+                   encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_sales(bad, data_root=tmp_path)
+    assert caught.value.column == "timestamp" and caught.value.rows == [3]
+    negative = tmp_path / "neg.csv"
+    negative.write_text("timestamp,orders,price\n2025-03-10 00:00:00,-1,49\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        load_sales(negative, data_root=tmp_path)
