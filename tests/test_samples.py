@@ -626,3 +626,278 @@ def test_committed_supply_files_load_through_their_contracts(table):
             assert len(checked) == len(frame)
         if table == "urgent_orders":
             assert str(frame["timestamp"].dt.tz) == "Asia/Shanghai"
+
+
+# ------------------------------------------------------------------------------------------------------
+# Chapters 06-07: daily sales with price changes; the hourly data room (traffic, funnel, audience, budget)
+
+DATA_ROOM_TABLES = ("sales", "traffic", "funnel", "audience", "budget")
+PLATFORMS6 = ("小红书", "抖音", "淘宝", "拼多多", "微信", "快手")
+
+
+def _read(folder: Path, table: str) -> pd.DataFrame:
+    frame = pd.read_csv(folder / f"{table}.csv", dtype={"timestamp": str, "platform": str, "source": str,
+                                                         "segment": str})
+    if "timestamp" in frame:
+        frame["time"] = pd.to_datetime(frame["timestamp"], format="%Y-%m-%d %H:%M:%S")
+    return frame
+
+
+def _truth(folder: Path) -> dict:
+    return json.loads((folder / "truth.json").read_text("utf-8"))
+
+
+def test_committed_chapter_06_07_files_equal_a_fresh_generation(fresh):
+    for name in NAMES:
+        for table in DATA_ROOM_TABLES:
+            committed = PROJECT_DATA / "samples" / name / f"{table}.csv"
+            assert committed.is_file(), f"{committed} missing: run `python -m spikekit.samples`"
+            assert committed.read_bytes() == (fresh / name / f"{table}.csv").read_bytes(), committed
+
+
+def test_chapter_06_07_tables_have_their_own_random_streams():
+    scenario = samples.SCENARIOS["starry-mug"]
+    first = samples.make_urgent_orders(scenario, samples._rng(scenario.seed, "urgent_orders"))
+    traffic = samples.make_traffic(scenario, samples._rng(scenario.seed, "traffic"))
+    samples.make_sales(scenario, samples._rng(scenario.seed, "sales"))
+    funnel = samples.make_funnel(scenario, samples._rng(scenario.seed, "funnel"), traffic)
+    samples.make_audience(scenario, samples._rng(scenario.seed, "audience"), traffic)
+    again = samples.make_urgent_orders(scenario, samples._rng(scenario.seed, "urgent_orders"))
+    pd.testing.assert_frame_equal(first, again)
+    # Another funnel stream redraws carts and orders but keeps the views, which are the traffic's visitors.
+    other = samples.make_funnel(scenario, samples._rng(1, "funnel"), traffic)
+    assert (other["views"] == funnel["views"]).all() and not (other["orders"] == funnel["orders"]).all()
+    assert list(samples.TABLE_MAKERS)[-5:] == list(DATA_ROOM_TABLES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sales_follow_the_story(fresh, name):
+    sales, truth = _read(fresh / name, "sales"), _truth(fresh / name)
+    scenario = samples.SCENARIOS[name]
+    assert len(sales) == 76 and sales["time"].is_monotonic_increasing
+    assert sales["timestamp"].iloc[0] == "2025-01-16 00:00:00"  # end of 01-15, the first day counted
+    assert sales["timestamp"].iloc[-1] == "2025-04-01 00:00:00"  # end of 03-31
+    assert (sales["time"] == sales["time"].dt.normalize()).all() and (sales["orders"] >= 0).all()
+    changes = {c["date"]: c for c in truth["expected"]["exit"]["price_changes"]}
+    day = (sales["time"] - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")
+    assert sorted(day[sales["price"] != scenario.price]) == sorted(changes)
+    for date, discount in scenario.price_changes:
+        price = sales.loc[day == date, "price"].item()
+        assert price == pytest.approx(round(scenario.price * (1 - discount), 2))
+        assert changes[date]["orders_factor"] == pytest.approx((1 - discount) ** -2.0, abs=1e-4)
+    # Expected orders by hand on one day: true demand x weekday factor x price factor.
+    story = samples.expected_sales(scenario).set_index("date")
+    demand = pd.read_csv(fresh / name / "demand.csv").set_index("date")["units"]
+    assert story["demand"].round(2).to_dict() == demand.to_dict()
+    if name == "starry-mug":
+        row = story.loc["2025-03-21"]  # a Friday, 20% off
+        friday = samples.SHOPPING_WEEKDAYS[4]
+        assert row["expected_orders"] == pytest.approx(row["demand"] * friday * 0.8 ** -2.0)
+        assert [c["price"] for c in changes.values()] == [44.1, 39.2, 34.3, 39.2, 34.3]
+    # Totals within 4 sd of the negative-binomial expectation.
+    mean = story["expected_orders"]
+    sd = math.sqrt(float((mean + mean**2 / samples.SALES_DAY_SIZE).sum()))
+    assert abs(sales["orders"].sum() - mean.sum()) < 4 * sd
+
+
+def test_decline_rule_by_hand():
+    fire = samples.decline_triggers
+    assert fire([100, 80, 64, 51, 50]) == [3]  # -20%, -20%, -20.3%: the third drop fires
+    assert fire([100, 80, 64, 70, 50, 40, 30]) == [6]  # a rise restarts the count
+    assert fire([100, 84, 70, 59]) == [3]  # -16%, -16.7%, -15.7%
+    assert fire([100, 86, 73, 62]) == []  # -14%, -15.1%, -15.1%: only two in a row
+    assert fire([100, 80, 60, 40, 30, 20]) == [3]  # one run fires once
+    weekly = [100, 100, 100, 100, 100, 60, 60] * 4  # a weekend dip repeated, no trend
+    assert fire(weekly, window=7) == [] and fire(weekly, window=-7) == []
+    assert fire([100] * 7 + [80, 64, 51], window=-7) == [9]
+    # Trailing 3-day means of 90, 90, 90, 60, 30, 10, 0: 90, 80, 60, 33.3 -> three drops > 15% end at index 6.
+    assert fire([90, 90, 90, 60, 30, 10, 0], window=3) == [6]
+
+
+def test_decline_truth_matches_the_story(fresh):
+    facts = {name: _truth(fresh / name)["expected"]["exit"] for name in NAMES}
+    starry, fade, flat = facts["starry-mug"], facts["fast-fade"], facts["false-alarm"]
+    assert "2025-03-17" <= starry["decline_trigger_date"] <= "2025-03-20"
+    assert starry["decline_trigger_window"] == ["2025-03-17", "2025-03-20"]
+    assert "2025-03-07" <= fade["decline_trigger_date"] <= "2025-03-09"
+    assert all(v is None for v in flat["decline_trigger_by_smoothing"].values())
+    assert flat["decline_trigger_date"] is None and flat["price_changes"] == []
+    for fact in (starry, fade):
+        assert fact["decline_trigger_on_true_demand"] == fact["decline_trigger_date"]
+        assert fact["demand_peak_date"] < fact["decline_trigger_date"]
+        # Discounts start after the trigger, so they cannot break the run that fires it.
+        assert all(c["date"] > fact["decline_trigger_date"] for c in fact["price_changes"])
+        assert fact["price_elasticity"] == -2.0
+    # The trigger by hand on the noise-free searches: three drops > 15% in a row, ending on the trigger day.
+    searches = samples.expected_daily_searches(samples.SCENARIOS["starry-mug"])
+    change = searches / searches.shift(1) - 1
+    assert (change.loc["2025-03-16":"2025-03-18"] < -0.15).all() and change.loc["2025-03-15"] >= -0.15
+    assert starry["true_demand_until_default_as_of"] + starry["true_demand_after_default_as_of"] == pytest.approx(
+        starry["true_demand_total"], abs=0.2)
+
+
+def test_price_response_can_be_estimated_in_starry_mug(fresh):
+    estimate = _truth(fresh / "starry-mug")["observed"]["sales"]["elasticity_oracle_estimate"]
+    assert abs(estimate["estimate"] + 2.0) < 3 * estimate["se"] and estimate["se"] < 0.5
+    assert _truth(fresh / "false-alarm")["observed"]["sales"]["elasticity_oracle_estimate"] is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_data_room_tables_cover_the_period_and_add_up(fresh, name):
+    folder, truth = fresh / name, _truth(fresh / name)
+    facts = truth["expected"]["data_room"]
+    traffic, funnel, audience = (_read(folder, t) for t in ("traffic", "funnel", "audience"))
+    first = _local(truth["validation_window"][0]) + pd.Timedelta(hours=1)
+    last = _local(truth["default_as_of"]) + pd.Timedelta(days=7)
+    hours = int((last - first) / pd.Timedelta(hours=1)) + 1
+    assert hours == 218 == facts["hours"]
+    assert traffic["time"].min() == first and traffic["time"].max() == last
+    assert len(traffic) == hours * 6 * 4 and len(funnel) == hours * 6
+    assert set(traffic["platform"]) == set(PLATFORMS6) == set(funnel["platform"]) == set(audience["platform"])
+    assert set(traffic["source"]) == {"推荐", "搜索", "直播", "广告"}
+    assert not traffic.duplicated(["timestamp", "platform", "source"]).any()
+    # Funnel views are the hour's visitors; each step at most the one before.
+    views = traffic.groupby(["timestamp", "platform"])["visitors"].sum()
+    assert (funnel.set_index(["timestamp", "platform"])["views"].sort_index() == views.sort_index()).all()
+    assert ((funnel["orders"] <= funnel["add_to_cart"]) & (funnel["add_to_cart"] <= funnel["views"])).all()
+    # Audience: 12-hour windows stamped 00:00 / 12:00, wholly inside the period, 6 segments each, and a
+    # window's visitors are the platform's traffic over its 12 hours.
+    assert set(audience["time"].dt.hour) == {0, 12} and set(audience["time"].dt.minute) == {0}
+    assert audience["time"].min() - pd.Timedelta(hours=12) >= first - pd.Timedelta(hours=1)
+    assert audience["time"].max() == last and len(audience) == 18 * 6 * 6
+    stamp = audience["time"].iloc[0]
+    in_window = (traffic["time"] > stamp - pd.Timedelta(hours=12)) & (traffic["time"] <= stamp)
+    by_platform = traffic[in_window].groupby("platform")["visitors"].sum()
+    window = audience[audience["time"] == stamp].groupby("platform")["visitors"].sum()
+    assert (window.sort_index() == by_platform.sort_index()).all()
+    # Volumes follow the interest waves: each platform's busiest whole day is within a day of its wave's peak
+    # (clamped to the period); the spikes fade by the end, the false alarm stays flat.
+    day = (traffic["time"] - SHIFT).dt.normalize()
+    daily = traffic.groupby([day, "platform"])["visitors"].sum().unstack("platform").iloc[1:-1]  # whole days
+    scenario = samples.SCENARIOS[name]
+    for platform, wave in facts["traffic_follows"].items() if scenario.real_trend else ():
+        pulse = scenario.demand if wave == "demand" else scenario.interest[wave]
+        peak = min(max(pd.Timestamp(pulse.peak).normalize(), daily.index[0]), daily.index[-1])
+        assert abs(daily[platform].idxmax() - peak) <= pd.Timedelta(days=1), platform
+    total = daily.sum(axis=1)
+    if name == "false-alarm":
+        assert total.max() < 1.6 * total.min()
+    else:
+        assert total.max() > 1.3 * total.iloc[-1]
+
+
+def _pooled(rows: pd.DataFrame, platform: str) -> tuple[int, int]:
+    mine = rows[rows["platform"] == platform]
+    return int(mine["orders"].sum()), int(mine["views"].sum())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_conversion_by_platform_matches_the_truth(fresh, name):
+    truth = _truth(fresh / name)
+    facts = truth["expected"]["data_room"]
+    funnel = _read(fresh / name, "funnel")
+    for platform, rate in facts["conversion_by_platform"].items():
+        orders, views = _pooled(funnel, platform)
+        assert abs(orders / views - rate) < 4 * math.sqrt(rate * (1 - rate) / views), platform
+    if name == "starry-mug":
+        conversion = facts["conversion_by_platform"]
+        assert conversion["拼多多"] == 0.012 and conversion["抖音"] == 0.041
+        assert 0.028 <= facts["average_conversion_of_the_others"]["拼多多"] <= 0.034
+        # 拼多多's order/view over one whole day (03-14, the day 淘宝 interest peaks) is about 1.2%.
+        day = funnel[(funnel["time"] - SHIFT).dt.strftime("%Y-%m-%d") == "2025-03-14"]
+        orders, views = _pooled(day, "拼多多")
+        assert views > 3000 and abs(orders / views - 0.012) < 4 * math.sqrt(0.012 * 0.988 / views)
+    # At default as_of the last 24 hours already tell the story: the poor platform is credibly below the
+    # pooled rate of the others and the strong one credibly above (two-proportion z); no platform stands out
+    # in the false alarm.
+    as_of = _local(truth["default_as_of"])
+    last = funnel[(funnel["time"] > as_of - pd.Timedelta(hours=24)) & (funnel["time"] <= as_of)]
+
+    def z(platform: str) -> float:
+        k1, n1 = _pooled(last, platform)
+        others = last[last["platform"] != platform]
+        k0, n0 = int(others["orders"].sum()), int(others["views"].sum())
+        pooled = (k1 + k0) / (n1 + n0)
+        return (k1 / n1 - k0 / n0) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+
+    observed = truth["observed"]["data_room"]["funnel_last_24h_at_default_as_of"]
+    assert {p: _pooled(last, p) for p in PLATFORMS6} == {p: (v["orders"], v["views"]) for p, v in observed.items()}
+    if facts["poor_platform"] is None:
+        assert all(abs(z(p)) < 3 for p in PLATFORMS6)
+    else:
+        assert z(facts["poor_platform"]) < -3 and z(facts["strong_platform"]) > 2.5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_audience_shift_holds_in_the_counts(fresh, name):
+    truth = _truth(fresh / name)
+    shift = truth["expected"]["data_room"]["audience_shift"]
+    audience = _read(fresh / name, "audience")
+    totals = audience.groupby(["platform", "time"])["visitors"].transform("sum")
+    audience["share"] = audience["visitors"] / totals
+    # Every other platform x segment holds still: each window's share within 4 binomial sd of the pooled one.
+    pooled = audience.groupby(["platform", "segment"])["visitors"].sum()
+    pooled = pooled / pooled.groupby(level="platform").transform("sum")
+    expected = np.asarray(audience.set_index(["platform", "segment"]).index.map(pooled), dtype=float)
+    steady = np.ones(len(audience), dtype=bool) if shift is None else (audience["platform"] != shift["platform"])
+    sd = np.sqrt(expected * (1 - expected) / totals)
+    assert (abs(audience["share"] - expected) < 4 * sd)[steady].all()
+    if shift is None:
+        return
+    mine = audience[(audience["platform"] == shift["platform"]) & (audience["segment"] == shift["segment"])]
+    mine = mine.set_index("time")
+    at = _local(shift["at"])
+    window_start = mine.index - pd.Timedelta(hours=12)
+    before, after = mine[window_start < at], mine[window_start >= at]
+    assert len(before) >= 2 and len(after) >= 2
+    everyone = audience[audience["platform"] == shift["platform"]].groupby("time")["visitors"].sum()
+    share_before = before["visitors"].sum() / everyone[before.index].sum()
+    share_after = after["visitors"].sum() / everyone[after.index].sum()
+    assert abs(share_before - shift["from_share"]) < 0.02 and abs(share_after - shift["to_share"]) < 0.02
+    assert after.index.min() == _local(shift["first_window_showing_it"])
+    for part, share in ((before, shift["from_share"]), (after, shift["to_share"])):
+        n = everyone[part.index]
+        assert (abs(part["share"] - share) < 4 * np.sqrt(share * (1 - share) / n)).all()
+    if name == "starry-mug":
+        assert (shift["platform"], shift["segment"], shift["from_share"], shift["to_share"]) == (
+            "小红书", "女 25-35", 0.40, 0.65)
+        # The first shifted window closes at the default as_of: the default run sees 40% -> 65%.
+        assert shift["first_window_showing_it"] == truth["default_as_of"]
+        by_window = truth["observed"]["data_room"]["audience_share_at_default_as_of"]["by_window"]
+        shares = list(by_window.values())
+        assert shares[-2]["share"] < 0.45 and shares[-1]["share"] > 0.6
+
+
+def test_budget_and_the_handbook_move(fresh):
+    for name in NAMES:
+        budget = _read(fresh / name, "budget")
+        assert list(budget["platform"]) == list(PLATFORMS6)
+        assert budget["daily_budget"].between(500, 3000).all()
+    move = _truth(fresh / "starry-mug")["expected"]["data_room"]["handbook_budget_move"]
+    assert move == {"from": "拼多多", "to": "抖音", "share": 0.3, "yuan": 450.0}  # 30% of 1500 yuan
+    assert _truth(fresh / "false-alarm")["expected"]["data_room"]["handbook_budget_move"] is None
+
+
+def test_spike_files_name_the_chapter_06_07_tables():
+    settings = pytest.importorskip("spikekit.settings")
+    for name in NAMES:
+        spike = settings.load_spike(name)
+        for table in DATA_ROOM_TABLES:
+            assert spike.data[table] == f"samples/{name}/{table}.csv"
+            assert spike.input_path(table).is_file()
+
+
+@pytest.mark.parametrize("table", DATA_ROOM_TABLES)
+def test_committed_chapter_06_07_files_load_through_their_contracts(table):
+    contracts = pytest.importorskip("spikekit.contracts")
+    if table not in contracts.CONTRACTS:
+        pytest.skip(f"no `{table}` contract in spikekit.contracts yet")
+    loader = getattr(contracts, f"load_{table}", None)
+    for name in NAMES:
+        path = f"samples/{name}/{table}.csv"
+        frame = contracts.load_table(path, contracts.CONTRACTS[table], data_root=PROJECT_DATA)
+        assert len(frame) == len(_read(PROJECT_DATA / "samples" / name, table))
+        if loader is not None:  # the wrapper also runs the cross-row checks (funnel steps, ...)
+            assert len(loader(path, data_root=PROJECT_DATA)) == len(frame)
+        if "timestamp" in frame:
+            assert str(frame["timestamp"].dt.tz) == "Asia/Shanghai"

@@ -280,3 +280,19 @@ def test_bad_settings_and_missing_baseline_are_refused_clearly():
     no_baseline = events.loc[~((events["metric"] == "add_to_cart") & (events["phase"] == "baseline"))]
     with pytest.raises(InputError, match="no baseline add_to_cart"):
         v.decide(no_baseline, _last_hour(24), FAST)
+
+
+def test_a_finished_test_keeps_its_verdict_in_later_runs():
+    """Runs days after the 48 hours (exit, replay) must still see the whole test, and only it."""
+    import json
+
+    from spikekit.contracts import load_validation
+    from spikekit.paths import data_root
+
+    truth = json.loads((data_root() / "samples" / "starry-mug" / "truth.json").read_text(encoding="utf-8"))
+    events = load_validation("samples/starry-mug/validation.csv")
+    at_end = v.decide(events, truth["validation_as_of"]).to_dict()
+    week_later = v.decide(events, pd.Timestamp(truth["validation_as_of"]) + pd.Timedelta(days=7)).to_dict()
+    for key in ("decision", "validation_sales", "winning_design", "cart_lift", "daily_demand"):
+        assert week_later[key] == at_end[key], key
+    assert at_end["validation_sales"] == truth["observed"]["validation_sales"]

@@ -9,6 +9,9 @@ into ``data/samples/<name>/``:
 - ``suppliers.csv``, ``stock.csv``, ``warehouses.csv``, ``lanes.csv``, ``regional_demand.csv``
   the shop's supply side (chapters 03-05): fixed, hand-checkable tables, plus the story's changes;
 - ``urgent_orders.csv`` promised-time orders near a warehouse, drawn around true demand (chapter 05);
+- ``sales.csv``      daily orders around true demand with a few discount days (chapter 06: decline, price response);
+- ``traffic.csv``, ``funnel.csv``, ``audience.csv``, ``budget.csv`` the hourly data room (chapter 07): visitors
+  per platform x source, the view -> cart -> order funnel built on those visitors, 12-hour audience mix, ad budget;
 - ``truth.json``     the story, the dates that matter and the decisions the playbook should reach.
 
 How the data are made, so a reader can check a test's expectation by hand:
@@ -177,6 +180,64 @@ URGENT_PROMISES = ((4.0, 0.2), (6.0, 0.3), (12.0, 0.3), (24.0, 0.2))  # promised
 COURIER_BASE, COURIER_PER_KM = 6.0, 1.0  # crowdsourced courier quote, yuan, before surge
 EVENING_SURGE = 1.2  # courier quotes rise 20% from 18:00 to 22:00
 
+# --------------------------------------------------------------------------------------------------
+# Chapters 06 (exit) and 07 (hourly data room)
+
+# sales.csv: one row per calendar day of the data range, stamped at the END of the day it counts
+# (`2025-03-10 00:00:00` counts 03-09). Orders are negative-binomial around
+# true demand x shopping weekday x (price / base price) ^ elasticity.
+SALES_DAY_SIZE = 50.0  # negative-binomial size of daily orders: 100 a day -> sd about 17
+DECLINE_DROP, DECLINE_DAYS = 0.15, 3  # handbook: search volume down more than 15% for 3 days in a row
+DECLINE_SMOOTHINGS = {  # name -> trailing window in days (0 = the plain daily total)
+    "none": 0, "trailing_3_day_mean": 3, "trailing_7_day_mean": 7, "same_weekday_last_week": -7}
+
+# The data room's six platforms, each with its hourly visitors before the spike, the interest wave it
+# follows (a platform without a wave in the scenario follows true demand), its hour-of-day profile and the
+# share of visitors from each traffic source (推荐 recommendation feed, 搜索 search, 直播 live, 广告 ads).
+DATA_ROOM_PLATFORMS = ("小红书", "抖音", "淘宝", "拼多多", "微信", "快手")
+TRAFFIC_SOURCES = ("推荐", "搜索", "直播", "广告")
+TRAFFIC_PLATFORMS: dict[str, tuple[float, str, str, tuple[float, float, float, float]]] = {
+    "小红书": (20.0, "小红书", "social", (0.55, 0.30, 0.05, 0.10)),
+    "抖音": (25.0, "抖音", "social", (0.45, 0.10, 0.30, 0.15)),
+    "淘宝": (20.0, "淘宝", "shopping", (0.25, 0.50, 0.10, 0.15)),
+    "拼多多": (12.0, "淘宝", "shopping", (0.35, 0.40, 0.05, 0.20)),
+    "微信": (6.0, "小红书", "social", (0.70, 0.10, 0.10, 0.10)),
+    "快手": (10.0, "抖音", "social", (0.45, 0.10, 0.35, 0.10)),
+}
+# Live streams run in the evening whatever the platform.
+LIVE_HOURS = _mean_one((0.3, 0.15, 0.05, 0.03, 0.03, 0.03, 0.05, 0.1, 0.3, 0.6, 0.8, 0.8,
+                        0.7, 0.7, 0.8, 0.9, 1.0, 1.1, 1.4, 2.0, 2.6, 2.8, 2.4, 1.1))
+TRAFFIC_HOUR_SIZE = 20.0  # negative-binomial size of hourly visitors per platform x source
+DATA_ROOM_DAYS_AFTER_AS_OF = 7  # the data room runs from the validation start to default_as_of + 7 days
+# (cart / view, order / view) per platform when a scenario does not say otherwise: all alike.
+DEFAULT_FUNNEL_RATES = tuple((platform, 0.10, 0.030) for platform in DATA_ROOM_PLATFORMS)
+AUDIENCE_SEGMENTS = ("女 18-24", "女 25-35", "女 36+", "男 18-24", "男 25-35", "男 36+")
+AUDIENCE_WINDOW_HOURS = 12  # audience rows are stamped at 00:00 and 12:00, each counting the 12 h before
+AUDIENCE_MIX: dict[str, tuple[float, ...]] = {  # share of visitors per segment, AUDIENCE_SEGMENTS order
+    "小红书": (0.25, 0.40, 0.12, 0.08, 0.10, 0.05),
+    "抖音": (0.30, 0.25, 0.10, 0.15, 0.12, 0.08),
+    "淘宝": (0.20, 0.30, 0.15, 0.10, 0.15, 0.10),
+    "拼多多": (0.15, 0.25, 0.20, 0.10, 0.12, 0.18),
+    "微信": (0.15, 0.30, 0.20, 0.10, 0.12, 0.13),
+    "快手": (0.18, 0.22, 0.15, 0.15, 0.15, 0.15),
+}
+DEFAULT_AD_BUDGET = (("小红书", 2000.0), ("抖音", 3000.0), ("淘宝", 2500.0), ("拼多多", 1500.0),
+                     ("微信", 500.0), ("快手", 1000.0))  # yuan of ads per day
+HANDBOOK_MOVE_SHARE = 0.30  # handbook: move 30% of the poor platform's budget
+
+
+@dataclass(frozen=True)
+class AudienceShift:
+    """From ``at`` on (local 'YYYY-MM-DD HH:MM', a 00:00 or 12:00 window start), ``segment`` makes up
+    ``to_share`` of ``platform``'s visitors instead of ``from_share``; the other segments shrink in
+    proportion."""
+
+    platform: str
+    segment: str
+    from_share: float
+    to_share: float
+    at: str
+
 
 # --------------------------------------------------------------------------------------------------
 # Time helpers (naive local time in Asia/Shanghai, minute resolution)
@@ -318,6 +379,18 @@ class Scenario:
     regional_shares: tuple[tuple[str, float], ...] = DEFAULT_REGIONAL_SHARES
     supplier_news: tuple[tuple[str, str, float], ...] = ()  # (supplier, column, new value)
     urgent_days: int = 6  # urgent orders from the validation start for this many days
+    # Chapter 06: price changes in sales.csv (date, discount off the base price) and the true price response.
+    price_changes: tuple[tuple[str, float], ...] = ()
+    price_elasticity: float = -2.0
+    # Chapter 07: size of the traffic wave (at a pulse's peak, as a multiple of the normal level), the funnel
+    # per platform (platform, cart / view, order / view), which platforms convert credibly worse / better,
+    # the audience shift and the ad budget.
+    traffic_amplitude: float = 15.0
+    funnel_rates: tuple[tuple[str, float, float], ...] = DEFAULT_FUNNEL_RATES
+    poor_platform: str | None = None
+    strong_platform: str | None = None
+    audience_shift: AudienceShift | None = None
+    ad_budget: tuple[tuple[str, float], ...] = DEFAULT_AD_BUDGET
 
     @property
     def validation_window(self) -> tuple[np.datetime64, np.datetime64]:
@@ -377,6 +450,18 @@ SCENARIOS: dict[str, Scenario] = {
         sku="starry-mug-blue",  # 星空蓝 won the vote
         price=49.0,
         stock_on_hand=40,
+        # Once the decline is clear (noise-free trigger 2025-03-18) the shop tries discounts on every other
+        # day, so the price response can be told apart from the falling trend.
+        price_changes=(("2025-03-19", 0.10), ("2025-03-21", 0.20), ("2025-03-23", 0.30), ("2025-03-25", 0.20),
+                       ("2025-03-27", 0.30)),
+        # The handbook's data-room case: 拼多多 converts 1.2% against about 3% elsewhere, 抖音 4.1%.
+        funnel_rates=(("小红书", 0.10, 0.030), ("抖音", 0.12, 0.041), ("淘宝", 0.11, 0.033),
+                      ("拼多多", 0.10, 0.012), ("微信", 0.09, 0.031), ("快手", 0.10, 0.028)),
+        poor_platform="拼多多",
+        strong_platform="抖音",
+        # Office workers find the mug: 女 25-35 on 小红书 from 40% to 65%, first seen in the window that
+        # closes at the default as_of.
+        audience_shift=AudienceShift("小红书", "女 25-35", 0.40, 0.65, "2025-03-09 00:00"),
     ),
     "false-alarm": Scenario(
         name="false-alarm",
@@ -409,6 +494,9 @@ SCENARIOS: dict[str, Scenario] = {
         price=49.0,
         stock_on_hand=60,
         regional_shares=(("华东", 0.34), ("华南", 0.20), ("华北", 0.20), ("华中", 0.14), ("西南", 0.12)),
+        # Traffic barely moves (like demand: +50% at the top of the small bump); the price never changes,
+        # every platform converts alike and the audience holds still.
+        traffic_amplitude=0.5,
     ),
     "fast-fade": Scenario(
         name="fast-fade",
@@ -455,6 +543,15 @@ SCENARIOS: dict[str, Scenario] = {
         # Everyone chases the same trend: glaze material is scarce, the best A supplier waits a day longer,
         # while 潮州瓷都制品 happens to hold more.
         supplier_news=(("杭州星辰陶瓷", "material_ready_day", 4.0), ("潮州瓷都制品", "material_units", 150)),
+        # Discounts after the decline (noise-free trigger 2025-03-09), when only base demand is left.
+        price_changes=(("2025-03-10", 0.10), ("2025-03-12", 0.20), ("2025-03-15", 0.10), ("2025-03-17", 0.20)),
+        # 快手 converts poorly (1.5%), 小红书 well (4.0%).
+        funnel_rates=(("小红书", 0.11, 0.040), ("抖音", 0.10, 0.030), ("淘宝", 0.10, 0.032),
+                      ("拼多多", 0.10, 0.028), ("微信", 0.10, 0.030), ("快手", 0.09, 0.015)),
+        poor_platform="快手",
+        strong_platform="小红书",
+        # Students pile in from 抖音: 女 18-24 from 30% to 50%.
+        audience_shift=AudienceShift("抖音", "女 18-24", 0.30, 0.50, "2025-03-05 00:00"),
     ),
 }
 
@@ -715,8 +812,218 @@ def make_urgent_orders(scenario: Scenario, rng: np.random.Generator) -> pd.DataF
     })
 
 
+# --- Chapter 06: daily sales with a few price changes ---------------------------------------------------
+
+
+def daily_demand(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """(calendar days, true expected units per day) over the data range: demand.csv before rounding."""
+    dates = np.arange(DATA_START.astype("datetime64[D]"), DATA_END.astype("datetime64[D]") + DAY, DAY)
+    mids = _days(dates.astype("datetime64[m]"))[:, None] + (np.arange(24) + 0.5)[None, :] / 24.0
+    return dates, demand_rate(scenario, mids).mean(axis=1)
+
+
+def expected_sales(scenario: Scenario) -> pd.DataFrame:
+    """The noise-free sales story per calendar day: date, stamp (end of the day), demand (true units per
+    day), weekday_factor, price, price_factor = (price / base price) ^ elasticity, and
+    expected_orders = demand x weekday_factor x price_factor."""
+    dates, units = daily_demand(scenario)
+    day_text = np.datetime_as_string(dates)
+    discounts = dict(scenario.price_changes)
+    unknown = sorted(set(discounts) - set(day_text))
+    if unknown or len(discounts) != len(scenario.price_changes):
+        raise ConfigError(f"scenario {scenario.name}: price changes must be distinct days in the data range, "
+                          f"got {unknown or 'a repeated day'}")
+    price = np.array([round(scenario.price * (1 - discounts.get(day, 0.0)), 2) for day in day_text])
+    price_factor = (price / scenario.price) ** scenario.price_elasticity
+    weekday_factor = SHOPPING_WEEKDAYS[_weekday(dates)]
+    return pd.DataFrame({
+        "date": day_text,
+        "stamp": _stamp_text((dates + DAY).astype("datetime64[m]")),
+        "demand": units,
+        "weekday_factor": weekday_factor,
+        "price": price,
+        "price_factor": price_factor,
+        "expected_orders": units * weekday_factor * price_factor,
+    })
+
+
+def make_sales(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """sales.csv: timestamp (end of the day counted), orders, price; one row per day of the data range.
+    Orders are negative-binomial (size SALES_DAY_SIZE) around `expected_sales`' expected_orders."""
+    story = expected_sales(scenario)
+    return pd.DataFrame({
+        "timestamp": story["stamp"],
+        "orders": _nb_draw(rng, story["expected_orders"].to_numpy(), SALES_DAY_SIZE),
+        "price": story["price"],
+    })
+
+
+def decline_triggers(values, drop: float = DECLINE_DROP, days: int = DECLINE_DAYS, window: int = 0) -> list[int]:
+    """Positions where the handbook's decline rule fires: the day-over-day change is below -drop on
+    `days` days in a row, and this is the last of them (later days of the same run do not fire again).
+    window 0 compares daily totals, k > 0 the trailing k-day means (each uses only days up to it),
+    -7 each day against the same weekday a week before."""
+    x = np.asarray(values, dtype=float)
+    change = np.full(len(x), np.nan)
+    if window < 0:
+        lag = -window
+        change[lag:] = x[lag:] / x[:-lag] - 1
+    else:
+        level = x if window <= 1 else pd.Series(x).rolling(window).mean().to_numpy()
+        change[1:] = level[1:] / level[:-1] - 1
+    fired, run = [], 0
+    for position, value in enumerate(change):
+        run = run + 1 if value < -drop else 0  # NaN (not enough history) breaks a run
+        if run == days:
+            fired.append(position)
+    return fired
+
+
+def expected_daily_searches(scenario: Scenario) -> pd.Series:
+    """Noise-free 淘宝 searches for the product words (星空杯 + 星空咖啡杯) per calendar day."""
+    means = expected_signals(scenario)
+    _, _, _, dates = _hour_parts(hourly_stamps())
+    total = sum(means[(keyword, "淘宝")] for keyword in PRODUCT_KEYWORDS)
+    frame = pd.DataFrame({"date": np.datetime_as_string(dates), "searches": total})
+    return frame.groupby("date", sort=True)["searches"].sum()
+
+
+# --- Chapter 07: the hourly data room -------------------------------------------------------------------
+
+
+def default_as_of(scenario: Scenario) -> np.datetime64:
+    """Two hours after the validation window closes: the spike file's default as_of."""
+    return scenario.validation_window[1] + 2 * HOUR
+
+
+def data_room_stamps(scenario: Scenario) -> np.ndarray:
+    """Hourly end-of-hour stamps of the data room: from the validation start (first stamp one hour later)
+    to default_as_of + DATA_ROOM_DAYS_AFTER_AS_OF days (inclusive)."""
+    start = _when(scenario.validation_start)
+    end = default_as_of(scenario) + DATA_ROOM_DAYS_AFTER_AS_OF * DAY
+    return np.arange(start, end, HOUR) + STAMP_SHIFT
+
+
+def traffic_wave(scenario: Scenario, platform: str) -> tuple[str, Pulse]:
+    """The pulse a platform's traffic follows: its interest wave, or true demand when the scenario has none."""
+    wave = TRAFFIC_PLATFORMS[platform][1]
+    return (wave, scenario.interest[wave]) if wave in scenario.interest else ("demand", scenario.demand)
+
+
+def expected_traffic(scenario: Scenario) -> dict[tuple[str, str], np.ndarray]:
+    """Expected hourly visitors per (platform, source) at `data_room_stamps`:
+    base x weekday x (1 + traffic_amplitude x pulse) x source share x hour-of-day profile."""
+    mid, hour_of_day, weekday, _ = _hour_parts(data_room_stamps(scenario))
+    means = {}
+    for platform in DATA_ROOM_PLATFORMS:
+        base, _, kind, shares = TRAFFIC_PLATFORMS[platform]
+        hours = SHOPPING_HOURS if kind == "shopping" else SOCIAL_HOURS
+        weekdays = SHOPPING_WEEKDAYS if kind == "shopping" else SOCIAL_WEEKDAYS
+        pulse = traffic_wave(scenario, platform)[1]
+        level = base * weekdays[weekday] * (1.0 + scenario.traffic_amplitude * pulse.shape(mid))
+        for source, share in zip(TRAFFIC_SOURCES, shares):
+            profile = LIVE_HOURS if source == "直播" else hours
+            means[(platform, source)] = level * share * profile[hour_of_day]
+    return means
+
+
+def make_traffic(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """traffic.csv: timestamp, platform, source, visitors; hourly, every platform x source (zero hours
+    kept), sorted by time then DATA_ROOM_PLATFORMS / TRAFFIC_SOURCES order."""
+    stamps = data_room_stamps(scenario)
+    drawn = {key: _nb_draw(rng, mean, TRAFFIC_HOUR_SIZE) for key, mean in expected_traffic(scenario).items()}
+    keys = list(drawn)
+    return pd.DataFrame({
+        "timestamp": np.repeat(_stamp_text(stamps), len(keys)),
+        "platform": [platform for _ in stamps for platform, _ in keys],
+        "source": [source for _ in stamps for _, source in keys],
+        "visitors": np.stack([drawn[key] for key in keys], axis=1).reshape(-1),
+    })
+
+
+def funnel_rates(scenario: Scenario) -> dict[str, tuple[float, float]]:
+    """platform -> (cart / view, order / view), checked: 0 <= order rate <= cart rate <= 1."""
+    rates = {platform: (cart, order) for platform, cart, order in scenario.funnel_rates}
+    if sorted(rates) != sorted(DATA_ROOM_PLATFORMS) or not all(0 <= o <= c <= 1 for c, o in rates.values()):
+        raise ConfigError(f"scenario {scenario.name}: funnel rates must cover {DATA_ROOM_PLATFORMS} "
+                          "with 0 <= order/view <= cart/view <= 1")
+    return rates
+
+
+def make_funnel(scenario: Scenario, rng: np.random.Generator, traffic: pd.DataFrame) -> pd.DataFrame:
+    """funnel.csv: timestamp, platform, views, add_to_cart, orders. Views are the hour's visitors of the
+    platform in traffic.csv (all sources); carts are binomial(views, cart / view) and orders
+    binomial(carts, order rate / cart rate), so orders / views averages the platform's order / view."""
+    rates = funnel_rates(scenario)
+    views = traffic.groupby(["timestamp", "platform"], sort=False)["visitors"].sum()
+    platform = views.index.get_level_values("platform")
+    cart_rate = np.array([rates[p][0] for p in platform])
+    pay_rate = np.array([rates[p][1] / rates[p][0] if rates[p][0] > 0 else 0.0 for p in platform])
+    carts = rng.binomial(views.to_numpy(), cart_rate)
+    orders = rng.binomial(carts, pay_rate)
+    return pd.DataFrame({
+        "timestamp": views.index.get_level_values("timestamp"),
+        "platform": platform,
+        "views": views.to_numpy(),
+        "add_to_cart": carts,
+        "orders": orders,
+    })
+
+
+def audience_mix(scenario: Scenario, platform: str, window_start: np.datetime64) -> np.ndarray:
+    """Segment shares (AUDIENCE_SEGMENTS order) of a platform's visitors in the window starting then."""
+    mix = np.array(AUDIENCE_MIX[platform], dtype=float)
+    shift = scenario.audience_shift
+    if shift is None or shift.platform != platform or window_start < _when(shift.at):
+        return mix
+    at = AUDIENCE_SEGMENTS.index(shift.segment)
+    if abs(mix[at] - shift.from_share) > 1e-9:
+        raise ConfigError(f"scenario {scenario.name}: {shift.segment} on {platform} is {mix[at]:.2f} "
+                          f"of visitors, not {shift.from_share}")
+    shifted = mix * (1 - shift.to_share) / (1 - shift.from_share)
+    shifted[at] = shift.to_share
+    return shifted
+
+
+def audience_window_stamps(scenario: Scenario) -> np.ndarray:
+    """Stamps (00:00 and 12:00) of the 12-hour audience windows lying wholly inside the data room."""
+    stamps = data_room_stamps(scenario)
+    first_hour = stamps[0] - STAMP_SHIFT
+    window = AUDIENCE_WINDOW_HOURS * HOUR
+    day = first_hour.astype("datetime64[D]").astype("datetime64[m]")
+    opens = day + math.ceil((first_hour - day) / window) * window  # first window start in the data room
+    return np.arange(opens + window, stamps[-1] + HOUR, window)
+
+
+def make_audience(scenario: Scenario, rng: np.random.Generator, traffic: pd.DataFrame) -> pd.DataFrame:
+    """audience.csv: timestamp, platform, segment, visitors. Each 12-hour window's visitors of a platform
+    (the sum of its traffic.csv visitors over the window's hours) split multinomially by segment shares
+    (`audience_mix`, with the scenario's shift)."""
+    hourly = traffic.groupby(["timestamp", "platform"], sort=False)["visitors"].sum().unstack("platform")
+    hour_stamps = pd.to_datetime(hourly.index, format="%Y-%m-%d %H:%M:%S").to_numpy().astype("datetime64[m]")
+    windows = audience_window_stamps(scenario)
+    rows = []
+    for stamp in windows:
+        inside = (hour_stamps > stamp - AUDIENCE_WINDOW_HOURS * HOUR) & (hour_stamps <= stamp)
+        for platform in DATA_ROOM_PLATFORMS:
+            total = int(hourly.loc[inside, platform].sum())
+            counts = rng.multinomial(total, audience_mix(scenario, platform, stamp - AUDIENCE_WINDOW_HOURS * HOUR))
+            rows.extend((stamp, platform, segment, int(n)) for segment, n in zip(AUDIENCE_SEGMENTS, counts))
+    return pd.DataFrame({
+        "timestamp": _stamp_text(np.array([row[0] for row in rows], dtype="datetime64[m]")),
+        "platform": [row[1] for row in rows],
+        "segment": [row[2] for row in rows],
+        "visitors": np.array([row[3] for row in rows], dtype=np.int64),
+    })
+
+
+def make_budget(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """budget.csv: platform, daily_budget (yuan of ads per day now)."""
+    return pd.DataFrame(list(scenario.ad_budget), columns=["platform", "daily_budget"])
+
+
 # Table name -> (file name, maker). Add later chapters' tables here.
-TABLE_MAKERS: dict[str, tuple[str, Callable[[Scenario, np.random.Generator], pd.DataFrame]]] = {
+TABLE_MAKERS: dict[str, tuple[str, Callable[..., pd.DataFrame]]] = {
     "signals": ("signals.csv", make_signals),
     "validation": ("validation.csv", make_validation),
     "demand": ("demand.csv", make_demand),
@@ -726,7 +1033,15 @@ TABLE_MAKERS: dict[str, tuple[str, Callable[[Scenario, np.random.Generator], pd.
     "lanes": ("lanes.csv", make_lanes),
     "regional_demand": ("regional_demand.csv", make_regional_demand),
     "urgent_orders": ("urgent_orders.csv", make_urgent_orders),
+    "sales": ("sales.csv", make_sales),
+    "traffic": ("traffic.csv", make_traffic),
+    "funnel": ("funnel.csv", make_funnel),
+    "audience": ("audience.csv", make_audience),
+    "budget": ("budget.csv", make_budget),
 }
+# Tables made from earlier ones (passed to the maker by name): the funnel's views and the audience's
+# visitors are the traffic's visitors, so the data room's tables add up.
+TABLE_INPUTS: dict[str, tuple[str, ...]] = {"funnel": ("traffic",), "audience": ("traffic",)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -908,6 +1223,175 @@ def _urgent_observed(orders: pd.DataFrame, as_of: np.datetime64, max_km: float =
     }
 
 
+# --- Truth for chapters 06 and 07 -----------------------------------------------------------------------
+
+
+def _day_after(day: str, days: int) -> str:
+    return str(np.datetime64(day, "D") + days * DAY)
+
+
+def _exit_facts(scenario: Scenario) -> dict:
+    """Seed-independent facts for chapter 06: the noise-free decline trigger, the price story, true demand."""
+    searches = expected_daily_searches(scenario)
+    by_smoothing = {}
+    for name, window in DECLINE_SMOOTHINGS.items():
+        fired = decline_triggers(searches.to_numpy(), window=window)
+        by_smoothing[name] = str(searches.index[fired[0]]) if fired else None
+    trigger = by_smoothing["none"]
+    story = expected_sales(scenario)
+    on_demand = decline_triggers(story["demand"].to_numpy())
+    as_of = default_as_of(scenario)
+    counted = story["stamp"].to_numpy().astype("datetime64[m]") <= as_of  # days complete at default as_of
+    peak_day = int(story["demand"].to_numpy().argmax())
+    changes = story[story["price"] != scenario.price]
+    return {
+        "decline_series": ("noise-free 淘宝 searches for the product words (星空杯 + 星空咖啡杯), totals per "
+                           "calendar day; true demand gives the same dates"),
+        "decline_rule": (f"day-over-day change below -{DECLINE_DROP:.0%} on {DECLINE_DAYS} days in a row; the "
+                         "trigger is the last of them"),
+        "decline_trigger_date": trigger,
+        # Noisy data and other smoothings move the date: accept a day earlier to two days later.
+        "decline_trigger_window": None if trigger is None else [_day_after(trigger, -1), _day_after(trigger, 2)],
+        "decline_trigger_by_smoothing": by_smoothing,
+        "decline_trigger_on_true_demand": str(story["date"].iloc[on_demand[0]]) if on_demand else None,
+        "demand_peak_date": str(story["date"].iloc[peak_day]),
+        "base_price": scenario.price,
+        "price_elasticity": scenario.price_elasticity,
+        "price_changes": [{"date": row.date, "price": round(float(row.price), 2),
+                           "discount": round(1 - float(row.price) / scenario.price, 4),
+                           "orders_factor": round(float(row.price_factor), 4)} for row in changes.itertuples()],
+        "sales_rule": (f"orders ~ NB(true demand x shopping weekday x (price / base price) ^ elasticity, size "
+                       f"{SALES_DAY_SIZE:g})"),
+        "true_demand_total": round(float(story["demand"].sum()), 1),
+        "spike_units_total": round(float((story["demand"] - scenario.demand_base_per_day).sum()), 1),
+        "true_demand_until_default_as_of": round(float(story.loc[counted, "demand"].sum()), 1),
+        "true_demand_after_default_as_of": round(float(story.loc[~counted, "demand"].sum()), 1),
+    }
+
+
+def _exit_observed(scenario: Scenario, sales: pd.DataFrame, signals: pd.DataFrame) -> dict:
+    """Counted from sales.csv and signals.csv: totals, discount days, an oracle elasticity estimate and where
+    the decline rule fires on the noisy data (from the validation start on)."""
+    story = expected_sales(scenario)
+    orders = sales["orders"].to_numpy()
+    as_of = default_as_of(scenario)
+    counted = story["stamp"].to_numpy().astype("datetime64[m]") <= as_of
+    # Oracle check of the price story (it knows true demand, no chapter does): weighted least squares of
+    # log(orders / demand x weekday) on log(price / base price), weights 1 / (1 / mean + 1 / size), the
+    # inverse variance of a log negative-binomial count; se from the model variance.
+    used = orders > 0
+    y = np.log(orders[used] / (story["demand"] * story["weekday_factor"]).to_numpy()[used])
+    x = np.log(story["price"].to_numpy()[used] / scenario.price)
+    weight = 1.0 / (1.0 / story["expected_orders"].to_numpy()[used] + 1.0 / SALES_DAY_SIZE)
+    elasticity = None
+    if np.ptp(x) > 0:
+        design = np.column_stack([np.ones_like(x), x])
+        information = design.T @ (design * weight[:, None])
+        coef = np.linalg.solve(information, design.T @ (weight * y))
+        se = math.sqrt(np.linalg.inv(information)[1, 1])
+        elasticity = {"estimate": round(float(coef[1]), 3), "se": round(se, 3), "days": int(used.sum())}
+    start = str(_when(scenario.validation_start).astype("datetime64[D]"))
+    searches = signals[(signals["platform"] == "淘宝") & signals["keyword"].isin(PRODUCT_KEYWORDS)]
+    search_day = (pd.to_datetime(searches["timestamp"], format="%Y-%m-%d %H:%M:%S") - pd.Timedelta(STAMP_SHIFT))
+    daily_searches = searches.groupby(search_day.dt.strftime("%Y-%m-%d"))["value"].sum()
+
+    def fired_from_start(values: np.ndarray, days: list[str]) -> dict:
+        out = {}
+        for name, window in DECLINE_SMOOTHINGS.items():
+            out[name] = [days[i] for i in decline_triggers(values, window=window) if days[i] >= start]
+        return out
+
+    return {
+        "orders_total": int(orders.sum()),
+        "orders_until_default_as_of": int(orders[counted].sum()),
+        "orders_on_price_change_days": {row.date: int(n) for row, n in zip(story.itertuples(), orders)
+                                        if row.price != scenario.price},
+        "elasticity_oracle_estimate": elasticity,
+        "decline_triggers_on_sales_from_validation_start": fired_from_start(orders.astype(float),
+                                                                            list(story["date"])),
+        "decline_triggers_on_searches_from_validation_start": fired_from_start(
+            daily_searches.to_numpy(dtype=float), list(daily_searches.index)),
+    }
+
+
+def _data_room_facts(scenario: Scenario) -> dict:
+    """Seed-independent facts for chapter 07: the period, conversion by platform, the platforms that convert
+    worse / better, the handbook's budget move and the audience shift."""
+    rates = funnel_rates(scenario)
+    conversion = {p: rates[p][1] for p in DATA_ROOM_PLATFORMS}
+    stamps, windows = data_room_stamps(scenario), audience_window_stamps(scenario)
+    budget = dict(scenario.ad_budget)
+    poor, strong = scenario.poor_platform, scenario.strong_platform
+    shift = scenario.audience_shift
+    first_shifted = None
+    if shift is not None:
+        first_shifted = next(w for w in windows if w - AUDIENCE_WINDOW_HOURS * HOUR >= _when(shift.at))
+    return {
+        "platforms": list(DATA_ROOM_PLATFORMS),
+        "sources": list(TRAFFIC_SOURCES),
+        "segments": list(AUDIENCE_SEGMENTS),
+        "first_stamp": _iso(stamps[0]),
+        "last_stamp": _iso(stamps[-1]),
+        "hours": len(stamps),
+        "audience_windows": [_iso(windows[0]), _iso(windows[-1]), len(windows)],
+        "traffic_follows": {p: traffic_wave(scenario, p)[0] for p in DATA_ROOM_PLATFORMS},
+        "traffic_amplitude": scenario.traffic_amplitude,
+        "funnel_rule": ("views = the hour's traffic visitors of the platform; add_to_cart ~ Binomial(views, "
+                        "cart rate); orders ~ Binomial(add_to_cart, conversion / cart rate)"),
+        "cart_rate_by_platform": {p: rates[p][0] for p in DATA_ROOM_PLATFORMS},
+        "conversion_by_platform": conversion,
+        "average_conversion": round(float(np.mean(list(conversion.values()))), 4),
+        "average_conversion_of_the_others": {
+            p: round(float(np.mean([c for q, c in conversion.items() if q != p])), 4) for p in DATA_ROOM_PLATFORMS},
+        "poor_platform": poor,
+        "strong_platform": strong,
+        "budget": budget,
+        "budget_total": round(sum(budget.values()), 2),
+        "handbook_budget_move": (None if poor is None or strong is None else {
+            "from": poor, "to": strong, "share": HANDBOOK_MOVE_SHARE,
+            "yuan": round(HANDBOOK_MOVE_SHARE * budget[poor], 2)}),
+        "audience_shift": None if shift is None else {
+            "platform": shift.platform, "segment": shift.segment, "from_share": shift.from_share,
+            "to_share": shift.to_share, "at": _iso(_when(shift.at)),
+            "first_window_showing_it": _iso(first_shifted)},
+        "audience_rule": ("a window's visitors of a platform = its traffic visitors over the window's 12 hours, "
+                          "split multinomially by segment shares"),
+    }
+
+
+def _data_room_observed(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> dict:
+    """Counted from the data-room files: sizes, the last 24 h of the funnel at default as_of, and the shift
+    segment's share in the last four audience windows at default as_of."""
+    as_of = default_as_of(scenario).astype("datetime64[s]")
+    funnel, audience = tables["funnel"], tables["audience"]
+    funnel_time = pd.to_datetime(funnel["timestamp"], format="%Y-%m-%d %H:%M:%S").to_numpy().astype("datetime64[s]")
+    last_day = funnel[(funnel_time > as_of - 24 * HOUR) & (funnel_time <= as_of)]
+    sums = last_day.groupby("platform")[["views", "add_to_cart", "orders"]].sum()
+    shift = scenario.audience_shift
+    platform, segment = (shift.platform, shift.segment) if shift else ("小红书", "女 25-35")
+    mine = audience[audience["platform"] == platform]
+    mine_time = pd.to_datetime(mine["timestamp"], format="%Y-%m-%d %H:%M:%S").to_numpy().astype("datetime64[s]")
+    seen = mine[mine_time <= as_of]
+    totals = seen.groupby("timestamp")["visitors"].sum()
+    chosen = seen[seen["segment"] == segment].set_index("timestamp")["visitors"]
+    shares = (chosen / totals).sort_index().tail(4)
+    return {
+        "traffic_rows": len(tables["traffic"]),
+        "funnel_rows": len(funnel),
+        "audience_rows": len(audience),
+        "visitors_total": int(tables["traffic"]["visitors"].sum()),
+        "funnel_last_24h_at_default_as_of": {
+            p: {"views": int(sums.loc[p, "views"]), "add_to_cart": int(sums.loc[p, "add_to_cart"]),
+                "orders": int(sums.loc[p, "orders"]),
+                "conversion": round(float(sums.loc[p, "orders"] / sums.loc[p, "views"]), 4)}
+            for p in DATA_ROOM_PLATFORMS},
+        "audience_share_at_default_as_of": {
+            "platform": platform, "segment": segment,
+            "by_window": {stamp: {"visitors": int(totals[stamp]), "share": round(float(share), 4)}
+                          for stamp, share in shares.items()}},
+    }
+
+
 def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -> dict:
     """The answer key, from the story and from the generated tables (observed figures)."""
     start, end = scenario.validation_window
@@ -980,6 +1464,8 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "suppliers": _supplier_facts(scenario, tables["suppliers"], demand),
             "inventory": _inventory_facts(scenario, tables["stock"]),
             "logistics": logistics,
+            "exit": _exit_facts(scenario),
+            "data_room": _data_room_facts(scenario),
         },
         "observed": {
             "baseline_cart_days": base_cart_days,
@@ -997,6 +1483,8 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "first_order_units_at_half_validation_sales": total(
                 test, "presale_order", pd.Series(in_default_window, index=test.index)) / 2,
             "urgent_orders": _urgent_observed(tables["urgent_orders"], default_as_of),
+            "sales": _exit_observed(scenario, tables["sales"], tables["signals"]),
+            "data_room": _data_room_observed(scenario, tables),
         },
     }
 
@@ -1029,7 +1517,10 @@ def generate(name: str, out_dir: Path | str, seed: int | None = None) -> dict[st
     seed = scenario.seed if seed is None else int(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = {table: maker(scenario, _rng(seed, table)) for table, (_, maker) in TABLE_MAKERS.items()}
+    tables: dict[str, pd.DataFrame] = {}
+    for table, (_, maker) in TABLE_MAKERS.items():
+        inputs = {name: tables[name] for name in TABLE_INPUTS.get(table, ())}
+        tables[table] = maker(scenario, _rng(seed, table), **inputs)
     written = {}
     for table, (file_name, _) in TABLE_MAKERS.items():
         _write_csv(tables[table], out / file_name)

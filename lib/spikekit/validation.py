@@ -321,11 +321,17 @@ def _as_of(events: pd.DataFrame, as_of) -> pd.Timestamp:
 
 
 def _in_scope(events: pd.DataFrame, as_of, window_hours: float) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """Baseline rows up to as_of and test rows in (as_of - window, as_of]; nothing after as_of."""
+    """Baseline rows up to as_of and the last ``window_hours`` of test rows up to as_of; nothing after as_of.
+
+    The window ends at the latest test row known at as_of, so once a test has finished its verdict stands
+    (a run days later still sees the whole test), while during the test it is (as_of - window, as_of].
+    """
     stamp = _as_of(events, as_of)
     ts = events["timestamp"]
-    start = stamp - pd.Timedelta(hours=float(window_hours))
     phase = events["phase"]
+    known_test = ts[(phase == TEST) & (ts <= stamp)]
+    end = known_test.max() if len(known_test) else stamp
+    start = end - pd.Timedelta(hours=float(window_hours))
     keep = (ts <= stamp) & ((phase == BASELINE) | ((phase == TEST) & (ts > start)))
     return events.loc[keep], stamp
 
