@@ -89,4 +89,5 @@ def test_replay_over_the_decline_calls_exit_within_the_truth_window(tmp_path):
     trigger = pd.Timestamp(exits["06.trigger_date"].iloc[0])
     trigger = trigger.tz_localize("Asia/Shanghai") if trigger.tzinfo is None else trigger
     assert low <= trigger <= high + pd.Timedelta(days=1)
-    assert first_action(timeline, "06") == exits["as_of"].iloc[0]
+    # The first brake-or-exit call comes after the true peak, never before it.
+    assert pd.Timestamp(first_action(timeline, "06")) >= pd.Timestamp(truth("starry-mug")["peak_time"])

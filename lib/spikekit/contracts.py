@@ -1594,14 +1594,53 @@ for _contract in (TRAFFIC, FUNNEL, AUDIENCE, BUDGET):
 del _contract
 
 
+def _epoch_seconds(stamps: pd.Series, tz) -> np.ndarray:
+    """Whole seconds since 1970 UTC; naive values are local times in ``tz`` (as when loading)."""
+    stamps = pd.to_datetime(stamps, format="ISO8601")
+    if stamps.dt.tz is None:
+        stamps = stamps.dt.tz_localize(tz)
+    return ((stamps - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+
+
+def _data_room_rows(frame: pd.DataFrame, mask, contract: Contract) -> list[int]:
+    """Spreadsheet rows of the flagged rows of a loaded (key-sorted) frame, found again in the file by key,
+    timestamps compared as moments. A frame built in memory counts in its own order (row = position + 2)."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    source = frame.attrs.get("source") or {}
+    if source.get("path"):
+        try:
+            raw, info = read_raw(source["path"])
+            lower = {str(c).strip().lower(): c for c in raw.columns}
+            raw_keys, frame_keys = {}, {}
+            for k in contract.key:
+                text = raw[lower[k.lower()]].astype(str).str.strip()
+                if contract.column(k).dtype == "timestamp":
+                    tz = frame[k].dt.tz
+                    raw_keys[k] = _epoch_seconds(text, tz)
+                    frame_keys[k] = _epoch_seconds(frame[k].iloc[positions], tz)
+                else:
+                    raw_keys[k] = text.to_numpy(dtype=object)
+                    frame_keys[k] = frame[k].iloc[positions].astype(str).to_numpy(dtype=object)
+            numbers = info.get("row_numbers")
+            first = int(info.get("first_row", 2))
+            raw_keys["row"] = (np.asarray(numbers, dtype=np.int64) if numbers is not None
+                               else np.arange(len(raw), dtype=np.int64) + first)
+            found = pd.DataFrame(frame_keys).merge(pd.DataFrame(raw_keys), on=list(contract.key), how="left")
+            if len(found) == len(positions) and found["row"].notna().all():
+                return sorted(int(r) for r in found["row"])
+        except Exception:  # the file changed or cannot be matched: fall back to frame order
+            pass
+    return [int(p) + 2 for p in positions]
+
+
 def _off_grid(frame: pd.DataFrame, hours: tuple[int, ...] | None, contract: Contract, file: str, what: str, fix: str):
     """InputError when a timestamp is not on the hour (or, with ``hours``, not at one of those hours)."""
     stamps = frame["timestamp"]
     bad = (stamps != stamps.dt.floor("h")).to_numpy()
     if hours is not None:
-        bad |= ~np.isin(stamps.dt.hour.to_numpy(), hours)
+        bad = bad | ~np.isin(stamps.dt.hour.to_numpy(), hours)
     if bad.any():
-        raise InputError(what, file=file, column="timestamp", rows=_logistics_rows(frame, bad, contract), fix=fix)
+        raise InputError(what, file=file, column="timestamp", rows=_data_room_rows(frame, bad, contract), fix=fix)
 
 
 def validate_traffic(frame: pd.DataFrame, file: str = "traffic.csv") -> pd.DataFrame:
@@ -1618,12 +1657,12 @@ def validate_funnel(frame: pd.DataFrame, file: str = "funnel.csv") -> pd.DataFra
     over_views = frame["add_to_cart"].to_numpy() > frame["views"].to_numpy()
     if over_views.any():
         raise InputError("add_to_cart is above views: a visitor must view the product before adding it to the cart",
-                         file=file, column="add_to_cart", rows=_logistics_rows(frame, over_views, FUNNEL),
+                         file=file, column="add_to_cart", rows=_data_room_rows(frame, over_views, FUNNEL),
                          fix="check the columns are not swapped and come from the same hour and platform")
     over_cart = frame["orders"].to_numpy() > frame["add_to_cart"].to_numpy()
     if over_cart.any():
         raise InputError("orders is above add_to_cart: the funnel counts orders placed from the cart",
-                         file=file, column="orders", rows=_logistics_rows(frame, over_cart, FUNNEL),
+                         file=file, column="orders", rows=_data_room_rows(frame, over_cart, FUNNEL),
                          fix="check the columns are not swapped; count buy-now orders as add-to-carts too")
     return frame
 
