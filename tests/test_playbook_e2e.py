@@ -168,3 +168,26 @@ def test_no_exit_before_the_decline_has_started(runs):
         if trigger is None or pd.Timestamp(trigger) > as_of:
             assert r6["exit_decision"] != "exit", name
             assert r6["trigger_date"] is None, name
+
+
+def test_data_room_moves_budget_and_flags_the_audience_shift_as_the_truth_says(runs):
+    for name in SCENARIOS:
+        room = truth(name)["expected"].get("data_room", {})
+        r7 = results(runs[name], "07")
+        moves = r7["budget_moves"]
+        move = room.get("handbook_budget_move")
+        shift = room.get("audience_shift")
+        if move:
+            assert len(moves) == 1, name
+            row = moves.iloc[0]
+            assert (row["from_platform"], row["to_platform"]) == (move["from"], move["to"]), name
+            assert math.isclose(float(row["amount"]), move["yuan"], rel_tol=1e-9), name
+        else:
+            assert len(moves) == 0, name
+        if shift:
+            assert r7["creative_call"] == "change the creative", name
+            a = r7["audience_shift"]
+            assert (a["platform"], a["segment"]) == (shift["platform"], shift["segment"])
+            assert abs(a["share_now"] - shift["to_share"]) < 0.05 and abs(a["share_before"] - shift["from_share"]) < 0.05
+        else:
+            assert r7["creative_call"] == "keep", name
