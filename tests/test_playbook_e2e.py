@@ -165,7 +165,7 @@ def test_no_exit_before_the_decline_has_started(runs):
         r6 = results(runs[name], "06")
         trigger = t["expected"]["exit"]["decline_trigger_date"]
         as_of = pd.Timestamp(runs[name].manifest["as_of"])
-        if trigger is None or pd.Timestamp(trigger) > as_of:
+        if trigger is None or pd.Timestamp(trigger).tz_localize(as_of.tz) > as_of:
             assert r6["exit_decision"] != "exit", name
             assert r6["trigger_date"] is None, name
 
