@@ -7,6 +7,12 @@ command starts fast.
 from __future__ import annotations
 
 import importlib
+import os
+
+# Large arrays (a 21.6 M-row signals scan) stall for up to a second while the kernel assembles transparent huge
+# pages; without numpy's huge-page hint the same load is steady (measured 1.4-3.1 s -> 1.5-1.8 s for
+# `spike scan` on 10,000 series; benchmarks/bench_scan.py). numpy reads this once, when first imported.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 __version__ = "0.1.0"
 

@@ -67,6 +67,7 @@ def launch(argv: list[str]) -> None:
     # pyplot fixes its backend when first imported: choose the inline one ipykernel would choose, so
     # figures still come out as images in executed notebooks (an Agg backend here would silently drop them).
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")  # see spikekit/__init__.py
     for name in PREIMPORTS:
         try:
             importlib.import_module(name)
