@@ -91,3 +91,17 @@ def test_replay_over_the_decline_calls_exit_within_the_truth_window(tmp_path):
     assert low <= trigger <= high + pd.Timedelta(days=1)
     # The first brake-or-exit call comes after the true peak, never before it.
     assert pd.Timestamp(first_action(timeline, "06")) >= pd.Timestamp(truth("starry-mug")["peak_time"])
+
+
+def test_watch_reruns_the_data_room_on_a_simulated_clock(tmp_path):
+    from spikekit.replay import watch
+
+    folders = watch("starry-mug", every="1h", chapters=["07"], times=2, as_of="2025-03-09 11:00",
+                    records=tmp_path, progress=None)
+    manifests = [json.loads((f / "run.json").read_text()) for f in folders]
+    assert [m["as_of"] for m in manifests] == ["2025-03-09T11:00:00+08:00", "2025-03-09T12:00:00+08:00"]
+    assert all(m["status"] == "ok" and list(m["chapters"]) == ["07"] for m in manifests)
+    assert [m["tags"]["step"] for m in manifests] == [0, 1]
+    # At 12:00 the 小红书 audience shift of the truth file is visible; an hour earlier the window had not closed.
+    calls = [m["chapters"]["07"]["results"]["creative_call"] for m in manifests]
+    assert calls == ["keep", "change the creative"]

@@ -37,6 +37,17 @@ def _cmd_replay(args) -> int:
     return 0 if not failed else 1
 
 
+def _cmd_watch(args) -> int:
+    from .replay import watch
+
+    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    folders = watch(args.spike, every=args.every, chapters=chapters, times=args.times, as_of=args.as_of,
+                    records=args.records, workers=args.workers)
+    for folder in folders:
+        print(folder)
+    return 0
+
+
 def _cmd_list(args) -> int:
     from .runner import list_runs
 
@@ -115,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records")
     p.add_argument("--workers", type=int)
     p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("watch", help="rerun chapters on a schedule (e.g. the hourly data room) with warm workers")
+    p.add_argument("--spike", required=True)
+    p.add_argument("--chapters", default="07", help="comma-separated chapter ids (default 07, the data room)")
+    p.add_argument("--every", default="1h", help="time between runs (default 1h)")
+    p.add_argument("--times", type=int, help="stop after this many runs (default: until interrupted)")
+    p.add_argument("--as-of", dest="as_of", help="simulated clock start (runs back to back); default: now, on schedule")
+    p.add_argument("--records")
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("list", help="runs per spike with their status")
     p.add_argument("--spike")

@@ -41,13 +41,12 @@ class ReplayOutcome:
     timeline: Any  # pandas.DataFrame
 
 
-def steps_between(start: Any, end: Any, every: str, timezone: str) -> list:
-    import pandas as pd
-
-    first, last = parse_as_of(start, timezone), parse_as_of(end, timezone)
+def _interval(every: str):
+    """A positive duration from the usual 1d / 12h / 30min spellings (pandas now wants upper-case D)."""
     import re
 
-    # Accept the usual 1d / 12h / 30min spellings (pandas now wants upper-case D for days).
+    import pandas as pd
+
     spelled = re.sub(r"(?<=\d)d$", "D", str(every).strip())
     try:
         step = pd.Timedelta(spelled)
@@ -55,6 +54,14 @@ def steps_between(start: Any, end: Any, every: str, timezone: str) -> list:
         raise ConfigError(f"--every {every!r} is not a duration. Fix: use e.g. 1d, 12h, 2d") from None
     if step <= pd.Timedelta(0):
         raise ConfigError("--every must be a positive duration")
+    return step
+
+
+def steps_between(start: Any, end: Any, every: str, timezone: str) -> list:
+    import pandas as pd
+
+    first, last = parse_as_of(start, timezone), parse_as_of(end, timezone)
+    step = _interval(every)
     if last < first:
         raise ConfigError(f"--to {end} is before --from {start}")
     steps = list(pd.date_range(first, last, freq=step))
@@ -234,3 +241,48 @@ def replay(
     _seal(staging)
     os.rename(staging, final)
     return ReplayOutcome(final, manifest, timeline)
+
+
+def watch(
+    spike_name: str,
+    *,
+    every: str = "1h",
+    chapters: list[str] | None = None,
+    times: int | None = None,
+    as_of: Any = None,
+    records: Path | str | None = None,
+    workers: int | None = None,
+    progress: TextIO | None = sys.stderr,
+    sleep=time.sleep,
+) -> list[Path]:
+    """Rerun chapters on a schedule (the hourly data room) on one warm worker pool; returns the run folders.
+
+    Each run is an ordinary, complete record with every chapter in a fresh kernel; only the workers and the
+    next kernel stay warm between runs, so a rerun of chapter 07 costs its own cells, not Python and kernel
+    start-up. ``as_of`` None: each run is as of now in the spike's zone. ``as_of`` given: a simulated clock
+    starting there and advancing by ``every`` per run without waiting (demos, tests, back-fills).
+    """
+    spike = load_spike(check_name(spike_name))
+    book = load_playbook()
+    order = book.order(chapters)
+    import pandas as pd
+
+    interval = _interval(every)
+    clock = parse_as_of(as_of, spike.timezone) if as_of is not None else None
+    folders: list[Path] = []
+    started = time.monotonic()
+    cwd = str(project_root() / "notebooks")
+    with WorkerPool(book.kernel, cwd, True, workers or book.workers) as pool:
+        k = 0
+        while times is None or k < times:
+            moment = clock + k * interval if clock is not None else pd.Timestamp.now(tz=spike.timezone)
+            outcome = run(spike.name, moment.isoformat(), chapters=order, records=records, progress=progress,
+                          pool=pool, more_after=times is None or k < times - 1, tags={"watch": True, "step": k})
+            folders.append(outcome.run_dir)
+            if progress is not None:
+                print(f"[watch] run {k + 1} as of {moment:%Y-%m-%d %H:%M}: {outcome.manifest['status']} -> "
+                      f"{outcome.run_dir}", file=progress, flush=True)
+            k += 1
+            if clock is None and (times is None or k < times):
+                sleep(max(0.0, started + k * interval.total_seconds() - time.monotonic()))
+    return folders
