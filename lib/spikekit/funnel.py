@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import stats
+from ._common import settings_from_mapping
 from .errors import ConfigError, InputError
 
 __all__ = [
@@ -133,11 +133,7 @@ class DataRoomSettings:
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> "DataRoomSettings":
         """Build from notebook parameters; unknown names are refused (papermill itself only warns)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"unknown data-room parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(params))
+        return settings_from_mapping(cls, params, "data-room")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -28,13 +28,14 @@ labels the days.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats as sps
+from scipy import stats as sps
 
+from ._common import json_safe as _json_safe, settings_from_mapping
 from .errors import ConfigError, InputError
 
 __all__ = [
@@ -167,33 +168,11 @@ class InventorySettings:
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> "InventorySettings":
         """Build from notebook parameters; unknown names are refused (papermill itself only warns)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"unknown inventory parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(params))
+        return settings_from_mapping(cls, params, "inventory")
 
     def to_dict(self) -> dict:
         return _json_safe(asdict(self))
 
-
-def _json_safe(value):
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, pd.DataFrame):
-        return _json_safe(value.to_dict(orient="records"))
-    return value
 
 
 # ------------------------------------------------------------------------------------------ the stock

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._common import settings_from_mapping
 from .errors import ConfigError, InputError
 
 __all__ = [
@@ -129,11 +130,7 @@ class LogisticsSettings:
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> "LogisticsSettings":
         """Build from notebook parameters; unknown names are refused (papermill itself only warns)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"unknown logistics parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(params))
+        return settings_from_mapping(cls, params, "logistics")
 
 
 def planned_orders(daily_demand: Mapping[str, Any], settings: LogisticsSettings | None = None) -> float:

@@ -36,13 +36,13 @@ binaries fixed, what remains is an LP whose duals say what one more unit of a li
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ._common import json_safe as _json_safe, settings_from_mapping
 from .errors import ConfigError
 
 __all__ = [
@@ -124,11 +124,7 @@ class SupplySettings:
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> "SupplySettings":
         """Build from notebook parameters; unknown names are refused (papermill itself only warns)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"unknown supplier-plan parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(params))
+        return settings_from_mapping(cls, params, "supplier-plan")
 
     def to_dict(self) -> dict:
         return _json_safe(asdict(self))
@@ -202,26 +198,6 @@ class Plan:
 
 # ------------------------------------------------------------------------------------------ helpers
 
-
-def _json_safe(value):
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, (pd.Timestamp, datetime, date)):
-        return None if pd.isna(value) else value.isoformat()
-    if value is None or isinstance(value, str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
 
 
 def _records(frame: pd.DataFrame) -> list:

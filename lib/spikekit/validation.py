@@ -20,12 +20,13 @@ is its number of distinct calendar days with a row (days).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ._common import json_safe as _json_safe, settings_from_mapping
 from . import stats
 from .errors import ConfigError, InputError
 
@@ -121,13 +122,7 @@ class ValidationSettings:
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> "ValidationSettings":
         """Build from notebook parameters; unknown names are refused (papermill itself only warns)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown validation parameter(s) {unknown}; known: {sorted(known)}"
-            )
-        return cls(**dict(params))
+        return settings_from_mapping(cls, params, "validation")
 
     def to_dict(self) -> dict:
         return _json_safe(asdict(self))
@@ -269,26 +264,6 @@ class Decision:
 
 # ------------------------------------------------------------------------------------------ helpers
 
-
-def _json_safe(value):
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or isinstance(value, str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
 
 
 def _settings(settings: ValidationSettings | Mapping | None) -> ValidationSettings:
