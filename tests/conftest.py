@@ -51,7 +51,8 @@ def mini_project(tmp_path, monkeypatch):
         ("markdown", "# A"),
         ("code", params + "base = 41\nsleep_s = 0.0", ["parameters"]),
         ("code", begin.format(cid="A")),
-        ("code", "import time; time.sleep(sleep_s)\nsk.record('x', base)\nsk.record('as_of_seen', ctx.as_of)"),
+        ("code", "import time; time.sleep(sleep_s)\nsk.record('x', base)\nsk.record('as_of_seen', ctx.as_of)\n"
+                 "sk.record('note_md', f'# Note\\nx is {base}')"),
     ])
     write_notebook(nbdir / "b.ipynb", [
         ("code", params + "sleep_s = 0.0", ["parameters"]),

@@ -46,6 +46,8 @@ def test_results_hand_on_failures_skip_dependents_and_the_rest_still_runs(mini_p
     # Sealed: files are read-only; nothing is left in the partial area.
     assert not (outcome.run_dir / "run.json").stat().st_mode & stat.S_IWUSR
     assert not list((mini_project["records"] / ".partial").rglob("run.json"))
+    # A text result named *_md is also a Markdown file in the record.
+    assert (outcome.run_dir / "note.md").read_text(encoding="utf-8") == "# Note\nx is 41"
     # results/ has one JSON per chapter that ran, equal to the manifest's.
     assert json.loads((outcome.run_dir / "results" / "B.json").read_text()) == {"x_plus_one": 42}
 

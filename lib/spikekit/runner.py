@@ -379,6 +379,14 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _write_documents(folder: Path, results: dict) -> None:
+    """A recorded text result named ``<name>_md`` is also saved as ``<name>.md`` beside the notebooks
+    (e.g. chapter 10's stand-up brief, readable on a phone without opening a notebook)."""
+    for name, value in results.items():
+        if name.endswith("_md") and isinstance(value, str) and name[:-3].isidentifier():
+            (folder / f"{name[:-3]}.md").write_text(value, encoding="utf-8")
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -535,6 +543,7 @@ def run(
         entry.update(status=outcome["status"], results=outcome["results"], error=outcome["error"],
                      html=outcome.get("html"), duration_s=round(outcome["finished"] - outcome["started"], 3))
         _write_json(staging / RESULTS_DIR / f"{cid}.json", outcome["results"])
+        _write_documents(staging, outcome["results"])
         _write_json(staging / "run.json", manifest)
 
     # Reuse what an earlier run finished (resume).
@@ -555,6 +564,7 @@ def run(
                 entry.update(status="reused", results=old["results"], html=old.get("html"),
                              duration_s=0.0, reused_from=old.get("reused_from") or earlier["run_id"])
                 _write_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
+                _write_documents(staging, old["results"])
                 report(cid, "reused", f"from {entry['reused_from']}")
         _write_json(staging / "run.json", manifest)
 
