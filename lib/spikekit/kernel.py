@@ -34,6 +34,9 @@ PREIMPORTS = (
     "spikekit.logistics",
     "spikekit.lifecycle",
     "spikekit.funnel",
+    "spikekit.content",
+    "spikekit.cash",
+    "spikekit.team",
 )
 
 
