@@ -27,6 +27,7 @@ _LAZY = {
     "load_signals": "contracts",
     "load_suppliers": "contracts",
     "load_sales": "contracts",
+    "load_posts": "contracts",
     "load_traffic": "contracts",
     "load_funnel": "contracts",
     "load_audience": "contracts",

@@ -1,0 +1,546 @@
+"""Chapter 08, 内容矩阵: the content line, from the first kit to what to make more of tomorrow.
+
+Handbook rules of thumb, each a setting below:
+
+- a level-1 kit within 2 hours of the go decision: 3 cover styles, 5 selling angles, FAQ templates;
+- a case matrix of 12 short videos (4 scenario, 4 unboxing, 4 testimonial) over 6 platforms, each adapted to
+  its platform;
+- phases: days 1-2 ignite, days 3-5 deepen (small creators, challenges, UGC templates), days 6-7 long tail
+  (one-week report, comparisons, next-product teaser).
+
+**Plan rule** (``content_plan``). Videos go out in format order scenario -> unboxing -> testimonial: the
+scenario video is the hook that rides the trend, unboxings need stock in creators' hands, testimonials need
+buyers who have received the product. The videos are spread over the days as evenly as possible, the extra
+ones on the earliest days (attention is highest early). Video i (0-based, in that order) leads on platform
+``platforms[i % len(platforms)]``, so every platform gets the same number of videos (12 over 6: two each),
+consecutive videos never share a platform, and a platform's videos are of different formats. With the default
+settings this puts all scenario videos in the ignite days, unboxings in the deepen days and testimonials at the
+end of deepen and in the long tail.
+
+**Performance rule** (``performance``). Posts published up to ``as_of`` are pooled per format x platform; each
+cell's order-per-view and click-per-view rates are shrunk toward the overall rate by an empirical-Bayes
+Beta-binomial (``stats.shrink_rates``), so a cell with two lucky posts does not outrank a cell with twenty.
+A post's counts are taken as they stand in the file (the table is a snapshot, not a time series).
+
+**Make-more rule** (``make_more``). Only cells with at least ``min_views`` views count as evidence; they are
+ranked by shrunk order rate and the best ``top`` are named. A cell whose interval lies wholly above the overall
+rate is *credibly better*; the others are the best bets so far.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._common import settings_from_mapping
+from .errors import ConfigError, InputError
+from .stats import shrink_rates
+
+__all__ = [
+    "FORMATS",
+    "PLATFORMS",
+    "PLATFORM_NOTES",
+    "ContentSettings",
+    "kit_deadline",
+    "level1_kit",
+    "content_plan",
+    "performance",
+    "make_more",
+    "review",
+    "headline",
+    "plot_plan",
+    "plot_performance",
+]
+
+FORMATS = ("scenario", "unboxing", "testimonial")
+PLATFORMS = ("小红书", "抖音", "淘宝", "拼多多", "微信", "快手")
+PRODUCE, HOLD = "produce", "hold"
+
+# How one master video is cut for each platform (what the editor changes, not a new shoot).
+PLATFORM_NOTES = {
+    "小红书": "vertical 3:4 cover with a big title, 30-60 s, plus a picture note with the selling points as a list",
+    "抖音": "vertical 9:16, hook in the first 3 s, 15 s cut, trending sound, product link in the cart",
+    "淘宝": "main-image video 9:16 or 1:1, under 60 s, close-ups and size or capacity on screen, no music cue needed",
+    "拼多多": "short 15-30 s, price and the deal in the first frame, subtitles large",
+    "微信": "视频号 vertical 30-60 s, story told for sharing in groups, link to the mini-shop",
+    "快手": "vertical 9:16, plain talk to camera, 20-40 s, live-room teaser at the end",
+}
+_DEFAULT_NOTE = "vertical 9:16, hook first, under 60 s, subtitles"
+
+# What each phase adds besides the videos themselves.
+PHASE_FOCUS = {
+    "ignite": "shop account and 2-3 mid-size creators post; pin the FAQ; reply to every comment in the first hour",
+    "deepen": "small creators, a challenge with a UGC template, buyer photos reposted",
+    "long tail": "one-week report, comparisons with alternatives, next-product teaser",
+}
+
+FORMAT_BRIEFS = {
+    "scenario": "the product in use in the trending scene",
+    "unboxing": "unboxing and close-ups, packaging and first impression",
+    "testimonial": "a buyer's own words after a few days of use",
+}
+
+COVER_STYLES = (
+    ("scene cover", "the product in the trending scene, title of 6-10 characters on top"),
+    ("close-up cover", "macro shot of the design detail, one selling point as the title"),
+    ("compare cover", "before/after or side by side with an ordinary alternative, price on the image"),
+)
+
+SELLING_ANGLES = (
+    ("mood", "the feeling the trend is about (ritual, gift, treat yourself)"),
+    ("design", "the design detail that wins: {design}"),
+    ("quality", "material and make: {material}"),
+    ("value", "price and what you get: {price}"),
+    ("gift", "gift box, card, ships in {ships_in_days} days"),
+)
+
+# FAQ drafts: (fact key, question, answer template). Only facts the seller gave are drafted.
+FAQ_TEMPLATES = (
+    ("material", "What is it made of?", "It is made of {material}."),
+    ("capacity", "How big is it?", "It holds {capacity}."),
+    ("price", "How much is it and is there a deal?", "It is {price}; the launch deal is on the product page."),
+    ("ships_in_days", "When will it ship?", "Orders ship within {ships_in_days} days of payment."),
+    ("care", "How do I care for it?", "{care}"),
+    ("design", "Which designs are there?", "The most popular design is {design}; all designs are on the product page."),
+    ("returns", "Can I return it?", "{returns}"),
+)
+# Words that tie a customer's question (chapter 11) to a fact, so its answer can be drafted from the facts.
+_QUESTION_WORDS = {
+    "material": ("material", "made of", "材质", "陶瓷", "glass", "ceramic"),
+    "capacity": ("size", "capacity", "big", "ml", "容量", "大小", "多大"),
+    "price": ("price", "cost", "deal", "discount", "价格", "多少钱", "优惠"),
+    "ships_in_days": ("ship", "deliver", "when", "发货", "快递", "几天"),
+    "care": ("wash", "dishwasher", "microwave", "clean", "洗碗机", "微波炉", "清洗"),
+    "design": ("design", "colour", "color", "pattern", "颜色", "款式", "图案"),
+    "returns": ("return", "refund", "broken", "退", "换", "破损"),
+}
+
+
+@dataclass(frozen=True)
+class ContentSettings:
+    """The chapter's parameters; defaults follow the handbook.
+
+    deadline_hours: the level-1 kit is due this many hours after the go decision.
+    videos_scenario / videos_unboxing / videos_testimonial: videos of each format in the 7-day matrix.
+    ignite_days / deepen_days / tail_days: length of each phase in days (day 1 = first day after the go).
+    min_views: views a format x platform cell needs before it can be named in make-more.
+    top: how many cells make-more names at most.
+    conf: level of the intervals on the shrunk rates.
+    prior_strength: a + b of the Beta prior; None estimates it from the spread of the cells.
+    """
+
+    deadline_hours: float = 2.0
+    videos_scenario: int = 4
+    videos_unboxing: int = 4
+    videos_testimonial: int = 4
+    ignite_days: int = 2
+    deepen_days: int = 3
+    tail_days: int = 2
+    min_views: float = 500.0
+    top: int = 3
+    conf: float = 0.95
+    prior_strength: float | None = None
+
+    def __post_init__(self):
+        if not self.deadline_hours > 0:
+            raise ConfigError(f"deadline_hours={self.deadline_hours!r} must be positive (handbook: 2)")
+        for name in ("videos_scenario", "videos_unboxing", "videos_testimonial", "ignite_days", "deepen_days",
+                     "tail_days"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{name}={value!r} must be a whole number >= 0")
+        if self.videos_by_format_total() == 0:
+            raise ConfigError("all video counts are 0: plan at least one video")
+        if self.ignite_days + self.deepen_days + self.tail_days == 0:
+            raise ConfigError("ignite_days, deepen_days and tail_days are all 0: the plan needs at least one day")
+        if not self.min_views >= 0:
+            raise ConfigError(f"min_views={self.min_views!r} must be >= 0")
+        if not (isinstance(self.top, (int, np.integer)) and self.top >= 1):
+            raise ConfigError(f"top={self.top!r} must be a whole number >= 1")
+        if not 0 < self.conf < 1:
+            raise ConfigError(f"conf={self.conf!r} must be between 0 and 1, e.g. 0.95")
+        if self.prior_strength is not None and not self.prior_strength > 0:
+            raise ConfigError(f"prior_strength={self.prior_strength!r} must be positive, or None to estimate it")
+
+    def videos_by_format(self) -> dict[str, int]:
+        return {"scenario": int(self.videos_scenario), "unboxing": int(self.videos_unboxing),
+                "testimonial": int(self.videos_testimonial)}
+
+    def videos_by_format_total(self) -> int:
+        return int(self.videos_scenario) + int(self.videos_unboxing) + int(self.videos_testimonial)
+
+    def phases(self) -> tuple[tuple[str, int], ...]:
+        return (("ignite", int(self.ignite_days)), ("deepen", int(self.deepen_days)),
+                ("long tail", int(self.tail_days)))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ContentSettings":
+        return settings_from_mapping(cls, params, "content")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Level-1 kit
+# ----------------------------------------------------------------------------------------------------------
+def _timestamp(value, what: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} {value!r} is not a date/time ({exc})") from None
+    if stamp is pd.NaT or pd.isna(stamp):
+        raise ConfigError(f"{what} is empty: give the moment of the go decision, e.g. '2025-03-09 12:00'")
+    return stamp
+
+
+def kit_deadline(go_time, deadline_hours: float = 2.0) -> pd.Timestamp:
+    """When the level-1 kit is due: the go decision plus ``deadline_hours``."""
+    if not deadline_hours > 0:
+        raise ConfigError(f"deadline_hours={deadline_hours!r} must be positive (handbook: 2)")
+    return _timestamp(go_time, "go_time") + pd.Timedelta(hours=float(deadline_hours))
+
+
+def _fill(template: str, facts: Mapping[str, Any]) -> str:
+    """Fill ``{name}`` slots from the facts; a missing fact stays visible as ``[name?]`` for the writer."""
+    class _Missing(dict):
+        def __missing__(self, key):
+            return f"[{key}?]"
+
+    return template.format_map(_Missing({k: v for k, v in facts.items() if v is not None and v != ""}))
+
+
+def _question_texts(top_questions) -> list[str]:
+    """Chapter 11's top questions as plain texts: a list of texts, or a table with a ``question`` column."""
+    if top_questions is None:
+        return []
+    if isinstance(top_questions, pd.DataFrame):
+        if "question" not in top_questions.columns:
+            raise InputError("the top questions table has no 'question' column", column="question",
+                             fix="record top_questions as a list of texts or a table with a question column")
+        values = top_questions["question"].tolist()
+    elif isinstance(top_questions, str):
+        values = [top_questions]
+    else:
+        values = list(top_questions)
+    return [str(v).strip() for v in values if v is not None and str(v).strip()]
+
+
+def _fact_for(question: str, facts: Mapping[str, Any]) -> str | None:
+    text = question.lower()
+    for key, words in _QUESTION_WORDS.items():
+        if key in facts and facts[key] not in (None, "") and any(w.lower() in text for w in words):
+            return key
+    return None
+
+
+def level1_kit(go_time, product_facts: Mapping[str, Any], top_questions=None,
+               deadline_hours: float = 2.0) -> pd.DataFrame:
+    """The level-1 content kit as a checklist: 3 cover styles, 5 selling angles and FAQ drafts, all due
+    ``deadline_hours`` after the go decision.
+
+    ``product_facts``: what the seller knows, e.g. name, design, material, capacity, price, ships_in_days, care,
+    returns. FAQ drafts are written only for the facts given; chapter 11's ``top_questions`` (texts, or a table
+    with a ``question`` column; None when not recorded) come first, each answered from the fact it mentions
+    when one matches, else marked for the writer. Columns: item, kind, title, draft, source, due, status.
+    """
+    if not isinstance(product_facts, Mapping):
+        raise ConfigError("product_facts must be a mapping of fact name to value, e.g. {'material': 'ceramic'}")
+    due = kit_deadline(go_time, deadline_hours)
+    facts = dict(product_facts)
+    rows: list[dict] = []
+    for title, draft in COVER_STYLES:
+        rows.append({"kind": "cover", "title": title, "draft": _fill(draft, facts), "source": "handbook"})
+    for title, draft in SELLING_ANGLES:
+        rows.append({"kind": "angle", "title": title, "draft": _fill(draft, facts), "source": "handbook"})
+    answered: set[str] = set()
+    for question in _question_texts(top_questions):
+        key = _fact_for(question, facts)
+        template = next((t for t in FAQ_TEMPLATES if t[0] == key), None)
+        draft = _fill(template[2], facts) if template else "[answer to write: no product fact matches]"
+        if key:
+            answered.add(key)
+        rows.append({"kind": "faq", "title": question, "draft": draft, "source": "chapter 11 top questions"})
+    for key, question, answer in FAQ_TEMPLATES:
+        if key in facts and facts[key] not in (None, "") and key not in answered:
+            rows.append({"kind": "faq", "title": question, "draft": _fill(answer, facts), "source": "product facts"})
+    kit = pd.DataFrame(rows, columns=["kind", "title", "draft", "source"])
+    kit.insert(0, "item", np.arange(1, len(kit) + 1))
+    kit["due"] = due
+    kit["status"] = "to do"
+    kit.attrs["deadline"] = due
+    return kit
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Seven-day content plan
+# ----------------------------------------------------------------------------------------------------------
+def _phase_of_day(phases: Sequence[tuple[str, int]]) -> list[str]:
+    days: list[str] = []
+    for name, length in phases:
+        if int(length) < 0:
+            raise ConfigError(f"phase {name!r} has {length} days: give a whole number >= 0")
+        days += [str(name)] * int(length)
+    if not days:
+        raise ConfigError("the phases add up to 0 days: the plan needs at least one day")
+    return days
+
+
+def content_plan(start_date, platforms: Sequence[str] = PLATFORMS,
+                 videos_by_format: Mapping[str, int] | None = None,
+                 phases: Sequence[tuple[str, int]] = (("ignite", 2), ("deepen", 3), ("long tail", 2))
+                 ) -> pd.DataFrame:
+    """One row per video: day (1 = ``start_date``), date, phase, format, lead platform and how to adapt the cut.
+
+    Rule (see the module text): videos in format order scenario -> unboxing -> testimonial, spread over the
+    days as evenly as possible with the extra ones on the earliest days; video i leads on
+    ``platforms[i % len(platforms)]``. Columns: video, day, date, phase, phase_focus, format, format_brief,
+    platform, adaptation.
+    """
+    videos_by_format = dict(videos_by_format or {"scenario": 4, "unboxing": 4, "testimonial": 4})
+    unknown = sorted(set(videos_by_format) - set(FORMATS))
+    if unknown:
+        raise ConfigError(f"unknown video format(s) {unknown}; known: {list(FORMATS)}")
+    counts = {f: int(videos_by_format.get(f, 0)) for f in FORMATS}
+    if any(n < 0 for n in counts.values()):
+        raise ConfigError(f"video counts must be >= 0, got {counts}")
+    platforms = [str(p) for p in platforms]
+    if not platforms or len(set(platforms)) != len(platforms):
+        raise ConfigError(f"platforms must be a non-empty list without repeats, got {platforms}")
+    day_phase = _phase_of_day(phases)
+    n_days = len(day_phase)
+    sequence = [f for f in FORMATS for _ in range(counts[f])]
+    n = len(sequence)
+    if n == 0:
+        raise ConfigError("no videos to plan: every format count is 0")
+    per_day = np.full(n_days, n // n_days)
+    per_day[: n % n_days] += 1  # the extra videos go on the earliest days
+    day_of_video = np.repeat(np.arange(1, n_days + 1), per_day)
+    start = pd.Timestamp(start_date).normalize()
+    rows = []
+    for i, (fmt, day) in enumerate(zip(sequence, day_of_video)):
+        platform = platforms[i % len(platforms)]
+        phase = day_phase[day - 1]
+        rows.append({
+            "video": f"V{i + 1:02d}",
+            "day": int(day),
+            "date": start + pd.Timedelta(days=int(day) - 1),
+            "phase": phase,
+            "phase_focus": PHASE_FOCUS.get(phase, ""),
+            "format": fmt,
+            "format_brief": FORMAT_BRIEFS[fmt],
+            "platform": platform,
+            "adaptation": PLATFORM_NOTES.get(platform, _DEFAULT_NOTE),
+        })
+    plan = pd.DataFrame(rows)
+    plan.attrs["platforms"] = platforms
+    plan.attrs["days"] = n_days
+    plan.attrs["phases"] = [(str(a), int(b)) for a, b in phases]
+    return plan
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Performance and make-more
+# ----------------------------------------------------------------------------------------------------------
+def _posts_up_to(posts: pd.DataFrame, as_of) -> tuple[pd.DataFrame, pd.Timestamp]:
+    missing = [c for c in ("timestamp", "platform", "format", "views", "clicks", "orders") if c not in posts.columns]
+    if missing:
+        raise InputError(f"the posts table lacks column(s) {missing}", column=missing[0],
+                         fix="load it with spikekit.contracts.load_posts")
+    stamps = posts["timestamp"]
+    cutoff = _timestamp(as_of, "as_of")
+    tz = getattr(stamps.dt, "tz", None)
+    if tz is not None and cutoff.tzinfo is None:
+        cutoff = cutoff.tz_localize(tz)
+    elif tz is None and cutoff.tzinfo is not None:
+        cutoff = cutoff.tz_localize(None)
+    return posts.loc[(stamps <= cutoff).to_numpy()], cutoff
+
+
+def _display_order(column: pd.Series) -> pd.Series:
+    known = FORMATS if column.name == "format" else PLATFORMS
+    rank = {name: f"{i:02d}" for i, name in enumerate(known)}
+    return column.map(lambda v: rank.get(v, f"99{v}"))
+
+
+def performance(posts: pd.DataFrame, as_of, prior_strength: float | None = None,
+                conf: float = 0.95) -> pd.DataFrame:
+    """Order-per-view and click-per-view rates by format x platform, raw and shrunk, with ``conf`` intervals.
+
+    Posts stamped after ``as_of`` are ignored. Each rate is shrunk toward the pooled rate of all cells by the
+    Beta-binomial of ``stats.shrink_rates`` (``prior_strength`` = a + b of the prior, or None to estimate it).
+    Columns: format, platform, posts, views, clicks, orders, click_rate_raw, click_rate, click_low, click_high,
+    order_rate_raw, order_rate, order_low, order_high. attrs: overall order/click rate, prior strengths, as_of.
+    """
+    used, cutoff = _posts_up_to(posts, as_of)
+    columns = ["format", "platform", "posts", "views", "clicks", "orders", "click_rate_raw", "click_rate",
+               "click_low", "click_high", "order_rate_raw", "order_rate", "order_low", "order_high"]
+    table = (used.assign(format=used["format"].astype(str), platform=used["platform"].astype(str), posts=1)
+             .groupby(["format", "platform"], sort=True, observed=True)[["posts", "views", "clicks", "orders"]]
+             .sum().reset_index())
+    table.attrs.update(as_of=cutoff, conf=conf, n_posts=int(len(used)))
+    if table.empty or table["views"].sum() == 0:
+        table = table.reindex(columns=columns)
+        table.attrs.update(overall_order_rate=float("nan"), overall_click_rate=float("nan"))
+        return table
+    views = table["views"].to_numpy(dtype=float)
+    orders = shrink_rates(table["orders"].to_numpy(), views, prior_strength=prior_strength, conf=conf)
+    clicks = shrink_rates(table["clicks"].to_numpy(), views, prior_strength=prior_strength, conf=conf)
+    table["click_rate_raw"], table["click_rate"] = clicks.raw, clicks.estimate
+    table["click_low"], table["click_high"] = clicks.low, clicks.high
+    table["order_rate_raw"], table["order_rate"] = orders.raw, orders.estimate
+    table["order_low"], table["order_high"] = orders.low, orders.high
+    table = table[columns]
+    # Formats in plan order, platforms in the usual order (others after, by name): the table reads the same every run.
+    table = table.sort_values(["format", "platform"], key=_display_order, kind="mergesort").reset_index(drop=True)
+    table.attrs.update(
+        as_of=cutoff, conf=conf, n_posts=int(len(used)),
+        overall_order_rate=float(table["orders"].sum() / views.sum()),
+        overall_click_rate=float(table["clicks"].sum() / views.sum()),
+        order_prior_strength=float(orders.prior_alpha + orders.prior_beta),
+        click_prior_strength=float(clicks.prior_alpha + clicks.prior_beta),
+    )
+    return table
+
+
+def make_more(perf: pd.DataFrame, min_views: float = 500.0, top: int = 3) -> pd.DataFrame:
+    """What to make more of tomorrow: the ``top`` format x platform cells by shrunk order rate among those with
+    at least ``min_views`` views. ``evidence`` says whether the cell's interval lies wholly above the overall rate.
+    Columns: rank, format, platform, posts, views, orders, order_rate, order_low, order_high, lift, evidence,
+    action."""
+    columns = ["rank", "format", "platform", "posts", "views", "orders", "order_rate", "order_low", "order_high",
+               "lift", "evidence", "action"]
+    overall = float(perf.attrs.get("overall_order_rate", float("nan")))
+    if perf.empty or not np.isfinite(overall):
+        out = pd.DataFrame(columns=columns)
+        out.attrs.update(min_views=min_views, overall_order_rate=overall)
+        return out
+    eligible = perf[perf["views"].to_numpy(dtype=float) >= float(min_views)]
+    ranked = eligible.sort_values(["order_rate", "views"], ascending=[False, False], kind="mergesort").head(int(top))
+    out = ranked[["format", "platform", "posts", "views", "orders", "order_rate", "order_low", "order_high"]].copy()
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out["lift"] = out["order_rate"] / overall if overall > 0 else np.nan
+    above = out["order_low"].to_numpy(dtype=float) > overall
+    out["evidence"] = np.where(above, "credibly above the overall rate", "best so far, not yet credibly above")
+    out["action"] = [f"make more {f} videos for {p}" for f, p in zip(out["format"], out["platform"])]
+    out = out.reset_index(drop=True)[columns]
+    out.attrs.update(min_views=min_views, overall_order_rate=overall)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The call
+# ----------------------------------------------------------------------------------------------------------
+def review(validation_decision: str | None, kit: pd.DataFrame, plan: pd.DataFrame, perf: pd.DataFrame,
+           more: pd.DataFrame) -> tuple[str, list[str]]:
+    """The chapter's call: ``produce`` when chapter 02 said go, else ``hold``; with the evidence behind it."""
+    decision = PRODUCE if validation_decision == "go" else HOLD
+    reasons = []
+    if validation_decision is None:
+        reasons.append("chapter 02 has not recorded a decision: hold production, keep the kit as a draft")
+    else:
+        reasons.append(f"chapter 02 decided **{validation_decision}**"
+                       + (": produce the kit and the matrix now" if decision == PRODUCE else ": hold production"))
+    deadline = kit.attrs.get("deadline")
+    counts = kit["kind"].value_counts()
+    reasons.append(f"level-1 kit: {counts.get('cover', 0)} covers, {counts.get('angle', 0)} angles, "
+                   f"{counts.get('faq', 0)} FAQ drafts" + (f", due {deadline:%m-%d %H:%M}" if deadline is not None else ""))
+    by_format = plan["format"].value_counts()
+    reasons.append(f"matrix: {len(plan)} videos ({', '.join(f'{by_format.get(f, 0)} {f}' for f in FORMATS)}) over "
+                   f"{plan['platform'].nunique()} platforms and {plan.attrs.get('days', plan['day'].max())} days")
+    overall = perf.attrs.get("overall_order_rate", float("nan"))
+    if perf.empty or not np.isfinite(overall):
+        reasons.append("no posts published up to as_of: nothing to compare yet")
+    else:
+        reasons.append(f"{perf.attrs.get('n_posts', int(perf['posts'].sum()))} posts so far, overall "
+                       f"{overall:.2%} orders per view")
+        if more.empty:
+            reasons.append(f"no format x platform cell has {more.attrs.get('min_views', 0):g}+ views yet: "
+                           "keep to the plan")
+        else:
+            best = more.iloc[0]
+            reasons.append(f"make more: {best['format']} on {best['platform']} at {best['order_rate']:.2%} "
+                           f"(shrunk, {best['order_low']:.2%}-{best['order_high']:.2%}), {best['evidence']}")
+    return decision, reasons
+
+
+def headline(decision: str, kit: pd.DataFrame, plan: pd.DataFrame, more: pd.DataFrame) -> str:
+    """One line for the run summary."""
+    deadline = kit.attrs.get("deadline")
+    days = plan.attrs.get("days", plan["day"].max())
+    if decision == PRODUCE:
+        text = (f"PRODUCE: kit due {deadline:%m-%d %H:%M}; {len(plan)} videos over {plan['platform'].nunique()} "
+                f"platforms in {days} days")
+    else:
+        text = f"{decision.upper()}: no go from chapter 02; kit and {len(plan)}-video plan kept as drafts"
+    if not more.empty:
+        best = more.iloc[0]
+        text += f"; make more {best['format']} on {best['platform']} ({best['order_rate']:.2%} orders/view)"
+    return text + "."
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------------------------
+def plot_plan(plan: pd.DataFrame, title: str | None = None):
+    """The matrix as a day x platform grid: each cell coloured by the format of the video leading there."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .plots import finish
+
+    platforms = plan.attrs.get("platforms") or sorted(plan["platform"].unique())
+    days = int(plan.attrs.get("days", plan["day"].max()))
+    grid = np.full((days, len(platforms)), np.nan)
+    labels = [["" for _ in platforms] for _ in range(days)]
+    code = {f: i for i, f in enumerate(FORMATS)}
+    for row in plan.itertuples(index=False):
+        d, p = int(row.day) - 1, platforms.index(row.platform)
+        grid[d, p] = code[row.format]
+        labels[d][p] = (labels[d][p] + "\n" if labels[d][p] else "") + str(row.video)
+    fig, ax = plt.subplots(figsize=(1.5 * len(platforms) + 2.5, 0.55 * days + 1.8))
+    colours = ["#4C72B0", "#DD8452", "#55A868"]
+    ax.imshow(np.ma.masked_invalid(grid), cmap=ListedColormap(colours), vmin=-0.5, vmax=2.5, aspect="auto")
+    for d in range(days):
+        for p in range(len(platforms)):
+            if labels[d][p]:
+                ax.text(p, d, labels[d][p], ha="center", va="center", color="white", fontsize=9)
+    phase_of = dict(zip(plan["day"], plan["phase"]))
+    ax.set_xticks(range(len(platforms)), platforms)
+    ax.set_yticks(range(days), [f"day {d + 1} ({phase_of.get(d + 1, '')})" for d in range(days)])
+    ax.legend(handles=[Patch(color=c, label=f) for c, f in zip(colours, FORMATS)], loc="upper left",
+              bbox_to_anchor=(1.0, 1.0), title="format")
+    ax.grid(False)
+    title = title or f"Content matrix: {len(plan)} videos by day and lead platform"
+    return finish(ax, title, "lead platform", "day after the go (phase)").figure
+
+
+def plot_performance(perf: pd.DataFrame, title: str | None = None):
+    """Orders per view for each format x platform cell: raw rate (hollow) and shrunk rate with its interval
+    (filled), the overall rate as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    from .plots import finish
+
+    fig, ax = plt.subplots(figsize=(10, 0.38 * max(len(perf), 1) + 1.8))
+    if perf.empty or not np.isfinite(perf.attrs.get("overall_order_rate", float("nan"))):
+        ax.text(0.5, 0.5, "no posts up to as_of", ha="center", va="center", transform=ax.transAxes)
+        return finish(ax, title or "Orders per view by format and platform", "orders per view (%)", "").figure
+    y = np.arange(len(perf))
+    est = perf["order_rate"].to_numpy(dtype=float) * 100
+    low = perf["order_low"].to_numpy(dtype=float) * 100
+    high = perf["order_high"].to_numpy(dtype=float) * 100
+    raw = perf["order_rate_raw"].to_numpy(dtype=float) * 100
+    colour = {f: f"C{i}" for i, f in enumerate(FORMATS)}
+    for i, fmt in enumerate(perf["format"]):
+        ax.errorbar(est[i], y[i], xerr=[[est[i] - low[i]], [high[i] - est[i]]], fmt="o", color=colour[fmt], capsize=3)
+    ax.scatter(raw, y, facecolors="none", edgecolors="0.2", zorder=3, label="raw (this cell only)")
+    overall = 100 * perf.attrs["overall_order_rate"]
+    ax.axvline(overall, color="0.3", ls="--", lw=1, label=f"overall {overall:.2f}%")
+    ax.scatter([], [], color="0.5", label=f"shrunk, {perf.attrs.get('conf', 0.95):.0%} interval")
+    names = [f"{f} · {p} ({v:,} views)" for f, p, v in zip(perf["format"], perf["platform"], perf["views"])]
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    title = title or "Orders per view by format and platform: raw vs shrunk toward the overall rate"
+    return finish(ax, title, "orders per view (%)", "format · platform").figure

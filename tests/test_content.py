@@ -1,0 +1,226 @@
+"""Chapter 08 content line: the plan's assignment rule, the kit deadline, shrinkage known answers, time discipline."""
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from spikekit import content
+from spikekit.contracts import load_posts
+from spikekit.errors import ConfigError, InputError
+
+TZ = "Asia/Shanghai"
+
+
+def _posts(rows, start="2025-03-08 10:00"):
+    """rows: (format, platform, views, clicks, orders); one post per row, an hour apart."""
+    frame = pd.DataFrame(rows, columns=["format", "platform", "views", "clicks", "orders"])
+    frame.insert(0, "timestamp", pd.date_range(start, periods=len(frame), freq="h", tz=TZ))
+    frame.insert(0, "post_id", [f"p{i:03d}" for i in range(len(frame))])
+    return frame
+
+
+# ---------------------------------------------------------------- plan
+def test_default_plan_has_twelve_videos_balanced_over_six_platforms_and_phased_by_day():
+    plan = content.content_plan("2025-03-10", content.PLATFORMS)
+    assert len(plan) == 12
+    assert plan["format"].value_counts().to_dict() == {"scenario": 4, "unboxing": 4, "testimonial": 4}
+    assert plan["platform"].value_counts().to_dict() == {p: 2 for p in content.PLATFORMS}
+    # each platform's two videos are of different formats
+    assert (plan.groupby("platform")["format"].nunique() == 2).all()
+    # phases by day: 1-2 ignite, 3-5 deepen, 6-7 long tail
+    phase_by_day = plan.drop_duplicates("day").set_index("day")["phase"].to_dict()
+    assert phase_by_day == {1: "ignite", 2: "ignite", 3: "deepen", 4: "deepen", 5: "deepen",
+                            6: "long tail", 7: "long tail"}
+    # formats in the right phases: hooks first, testimonials only after buyers have the product
+    assert set(plan.loc[plan["format"] == "scenario", "phase"]) == {"ignite"}
+    assert "ignite" not in set(plan.loc[plan["format"] == "testimonial", "phase"])
+    assert set(plan.loc[plan["phase"] == "long tail", "format"]) == {"testimonial"}
+    # 12 over 7 days: the 5 extra videos on the earliest days
+    assert plan.groupby("day").size().tolist() == [2, 2, 2, 2, 2, 1, 1]
+    assert not plan.duplicated(["day", "platform"]).any()
+    assert (plan["date"] == pd.Timestamp("2025-03-10") + pd.to_timedelta(plan["day"] - 1, unit="D")).all()
+    assert plan.loc[plan["platform"] == "抖音", "adaptation"].str.contains("15 s").all()
+    # deterministic
+    pd.testing.assert_frame_equal(plan, content.content_plan("2025-03-10", content.PLATFORMS))
+
+
+def test_plan_follows_other_counts_and_phase_lengths():
+    plan = content.content_plan("2025-03-10", ["小红书", "抖音", "淘宝"],
+                                {"scenario": 2, "unboxing": 1, "testimonial": 2},
+                                phases=(("ignite", 1), ("deepen", 1), ("long tail", 1)))
+    assert plan["format"].tolist() == ["scenario", "scenario", "unboxing", "testimonial", "testimonial"]
+    assert plan["day"].tolist() == [1, 1, 2, 2, 3]
+    assert plan["platform"].tolist() == ["小红书", "抖音", "淘宝", "小红书", "抖音"]
+    assert plan["phase"].tolist() == ["ignite", "ignite", "deepen", "deepen", "long tail"]
+
+
+def test_plan_refuses_bad_settings():
+    with pytest.raises(ConfigError):
+        content.content_plan("2025-03-10", content.PLATFORMS, {"livestream": 2})
+    with pytest.raises(ConfigError):
+        content.content_plan("2025-03-10", ["抖音", "抖音"])
+    with pytest.raises(ConfigError):
+        content.content_plan("2025-03-10", content.PLATFORMS, phases=(("ignite", 0),))
+    with pytest.raises(ConfigError):
+        content.ContentSettings(videos_scenario=0, videos_unboxing=0, videos_testimonial=0)
+    with pytest.raises(ConfigError):
+        content.ContentSettings.from_params({"deadline_hour": 2})
+
+
+# ---------------------------------------------------------------- kit
+def test_kit_is_due_two_hours_after_go_with_three_covers_five_angles_and_fact_faqs():
+    go = pd.Timestamp("2025-03-09 12:00", tz=TZ)
+    facts = {"name": "星空咖啡杯", "design": "星空蓝", "material": "ceramic", "ships_in_days": 3}
+    kit = content.level1_kit(go, facts)
+    deadline = pd.Timestamp("2025-03-09 14:00", tz=TZ)
+    assert content.kit_deadline(go) == deadline
+    assert kit.attrs["deadline"] == deadline
+    assert (kit["due"] == deadline).all()
+    assert kit["kind"].value_counts().to_dict() == {"cover": 3, "angle": 5, "faq": 3}
+    faq = kit[kit["kind"] == "faq"]
+    assert set(faq["title"]) == {"What is it made of?", "When will it ship?", "Which designs are there?"}
+    assert "ceramic" in faq.set_index("title").loc["What is it made of?", "draft"]
+    # a fact not given stays visible for the writer instead of silently empty
+    assert kit.loc[kit["title"] == "value", "draft"].iloc[0].endswith("[price?]")
+    assert content.kit_deadline("2025-03-09 23:30", 1.5) == pd.Timestamp("2025-03-10 01:00")
+
+
+def test_kit_puts_chapter_11_questions_first_and_answers_them_from_facts():
+    go = pd.Timestamp("2025-03-09 12:00", tz=TZ)
+    facts = {"ships_in_days": 3, "material": "ceramic"}
+    questions = pd.DataFrame({"question": ["几天发货?", "Is there a blue one?"], "count": [40, 12]})
+    kit = content.level1_kit(go, facts, questions)
+    faq = kit[kit["kind"] == "faq"].reset_index(drop=True)
+    assert faq.loc[0, "title"] == "几天发货?"
+    assert faq.loc[0, "draft"] == "Orders ship within 3 days of payment."
+    assert faq.loc[1, "draft"].startswith("[answer to write")
+    # the shipping template is not repeated after the customer's own question covered it
+    assert "When will it ship?" not in set(faq["title"])
+    assert faq["source"].tolist()[:2] == ["chapter 11 top questions"] * 2
+
+
+# ---------------------------------------------------------------- performance
+HAND_ROWS = [
+    # cell (testimonial, 抖音): 2 posts, 300 views, 12 orders
+    ("testimonial", "抖音", 100, 20, 5),
+    ("testimonial", "抖音", 200, 25, 7),
+    # cell (scenario, 小红书): 100 views, 2 orders
+    ("scenario", "小红书", 100, 10, 2),
+    # cell (unboxing, 淘宝): 100 views, 6 orders
+    ("unboxing", "淘宝", 100, 30, 6),
+]
+
+
+def test_shrunk_rates_match_hand_computed_beta_binomial_posterior():
+    perf = content.performance(_posts(HAND_ROWS), "2025-03-09 12:00", prior_strength=50)
+    cells = perf.set_index(["format", "platform"])
+    # pooled orders per view m = 20 / 500 = 0.04; prior Beta(a = 0.04 * 50 = 2, b = 48)
+    assert perf.attrs["overall_order_rate"] == pytest.approx(0.04)
+    assert cells.loc[("testimonial", "抖音"), "posts"] == 2
+    assert cells.loc[("testimonial", "抖音"), "order_rate"] == pytest.approx((2 + 12) / (50 + 300))  # 0.04
+    assert cells.loc[("scenario", "小红书"), "order_rate"] == pytest.approx((2 + 2) / (50 + 100))  # 0.0267
+    assert cells.loc[("unboxing", "淘宝"), "order_rate"] == pytest.approx((2 + 6) / (50 + 100))  # 0.0533
+    assert cells.loc[("unboxing", "淘宝"), "order_rate_raw"] == pytest.approx(0.06)
+    # the interval is the posterior Beta(2 + 6, 48 + 94)
+    assert cells.loc[("unboxing", "淘宝"), "order_low"] == pytest.approx(st.beta.ppf(0.025, 8, 142))
+    assert cells.loc[("unboxing", "淘宝"), "order_high"] == pytest.approx(st.beta.ppf(0.975, 8, 142))
+    # clicks: m = 85 / 500 = 0.17, prior Beta(8.5, 41.5); scenario cell (10 of 100) -> 18.5 / 150
+    assert cells.loc[("scenario", "小红书"), "click_rate"] == pytest.approx(18.5 / 150)
+    # shrinkage pulls every cell toward the pooled rate, never past it
+    raw, shrunk = perf["order_rate_raw"], perf["order_rate"]
+    assert ((shrunk - 0.04).abs() <= (raw - 0.04).abs() + 1e-12).all()
+
+
+def test_make_more_needs_enough_views_and_ranks_by_shrunk_rate():
+    rows = HAND_ROWS + [("scenario", "快手", 40, 10, 4)]  # 10% raw but only 40 views
+    perf = content.performance(_posts(rows), "2025-03-09 12:00", prior_strength=50)
+    more = content.make_more(perf, min_views=100, top=2)
+    assert more[["format", "platform"]].values.tolist() == [["unboxing", "淘宝"], ["testimonial", "抖音"]]
+    assert more["rank"].tolist() == [1, 2]
+    assert (more["evidence"] == "best so far, not yet credibly above").all()
+    assert content.make_more(perf, min_views=10_000).empty
+
+
+def test_make_more_says_credibly_above_when_the_interval_clears_the_overall_rate():
+    rows = [("testimonial", "抖音", 5000, 600, 300), ("scenario", "小红书", 5000, 300, 50),
+            ("unboxing", "淘宝", 5000, 300, 50)]
+    perf = content.performance(_posts(rows), "2025-03-09 12:00")
+    more = content.make_more(perf, min_views=500, top=1)
+    assert more.loc[0, "platform"] == "抖音"
+    assert more.loc[0, "evidence"] == "credibly above the overall rate"
+    assert more.loc[0, "lift"] > 1.5
+
+
+def test_rows_after_as_of_are_ignored():
+    as_of = "2025-03-08 14:00"
+    base = _posts(HAND_ROWS)  # stamped 10:00 .. 13:00, all <= as_of
+    future = _posts([("scenario", "小红书", 9000, 900, 400), ("unboxing", "快手", 800, 80, 1)],
+                    start="2025-03-08 15:00")
+    future["post_id"] = ["f1", "f2"]
+    both = pd.concat([base, future], ignore_index=True)
+    for strength in (None, 50):
+        a = content.performance(base, as_of, prior_strength=strength)
+        b = content.performance(both, as_of, prior_strength=strength)
+        pd.testing.assert_frame_equal(a, b)
+        assert a.attrs == b.attrs
+        pd.testing.assert_frame_equal(content.make_more(a, 100), content.make_more(b, 100))
+    # a post stamped exactly at as_of is complete and used
+    assert content.performance(base, "2025-03-08 13:00")["posts"].sum() == 4
+    assert content.performance(base, "2025-03-08 12:59")["posts"].sum() == 3
+
+
+def test_no_posts_yet_gives_empty_tables_and_the_call_still_follows_chapter_02():
+    empty = _posts(HAND_ROWS, start="2025-03-20 10:00")
+    perf = content.performance(empty, "2025-03-09 12:00")
+    assert perf.empty and np.isnan(perf.attrs["overall_order_rate"])
+    more = content.make_more(perf)
+    assert more.empty
+    kit = content.level1_kit("2025-03-09 12:00", {"design": "星空蓝"})
+    plan = content.content_plan("2025-03-10")
+    assert content.review("go", kit, plan, perf, more)[0] == "produce"
+    assert content.review("no-go", kit, plan, perf, more)[0] == "hold"
+    assert content.review(None, kit, plan, perf, more)[0] == "hold"
+    assert content.headline("hold", kit, plan, more) == "HOLD: no go from chapter 02; kit and 12-video plan kept as drafts."
+    assert content.headline("produce", kit, plan, more) == "PRODUCE: kit due 03-09 14:00; 12 videos over 6 platforms in 7 days."
+
+
+# ---------------------------------------------------------------- contract
+def test_posts_contract_loads_and_names_the_row_where_orders_exceed_clicks(tmp_path):
+    good = ("post_id,timestamp,platform,format,views,clicks,orders\n"
+            "p2,2025-03-09 11:00:00,小红书,scenario,3100,150,9\n"
+            "p1,2025-03-09 10:00:00,抖音,testimonial,5200,310,24\n")
+    (tmp_path / "posts.csv").write_text(good, encoding="utf-8")
+    posts = load_posts("posts.csv", data_root=tmp_path)
+    assert posts["post_id"].tolist() == ["p1", "p2"]
+    assert str(posts["timestamp"].dt.tz) == TZ
+    bad = good + "p3,2025-03-09 12:00:00,淘宝,unboxing,800,20,21\n"
+    (tmp_path / "bad.csv").write_text(bad, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_posts("bad.csv", data_root=tmp_path)
+    assert err.value.column == "orders" and err.value.rows == [4]
+    (tmp_path / "fmt.csv").write_text(good.replace("scenario", "livestream"), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_posts("fmt.csv", data_root=tmp_path)
+    assert err.value.column == "format"
+
+
+# ---------------------------------------------------------------- sample scenario (truth known by construction)
+def test_starry_mug_sample_finds_the_true_best_cell_and_does_not_chase_the_lucky_one():
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "samples" / "starry-mug"
+    if not (folder / "posts.csv").exists():
+        pytest.skip("sample posts not generated")
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8")).get("expected", {}).get("content")
+    if truth is None:
+        pytest.skip("the sample truth has no content section")
+    posts = load_posts("posts.csv", data_root=folder)
+    perf = content.performance(posts, "2025-03-16 12:00")
+    more = content.make_more(perf, min_views=500, top=3)
+    best = truth["best_cell"]
+    assert (more.loc[0, "format"], more.loc[0, "platform"]) == (best["format"], best["platform"])
+    lucky = truth["lucky_cell"]
+    cell = perf[(perf["format"] == lucky["format"]) & (perf["platform"] == lucky["platform"])].iloc[0]
+    assert cell["order_rate"] < cell["order_rate_raw"]  # pulled down toward the overall rate
+    assert not ((more["format"] == lucky["format"]) & (more["platform"] == lucky["platform"])).any()
