@@ -1702,3 +1702,168 @@ def load_audience(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFra
 def load_budget(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the ad budget table (platform/daily_budget)."""
     return _load_data_room(path, BUDGET, validate_budget, tz, data_root)
+
+
+# --- posts (chapter 08) ---
+
+POSTS = Contract(
+    name="posts",
+    description="One row per published content post (short video or note): where, what format, and how it did.",
+    columns=(
+        Column("post_id", "str", "Unique id of the post (as the platform or the content sheet names it)."),
+        Column("timestamp", "timestamp", "END of the hour the post went out: 10:00 = published 09:00-10:00. A run uses "
+               "a post once this is <= as_of (its counts are then taken as they stand in the file)."),
+        Column("platform", "str", "Platform (e.g. 小红书, 抖音, 淘宝, 拼多多, 微信, 快手).", categorical=True),
+        Column("format", "str", "Content format: scenario (the product in use), unboxing, testimonial.",
+               allowed=("scenario", "unboxing", "testimonial"), categorical=True),
+        Column("views", "int", "Views of the post so far.", non_negative=True),
+        Column("clicks", "int", "Clicks from the post to the product page; at most views.", non_negative=True),
+        Column("orders", "int", "Orders attributed to the post; at most clicks.", non_negative=True),
+    ),
+    key=("post_id",),
+)
+CONTRACTS[POSTS.name] = POSTS
+
+
+def validate_posts(frame: pd.DataFrame, file: str = "posts.csv") -> pd.DataFrame:
+    """Cross-column rules of ``posts``: clicks <= views and orders <= clicks on every row."""
+    over_views = frame["clicks"].to_numpy() > frame["views"].to_numpy()
+    if over_views.any():
+        raise InputError("clicks is above views: a click comes from someone who saw the post",
+                         file=file, column="clicks", rows=_data_room_rows(frame, over_views, POSTS),
+                         fix="check the columns are not swapped and count views and clicks over the same period")
+    over_clicks = frame["orders"].to_numpy() > frame["clicks"].to_numpy()
+    if over_clicks.any():
+        raise InputError("orders is above clicks: an attributed order comes through a click on the post",
+                         file=file, column="orders", rows=_data_room_rows(frame, over_clicks, POSTS),
+                         fix="check the columns are not swapped; count only orders attributed to the post")
+    return frame
+
+
+def load_posts(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the content posts table (post_id/timestamp/platform/format/views/clicks/orders)."""
+    # load_table already runs validate_posts on the way out.
+    return load_table(path, POSTS, tz=tz, data_root=data_root)
+
+
+# --- cash, settlement, supplier_terms, financing (chapter 09) ---
+
+CASH = Contract(
+    name="cash",
+    description="A snapshot of the shop's money now, one row per item: cash_on_hand, cash_floor, other_products_budget.",
+    columns=(
+        Column("item", "str", "What the amount is: cash_on_hand (liquid funds now), cash_floor (never go below), "
+               "other_products_budget (spend planned for other products that could be shifted).",
+               allowed=("cash_on_hand", "cash_floor", "other_products_budget")),
+        Column("amount", "float", "Amount in yuan."),
+    ),
+    key=("item",),
+)
+SETTLEMENT = Contract(
+    name="settlement",
+    description="How each platform pays out: days from a sale to cash in the account, platform fee and refunds.",
+    columns=(
+        Column("platform", "str", "Sales platform (e.g. 淘宝, 抖音)."),
+        Column("lag_days", "int", "Days from a sale to the money reaching the shop's account.", non_negative=True),
+        Column("fee_share", "float", "Platform fee as a share of sales, 0 to 1.", non_negative=True),
+        Column("refund_share", "float", "Share of sales refunded, 0 to 1.", non_negative=True),
+    ),
+    key=("platform",),
+)
+SUPPLIER_TERMS = Contract(
+    name="supplier_terms",
+    description="Payment terms per supplier: deposit when the order is placed, balance some days after delivery.",
+    columns=(
+        Column("supplier", "str", "Supplier name, as in the suppliers table."),
+        Column("deposit_share", "float", "Share of the order paid when it is placed, 0 to 1.", non_negative=True),
+        Column("balance_days", "int", "Days after delivery that the balance is paid.", non_negative=True),
+    ),
+    key=("supplier",),
+)
+FINANCING = Contract(
+    name="financing",
+    description="Financing offers that could cover a cash gap: limit, fee, term and interest.",
+    columns=(
+        Column("offer", "str", "Name of the offer (e.g. 网商贷 purchase loan)."),
+        Column("kind", "str", "purchase_loan (on confirmed orders), receivable_advance (platform pays receivables "
+               "early) or presale (customers pay ahead at a discount).",
+               allowed=("purchase_loan", "receivable_advance", "presale")),
+        Column("limit", "float", "Most it will provide (yuan).", non_negative=True),
+        Column("fee_share", "float", "One-off fee as a share of the amount drawn (for a presale: the discount).",
+               non_negative=True),
+        Column("term_days", "int", "Days until it is repaid; must be above 0.", non_negative=True),
+        Column("rate_annual", "float", "Simple interest per year on the amount drawn (0.12 = 12%).", non_negative=True),
+    ),
+    key=("offer",),
+)
+for _contract in (CASH, SETTLEMENT, SUPPLIER_TERMS, FINANCING):
+    CONTRACTS[_contract.name] = _contract
+del _contract
+
+
+def _share_columns(frame: pd.DataFrame, columns, contract: Contract, file: str) -> None:
+    for column in columns:
+        above = frame[column].to_numpy(dtype=float) > 1
+        if above.any():
+            raise InputError(f"{column} above 1: it is a share (0.05 = 5%)", file=file, column=column,
+                             rows=_logistics_rows(frame, above, contract), fix="write it as a fraction between 0 and 1")
+
+
+def validate_cash(frame: pd.DataFrame, file: str = "cash.csv") -> pd.DataFrame:
+    """Cross-row rules of ``cash``: cash_on_hand and cash_floor are present; the floor and budget are not negative."""
+    items = set(frame["item"].astype(str))
+    missing = [i for i in ("cash_on_hand", "cash_floor") if i not in items]
+    if missing:
+        raise InputError(f"no row for {', '.join(missing)}: the projection needs the cash now and the floor",
+                         file=file, column="item", fix="add rows item,amount for cash_on_hand and cash_floor")
+    negative = (frame["item"].astype(str) != "cash_on_hand").to_numpy() & (frame["amount"].to_numpy(dtype=float) < 0)
+    if negative.any():
+        raise InputError("cash_floor and other_products_budget cannot be negative", file=file, column="amount",
+                         rows=_logistics_rows(frame, negative, CASH), fix="give them as amounts >= 0 in yuan")
+    return frame
+
+
+def validate_settlement(frame: pd.DataFrame, file: str = "settlement.csv") -> pd.DataFrame:
+    """Cross-column rules of ``settlement``: shares at most 1, and fee plus refunds at most the whole sale."""
+    _share_columns(frame, ("fee_share", "refund_share"), SETTLEMENT, file)
+    over = (frame["fee_share"].to_numpy(dtype=float) + frame["refund_share"].to_numpy(dtype=float)) > 1
+    if over.any():
+        raise InputError("fee_share + refund_share is above 1: the platform would pay out less than nothing",
+                         file=file, column="refund_share", rows=_logistics_rows(frame, over, SETTLEMENT),
+                         fix="check both are fractions of sales (0.05 = 5%)")
+    return frame
+
+
+def validate_supplier_terms(frame: pd.DataFrame, file: str = "supplier_terms.csv") -> pd.DataFrame:
+    """Cross-row rule of ``supplier_terms``: deposit_share at most 1."""
+    _share_columns(frame, ("deposit_share",), SUPPLIER_TERMS, file)
+    return frame
+
+
+def validate_financing(frame: pd.DataFrame, file: str = "financing.csv") -> pd.DataFrame:
+    """Cross-row rule of ``financing``: a term of at least one day."""
+    zero = frame["term_days"].to_numpy() <= 0
+    if zero.any():
+        raise InputError("term_days is 0: an offer must run at least one day", file=file, column="term_days",
+                         rows=_logistics_rows(frame, zero, FINANCING), fix="give the days until repayment (e.g. 30)")
+    return frame
+
+
+def load_cash(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the cash snapshot (item/amount); load_table applies validate_cash."""
+    return load_table(path, CASH, tz=tz, data_root=data_root)
+
+
+def load_settlement(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the settlement terms per platform (platform/lag_days/fee_share/refund_share)."""
+    return load_table(path, SETTLEMENT, tz=tz, data_root=data_root)
+
+
+def load_supplier_terms(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the payment terms per supplier (supplier/deposit_share/balance_days)."""
+    return load_table(path, SUPPLIER_TERMS, tz=tz, data_root=data_root)
+
+
+def load_financing(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
+    """Load the financing offers (offer/kind/limit/fee_share/term_days/rate_annual)."""
+    return load_table(path, FINANCING, tz=tz, data_root=data_root)

@@ -12,6 +12,9 @@ into ``data/samples/<name>/``:
 - ``sales.csv``      daily orders around true demand with a few discount days (chapter 06: decline, price response);
 - ``traffic.csv``, ``funnel.csv``, ``audience.csv``, ``budget.csv`` the hourly data room (chapter 07): visitors
   per platform x source, the view -> cart -> order funnel built on those visitors, 12-hour audience mix, ad budget;
+- ``posts.csv``      content posts per format x platform with views, clicks and orders (chapter 08);
+- ``cash.csv``, ``settlement.csv``, ``supplier_terms.csv``, ``financing.csv`` the shop's money, the platforms'
+  settlement terms, the suppliers' payment terms and the financing offers (chapter 09);
 - ``truth.json``     the story, the dates that matter and the decisions the playbook should reach.
 
 How the data are made, so a reader can check a test's expectation by hand:
@@ -225,6 +228,50 @@ DEFAULT_AD_BUDGET = (("小红书", 2000.0), ("抖音", 3000.0), ("淘宝", 2500.
                      ("微信", 500.0), ("快手", 1000.0))  # yuan of ads per day
 HANDBOOK_MOVE_SHARE = 0.30  # handbook: move 30% of the poor platform's budget
 
+# --------------------------------------------------------------------------------------------------
+# Chapters 08 (content line) and 09 (cash flow)
+
+# posts.csv: content posts from the validation start to default_as_of + 7 days (the data room's period).
+POST_FORMATS = ("scenario", "unboxing", "testimonial")
+# A post's expected views: the platform's usual post size x (1 + POST_WAVE_SHARE x traffic_amplitude x the
+# platform's traffic pulse at the hour it went out); actual views are log-normal around that.
+POST_BASE_VIEWS = {"小红书": 1500.0, "抖音": 4000.0, "淘宝": 1000.0, "拼多多": 700.0, "微信": 500.0, "快手": 2000.0}
+POST_WAVE_SHARE = 0.2
+POST_VIEW_SPREAD = 0.5  # sd of log views
+POST_CLICK_RATE = {"scenario": 0.030, "unboxing": 0.040, "testimonial": 0.045}  # clicks / view by format
+# Orders / click on a platform whose funnel converts the data room's usual 3% of views; other platforms in
+# proportion to their funnel conversion (so 拼多多 stays poor in starry-mug).
+POST_ORDERS_PER_CLICK = 0.20
+POST_USUAL_CONVERSION = 0.030
+POSTS_PER_CELL = 2  # every format x platform cell gets two posts; the rest fall on cells by chance
+LUCKY_POST = (150, 9, 4)  # views, clicks, orders of the one small post in the scenario's lucky cell
+
+# cash.csv / settlement.csv / supplier_terms.csv / financing.csv: the same shop in every scenario unless a
+# story says otherwise.
+CASH_ITEMS = ("cash_on_hand", "cash_floor", "other_products_budget")
+DEFAULT_CASH = (("cash_on_hand", 20000.0), ("cash_floor", 5000.0), ("other_products_budget", 8000.0))
+# platform -> (lag_days from sale to cash, fee_share, refund_share)
+SETTLEMENT: dict[str, tuple[int, float, float]] = {
+    "小红书": (14, 0.05, 0.05), "抖音": (10, 0.05, 0.06), "淘宝": (7, 0.05, 0.04),
+    "拼多多": (5, 0.01, 0.08), "微信": (7, 0.01, 0.03), "快手": (10, 0.05, 0.06),
+}
+# supplier -> (deposit_share paid with the order, balance_days after delivery). The handbook's terms (30%
+# down, balance 7 days after delivery) for the A suppliers and the B supplier chapter 03 uses; the others vary.
+SUPPLIER_TERMS: dict[str, tuple[float, int]] = {
+    "杭州星辰陶瓷": (0.30, 7), "德化白瓷坊": (0.30, 7), "宜兴陶艺工作室": (0.30, 7), "潮州瓷都制品": (0.30, 7),
+    "醴陵釉下彩厂": (0.40, 10), "淄博日用瓷": (0.30, 15), "唐山骨瓷": (0.50, 7), "景德镇青花窑": (0.30, 10),
+    "佛山大宗陶瓷": (0.20, 30),
+}
+# offer, kind, limit (yuan), fee_share, term_days, rate_annual
+FINANCING: tuple[tuple[str, str, float, float, int, float], ...] = (
+    ("银行采购贷", "purchase_loan", 15000.0, 0.0, 30, 0.18),  # 1.5% a month on confirmed purchase orders
+    ("平台应收提前回款", "receivable_advance", 10000.0, 0.01, 7, 0.0),  # 1% fee per 7 days advanced
+    ("预售7天9折", "presale", 6000.0, 0.10, 7, 0.0),  # 10% off for customers who pay 7 days ahead
+    ("网贷周转", "purchase_loan", 8000.0, 0.01, 30, 0.30),  # fast online credit: dearer
+)
+CASH_HORIZON_DAYS = 21
+CASH_GAP_TOLERANCE_DAYS = 2
+
 
 @dataclass(frozen=True)
 class AudienceShift:
@@ -391,6 +438,17 @@ class Scenario:
     strong_platform: str | None = None
     audience_shift: AudienceShift | None = None
     ad_budget: tuple[tuple[str, float], ...] = DEFAULT_AD_BUDGET
+    # Chapter 08: number of posts, the best format x platform cell (order / click x content_best_boost) and the
+    # lucky cell, which holds only LUCKY_POST (a high raw rate on few views; its true rate is ordinary).
+    posts_total: int = 60
+    content_best: tuple[str, str] | None = None  # (format, platform)
+    content_best_boost: float = 1.6
+    lucky_cell: tuple[str, str] | None = None  # (format, platform)
+    # Chapter 09: the shop's money, the purchase orders chapter 03 places at default as_of (supplier, units, cost
+    # in yuan, last arrival day), and what the product's ads cost per day in the cash projection.
+    cash: tuple[tuple[str, float], ...] = DEFAULT_CASH
+    planned_purchases: tuple[tuple[str, int, float, int], ...] = ()
+    product_ad_spend_per_day: float = 0.0
 
     @property
     def validation_window(self) -> tuple[np.datetime64, np.datetime64]:
@@ -462,6 +520,15 @@ SCENARIOS: dict[str, Scenario] = {
         # Office workers find the mug: 女 25-35 on 小红书 from 40% to 65%, first seen in the window that
         # closes at the default as_of.
         audience_shift=AudienceShift("小红书", "女 25-35", 0.40, 0.65, "2025-03-09 00:00"),
+        # Testimonials on 抖音 sell best; one small 微信 unboxing post got lucky (4 orders from 150 views).
+        posts_total=66,
+        content_best=("testimonial", "抖音"),
+        lucky_cell=("unboxing", "微信"),
+        # Chapter 03's order at default as_of (9,127 yuan) and 1,300 yuan of ads a day for the product: with
+        # 30% deposits and the platforms' settlement lags, cash falls below the floor about a week later.
+        planned_purchases=(("宜兴陶艺工作室", 38, 758.0, 4), ("德化白瓷坊", 72, 1244.0, 5),
+                           ("杭州星辰陶瓷", 300, 3900.0, 8), ("潮州瓷都制品", 250, 3225.0, 10)),
+        product_ad_spend_per_day=1300.0,
     ),
     "false-alarm": Scenario(
         name="false-alarm",
@@ -497,6 +564,8 @@ SCENARIOS: dict[str, Scenario] = {
         # Traffic barely moves (like demand: +50% at the top of the small bump); the price never changes,
         # every platform converts alike and the audience holds still.
         traffic_amplitude=0.5,
+        # Few posts, every format alike; no purchase orders (no-go) and no product ads: no cash gap.
+        posts_total=40,
     ),
     "fast-fade": Scenario(
         name="fast-fade",
@@ -552,6 +621,14 @@ SCENARIOS: dict[str, Scenario] = {
         strong_platform="小红书",
         # Students pile in from 抖音: 女 18-24 from 30% to 50%.
         audience_shift=AudienceShift("抖音", "女 18-24", 0.30, 0.50, "2025-03-05 00:00"),
+        # Unboxings on 小红书 sell best; one small 快手 scenario post got lucky on the poorly converting platform.
+        posts_total=54,
+        content_best=("unboxing", "小红书"),
+        lucky_cell=("scenario", "快手"),
+        # Chapter 03's order (8,563 yuan) and only 800 yuan of ads a day for a short spike: no cash gap.
+        planned_purchases=(("宜兴陶艺工作室", 42, 822.0, 4), ("德化白瓷坊", 56, 1012.0, 4),
+                           ("杭州星辰陶瓷", 267, 3504.0, 8), ("潮州瓷都制品", 250, 3225.0, 9)),
+        product_ad_spend_per_day=800.0,
     ),
 }
 
@@ -1022,6 +1099,161 @@ def make_budget(scenario: Scenario, rng: np.random.Generator | None = None) -> p
     return pd.DataFrame(list(scenario.ad_budget), columns=["platform", "daily_budget"])
 
 
+# --- Chapter 08: content posts ---------------------------------------------------------------------------
+
+
+def post_rates(scenario: Scenario) -> dict[tuple[str, str], tuple[float, float]]:
+    """(format, platform) -> (true clicks / view, true orders / view) of a post in that cell."""
+    rates = funnel_rates(scenario)
+    out = {}
+    for fmt in POST_FORMATS:
+        for platform in DATA_ROOM_PLATFORMS:
+            per_click = POST_ORDERS_PER_CLICK * rates[platform][1] / POST_USUAL_CONVERSION
+            if scenario.content_best == (fmt, platform):
+                per_click *= scenario.content_best_boost
+            click = POST_CLICK_RATE[fmt]
+            out[(fmt, platform)] = (click, click * min(per_click, 1.0))
+    return out
+
+
+def make_posts(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    """posts.csv: post_id, timestamp (end of the hour published), platform, format, views, clicks, orders.
+
+    Every format x platform cell gets POSTS_PER_CELL posts (the lucky cell only LUCKY_POST); the rest of
+    posts_total fall on the other cells uniformly. Publication hours are drawn over the data room's period by
+    the social hour-of-day profile; views are log-normal around the platform's post size times its traffic
+    wave; clicks ~ Binomial(views, click rate), orders ~ Binomial(clicks, order rate / click rate)."""
+    rates = post_rates(scenario)
+    cells = [(fmt, platform) for fmt in POST_FORMATS for platform in DATA_ROOM_PLATFORMS]
+    drawn_cells = [cell for cell in cells if cell != scenario.lucky_cell]
+    fixed = [cell for cell in drawn_cells for _ in range(POSTS_PER_CELL)]
+    extra = scenario.posts_total - len(fixed) - (scenario.lucky_cell is not None)
+    if extra < 0:
+        raise ConfigError(f"scenario {scenario.name}: posts_total is below {len(fixed) + 1} posts")
+    chosen = fixed + [drawn_cells[i] for i in rng.choice(len(drawn_cells), size=extra)]
+    stamps = data_room_stamps(scenario)
+    mid, hour_of_day, _, _ = _hour_parts(stamps)
+    weight = SOCIAL_HOURS[hour_of_day]
+    at = rng.choice(len(stamps), size=len(chosen), p=weight / weight.sum())
+    rows = []
+    for (fmt, platform), where in zip(chosen, at):
+        pulse = traffic_wave(scenario, platform)[1].shape(mid[where])
+        size = POST_BASE_VIEWS[platform] * (1.0 + POST_WAVE_SHARE * scenario.traffic_amplitude * pulse)
+        views = int(round(size * math.exp(rng.normal(-POST_VIEW_SPREAD**2 / 2, POST_VIEW_SPREAD))))
+        click, order = rates[(fmt, platform)]
+        clicks = int(rng.binomial(views, click))
+        orders = int(rng.binomial(clicks, order / click))
+        rows.append((stamps[where], platform, fmt, views, clicks, orders))
+    if scenario.lucky_cell is not None:
+        lucky_at = len(stamps) // 3  # a third into the period
+        rows.append((stamps[lucky_at], scenario.lucky_cell[1], scenario.lucky_cell[0], *LUCKY_POST))
+    rows.sort(key=lambda row: (row[0], DATA_ROOM_PLATFORMS.index(row[1]), POST_FORMATS.index(row[2])))
+    return pd.DataFrame({
+        "post_id": [f"P{n:03d}" for n in range(1, len(rows) + 1)],
+        "timestamp": _stamp_text(np.array([row[0] for row in rows], dtype="datetime64[m]")),
+        "platform": [row[1] for row in rows],
+        "format": [row[2] for row in rows],
+        "views": np.array([row[3] for row in rows], dtype=np.int64),
+        "clicks": np.array([row[4] for row in rows], dtype=np.int64),
+        "orders": np.array([row[5] for row in rows], dtype=np.int64),
+    })
+
+
+# --- Chapter 09: the shop's money -----------------------------------------------------------------------
+
+
+def make_cash(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """cash.csv: item, amount (yuan): cash_on_hand, cash_floor, other_products_budget."""
+    if [item for item, _ in scenario.cash] != list(CASH_ITEMS):
+        raise ConfigError(f"scenario {scenario.name}: cash items must be {CASH_ITEMS} in this order")
+    return pd.DataFrame(list(scenario.cash), columns=["item", "amount"])
+
+
+def make_settlement(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """settlement.csv: platform, lag_days, fee_share, refund_share (`SETTLEMENT`)."""
+    rows = [(platform, *SETTLEMENT[platform]) for platform in DATA_ROOM_PLATFORMS]
+    frame = pd.DataFrame(rows, columns=["platform", "lag_days", "fee_share", "refund_share"])
+    frame["lag_days"] = frame["lag_days"].astype(np.int64)
+    return frame
+
+
+def make_supplier_terms(scenario: Scenario, rng: np.random.Generator | None = None,
+                        suppliers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """supplier_terms.csv: supplier, deposit_share, balance_days; one row per supplier in suppliers.csv."""
+    names = list(suppliers["supplier"]) if suppliers is not None else [row[0] for row in SUPPLIERS]
+    missing = [name for name in names if name not in SUPPLIER_TERMS]
+    if missing:
+        raise ConfigError(f"scenario {scenario.name}: no supplier terms for {missing}")
+    return pd.DataFrame({
+        "supplier": names,
+        "deposit_share": [SUPPLIER_TERMS[name][0] for name in names],
+        "balance_days": np.array([SUPPLIER_TERMS[name][1] for name in names], dtype=np.int64),
+    })
+
+
+def make_financing(scenario: Scenario, rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """financing.csv: offer, kind, limit, fee_share, term_days, rate_annual (`FINANCING`)."""
+    frame = pd.DataFrame(list(FINANCING), columns=["offer", "kind", "limit", "fee_share", "term_days", "rate_annual"])
+    frame["term_days"] = frame["term_days"].astype(np.int64)
+    return frame
+
+
+def effective_annual_cost(fee_share: float, term_days: int, rate_annual: float) -> float:
+    """Cost of one financing offer per year if rolled over: (1 + fee + rate x term / 365) ^ (365 / term) - 1."""
+    return (1.0 + fee_share + rate_annual * term_days / 365.0) ** (365.0 / term_days) - 1.0
+
+
+def expected_order_mix(scenario: Scenario) -> dict[str, float]:
+    """Share of orders per platform over the data room, noise-free: expected visitors x order / view."""
+    rates = funnel_rates(scenario)
+    traffic = expected_traffic(scenario)
+    orders = {p: sum(float(traffic[(p, src)].sum()) for src in TRAFFIC_SOURCES) * rates[p][1]
+              for p in DATA_ROOM_PLATFORMS}
+    total = sum(orders.values())
+    return {p: n / total for p, n in orders.items()}
+
+
+def cash_projection(scenario: Scenario, order_mix: dict[str, float] | None = None) -> pd.DataFrame:
+    """The answer key's own simple day-by-day cash projection (seed-independent) for chapter 09.
+
+    Day 0 = the date of default as_of; days 1..CASH_HORIZON_DAYS follow. Assumptions: the shop opens day 0
+    with cash_on_hand; from day 1 it sells the planning rate (`expected_presale_per_day`) at the stock price
+    every day, split over platforms by `expected_order_mix` (or ``order_mix``); a day's sales reach the bank
+    lag_days later, net of fee_share and refund_share. Each planned purchase pays deposit_share x cost on
+    day 0 and the balance balance_days after its last arrival day. Logistics cost the cheapest warehouse
+    split's cost per order at the planning rate on every day with sales; the product's ads cost
+    product_ad_spend_per_day from day 1. other_products_budget is not spent here (it is a lever)."""
+    rate = expected_presale_per_day(scenario)
+    mix = expected_order_mix(scenario) if order_mix is None else order_mix
+    cash = dict(scenario.cash)
+    days = np.arange(CASH_HORIZON_DAYS + 1)
+    revenue = np.where(days >= 1, rate * scenario.price, 0.0)
+    sales_in = np.zeros(len(days))
+    for platform, share in mix.items():
+        lag, fee, refund = SETTLEMENT[platform]
+        net = revenue * share * (1.0 - fee - refund)
+        sales_in[lag:] += net[:len(days) - lag]
+    deposits, balances = np.zeros(len(days)), np.zeros(len(days))
+    for supplier, _, cost, last_arrival in scenario.planned_purchases:
+        deposit_share, balance_days = SUPPLIER_TERMS[supplier]
+        deposits[0] += deposit_share * cost
+        due = last_arrival + balance_days
+        if due < len(days):
+            balances[due] += (1.0 - deposit_share) * cost
+    allocation = cheapest_allocation(rate, dict(scenario.regional_shares))
+    per_order = allocation["cost_per_order"] if allocation else 0.0
+    logistics = np.where(days >= 1, rate * per_order, 0.0)
+    ads = np.where(days >= 1, scenario.product_ad_spend_per_day, 0.0)
+    flow = sales_in - deposits - balances - logistics - ads
+    first_date = default_as_of(scenario).astype("datetime64[D]")
+    return pd.DataFrame({
+        "day": days,
+        "date": np.datetime_as_string(first_date + days * DAY),
+        "sales_in": sales_in, "deposits": deposits, "balances": balances, "logistics": logistics, "ads": ads,
+        "closing": cash["cash_on_hand"] + np.cumsum(flow),
+    })
+
+
 # Table name -> (file name, maker). Add later chapters' tables here.
 TABLE_MAKERS: dict[str, tuple[str, Callable[..., pd.DataFrame]]] = {
     "signals": ("signals.csv", make_signals),
@@ -1038,10 +1270,16 @@ TABLE_MAKERS: dict[str, tuple[str, Callable[..., pd.DataFrame]]] = {
     "funnel": ("funnel.csv", make_funnel),
     "audience": ("audience.csv", make_audience),
     "budget": ("budget.csv", make_budget),
+    "posts": ("posts.csv", make_posts),
+    "cash": ("cash.csv", make_cash),
+    "settlement": ("settlement.csv", make_settlement),
+    "supplier_terms": ("supplier_terms.csv", make_supplier_terms),
+    "financing": ("financing.csv", make_financing),
 }
 # Tables made from earlier ones (passed to the maker by name): the funnel's views and the audience's
 # visitors are the traffic's visitors, so the data room's tables add up.
-TABLE_INPUTS: dict[str, tuple[str, ...]] = {"funnel": ("traffic",), "audience": ("traffic",)}
+TABLE_INPUTS: dict[str, tuple[str, ...]] = {"funnel": ("traffic",), "audience": ("traffic",),
+                                           "supplier_terms": ("suppliers",)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1392,6 +1630,126 @@ def _data_room_observed(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> 
     }
 
 
+# --- Truth for chapters 08 and 09 -----------------------------------------------------------------------
+
+CONTENT_PRIOR_VIEWS = 2000.0  # the answer key's own shrinkage: (orders + m x overall rate) / (views + m)
+
+
+def _cell_name(cell: tuple[str, str] | None) -> dict | None:
+    return None if cell is None else {"format": cell[0], "platform": cell[1]}
+
+
+def _content_facts(scenario: Scenario) -> dict:
+    """Seed-independent facts for chapter 08: the true rates per format x platform and the best cells."""
+    rates = post_rates(scenario)
+    best = max(rates, key=lambda cell: rates[cell][1])
+    return {
+        "formats": list(POST_FORMATS),
+        "posts_total": scenario.posts_total,
+        "posts_rule": (f"every format x platform cell gets {POSTS_PER_CELL} posts (the lucky cell only its one "
+                       "small post), the rest fall on cells uniformly; views log-normal around the platform's "
+                       "post size x its traffic wave; clicks ~ Binomial(views, click rate); orders ~ "
+                       "Binomial(clicks, order rate / click rate)"),
+        "true_rates": {platform: {fmt: {"click_rate": round(rates[(fmt, platform)][0], 5),
+                                        "order_rate": round(rates[(fmt, platform)][1], 5)}
+                                  for fmt in POST_FORMATS} for platform in DATA_ROOM_PLATFORMS},
+        "best_cell": _cell_name(best) if scenario.content_best is not None else None,
+        "best_format_by_platform": {platform: max(POST_FORMATS, key=lambda fmt: rates[(fmt, platform)][1])
+                                    for platform in DATA_ROOM_PLATFORMS},
+        "lucky_cell": (None if scenario.lucky_cell is None else {
+            **_cell_name(scenario.lucky_cell), "views": LUCKY_POST[0], "clicks": LUCKY_POST[1],
+            "orders": LUCKY_POST[2], "true_order_rate": round(rates[scenario.lucky_cell][1], 5)}),
+    }
+
+
+def _content_observed(scenario: Scenario, posts: pd.DataFrame) -> dict:
+    """Counted from posts.csv: totals, posts per cell, the raw top cell and the top cell after a simple
+    shrinkage toward the overall rate (prior worth CONTENT_PRIOR_VIEWS views)."""
+    cells = posts.groupby(["format", "platform"])[["views", "clicks", "orders"]].sum()
+    counts = posts.groupby(["format", "platform"]).size()
+    overall = float(posts["orders"].sum() / posts["views"].sum())
+    raw = cells["orders"] / cells["views"]
+    shrunk = (cells["orders"] + CONTENT_PRIOR_VIEWS * overall) / (cells["views"] + CONTENT_PRIOR_VIEWS)
+    as_of = default_as_of(scenario).astype("datetime64[s]")
+    seen = pd.to_datetime(posts["timestamp"], format="%Y-%m-%d %H:%M:%S").to_numpy().astype("datetime64[s]") <= as_of
+    return {
+        "posts": len(posts),
+        "posts_at_default_as_of": int(seen.sum()),
+        "views": int(posts["views"].sum()),
+        "clicks": int(posts["clicks"].sum()),
+        "orders": int(posts["orders"].sum()),
+        "overall_order_rate": round(overall, 5),
+        "posts_per_cell": {platform: {fmt: int(counts.get((fmt, platform), 0)) for fmt in POST_FORMATS}
+                           for platform in DATA_ROOM_PLATFORMS},
+        "raw_top_cell": _cell_name(raw.idxmax()),
+        "raw_top_rate": round(float(raw.max()), 5),
+        "shrunk_top_cell": _cell_name(shrunk.idxmax()),
+        "shrunk_top_rate": round(float(shrunk.max()), 5),
+        "shrinkage_rule": f"(orders + {CONTENT_PRIOR_VIEWS:g} x overall rate) / (views + {CONTENT_PRIOR_VIEWS:g})",
+    }
+
+
+def _first_gap(projection: pd.DataFrame, floor: float) -> dict | None:
+    below = projection[projection["closing"] < floor - 1e-9]
+    if below.empty:
+        return None
+    lowest = projection.loc[projection["closing"].idxmin()]
+    return {"gap_date": str(below["date"].iloc[0]), "gap_day": int(below["day"].iloc[0]),
+            "first_shortfall": round(float(floor - below["closing"].iloc[0]), 2),
+            "lowest_cash": round(float(lowest["closing"]), 2), "lowest_date": str(lowest["date"]),
+            "largest_shortfall": round(float(floor - lowest["closing"]), 2)}
+
+
+def _cash_facts(scenario: Scenario) -> dict:
+    """Seed-independent facts for chapter 09 from `cash_projection` (its docstring states the assumptions)."""
+    cash = dict(scenario.cash)
+    projection = cash_projection(scenario)
+    gap = _first_gap(projection, cash["cash_floor"])
+    equal_mix = _first_gap(cash_projection(scenario, {p: 1 / len(DATA_ROOM_PLATFORMS) for p in DATA_ROOM_PLATFORMS}),
+                           cash["cash_floor"])
+    rate = expected_presale_per_day(scenario)
+    allocation = cheapest_allocation(rate, dict(scenario.regional_shares))
+    offers = {offer: round(effective_annual_cost(fee, term, annual), 4) for offer, _, _, fee, term, annual in FINANCING}
+    return {
+        "projection_assumptions": (
+            "day 0 = the date of default as_of, horizon days 1..21; opening cash = cash_on_hand; from day 1 the "
+            "planning rate is sold every day at the stock price, split over platforms by the data room's "
+            "noise-free order mix; each day's sales reach the bank lag_days later, net of fee_share and "
+            "refund_share; each planned purchase pays deposit_share x cost on day 0 and the balance "
+            "balance_days after its last arrival day; logistics = cheapest warehouse split's cost per order x "
+            "planning rate from day 1; the product's ads cost product_ad_spend_per_day from day 1; "
+            "other_products_budget is not spent (a lever); no financing"),
+        "horizon_days": CASH_HORIZON_DAYS,
+        "cash_on_hand": cash["cash_on_hand"],
+        "cash_floor": cash["cash_floor"],
+        "other_products_budget": cash["other_products_budget"],
+        "planning_rate_per_day": round(rate, 4),
+        "price": scenario.price,
+        "order_mix": {p: round(share, 6) for p, share in expected_order_mix(scenario).items()},
+        "logistics_cost_per_order": None if allocation is None else allocation["cost_per_order"],
+        "ad_spend_per_day": scenario.product_ad_spend_per_day,
+        "planned_purchases": [{"supplier": sup, "units": units, "cost": cost, "last_arrival_day": last,
+                               "deposit": round(SUPPLIER_TERMS[sup][0] * cost, 2),
+                               "balance_day": last + SUPPLIER_TERMS[sup][1]}
+                              for sup, units, cost, last in scenario.planned_purchases],
+        "purchases_total": round(sum(cost for _, _, cost, _ in scenario.planned_purchases), 2),
+        "deposits_day_0": round(float(projection["deposits"].iloc[0]), 2),
+        "closing_by_day": [round(float(v), 2) for v in projection["closing"]],
+        "gap": gap is not None,
+        "gap_date": None if gap is None else gap["gap_date"],
+        "gap_tolerance_days": CASH_GAP_TOLERANCE_DAYS,
+        "gap_date_window": None if gap is None else [_day_after(gap["gap_date"], -CASH_GAP_TOLERANCE_DAYS),
+                                                     _day_after(gap["gap_date"], CASH_GAP_TOLERANCE_DAYS)],
+        "gap_detail": gap,
+        "gap_with_equal_platform_mix": equal_mix,
+        "lowest_cash": round(float(projection["closing"].min()), 2),
+        "financing_eac_convention": "(1 + fee_share + rate_annual x term_days / 365) ^ (365 / term_days) - 1",
+        "financing_effective_annual_cost": offers,
+        "cheapest_financing": min(offers, key=offers.get),
+        "financing_limit_total": round(sum(limit for _, _, limit, *_ in FINANCING), 2),
+    }
+
+
 def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -> dict:
     """The answer key, from the story and from the generated tables (observed figures)."""
     start, end = scenario.validation_window
@@ -1466,6 +1824,8 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "logistics": logistics,
             "exit": _exit_facts(scenario),
             "data_room": _data_room_facts(scenario),
+            "content": _content_facts(scenario),
+            "cash": _cash_facts(scenario),
         },
         "observed": {
             "baseline_cart_days": base_cart_days,
@@ -1485,6 +1845,7 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "urgent_orders": _urgent_observed(tables["urgent_orders"], default_as_of),
             "sales": _exit_observed(scenario, tables["sales"], tables["signals"]),
             "data_room": _data_room_observed(scenario, tables),
+            "content": _content_observed(scenario, tables["posts"]),
         },
     }
 
