@@ -191,3 +191,34 @@ def test_data_room_moves_budget_and_flags_the_audience_shift_as_the_truth_says(r
             assert abs(a["share_now"] - shift["to_share"]) < 0.05 and abs(a["share_before"] - shift["from_share"]) < 0.05
         else:
             assert r7["creative_call"] == "keep", name
+
+
+def test_content_cash_and_team_follow_the_truth(runs):
+    for name in SCENARIOS:
+        t = truth(name)
+        outcome = runs[name]
+        r2, r3, r8, r9, r10 = (results(outcome, c) for c in ("02", "03", "08", "09", "10"))
+        go = t["expected"]["decision"] == "go"
+        # 08: the 12-video plan always exists; production only after a go.
+        assert r8["decision"] == ("produce" if go else "hold"), name
+        assert len(r8["content_plan"]) == 12 and r8["content_plan"]["format"].value_counts().to_dict() == {
+            "scenario": 4, "unboxing": 4, "testimonial": 4}
+        # 09: the cash gap of the truth file is found, on its day (+-2) and at least 7 days before it happens.
+        cash = t["expected"]["cash"]
+        as_of = pd.Timestamp(outcome.manifest["as_of"])
+        if cash["gap"]:
+            assert r9["decision"] in {"gap now", "gap ahead"}, name
+            gap = pd.Timestamp(r9["gap_date"])
+            assert abs((gap.normalize().tz_localize(None) - pd.Timestamp(cash["gap_date"])).days) <= 2, name
+            assert (gap.tz_localize(None).normalize() - as_of.tz_localize(None).normalize()).days >= 7, name
+            assert r9["chosen_financing"] is not None
+        else:
+            assert r9["decision"] == "ok", (name, r9["headline"])
+        # 10: exactly the commitments above the front line's limit escalate, and the brief is in the record.
+        limit = outcome.manifest["chapters"]["10"]["parameters"]["authority_limit"]
+        escalations = r10["escalations"]
+        assert (escalations["amount"] > limit).all() if len(escalations) else True
+        if go:
+            assert math.isclose(escalations["amount"].max(), r3["total_cost"], rel_tol=1e-6), name
+        brief = (outcome.run_dir / "brief.md").read_text(encoding="utf-8")
+        assert "## 1. Yesterday's numbers (3 min)" in brief and "own limit ¥5,000" in brief
