@@ -1370,29 +1370,25 @@ def validate_urgent_orders(frame: pd.DataFrame, file: str = "urgent_orders.csv")
     return frame
 
 
-def _load_logistics(path, contract: Contract, validate, tz, data_root) -> pd.DataFrame:
-    frame = load_table(path, contract, tz=tz, data_root=data_root)
-    return validate(frame, frame.attrs["source"]["path"])
-
 
 def load_warehouses(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the warehouses table (warehouse/kind/city/capacity_per_day/handling_cost)."""
-    return _load_logistics(path, WAREHOUSES, validate_warehouses, tz, data_root)
+    return load_table(path, CONTRACTS["warehouses"], tz=tz, data_root=data_root)
 
 
 def load_lanes(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the lanes table (warehouse/region/cost_per_order/delivery_days)."""
-    return _load_logistics(path, LANES, validate_lanes, tz, data_root)
+    return load_table(path, CONTRACTS["lanes"], tz=tz, data_root=data_root)
 
 
 def load_regional_demand(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the regional demand table (region/share/normal_cost_per_order); shares must sum to 1."""
-    return _load_logistics(path, REGIONAL_DEMAND, validate_regional_demand, tz, data_root)
+    return load_table(path, CONTRACTS["regional_demand"], tz=tz, data_root=data_root)
 
 
 def load_urgent_orders(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the urgent (same-city rush) orders table."""
-    return _load_logistics(path, URGENT_ORDERS, validate_urgent_orders, tz, data_root)
+    return load_table(path, CONTRACTS["urgent_orders"], tz=tz, data_root=data_root)
 
 
 # --- stock (chapter 04) ---
@@ -1427,8 +1423,7 @@ def validate_stock(frame: pd.DataFrame, file: str = "stock.csv") -> pd.DataFrame
 
 def load_stock(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the stock table (sku/on_hand/unit_cost/price/holding_cost_per_day/salvage_value)."""
-    frame = load_table(path, STOCK, tz=tz, data_root=data_root)
-    return validate_stock(frame, frame.attrs["source"]["path"])
+    return load_table(path, CONTRACTS["stock"], tz=tz, data_root=data_root)
 
 
 # --- suppliers (chapter 03) ---
@@ -1498,8 +1493,7 @@ def validate_suppliers(frame: pd.DataFrame, file: str = "suppliers.csv") -> pd.D
 
 def load_suppliers(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the suppliers table (supplier/tier/min_order/max_units/material/capacity/lead/cost/reliability)."""
-    frame = load_table(path, SUPPLIERS, tz=tz, data_root=data_root)
-    return validate_suppliers(frame, frame.attrs["source"]["path"])
+    return load_table(path, CONTRACTS["suppliers"], tz=tz, data_root=data_root)
 
 
 # --- sales (chapter 06) ---
@@ -1532,8 +1526,7 @@ def validate_sales(frame: pd.DataFrame, file: str = "sales.csv") -> pd.DataFrame
 
 def load_sales(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the daily sales table (timestamp = end of the day counted / orders / price)."""
-    frame = load_table(path, SALES, tz=tz, data_root=data_root)
-    return validate_sales(frame, frame.attrs["source"]["path"])
+    return load_table(path, CONTRACTS["sales"], tz=tz, data_root=data_root)
 
 
 # --- traffic, funnel, audience, budget (chapter 07) ---
@@ -1679,29 +1672,24 @@ def validate_budget(frame: pd.DataFrame, file: str = "budget.csv") -> pd.DataFra
     return frame
 
 
-def _load_data_room(path, contract: Contract, validate, tz, data_root) -> pd.DataFrame:
-    frame = load_table(path, contract, tz=tz, data_root=data_root)
-    return validate(frame, frame.attrs["source"]["path"])
-
-
 def load_traffic(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the hourly traffic table (timestamp/platform/source/visitors)."""
-    return _load_data_room(path, TRAFFIC, validate_traffic, tz, data_root)
+    return load_table(path, CONTRACTS["traffic"], tz=tz, data_root=data_root)
 
 
 def load_funnel(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the hourly funnel table (timestamp/platform/views/add_to_cart/orders); each step <= the one before."""
-    return _load_data_room(path, FUNNEL, validate_funnel, tz, data_root)
+    return load_table(path, CONTRACTS["funnel"], tz=tz, data_root=data_root)
 
 
 def load_audience(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the 12-hourly audience table (timestamp/platform/segment/visitors)."""
-    return _load_data_room(path, AUDIENCE, validate_audience, tz, data_root)
+    return load_table(path, CONTRACTS["audience"], tz=tz, data_root=data_root)
 
 
 def load_budget(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the ad budget table (platform/daily_budget)."""
-    return _load_data_room(path, BUDGET, validate_budget, tz, data_root)
+    return load_table(path, CONTRACTS["budget"], tz=tz, data_root=data_root)
 
 
 # --- posts (chapter 08) ---
@@ -1742,8 +1730,7 @@ def validate_posts(frame: pd.DataFrame, file: str = "posts.csv") -> pd.DataFrame
 
 def load_posts(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the content posts table (post_id/timestamp/platform/format/views/clicks/orders)."""
-    # load_table already runs validate_posts on the way out.
-    return load_table(path, POSTS, tz=tz, data_root=data_root)
+    return load_table(path, CONTRACTS["posts"], tz=tz, data_root=data_root)
 
 
 # --- cash, settlement, supplier_terms, financing (chapter 09) ---
@@ -1851,19 +1838,19 @@ def validate_financing(frame: pd.DataFrame, file: str = "financing.csv") -> pd.D
 
 def load_cash(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the cash snapshot (item/amount); load_table applies validate_cash."""
-    return load_table(path, CASH, tz=tz, data_root=data_root)
+    return load_table(path, CONTRACTS["cash"], tz=tz, data_root=data_root)
 
 
 def load_settlement(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the settlement terms per platform (platform/lag_days/fee_share/refund_share)."""
-    return load_table(path, SETTLEMENT, tz=tz, data_root=data_root)
+    return load_table(path, CONTRACTS["settlement"], tz=tz, data_root=data_root)
 
 
 def load_supplier_terms(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the payment terms per supplier (supplier/deposit_share/balance_days)."""
-    return load_table(path, SUPPLIER_TERMS, tz=tz, data_root=data_root)
+    return load_table(path, CONTRACTS["supplier_terms"], tz=tz, data_root=data_root)
 
 
 def load_financing(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the financing offers (offer/kind/limit/fee_share/term_days/rate_annual)."""
-    return load_table(path, FINANCING, tz=tz, data_root=data_root)
+    return load_table(path, CONTRACTS["financing"], tz=tz, data_root=data_root)
