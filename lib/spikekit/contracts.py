@@ -1018,6 +1018,7 @@ def validate_table(
             texts[col.name] = _check_conditional(col, texts, ctx)
 
     arrays = _key_arrays(contract, texts, stamps, numbers)
+    order = None
     if not _strictly_increasing(arrays):
         order = _sort_order(arrays)
         del arrays
@@ -1037,7 +1038,12 @@ def validate_table(
                 positions,
                 fix="keep one row per combination (sum the counts if they are parts of one period)",
             )
-        del order
+    if info is not None and info.get("want_file_rows"):
+        # The file row of each output row, for cross-row rules that must point at rows after the sort.
+        positions = order if order is not None else np.arange(n)
+        info["file_rows"] = (np.asarray(ctx.row_numbers)[positions] if ctx.row_numbers is not None
+                             else positions + ctx.first_row).tolist()
+    del order
 
     codes = {name: t.codes for name, t in texts.items()}
     key_texts = [name for name in contract.key if name in texts]
@@ -1143,6 +1149,8 @@ def load_table(
 
 def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.DataFrame:
     raw, info = read_raw(resolved, sheet=sheet, columns=contract.names)
+    cross_rows = globals().get(f"validate_{contract.name}")
+    info["want_file_rows"] = callable(cross_rows)
     frame = validate_table(raw, contract, tz=tz, file=str(resolved), info=info)
     del raw
     source = {
@@ -1159,10 +1167,23 @@ def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.
     frame.attrs["source"] = source
     # Rules across rows (shares summing to 1, min_order <= max_units ...) live beside each table's contract
     # as validate_<table>(frame, file); every load goes through them, whichever loader was called.
-    cross_rows = globals().get(f"validate_{contract.name}")
     if callable(cross_rows):
-        frame = cross_rows(frame, str(resolved))
+        frame.attrs["file_rows"] = info["file_rows"]
+        try:
+            frame = cross_rows(frame, str(resolved))
+        finally:
+            frame.attrs.pop("file_rows", None)
     return frame
+
+
+def _file_rows(frame: pd.DataFrame, mask) -> list[int]:
+    """Spreadsheet rows of the flagged rows of a frame: from the loader's record of where each sorted row
+    stood in the file, or, for a frame built in memory, its own order (row = position + 2)."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    rows = frame.attrs.get("file_rows")
+    if rows is not None and len(rows) == len(frame):
+        return sorted(int(rows[p]) for p in positions)
+    return [int(p) + 2 for p in positions]
 
 
 def read_signals_any(path: str | os.PathLike, *, tz: str = "Asia/Shanghai") -> tuple[pd.DataFrame, dict]:
@@ -1303,33 +1324,6 @@ del _contract
 SHARE_SUM_TOLERANCE = 0.001
 
 
-def _logistics_rows(frame: pd.DataFrame, mask, contract: Contract) -> list[int]:
-    """Spreadsheet rows of the flagged rows of a loaded (key-sorted) frame, found again in the file by key.
-
-    Frames built in memory (no ``attrs["source"]``) are taken in their own order: row = position + 2.
-    """
-    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    source = frame.attrs.get("source") or {}
-    key = contract.key
-    if source.get("path") and key:
-        try:
-            raw, info = read_raw(source["path"])
-            lower = {str(c).strip().lower(): c for c in raw.columns}
-            raw_keys = list(zip(*(raw[lower[k.lower()]].astype(str).str.strip() for k in key)))
-            where = {k: i for i, k in enumerate(raw_keys)}
-            numbers = info.get("row_numbers")
-            first = int(info.get("first_row", 2))
-            rows = []
-            for pos in positions:
-                wanted = tuple(str(frame[k].iloc[pos]) for k in key)
-                i = where.get(wanted)
-                if i is None:
-                    raise KeyError(wanted)
-                rows.append(int(numbers[i]) if numbers is not None else i + first)
-            return sorted(rows)
-        except Exception:  # the file changed or cannot be matched: fall back to frame order
-            pass
-    return [int(p) + 2 for p in positions]
 
 
 def validate_warehouses(frame: pd.DataFrame, file: str = "warehouses.csv") -> pd.DataFrame:
@@ -1351,7 +1345,7 @@ def validate_regional_demand(frame: pd.DataFrame, file: str = "regional_demand.c
     over = frame["share"].to_numpy(dtype=float) > 1
     if over.any():
         raise InputError("a share above 1: shares are fractions of all orders (0.25 = 25%)", file=file,
-                         column="share", rows=_logistics_rows(frame, over, REGIONAL_DEMAND),
+                         column="share", rows=_file_rows(frame, over),
                          fix="write shares as fractions between 0 and 1")
     total = float(frame["share"].sum())
     if abs(total - 1.0) > SHARE_SUM_TOLERANCE:
@@ -1366,7 +1360,7 @@ def validate_urgent_orders(frame: pd.DataFrame, file: str = "urgent_orders.csv")
     zero = frame["promised_hours"].to_numpy(dtype=float) <= 0
     if zero.any():
         raise InputError("promised_hours must be above 0", file=file, column="promised_hours",
-                         rows=_logistics_rows(frame, zero, URGENT_ORDERS), fix="give the promised delivery time in hours, e.g. 4")
+                         rows=_file_rows(frame, zero), fix="give the promised delivery time in hours, e.g. 4")
     return frame
 
 
@@ -1416,7 +1410,7 @@ def validate_stock(frame: pd.DataFrame, file: str = "stock.csv") -> pd.DataFrame
     above = frame["salvage_value"].to_numpy(dtype=float) > frame["price"].to_numpy(dtype=float)
     if above.any():
         raise InputError("salvage_value is above price: a leftover unit cannot fetch more than a sold one",
-                         file=file, column="salvage_value", rows=_logistics_rows(frame, above, STOCK),
+                         file=file, column="salvage_value", rows=_file_rows(frame, above),
                          fix="check the two columns are not swapped; salvage_value is the clearance value per unit")
     return frame
 
@@ -1454,26 +1448,6 @@ SUPPLIERS = Contract(
 CONTRACTS[SUPPLIERS.name] = SUPPLIERS
 
 
-def _supplier_file_rows(frame: pd.DataFrame, mask) -> list[int]:
-    """Spreadsheet rows of flagged suppliers. A loaded frame is sorted by name, so the rows are found again in
-    the file by the supplier name; a frame built in memory counts in its own order (row = position + 2)."""
-    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    source = frame.attrs.get("source") or {}
-    if source.get("path"):
-        try:
-            raw, info = read_raw(source["path"], columns=SUPPLIERS.names)
-            column = next(c for c in raw.columns if str(c).strip().lower() == "supplier")
-            names = raw[column].astype(str).str.strip().tolist()
-            numbers = info.get("row_numbers")
-            first = int(info.get("first_row", 2))
-            rows = []
-            for pos in positions:
-                i = names.index(str(frame["supplier"].iloc[pos]))
-                rows.append(int(numbers[i]) if numbers is not None else i + first)
-            return sorted(rows)
-        except (OSError, ValueError, StopIteration, KeyError, InputError):
-            pass  # the file changed since loading: fall back to frame order
-    return [int(p) + 2 for p in positions]
 
 
 def validate_suppliers(frame: pd.DataFrame, file: str = "suppliers.csv") -> pd.DataFrame:
@@ -1481,12 +1455,12 @@ def validate_suppliers(frame: pd.DataFrame, file: str = "suppliers.csv") -> pd.D
     above_one = frame["reliability"].to_numpy(dtype=float) > 1
     if above_one.any():
         raise InputError("reliability above 1: it is the share of units that arrived on time (0.95 = 95%)",
-                         file=file, column="reliability", rows=_supplier_file_rows(frame, above_one),
+                         file=file, column="reliability", rows=_file_rows(frame, above_one),
                          fix="write reliability as a fraction between 0 and 1")
     inverted = frame["min_order"].to_numpy() > frame["max_units"].to_numpy()
     if inverted.any():
         raise InputError("min_order is above max_units: no order could satisfy this supplier", file=file,
-                         column="min_order", rows=_supplier_file_rows(frame, inverted),
+                         column="min_order", rows=_file_rows(frame, inverted),
                          fix="make min_order at most max_units (or max_units 0 to leave the supplier out)")
     return frame
 
@@ -1519,7 +1493,7 @@ def validate_sales(frame: pd.DataFrame, file: str = "sales.csv") -> pd.DataFrame
     off_midnight = (stamps != stamps.dt.normalize()).to_numpy()
     if off_midnight.any():
         raise InputError("a timestamp is not a midnight: each row counts one whole day and is stamped at its end",
-                         file=file, column="timestamp", rows=_logistics_rows(frame, off_midnight, SALES),
+                         file=file, column="timestamp", rows=_file_rows(frame, off_midnight),
                          fix="stamp the day 2025-03-09 as 2025-03-10 00:00 (the end of the day counted)")
     return frame
 
@@ -1587,43 +1561,6 @@ for _contract in (TRAFFIC, FUNNEL, AUDIENCE, BUDGET):
 del _contract
 
 
-def _epoch_seconds(stamps: pd.Series, tz) -> np.ndarray:
-    """Whole seconds since 1970 UTC; naive values are local times in ``tz`` (as when loading)."""
-    stamps = pd.to_datetime(stamps, format="ISO8601")
-    if stamps.dt.tz is None:
-        stamps = stamps.dt.tz_localize(tz)
-    return ((stamps - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
-
-
-def _data_room_rows(frame: pd.DataFrame, mask, contract: Contract) -> list[int]:
-    """Spreadsheet rows of the flagged rows of a loaded (key-sorted) frame, found again in the file by key,
-    timestamps compared as moments. A frame built in memory counts in its own order (row = position + 2)."""
-    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    source = frame.attrs.get("source") or {}
-    if source.get("path"):
-        try:
-            raw, info = read_raw(source["path"])
-            lower = {str(c).strip().lower(): c for c in raw.columns}
-            raw_keys, frame_keys = {}, {}
-            for k in contract.key:
-                text = raw[lower[k.lower()]].astype(str).str.strip()
-                if contract.column(k).dtype == "timestamp":
-                    tz = frame[k].dt.tz
-                    raw_keys[k] = _epoch_seconds(text, tz)
-                    frame_keys[k] = _epoch_seconds(frame[k].iloc[positions], tz)
-                else:
-                    raw_keys[k] = text.to_numpy(dtype=object)
-                    frame_keys[k] = frame[k].iloc[positions].astype(str).to_numpy(dtype=object)
-            numbers = info.get("row_numbers")
-            first = int(info.get("first_row", 2))
-            raw_keys["row"] = (np.asarray(numbers, dtype=np.int64) if numbers is not None
-                               else np.arange(len(raw), dtype=np.int64) + first)
-            found = pd.DataFrame(frame_keys).merge(pd.DataFrame(raw_keys), on=list(contract.key), how="left")
-            if len(found) == len(positions) and found["row"].notna().all():
-                return sorted(int(r) for r in found["row"])
-        except Exception:  # the file changed or cannot be matched: fall back to frame order
-            pass
-    return [int(p) + 2 for p in positions]
 
 
 def _off_grid(frame: pd.DataFrame, hours: tuple[int, ...] | None, contract: Contract, file: str, what: str, fix: str):
@@ -1633,7 +1570,7 @@ def _off_grid(frame: pd.DataFrame, hours: tuple[int, ...] | None, contract: Cont
     if hours is not None:
         bad = bad | ~np.isin(stamps.dt.hour.to_numpy(), hours)
     if bad.any():
-        raise InputError(what, file=file, column="timestamp", rows=_data_room_rows(frame, bad, contract), fix=fix)
+        raise InputError(what, file=file, column="timestamp", rows=_file_rows(frame, bad), fix=fix)
 
 
 def validate_traffic(frame: pd.DataFrame, file: str = "traffic.csv") -> pd.DataFrame:
@@ -1650,12 +1587,12 @@ def validate_funnel(frame: pd.DataFrame, file: str = "funnel.csv") -> pd.DataFra
     over_views = frame["add_to_cart"].to_numpy() > frame["views"].to_numpy()
     if over_views.any():
         raise InputError("add_to_cart is above views: a visitor must view the product before adding it to the cart",
-                         file=file, column="add_to_cart", rows=_data_room_rows(frame, over_views, FUNNEL),
+                         file=file, column="add_to_cart", rows=_file_rows(frame, over_views),
                          fix="check the columns are not swapped and come from the same hour and platform")
     over_cart = frame["orders"].to_numpy() > frame["add_to_cart"].to_numpy()
     if over_cart.any():
         raise InputError("orders is above add_to_cart: the funnel counts orders placed from the cart",
-                         file=file, column="orders", rows=_data_room_rows(frame, over_cart, FUNNEL),
+                         file=file, column="orders", rows=_file_rows(frame, over_cart),
                          fix="check the columns are not swapped; count buy-now orders as add-to-carts too")
     return frame
 
@@ -1718,12 +1655,12 @@ def validate_posts(frame: pd.DataFrame, file: str = "posts.csv") -> pd.DataFrame
     over_views = frame["clicks"].to_numpy() > frame["views"].to_numpy()
     if over_views.any():
         raise InputError("clicks is above views: a click comes from someone who saw the post",
-                         file=file, column="clicks", rows=_data_room_rows(frame, over_views, POSTS),
+                         file=file, column="clicks", rows=_file_rows(frame, over_views),
                          fix="check the columns are not swapped and count views and clicks over the same period")
     over_clicks = frame["orders"].to_numpy() > frame["clicks"].to_numpy()
     if over_clicks.any():
         raise InputError("orders is above clicks: an attributed order comes through a click on the post",
-                         file=file, column="orders", rows=_data_room_rows(frame, over_clicks, POSTS),
+                         file=file, column="orders", rows=_file_rows(frame, over_clicks),
                          fix="check the columns are not swapped; count only orders attributed to the post")
     return frame
 
@@ -1793,7 +1730,7 @@ def _share_columns(frame: pd.DataFrame, columns, contract: Contract, file: str) 
         above = frame[column].to_numpy(dtype=float) > 1
         if above.any():
             raise InputError(f"{column} above 1: it is a share (0.05 = 5%)", file=file, column=column,
-                             rows=_logistics_rows(frame, above, contract), fix="write it as a fraction between 0 and 1")
+                             rows=_file_rows(frame, above), fix="write it as a fraction between 0 and 1")
 
 
 def validate_cash(frame: pd.DataFrame, file: str = "cash.csv") -> pd.DataFrame:
@@ -1806,7 +1743,7 @@ def validate_cash(frame: pd.DataFrame, file: str = "cash.csv") -> pd.DataFrame:
     negative = (frame["item"].astype(str) != "cash_on_hand").to_numpy() & (frame["amount"].to_numpy(dtype=float) < 0)
     if negative.any():
         raise InputError("cash_floor and other_products_budget cannot be negative", file=file, column="amount",
-                         rows=_logistics_rows(frame, negative, CASH), fix="give them as amounts >= 0 in yuan")
+                         rows=_file_rows(frame, negative), fix="give them as amounts >= 0 in yuan")
     return frame
 
 
@@ -1816,7 +1753,7 @@ def validate_settlement(frame: pd.DataFrame, file: str = "settlement.csv") -> pd
     over = (frame["fee_share"].to_numpy(dtype=float) + frame["refund_share"].to_numpy(dtype=float)) > 1
     if over.any():
         raise InputError("fee_share + refund_share is above 1: the platform would pay out less than nothing",
-                         file=file, column="refund_share", rows=_logistics_rows(frame, over, SETTLEMENT),
+                         file=file, column="refund_share", rows=_file_rows(frame, over),
                          fix="check both are fractions of sales (0.05 = 5%)")
     return frame
 
@@ -1832,7 +1769,7 @@ def validate_financing(frame: pd.DataFrame, file: str = "financing.csv") -> pd.D
     zero = frame["term_days"].to_numpy() <= 0
     if zero.any():
         raise InputError("term_days is 0: an offer must run at least one day", file=file, column="term_days",
-                         rows=_logistics_rows(frame, zero, FINANCING), fix="give the days until repayment (e.g. 30)")
+                         rows=_file_rows(frame, zero), fix="give the days until repayment (e.g. 30)")
     return frame
 
 
