@@ -4,5 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$SPIKE_ROOT"
+# Headless Chromium for the record-site browser test (Debian packages; quiet no-op when present).
+bash scripts/system-deps.sh
 exec python -m pytest tests notebooks --nbval-lax --nbval-kernel-name spikekit \
   --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider "$@"

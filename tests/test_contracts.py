@@ -714,3 +714,105 @@ def test_property_shuffled_csv_round_trips_to_sorted_frame(tmp_path, series, hou
     assert list(loaded["platform"].astype(str)) == list(expected["platform"])
     assert (loaded["timestamp"].to_numpy() == expected["timestamp"].to_numpy()).all()
     assert np.array_equal(loaded["value"].to_numpy(), expected["value"].to_numpy())
+
+
+# ------------------------------------------------------------------------------ chapters 11-12 tables
+
+ORDERS_HEADER = ("order_id,timestamp,buyer_id,product,platform,variant,region,price,promised_ship,shipped,delivered,"
+                 "buyer_prior_orders,buyer_prior_returns")
+
+
+def _order(order_id="O1", placed="2025-03-10 09:00", shipped="2025-03-11 10:00", delivered="2025-03-12 15:00",
+           prior=(0, 0)) -> str:
+    return (f"{order_id},{placed},B1,星空咖啡杯,淘宝,星空蓝,华东,49,2025-03-13 18:00,{shipped},{delivered},"
+            f"{prior[0]},{prior[1]}")
+
+
+def test_orders_read_empty_ship_and_delivery_times_as_not_yet(tmp_path):
+    name = write(tmp_path, "orders.csv", "\n".join([
+        ORDERS_HEADER, _order("O2", shipped="", delivered=""), _order("O1"),
+        _order("O3", shipped="2025-03-11 10:00", delivered="")]) + "\n")
+    df = sc.load_orders(name, data_root=tmp_path)
+    assert list(df["order_id"]) == ["O1", "O2", "O3"]
+    assert str(df["shipped"].dt.tz) == "Asia/Shanghai"
+    assert df["shipped"].isna().tolist() == [False, True, False]
+    assert df["delivered"].isna().tolist() == [False, True, True]
+    assert df["shipped"].iloc[0] == pd.Timestamp("2025-03-11 10:00", tz="Asia/Shanghai")
+    # times with an offset are converted to the spike's time zone
+    name = write(tmp_path, "utc.csv", "\n".join([
+        ORDERS_HEADER, _order("O1", shipped="2025-03-11T02:00:00+00:00", delivered="")]) + "\n")
+    assert sc.load_orders(name, data_root=tmp_path)["shipped"].iloc[0] == pd.Timestamp("2025-03-11 10:00",
+                                                                                         tz="Asia/Shanghai")
+
+
+def test_orders_read_mixed_offsets_in_one_optional_column_as_an_error(tmp_path):
+    name = write(tmp_path, "orders.csv", "\n".join([
+        ORDERS_HEADER, _order("O1"), _order("O2", shipped="2025-03-11T02:00:00+00:00"), _order("O3")]) + "\n")
+    err = error_of(sc.load_orders, name, data_root=tmp_path)
+    assert err.column == "shipped" and err.rows == [3]
+
+
+@pytest.mark.parametrize("row, column", [
+    (_order("O9", placed="2025-03-10 09:00", shipped="2025-03-10 08:00", delivered=""), "shipped"),
+    (_order("O9", shipped="2025-03-11 10:00", delivered="2025-03-11 09:00"), "delivered"),
+    (_order("O9", shipped="", delivered="2025-03-12 09:00"), "shipped"),
+    (_order("O9", prior=(1, 2)), "buyer_prior_returns"),
+    (_order("O9", shipped="next week"), "shipped"),
+], ids=["shipped-before-placed", "delivered-before-shipped", "delivered-not-shipped", "returns-above-orders",
+        "unreadable"])
+def test_orders_cross_row_rules_name_the_row(tmp_path, row, column):
+    # the bad row is first in the file but sorts last by order_id: the error must still name file row 2
+    name = write(tmp_path, "orders.csv", "\n".join([ORDERS_HEADER, row, _order("O1"), _order("O2")]) + "\n")
+    err = error_of(sc.load_orders, name, data_root=tmp_path)
+    assert err.column == column and err.rows == [2]
+    assert "orders.csv" in str(err)
+
+
+def test_tickets_responses_not_before_opening(tmp_path):
+    header = "ticket_id,timestamp,order_id,customer_kind,type,text,first_response,resolved"
+    good = "T1,2025-03-10 09:00,O1,paid,delay,我的杯子什么时候发货？,2025-03-10 10:00,"
+    name = write(tmp_path, "tickets.csv", f"{header}\n{good}\nT2,2025-03-10 09:00,,pre_sale,pre_sale,可以开发票吗,,\n")
+    df = sc.load_tickets(name, data_root=tmp_path)
+    assert df["first_response"].isna().tolist() == [False, True] and df["resolved"].isna().all()
+    assert df["order_id"].tolist() == ["O1", ""]
+    bad = write(tmp_path, "bad.csv", f"{header}\n{good}\nT2,2025-03-10 09:00,,pre_sale,pre_sale,x,2025-03-10 08:59,\n")
+    err = error_of(sc.load_tickets, bad, data_root=tmp_path)
+    assert err.column == "first_response" and err.rows == [3]
+    bad = write(tmp_path, "bad2.csv", f"{header}\n{good}\nT2,2025-03-10 09:00,,pre_sale,refund,x,,\n")
+    assert error_of(sc.load_tickets, bad, data_root=tmp_path).column == "type"
+
+
+def test_reviews_rating_is_a_nullable_whole_number(tmp_path):
+    header = "review_id,timestamp,platform,order_id,rating,text"
+    name = write(tmp_path, "reviews.csv", f"{header}\nV1,2025-03-10 09:00,淘宝,O1,5,很好\n"
+                                          f'V2,2025-03-10 10:00,淘宝,,,"Nice mug, small."\n')
+    df = sc.load_reviews(name, data_root=tmp_path)
+    assert str(df["rating"].dtype) == "Int64" and df["rating"].iloc[0] == 5 and df["rating"].isna().iloc[1]
+    bad = write(tmp_path, "bad.csv", f"{header}\nV1,2025-03-10 09:00,淘宝,O1,6,很好\n")
+    assert error_of(sc.load_reviews, bad, data_root=tmp_path).column == "rating"
+
+
+@pytest.mark.parametrize("row, column", [
+    ("B1,杭州星辰陶瓷,2025-03-17 11:00,300,1,50,51", "defects"),
+    ("B1,杭州星辰陶瓷,2025-03-17 11:00,30,1,50,0", "inspected"),
+    ("B1,杭州星辰陶瓷,2025-03-17 11:00,300,4,50,0", "round"),
+    ("B1,杭州星辰陶瓷,2025-03-17 11:00,0,1,0,0", "lot_size"),
+])
+def test_inspections_rules(tmp_path, row, column):
+    header = "batch_id,supplier,timestamp,lot_size,round,inspected,defects"
+    name = write(tmp_path, "inspections.csv", f"{header}\nA1,德化白瓷坊,2025-03-17 11:00,72,1,13,0\n{row}\n")
+    err = error_of(sc.load_inspections, name, data_root=tmp_path)
+    assert err.column == column and err.rows == [3]
+
+
+def test_member_activity_needs_an_action(tmp_path):
+    name = write(tmp_path, "member_activity.csv", "buyer_id,timestamp,actions\nB1,2025-04-02 00:00,0\n")
+    assert error_of(sc.load_member_activity, name, data_root=tmp_path).rows == [2]
+
+
+def test_chapter_11_12_readme_examples_load(tmp_path):
+    readme = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    for table in ("orders", "returns", "tickets", "faq", "reviews", "inspections", "members", "member_activity"):
+        block = readme.split(f"Example (`{table}.csv`):", 1)[1].split("```", 2)[1]
+        write(tmp_path, f"{table}.csv", block.lstrip("\n"))
+        assert len(getattr(sc, f"load_{table}")(f"{table}.csv", data_root=tmp_path)) == 2, table

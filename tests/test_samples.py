@@ -919,7 +919,7 @@ def test_committed_chapter_08_09_files_equal_a_fresh_generation(fresh):
             committed = PROJECT_DATA / "samples" / name / f"{table}.csv"
             assert committed.is_file(), f"{committed} missing: run `python -m spikekit.samples`"
             assert committed.read_bytes() == (fresh / name / f"{table}.csv").read_bytes(), committed
-    assert list(samples.TABLE_MAKERS)[-5:] == list(MONEY_TABLES)
+    assert list(samples.TABLE_MAKERS)[14:19] == list(MONEY_TABLES)  # chapters 11-12 tables follow
 
 
 def test_posts_have_their_own_random_stream():
@@ -1078,3 +1078,189 @@ def test_committed_chapter_08_09_files_load_through_their_contracts(table):
         assert len(frame) == len(_read_plain(PROJECT_DATA / "samples" / name, table))
         if loader is not None:
             assert len(loader(path, data_root=PROJECT_DATA)) == len(frame)
+
+
+# --- chapters 11 (after-sales) and 12 (retrospective) ---------------------------------------------------
+
+AFTER_TABLES = ("orders", "returns", "tickets", "faq", "reviews", "inspections", "members", "member_activity")
+
+
+def _loaded(folder: Path, table: str) -> pd.DataFrame:
+    from spikekit import contracts
+    return getattr(contracts, f"load_{table}")(folder / f"{table}.csv", data_root=folder.parents[1])
+
+
+def test_committed_chapter_11_12_files_equal_a_fresh_generation(fresh):
+    for name in NAMES:
+        for table in AFTER_TABLES:
+            committed = PROJECT_DATA / "samples" / name / f"{table}.csv"
+            assert committed.is_file(), f"{committed} missing: run `python -m spikekit.samples`"
+            assert committed.read_bytes() == (fresh / name / f"{table}.csv").read_bytes(), committed
+    assert list(samples.TABLE_MAKERS)[-8:] == list(AFTER_TABLES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_chapter_11_12_files_load_and_span_the_after_sales_period(fresh, name):
+    folder = fresh / name
+    for table in AFTER_TABLES:
+        frame = _loaded(folder, table)
+        assert len(frame) > 0, table  # even false-alarm: the shop's usual business fills every table
+        if "timestamp" in frame:
+            stamps = frame["timestamp"].dt.tz_localize(None)
+            assert stamps.min() >= pd.Timestamp("2025-01-15") and stamps.max() <= pd.Timestamp("2025-05-16"), table
+    assert sum((folder / f"{t}.csv").stat().st_size for t in AFTER_TABLES) < 3e6
+
+
+def test_orders_and_returns_draw_from_their_own_stream():
+    scenario = samples.SCENARIOS["fast-fade"]
+    sales = samples.make_sales(scenario, samples._rng(scenario.seed, "sales"))
+    first = samples.make_orders(scenario, samples._rng(scenario.seed, "orders"), sales=sales)
+    samples.make_posts(scenario, samples._rng(scenario.seed, "posts"))
+    again = samples.make_orders(scenario, samples._rng(scenario.seed, "orders"), sales=sales)
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(samples.make_returns(scenario, samples._rng(1, "returns"), orders=first),
+                                  samples.make_returns(scenario, samples._rng(1, "returns"), orders=again))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spike_orders_follow_sales_and_queue_at_the_peak(fresh, name):
+    folder, truth = fresh / name, _truth(fresh / name)
+    orders, sales = _loaded(folder, "orders"), _read_plain(folder, "sales")
+    spike = orders[orders["product"] == samples.SPIKE_PRODUCT]
+    per_day = spike["timestamp"].dt.tz_localize(None).dt.normalize().value_counts()
+    days = pd.to_datetime(sales["timestamp"]) - pd.Timedelta(days=1)  # sales rows are stamped at the day's end
+    assert per_day.reindex(days, fill_value=0).tolist() == sales["orders"].tolist()
+    assert (orders["buyer_prior_returns"] <= orders["buyer_prior_orders"]).all()
+    transit = (orders["delivered"] - orders["shipped"]).dt.total_seconds() / 86400
+    assert transit.dropna().between(1, 4).all()
+    late = (orders["shipped"] > orders["promised_ship"]).to_numpy()
+    before = (orders["timestamp"] < pd.Timestamp(truth["demand_takeoff"])).to_numpy()
+    assert not late[before].any()  # no queue before the spike
+    as_of = pd.Timestamp(truth["default_as_of"])
+    open_now = (orders["timestamp"] <= as_of) & (orders["shipped"].isna() | (orders["shipped"] > as_of))
+    assert int(open_now.sum()) == truth["orders"]["unshipped_at_default_as_of"] > 0
+    if name == "starry-mug":
+        near_peak = (orders["timestamp"] - pd.Timestamp(truth["peak_time"])).abs() <= pd.Timedelta(days=3)
+        assert late[near_peak.to_numpy()].mean() > 0.5 and truth["orders"]["max_delay_days"] > 2
+
+
+def test_the_return_model_is_recoverable_from_the_files(fresh):
+    from scipy.optimize import minimize
+
+    folder, truth = fresh / "starry-mug", _truth(fresh / "starry-mug")
+    orders, returns = _loaded(folder, "orders"), _loaded(folder, "returns")
+    assert returns["order_id"].isin(orders["order_id"]).all()
+    known = orders[orders["delivered"].notna()]
+    y = known["order_id"].isin(returns["order_id"]).to_numpy(dtype=float)
+    delay = ((known["shipped"] - known["promised_ship"]).dt.total_seconds() / 86400).clip(lower=0).to_numpy()
+    prior = known["buyer_prior_orders"].to_numpy()
+    rate = np.divide(known["buyer_prior_returns"].to_numpy(), prior, out=np.zeros(len(known)), where=prior > 0)
+    x = np.column_stack([np.ones(len(known)), delay, (known["variant"] == "夜幕黑").to_numpy(),
+                         (known["region"] == "西南").to_numpy(), rate]).astype(float)
+
+    def loss(beta):
+        z = x @ beta
+        return np.sum(np.logaddexp(0, z) - y * z), x.T @ (1 / (1 + np.exp(-z)) - y)
+
+    beta = minimize(loss, np.zeros(5), jac=True, method="BFGS").x
+    model = truth["return_model"]
+    assert abs(beta[0] - model["intercept"]) < 0.4
+    assert abs(beta[1] - model["delay_days"]) < 0.12
+    assert abs(beta[2] - model["variant"]["夜幕黑"]) < 0.5 and abs(beta[3] - model["region"]["西南"]) < 0.4
+    assert beta[4] > 0
+
+
+def test_delay_tickets_surge_about_fourfold_at_the_peak(fresh):
+    folder, truth = fresh / "starry-mug", _truth(fresh / "starry-mug")
+    tickets = _loaded(folder, "tickets")
+    delay = tickets[tickets["type"] == "delay"]["timestamp"].dt.tz_localize(None)
+    rates = truth["tickets"]["by_type"]["delay"]
+    assert rates["peak_multiple"] == pytest.approx(4.0)
+    baseline = (delay < pd.Timestamp("2025-03-01")).sum() / 45  # 01-15 .. 02-28
+    assert baseline == pytest.approx(rates["baseline_per_day"], rel=0.25)
+    peak = pd.Timestamp(rates["peak_day"][:19])
+    hours = pd.date_range(peak - pd.Timedelta(days=3), peak + pd.Timedelta(days=3), freq="h", inclusive="left")
+    mids = samples._days(hours.to_numpy().astype("datetime64[m]")) + 0.5 / 24
+    expected = samples.ticket_rates(samples.SCENARIOS["starry-mug"], mids)["delay"].sum() / 24
+    observed = ((delay >= hours[0]) & (delay < hours[-1] + pd.Timedelta(hours=1))).sum()
+    assert abs(observed - expected) < 4 * np.sqrt(expected)  # Poisson around the truth
+    assert expected / 6 > 3 * rates["baseline_per_day"]  # the week around the peak runs at over 3x normal
+    answered = tickets["first_response"] - tickets["timestamp"]
+    quiet = tickets["timestamp"].dt.tz_localize(None) < pd.Timestamp("2025-03-01")
+    assert answered[quiet].median() < pd.Timedelta(hours=2) < answered[~quiet & (answered > pd.Timedelta(0))].quantile(0.9)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ticket_texts_vary_and_most_routine_questions_have_an_faq_entry(fresh, name):
+    tickets, truth = _loaded(fresh / name, "tickets"), _truth(fresh / name)
+    faq = _loaded(fresh / name, "faq")
+    assert len(faq) >= 20 and set(faq["type"]) == set(samples.TICKET_TEXTS)
+    assert all(len(texts) >= 15 for texts in samples.TICKET_TEXTS.values())
+    assert {f for texts in samples.TICKET_TEXTS.values() for _, f in texts if f} <= set(faq["faq_id"])
+    assert tickets["text"].nunique() > 0.4 * len(tickets)
+    assert 0.62 < truth["tickets"]["routine_with_faq_answer_share"] < 0.8
+    assert ((tickets["customer_kind"] == "paid") == (tickets["order_id"] != "")).all()
+
+
+def test_reviews_turn_negative_when_delays_peak(fresh):
+    reviews, truth = _loaded(fresh / "starry-mug", "reviews"), _truth(fresh / "starry-mug")
+    daily = pd.DataFrame(truth["reviews"]["daily_negative"], index=["reviews", "negative", "share"]).T
+    daily.index = pd.to_datetime(daily.index)
+    calm = daily[daily.index < pd.Timestamp("2025-03-01")]
+    delayed = daily[(daily.index >= pd.Timestamp("2025-03-15")) & (daily.index <= pd.Timestamp("2025-03-28"))]
+    assert delayed["negative"].sum() / delayed["reviews"].sum() > 2 * calm["negative"].sum() / calm["reviews"].sum()
+    assert int(daily["reviews"].sum()) == len(reviews)
+    english = reviews["text"].str.match(r"^[A-Za-z]")
+    assert 0.15 < english.mean() < 0.35
+    # ratings follow the text: every negative template is rated 1-2, every positive one 4-5
+    negative = {t for (label, _), texts in samples.REVIEW_TEXTS.items() if label == "negative" for t in texts}
+    rated = reviews.dropna(subset=["rating"])
+    assert rated.loc[rated["text"].isin(negative), "rating"].le(2).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inspections_cover_every_batch(fresh, name):
+    inspections, truth = _loaded(fresh / name, "inspections"), _truth(fresh / name)
+    rounds = inspections.groupby("batch_id")["round"].max()
+    spike_batches = [b for b in rounds.index if not b.startswith("R")]
+    assert all(rounds[b] == 3 for b in spike_batches) and all(rounds[b] == 1 for b in rounds.index if b.startswith("R"))
+    assert (len(spike_batches) > 0) == bool(samples.SCENARIOS[name].planned_purchases)
+    assert truth["inspections"]["worst_supplier"] == "潮州瓷都制品"
+
+
+def test_retention_truth_matches_the_definitions_on_a_hand_made_cohort():
+    spike, other = samples.SPIKE_PRODUCT, "陶瓷杯垫"
+    rows = [  # buyer, placed, product
+        ("a", "2025-03-05 10:00", spike), ("a", "2025-03-05 20:00", other),  # within 24 h: not a repurchase
+        ("b", "2025-03-06 10:00", spike), ("b", "2025-03-08 10:00", other),  # repurchase
+        ("c", "2025-03-06 10:00", spike), ("c", "2025-05-10 10:00", other),  # after 60 days: no
+        ("d", "2025-02-01 10:00", spike), ("d", "2025-03-07 10:00", spike),  # first order before the cohort
+        ("e", "2025-04-29 10:00", spike), ("e", "2025-04-30 09:00", spike),  # within 24 h
+        ("f", "2025-03-20 10:00", spike), ("f", "2025-04-20 10:00", spike),  # repurchase
+        ("g", "2025-05-01 10:00", spike),  # after as_of: not in the cohort
+    ]
+    orders = pd.DataFrame(rows, columns=["buyer_id", "timestamp", "product"])
+    members = pd.DataFrame({"buyer_id": ["a", "b", "c", "f"],
+                            "timestamp": ["2025-03-06 10:00", "2025-04-30 11:00", "2025-05-01 10:00", "2025-03-21 09:00"]})
+    activity = pd.DataFrame({"buyer_id": ["a", "b", "f"],
+                             "timestamp": ["2025-04-10 00:00", "2025-03-31 00:00", "2025-04-30 00:00"]})
+    out = samples.retention_observed(orders, members, activity, "2025-04-30 12:00", "2025-03-01 00:00")
+    assert out["cohort_size"] == 5  # a b c e f
+    assert (out["community_join"]["count"], out["repurchase"]["count"]) == (2, 2)  # a f ; b f
+    # b joined 55 days after its first order (not a join within 30 days) but is a member: a b f; active a f
+    assert (out["member_monthly_activity"]["count"], out["member_monthly_activity"]["of"]) == (2, 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_retention_truth_recomputes_from_the_files(fresh, name):
+    folder, truth = fresh / name, _truth(fresh / name)
+    plain = {t: pd.read_csv(folder / f"{t}.csv", dtype=str, keep_default_na=False)
+             for t in ("orders", "members", "member_activity")}
+    kept = truth["retention"]
+    again = samples.retention_observed(plain["orders"], plain["members"], plain["member_activity"], kept["as_of"],
+                                       kept["cohort_start"])
+    assert again == kept
+    if name == "starry-mug":  # the handbook's case: 18% join, 12% repurchase, 35% monthly activity
+        assert kept["community_join"]["rate"] == pytest.approx(0.18, abs=0.02)
+        assert kept["repurchase"]["rate"] == pytest.approx(0.12, abs=0.02)
+        assert kept["member_monthly_activity"]["rate"] == pytest.approx(0.35, abs=0.04)

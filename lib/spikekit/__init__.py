@@ -22,6 +22,7 @@ from .record import begin, current, record, upstream  # noqa: E402
 _SUBMODULES = {
     "contracts", "signals", "validation", "stats", "samples", "plots", "settings", "runner", "paths",
     "record", "errors", "kernel", "cli", "show", "suppliers", "inventory", "logistics", "summary", "fixtures", "replay", "lifecycle", "funnel", "team", "content", "cash", "_common",
+    "aftersales", "sentiment", "retro", "site", "dataroom", "distributed",
 }
 _LAZY = {
     "load_signals": "contracts",

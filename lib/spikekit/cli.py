@@ -13,8 +13,19 @@ def _cmd_run(args) -> int:
     from .runner import run
 
     chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
-    outcome = run(args.spike, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
-                  resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm)
+    pool, tags = None, None
+    if args.executor == "dask" or (args.executor is None and args.scheduler):
+        from .distributed import pool_for, scheduler_address
+
+        address = scheduler_address(args.scheduler)
+        pool = pool_for(address, size=args.workers, records=args.records)
+        tags = {"executor": "dask", "scheduler": address}
+    try:
+        outcome = run(args.spike, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
+                      resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm, pool=pool, tags=tags)
+    finally:
+        if pool is not None:
+            pool.close()
     m = outcome.manifest
     print(f"run {m['run_id']} of '{m['spike']}' as of {m['as_of']}: {m['status']} in {m['duration_s']:.1f}s",
           file=sys.stderr)
@@ -102,6 +113,61 @@ def _cmd_samples(args) -> int:
     return samples.main(["--check"] if args.check else [])
 
 
+def _cmd_site(args) -> int:
+    from .site import build_site
+
+    outcome = build_site(args.records, args.out, diff=tuple(args.diff) if args.diff else None)
+    print(f"site of the records: {len(outcome.pages)} pages; open {outcome.index.as_uri()}", file=sys.stderr)
+    if outcome.diff_page is not None:
+        print(outcome.diff_page)
+    print(outcome.index)
+    return 0
+
+
+def _cmd_dataroom(args) -> int:
+    import os
+
+    from .dataroom import voila_command
+
+    command = voila_command(args.port)
+    print(f"data room (chapter 07) on http://127.0.0.1:{args.port}/ ; Ctrl-C stops it", file=sys.stderr, flush=True)
+    os.execv(command[0], command)  # voila takes over this process: signals reach it directly
+    return 0
+
+
+def _cmd_sentiment(args) -> int:
+    from .sentiment import score_file
+
+    result = score_file(args.file, args.text_column)
+    if args.json:  # JSON lines: one object per input row, in input order
+        for record in result.to_dict(orient="records"):
+            print(json.dumps({k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}, ensure_ascii=False))
+    else:
+        sys.stdout.write(result.to_csv(index=False, lineterminator="\n"))
+    return 0
+
+
+def _cmd_patterns(args) -> int:
+    from .paths import playbook_dir, records_root
+    from .retro import load_library
+
+    records = Path(args.records).resolve() if args.records else records_root()
+    library = load_library(records, playbook_dir() / "patterns", before=args.before)
+    if args.json:
+        print(json.dumps(library.drop(columns=["shape"]).to_dict(orient="records"), ensure_ascii=False, indent=1,
+                         default=str))
+        return 0
+    if library.empty:
+        print("the pattern library is empty (python -m spikekit.retro --write-seeds writes the seed spikes)")
+        return 0
+    print(f"{'spike':<20} {'peak day':>8} {'life days':>9}  {'as of':<20} source")
+    for row in library.to_dict(orient="records"):
+        peak = "-" if row["peak_day"] is None else f"{float(row['peak_day']):.1f}"
+        life = "-" if row["life_days"] is None else f"{float(row['life_days']):.1f}"
+        print(f"{row['spike']:<20} {peak:>8} {life:>9}  {str(row['as_of'])[:19]:<20} {row['source']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spike", description="Spike Playbook: the spike handbook as notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", help="a run id: reuse its successful chapters, run the rest")
     p.add_argument("--timeout", type=float, help="per-chapter execution timeout in seconds")
     p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")
+    p.add_argument("--executor", choices=["local", "dask"], help="where chapters run: local worker processes (default) "
+                   "or a Dask distributed cluster (shared filesystem; see README)")
+    p.add_argument("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 "
+                   "(default $SPIKE_DASK_SCHEDULER)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("replay", help="run the playbook as of each step over a past spike; writes a timeline")
@@ -161,6 +231,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true")
     p.add_argument("--refresh-upstream", action="store_true", help="rerun the playbook on each sample and refresh data/samples/*/upstream.json")
     p.set_defaults(func=_cmd_samples)
+
+    p = sub.add_parser("site", help="a static HTML site of the records (open index.html, no server needed)")
+    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--out", help="site folder (default: <records>/site); rebuilt in one step")
+    p.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
+                   help="also compare these two runs of a spike (consecutive runs are always compared)")
+    p.set_defaults(func=_cmd_site)
+
+    p = sub.add_parser("dataroom", help="serve chapter 07 (the hourly data room) with Voila on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    p.set_defaults(func=_cmd_dataroom)
+    p = sub.add_parser("sentiment", help="offline review sentiment (zh/en): one label and score per row of a CSV/XLSX")
+    p.add_argument("file")
+    p.add_argument("--text-column", dest="text_column", help="column with the review text (default: text/review/content/comment/评论/评价/内容)")
+    p.add_argument("--json", action="store_true", help="JSON lines (one object per row) instead of CSV")
+    p.set_defaults(func=_cmd_sentiment)
+    p = sub.add_parser("patterns", help="the spike pattern library (seed entries plus spikes chapter 12 recorded)")
+    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--before", help="only entries made at or before this moment")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_patterns)
     return parser
 
 

