@@ -33,12 +33,17 @@ def notebooks_dir() -> Path:
     return project_root() / "notebooks"
 
 
-def check_name(name: str, what: str = "spike name") -> str:
-    """A spike or run name becomes a folder name: lower-case letters, digits, '.', '_' and '-' only."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name in {".", ".."} or ".." in name:
+def check_name(name: str, what: str = "spike name", root: Path | str | None = None) -> str:
+    """A spike or run name becomes a folder name: lower-case letters, digits, '.', '_' and '-' only.
+
+    ``root``: the folder the name lives in, said in the error so the reader knows what it would escape.
+    """
+    # fullmatch: '$' alone would let a trailing newline through.
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in {".", ".."} or ".." in name:
+        where = f" under {root}" if root is not None else ""
         raise ConfigError(
-            f"{what} {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (it becomes a folder name, so no '/', '..' or spaces)"
+            f"{what} {name!r} is not allowed{where}: use 1-64 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (it becomes a folder name, so no '/', '..', NUL or spaces)"
         )
     return name
 
@@ -46,6 +51,9 @@ def check_name(name: str, what: str = "spike name") -> str:
 def resolve_under(root: Path | str, relative: str | os.PathLike, what: str = "data file") -> Path:
     """Resolve ``relative`` inside ``root``; refuse absolute paths, '..' and symlinks that lead outside."""
     root = Path(root).resolve()
+    if "\x00" in os.fspath(relative):
+        raise ConfigError(f"{what} {str(relative)!r} contains a NUL byte, so it cannot name a file under {root}. "
+                          "Fix: give a plain path relative to that folder")
     rel = Path(relative)
     if rel.is_absolute():
         # An absolute path is accepted only when it already lies inside the root.
@@ -58,3 +66,17 @@ def resolve_under(root: Path | str, relative: str | os.PathLike, what: str = "da
             f"Fix: put the file under {root} and give its path relative to it"
         )
     return candidate
+
+
+def check_records_root(records: Path | str, data: Path | str | None = None) -> Path:
+    """The records root, resolved; refused when it lies inside the data folder (or holds it): chapters read
+    inputs from the data folder, so run records there could be read back as inputs, and sealing a run would
+    make data files read-only."""
+    records = Path(records).resolve()
+    data = Path(data).resolve() if data is not None else data_root()
+    if records == data or data in records.parents or records in data.parents:
+        raise ConfigError(
+            f"records root {str(records)!r} overlaps the data folder {data}. "
+            "Fix: keep records in their own folder (default records/ beside data/), e.g. --records records"
+        )
+    return records

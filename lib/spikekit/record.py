@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,16 +208,51 @@ def current() -> ChapterContext:
     return _CONTEXT
 
 
-def _find_run(ref: str) -> Path:
-    """A run by path, '<spike>/<run-id>' or bare run id (searched under the records root, finished or partial)."""
-    candidate = Path(ref)
-    if candidate.is_dir() and (candidate / "run.json").exists():
-        return candidate.resolve()
+def _find_run(ref: str, spike: str | None = None) -> Path:
+    """A run by folder path, '<spike>/<run-id>' or bare run id, always inside the records root.
+
+    Searched under the records root, finished runs first, then the partial area (the runner hands a run
+    being built to its own chapters this way). A folder path must resolve (symlinks followed) inside the
+    records root; names may not carry '..', other path parts, glob characters or NUL, so a parameter can
+    never make a chapter read results from elsewhere on the machine. ``spike``: a bare id is looked up in
+    that spike's runs first (two spikes' runs can share an id: same second, same two random bytes), and an id
+    that names runs of several other spikes is refused as ambiguous.
+    """
     root = records_root()
+    if not isinstance(ref, str) or not ref.strip():
+        raise ConfigError(f"run reference {ref!r} is empty. Fix: pass a run id from `spike list` (records under {root})")
+    if "\x00" in ref:
+        raise ConfigError(f"run reference {ref!r} contains a NUL byte; records live under {root}. "
+                          "Fix: pass a run id from `spike list`")
+    candidate = Path(ref).expanduser()
+    if candidate.is_dir() and (candidate / "run.json").exists():
+        folder = candidate.resolve()
+        if root not in folder.parents:
+            raise ConfigError(
+                f"run folder {ref!r} resolves to {folder}, outside the records root {root}. "
+                "Fix: pass a run id from `spike list`, or point --records at the root that holds the run"
+            )
+        return folder
+    parts = ref.split("/")
+    if len(parts) > 2 or not all(_RUN_PART_RE.fullmatch(p) and ".." not in p for p in parts):
+        raise ConfigError(
+            f"run reference {ref!r} is not a run id, '<spike>/<run-id>' or a run folder under the records root "
+            f"{root}. Fix: pass a run id from `spike list`"
+        )
+    if len(parts) == 1 and spike:
+        for base in (root, root / ".partial"):
+            if (base / spike / ref / "run.json").exists():
+                return (base / spike / ref).resolve()
     for base in (root, root / ".partial"):
-        if (base / ref / "run.json").exists():
-            return (base / ref).resolve()
-        hits = sorted(base.glob(f"*/{ref}/run.json")) if base.exists() and "/" not in ref else []
+        if len(parts) == 2 and (base / parts[0] / parts[1] / "run.json").exists():
+            return (base / parts[0] / parts[1]).resolve()
+        hits = sorted(base.glob(f"*/{ref}/run.json")) if base.exists() and len(parts) == 1 else []
+        hits = [h for h in hits if not h.parts[-3].startswith(".")]  # never read .partial as a spike
+        if len(hits) > 1:
+            raise ConfigError(
+                f"run id {ref!r} names runs of several spikes under {base}: "
+                + ", ".join(h.parts[-3] for h in hits) + f". Fix: pass '<spike>/{ref}'"
+            )
         if hits:
             return hits[0].parent.resolve()
     raise ConfigError(
@@ -225,8 +261,12 @@ def _find_run(ref: str) -> Path:
     )
 
 
+_RUN_PART_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
 def latest_run(spike: str, *, ok_only: bool = True) -> Path | None:
-    folder = records_root() / spike
+    """The newest finished run of ``spike`` (never one still in the partial area)."""
+    folder = records_root() / check_name(spike)
     if not folder.exists():
         return None
     runs = []
@@ -244,7 +284,7 @@ def latest_run(spike: str, *, ok_only: bool = True) -> Path | None:
 def _resolve_source(ctx: ChapterContext) -> None:
     ref = ctx.upstream_run
     if ref and ref != "latest":
-        ctx._source_dir = _find_run(ref)
+        ctx._source_dir = _find_run(ref, spike=ctx.spike)
         ctx.source = f"run record {ctx._source_dir}"
         return
     if ref == "latest" or not (data_root() / "samples" / ctx.spike / "upstream.json").exists():

@@ -49,6 +49,7 @@ class Playbook:
     timeout_s: float = 600.0
     workers: int = 2
     timezone: str = "Asia/Shanghai"
+    sop_version: str | None = None  # the playbook as the shop's versioned response SOP (chapter 12 checks it)
 
     def order(self, selected: list[str] | None = None) -> list[str]:
         """Chapters in dependency order (stable by id); ``selected`` plus everything it needs."""
@@ -111,6 +112,7 @@ def load_playbook(path: Path | None = None) -> Playbook:
         timeout_s=float(raw.get("timeout_s", 600)),
         workers=int(raw.get("workers", 2)),
         timezone=raw.get("timezone", "Asia/Shanghai"),
+        sop_version=None if raw.get("sop_version") is None else str(raw["sop_version"]),
     )
     book.order()  # rejects cycles early
     return book
@@ -138,11 +140,21 @@ def list_spikes() -> list[str]:
 
 
 def load_spike(name: str) -> Spike:
-    check_name(name)
-    path = playbook_dir() / "spikes" / f"{name}.yaml"
+    folder = playbook_dir() / "spikes"
+    check_name(name, root=folder)
+    path = folder / f"{name}.yaml"
     if not path.exists():
-        known = ", ".join(list_spikes()) or "none"
-        raise ConfigError(f"unknown spike '{name}': there is no {path}. Known spikes: {known}. Fix: add playbook/spikes/{name}.yaml")
+        import difflib
+
+        spikes = list_spikes()
+        close = difflib.get_close_matches(name, spikes, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        known = ", ".join(spikes) or "none"
+        raise ConfigError(f"unknown spike '{name}'{hint}: there is no {path}. Known spikes: {known}. "
+                          f"Fix: add playbook/spikes/{name}.yaml")
+    # A spike file that is a symlink must still lie in the spikes folder once resolved: settings (and the data
+    # paths they name) come from the playbook, never from a file elsewhere on the machine.
+    path = resolve_under(folder, f"{name}.yaml", what=f"spike file of '{name}'")
     raw = _read_yaml(path, "spike file")
     params = raw.get("parameters") or {}
     if not isinstance(params, dict):
