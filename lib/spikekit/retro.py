@@ -1,0 +1,895 @@
+"""Chapter 12, 爆款沉淀与复用: what the spike left behind, and what the next spike can reuse.
+
+The handbook asks three questions after a spike: how many customers stay (community join, repurchase, member
+activity; case 18% / 12% / 35%), which supply steps become standard (a versioned 5-day SOP), and which content
+repeats. It also asks to feed the spike back into the forecasting model and to keep a library of spike patterns,
+and it closes with a readiness checklist (SOP version, at least 2 spikes modelled, 2 spikes at once, 30% spare
+capacity, cash for +300% orders).
+
+What this module computes:
+
+- ``retention``: the cohort of the spike's first-time buyers and the three rates with Wilson intervals, with the
+  definitions fixed in the data README (windows are parameters);
+- ``stage_timings``: signal -> confirm -> first shipment -> exit, read from the spike's own run records (which
+  run said it), against the 5-day SOP's targets;
+- ``what_worked``: orders per 1,000 views by content format, defect and on-time figures by supplier;
+- the pattern library: ``spike_shape`` (daily sales from the takeoff divided by the peak), ``pattern_entry``,
+  ``load_library`` (seed entries in ``playbook/patterns/`` plus the entries chapter 12 recorded in earlier runs,
+  only those known at the time), ``nearest`` (RMS distance over the overlapping days) and
+  ``priors_from_library`` (a ``LifecyclePrior`` for chapter 06, shrunk toward the handbook when evidence is thin);
+- ``readiness``: the checklist scored from data; ``sop_markdown``: the versioned SOP as Markdown.
+
+Time discipline: every function taking ``as_of`` ignores rows, runs and library entries after it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, InputError
+from .lifecycle import LifecyclePrior, bass_cdf, bass_from_shape, bass_life_time, bass_peak_time
+from .stats import wilson
+
+__all__ = [
+    "RetroSettings", "Retention", "retention", "stage_timings", "content_worked", "supply_worked",
+    "what_worked", "spike_shape", "pattern_entry", "seed_entries", "write_seeds", "load_library", "nearest",
+    "priors_from_library", "prior_dict", "shape_distance", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
+    "plot_shapes", "plot_retention", "SPIKE_PRODUCT", "HANDBOOK_RATES",
+]
+
+DAY = pd.Timedelta(days=1)
+SPIKE_PRODUCT = "星空咖啡杯"
+HANDBOOK_RATES = {"community_join": 0.18, "repurchase": 0.12, "member_activity": 0.35}
+STAGES = ("signal", "confirm", "first_shipment", "exit")  # plus presale_shipped and the signal-to-shipment total
+PATTERN_KEYS = ("spike", "as_of", "takeoff", "peak_day", "life_days", "m", "p", "q", "shape", "source")
+
+
+@dataclass(frozen=True)
+class RetroSettings:
+    """The chapter's rules of thumb (notebook parameters)."""
+
+    join_window_days: float = 30.0
+    repurchase_window_days: float = 60.0
+    repurchase_gap_hours: float = 24.0
+    activity_window_days: float = 30.0
+    sop_days: float = 5.0
+    confirm_days: float = 2.0
+    ship_days: float = 3.0
+    shape_days: int = 21
+    nearest_k: int = 3
+    elastic_share: float = 0.3
+    surge_multiple: float = 4.0
+    min_spikes: int = 2
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _stamp(value, like: pd.Series | pd.Timestamp | None = None) -> pd.Timestamp:
+    """``value`` as a Timestamp comparable with ``like`` (a timestamp column or a stamp): same zone-awareness."""
+    stamp = pd.Timestamp(value)
+    tz = None
+    if isinstance(like, pd.Series):
+        tz = getattr(like.dt, "tz", None) if pd.api.types.is_datetime64_any_dtype(like) else None
+    elif isinstance(like, pd.Timestamp):
+        tz = like.tz
+    if tz is not None:
+        return stamp.tz_localize(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+    return stamp.tz_localize(None) if stamp.tzinfo is not None and like is not None else stamp
+
+
+def _times(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    if column not in frame.columns:
+        raise InputError(f"the {what} table has no '{column}' column", file=frame.attrs.get("file"), column=column,
+                         fix=f"give the {what} table its '{column}' column (see data/README.md)")
+    return pd.to_datetime(frame[column])
+
+
+def _interval_row(metric: str, k: int, n: int, conf: float, handbook: float | None, definition: str) -> dict:
+    ci = wilson(int(k), int(n), conf)
+    return {"metric": metric, "count": int(k), "base": int(n), "rate": ci.estimate, "low": ci.low, "high": ci.high,
+            "handbook": handbook, "definition": definition}
+
+
+# ------------------------------------------------------------------------------------------------ retention
+
+
+@dataclass
+class Retention:
+    """The spike's first-time buyers (one row each) and the three rates with intervals."""
+
+    cohort: pd.DataFrame
+    rates: pd.DataFrame
+    as_of: pd.Timestamp
+    cohort_start: pd.Timestamp
+    cohort_end: pd.Timestamp
+    conf: float
+
+    def rate(self, metric: str) -> float:
+        return float(self.rates.set_index("metric").loc[metric, "rate"])
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"as_of": self.as_of, "cohort_start": self.cohort_start, "cohort_end": self.cohort_end,
+                               "cohort_size": int(len(self.cohort)), "conf": self.conf}
+        for row in self.rates.to_dict("records"):
+            out[row["metric"]] = {k: row[k] for k in ("rate", "low", "high", "count", "base", "handbook")}
+        return out
+
+
+def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.DataFrame, as_of, cohort_start,
+              cohort_end=None, product: str = SPIKE_PRODUCT, *, join_window_days: float = 30.0,
+              repurchase_window_days: float = 60.0, repurchase_gap_hours: float = 24.0,
+              activity_window_days: float = 30.0, conf: float = 0.95) -> Retention:
+    """Cohort and retention rates as of ``as_of`` (rows after it are ignored).
+
+    Cohort: buyers whose FIRST order of ``product`` (placed <= as_of) falls in [cohort_start, cohort_end]
+    (cohort_end None: as_of). Community join: a members row in [first order, first order + join window] and
+    <= as_of. Repurchase: another order of any product placed more than ``repurchase_gap_hours`` after the first
+    spike order and within ``repurchase_window_days`` of it, <= as_of. Member activity: of the cohort members
+    who joined <= as_of, those with a member_activity day stamped in (as_of - activity window, as_of].
+    Each rate divides by its base (cohort size; members for activity), with a Wilson ``conf`` interval.
+    """
+    placed = _times(orders, "timestamp", "orders")
+    cutoff = _stamp(as_of, placed)
+    start = _stamp(cohort_start, placed)
+    end = cutoff if cohort_end is None else min(_stamp(cohort_end, placed), cutoff)
+    if end < start:
+        raise ConfigError(f"cohort_end {end} is before cohort_start {start}")
+    known = orders.assign(_placed=placed)[placed <= cutoff]
+    spike_orders = known[known["product"].astype(str) == product]
+    first = spike_orders.groupby(spike_orders["buyer_id"].astype(str))["_placed"].min()
+    first = first[(first >= start) & (first <= end)].sort_index()
+    cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.to_numpy()})
+
+    join_times = _times(members, "timestamp", "members")
+    joined = (members.assign(_joined=join_times)[join_times <= _stamp(as_of, join_times)]
+              .assign(buyer_id=lambda f: f["buyer_id"].astype(str)).groupby("buyer_id")["_joined"].min())
+    cohort["joined"] = cohort["buyer_id"].map(joined)
+    window = pd.Timedelta(days=float(join_window_days))
+    cohort["joined_in_window"] = (cohort["joined"].notna() & (cohort["joined"] >= cohort["first_order"])
+                                  & (cohort["joined"] <= cohort["first_order"] + window))
+
+    gap, horizon = pd.Timedelta(hours=float(repurchase_gap_hours)), pd.Timedelta(days=float(repurchase_window_days))
+    later = known.assign(buyer_id=known["buyer_id"].astype(str)).merge(cohort[["buyer_id", "first_order"]],
+                                                                         on="buyer_id")
+    later = later[(later["_placed"] > later["first_order"] + gap) & (later["_placed"] <= later["first_order"] + horizon)]
+    repeat = later.groupby("buyer_id")["_placed"].min()
+    cohort["repurchase"] = cohort["buyer_id"].map(repeat)
+    cohort["repurchased"] = cohort["repurchase"].notna()
+
+    active_times = _times(member_activity, "timestamp", "member_activity")
+    act_cut = _stamp(as_of, active_times)
+    recent = member_activity[(active_times <= act_cut)
+                             & (active_times > act_cut - pd.Timedelta(days=float(activity_window_days)))]
+    active_ids = set(recent["buyer_id"].astype(str))
+    cohort["member"] = cohort["joined"].notna()
+    cohort["active"] = cohort["member"] & cohort["buyer_id"].isin(active_ids)
+
+    n = len(cohort)
+    rates = pd.DataFrame([
+        _interval_row("community_join", cohort["joined_in_window"].sum(), n, conf, HANDBOOK_RATES["community_join"],
+                      f"joined within {join_window_days:g} days of the first order / cohort"),
+        _interval_row("repurchase", cohort["repurchased"].sum(), n, conf, HANDBOOK_RATES["repurchase"],
+                      f"another order {repurchase_gap_hours:g} h to {repurchase_window_days:g} days after / cohort"),
+        _interval_row("member_activity", cohort["active"].sum(), int(cohort["member"].sum()), conf,
+                      HANDBOOK_RATES["member_activity"],
+                      f"active in the {activity_window_days:g} days to as_of / cohort members"),
+    ])
+    return Retention(cohort=cohort, rates=rates, as_of=cutoff, cohort_start=start, cohort_end=end, conf=conf)
+
+
+def plot_retention(result: Retention, title: str | None = None):
+    """Bars of the three rates with their intervals, and the handbook's case as markers."""
+    import matplotlib.pyplot as plt
+
+    rates = result.rates
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    x = np.arange(len(rates))
+    ax.bar(x, rates["rate"].fillna(0) * 100, color="#4C72B0", label="this spike")
+    err = np.vstack([(rates["rate"] - rates["low"]).fillna(0), (rates["high"] - rates["rate"]).fillna(0)]) * 100
+    ax.errorbar(x, rates["rate"].fillna(0) * 100, yerr=err, fmt="none", color="black", capsize=4,
+                label=f"{result.conf:.0%} interval")
+    ax.scatter(x, rates["handbook"] * 100, marker="D", color="#C44E52", zorder=3, label="handbook case")
+    ax.set_xticks(x, [f"{m}\n(n = {b})" for m, b in zip(rates["metric"], rates["base"])])
+    ax.set_ylabel("share (%)")
+    ax.set_title(title or f"Who stayed: cohort of {len(result.cohort)} first-time buyers")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ stage timings
+
+
+def _plain(value):
+    from .record import from_jsonable
+
+    return from_jsonable(value)
+
+
+def _runs(records_root, spike: str, as_of) -> list[dict]:
+    """The spike's run manifests evaluated <= as_of, oldest first (unreadable manifests skipped)."""
+    if records_root is None:
+        return []
+    folder = Path(records_root) / spike
+    runs = []
+    cutoff = pd.Timestamp(as_of) if as_of is not None else None
+    for manifest in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+            run_as_of = pd.Timestamp(meta["as_of"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if cutoff is not None and run_as_of > _stamp(cutoff, run_as_of):
+            continue
+        runs.append({"run_id": meta.get("run_id", manifest.parent.name), "as_of": run_as_of, "meta": meta,
+                     "folder": manifest.parent})
+    runs.sort(key=lambda r: (r["as_of"].value, r["run_id"]))
+    return runs
+
+
+def _result(run: dict, chapter: str, name: str):
+    entry = (run["meta"].get("chapters") or {}).get(chapter) or {}
+    if entry.get("status") not in ("ok", "reused"):
+        return None
+    value = (entry.get("results") or {}).get(name)
+    return None if value is None else _plain(value)
+
+
+def _first_shipped(orders: pd.DataFrame | None, as_of, product: str, since=None) -> pd.Timestamp | None:
+    """Earliest shipment (<= as_of) of a ``product`` order placed at or after ``since`` (the spike's orders, not
+    the product's normal trickle before it)."""
+    if orders is None or "shipped" not in orders.columns or orders.empty:
+        return None
+    shipped = pd.to_datetime(orders["shipped"])
+    mask = shipped.notna() & (shipped <= _stamp(as_of, shipped))
+    if "product" in orders.columns:
+        mask &= orders["product"].astype(str) == product
+    if since is not None and "timestamp" in orders.columns:
+        placed = pd.to_datetime(orders["timestamp"])
+        mask &= placed >= _stamp(since, placed)
+    return None if not mask.any() else pd.Timestamp(shipped[mask].min())
+
+
+def _presale_shipped(orders, as_of, product, signal, confirm):
+    """When the last order placed between the signal and the go (the validation's pre-sale) was shipped;
+    (None, reason) style evidence when some are still waiting at as_of."""
+    if orders is None or signal is None or confirm is None or "shipped" not in orders.columns or orders.empty:
+        return None
+    placed, shipped = pd.to_datetime(orders["timestamp"]), pd.to_datetime(orders["shipped"])
+    mask = (placed >= _stamp(signal, placed)) & (placed < _stamp(confirm, placed))
+    if "product" in orders.columns:
+        mask &= orders["product"].astype(str) == product
+    mask &= placed <= _stamp(as_of, placed)
+    if not mask.any():
+        return None
+    done = shipped[mask]
+    waiting = int((done.isna() | (done > _stamp(as_of, shipped))).sum())
+    if waiting:
+        return None, f"orders table: {waiting} of {int(mask.sum())} pre-sale orders not shipped at as_of"
+    return pd.Timestamp(done.max()), f"orders table: last of {int(mask.sum())} pre-sale orders shipped"
+
+
+def _first_arrival(purchase_orders, decided_at) -> pd.Timestamp | None:
+    """Chapter 03's first arrival: day d after the order (day 0 = the order's as_of, day 1 the next calendar day)."""
+    if purchase_orders is None or decided_at is None or not isinstance(purchase_orders, pd.DataFrame):
+        return None
+    if "first_arrival_day" not in purchase_orders.columns or purchase_orders.empty:
+        return None
+    day = float(pd.to_numeric(purchase_orders["first_arrival_day"], errors="coerce").min())
+    if not math.isfinite(day):
+        return None
+    return pd.Timestamp(decided_at).normalize() + math.ceil(day) * DAY
+
+
+def stage_timings(records_root, spike: str, as_of, fallback: Mapping[str, Any] | None = None, *,
+                  orders: pd.DataFrame | None = None, product: str = SPIKE_PRODUCT, confirm_days: float = 2.0,
+                  ship_days: float = 3.0, sop_days: float = 5.0) -> pd.DataFrame:
+    """When each stage happened, with the run that said it, and the time between stages against the SOP.
+
+    Stages: signal (chapter 01's first_alert), confirm (as_of of the earliest run whose chapter 02 decision is
+    "go"), first shipment (earliest ``shipped`` of a product order placed after the go, else after the signal,
+    in ``orders``; without one, chapter 03's first arrival),
+    exit (trigger_date of the earliest run whose chapter 06 exit_decision is "exit"; else "not yet"). Only runs
+    evaluated <= as_of count. Stages the runs do not show are taken from ``fallback`` (mapping with first_alert,
+    decision, decided_at, purchase_orders, exit_decision, trigger_date: the upstream values the notebook has; in
+    a playbook run those of the current run, whose record is not written yet) and the evidence says so. Targets: confirm within ``confirm_days`` of the signal, first shipment within
+    ``ship_days`` of the confirm and within ``sop_days`` of the signal.
+    Columns: stage, time, evidence, from_stage, days, target_days, on_time. attrs: source (records|fallback|none).
+    """
+    runs = _runs(records_root, spike, as_of)
+    found: dict[str, tuple[Any, str]] = {}
+    source = "records" if runs else ("fallback" if fallback else "none")
+    for run in runs:
+        rid = run["run_id"]
+        alert = _result(run, "01", "first_alert")
+        if alert is not None and "signal" not in found:
+            found["signal"] = (pd.Timestamp(alert), f"run {rid}: chapter 01 first_alert")
+        if "confirm" not in found and _result(run, "02", "decision") == "go":
+            found["confirm"] = (run["as_of"], f"run {rid}: chapter 02 decision go (its as_of)")
+        if "arrival" not in found:
+            arrival = _first_arrival(_result(run, "03", "purchase_orders"), run["as_of"])
+            if arrival is not None:
+                found["arrival"] = (arrival, f"run {rid}: chapter 03 first arrival")
+        if "exit" not in found and _result(run, "06", "exit_decision") == "exit":
+            trigger = _result(run, "06", "trigger_date")
+            found["exit"] = (pd.Timestamp(trigger) if trigger is not None else run["as_of"],
+                             f"run {rid}: chapter 06 exit_decision exit (trigger_date)")
+    if fallback:
+        # Stages the records do not show yet come from the upstream values this notebook was given: in a
+        # playbook run, the current run's own results (its run.json is not written yet); standalone, the sample's.
+        label = ("upstream values of this run" if runs else
+                 "standalone: upstream values (no run records of this spike)")
+        if "signal" not in found and fallback.get("first_alert") is not None:
+            found["signal"] = (pd.Timestamp(fallback["first_alert"]), f"{label}, chapter 01 first_alert")
+        if "confirm" not in found and fallback.get("decision") == "go":
+            decided = fallback.get("decided_at")
+            if decided is None and "signal" in found:
+                decided = pd.Timestamp(found["signal"][0]) + confirm_days * DAY
+            if decided is not None:
+                found["confirm"] = (pd.Timestamp(decided), f"{label}, chapter 02 go (time "
+                                    + ("given" if fallback.get("decided_at") is not None else
+                                       f"assumed: signal + {confirm_days:g} days") + ")")
+        if "arrival" not in found:
+            arrival = _first_arrival(fallback.get("purchase_orders"), found.get("confirm", (None,))[0])
+            if arrival is not None:
+                found["arrival"] = (arrival, f"{label}, chapter 03 first arrival")
+        if "exit" not in found and fallback.get("exit_decision") == "exit":
+            found["exit"] = (pd.Timestamp(fallback["trigger_date"]) if fallback.get("trigger_date") is not None
+                             else None, f"{label}, chapter 06 exit (trigger_date)")
+    since = found.get("confirm", found.get("signal", (None,)))[0]
+    shipped = _first_shipped(orders, as_of, product, since)
+    presale = _presale_shipped(orders, as_of, product, found.get("signal", (None,))[0], found.get("confirm", (None,))[0])
+    if shipped is not None:
+        found["first_shipment"] = (shipped, "orders table: first shipment of an order placed after the "
+                                   + ("go" if "confirm" in found else "signal" if "signal" in found else "start"))
+    elif "arrival" in found:
+        found["first_shipment"] = found["arrival"]
+
+    targets = {"signal": (None, None), "confirm": ("signal", confirm_days),
+               "first_shipment": ("confirm", ship_days), "exit": ("signal", None)}
+    rows = []
+    for stage in STAGES:
+        time, evidence = found.get(stage, (None, "not yet" if stage == "exit" else "no record"))
+        rows.append({"stage": stage, "time": time, "evidence": evidence, "from_stage": targets[stage][0],
+                     "target_days": targets[stage][1]})
+    rows.append({"stage": "presale_shipped", "time": None if presale is None else presale[0],
+                 "evidence": "no orders placed between signal and go" if presale is None else presale[1],
+                 "from_stage": "signal", "target_days": sop_days})
+    rows.append({"stage": "signal_to_first_shipment", "time": found.get("first_shipment", (None,))[0],
+                 "evidence": "SOP total", "from_stage": "signal", "target_days": sop_days})
+    by_stage = {r["stage"]: r["time"] for r in rows}
+    for row in rows:
+        start, end = by_stage.get(row["from_stage"]) if row["from_stage"] else None, row["time"]
+        if start is not None and end is not None:
+            end_t, start_t = pd.Timestamp(end), pd.Timestamp(start)
+            if (end_t.tzinfo is None) != (start_t.tzinfo is None):
+                end_t = _stamp(end_t, start_t)
+            row["days"] = round(float((end_t - start_t) / DAY), 2)
+        else:
+            row["days"] = None
+        row["on_time"] = (None if row["days"] is None or row["target_days"] is None
+                          else bool(row["days"] <= row["target_days"]))
+    table = pd.DataFrame(rows, columns=["stage", "time", "evidence", "from_stage", "days", "target_days", "on_time"])
+    table["time"] = pd.Series([None if t is None or pd.isna(t) else str(pd.Timestamp(t)) for t in table["time"]],
+                              index=table.index, dtype=object)
+    table.attrs["source"] = source
+    table.attrs["runs"] = len(runs)
+    return table
+
+
+# ------------------------------------------------------------------------------------------------ what worked
+
+
+def content_worked(performance: pd.DataFrame | None = None, posts: pd.DataFrame | None = None, as_of=None,
+                   conf: float = 0.95) -> pd.DataFrame:
+    """Orders per 1,000 views by content format, with Wilson ``conf`` intervals, best first.
+
+    From chapter 08's ``performance`` table (summed over platforms) when given, else from the posts table up to
+    ``as_of``. Columns: format, posts, views, orders, per_1000, low, high, source.
+    """
+    columns = ["format", "posts", "views", "orders", "per_1000", "low", "high", "source"]
+    if performance is not None and isinstance(performance, pd.DataFrame) and not performance.empty:
+        frame, source = performance, "chapter 08 performance"
+    elif posts is not None and not posts.empty:
+        stamps = pd.to_datetime(posts["timestamp"])
+        frame = posts[stamps <= _stamp(as_of, stamps)] if as_of is not None else posts
+        frame, source = frame.assign(posts=1), "posts table"
+    else:
+        return pd.DataFrame(columns=columns)
+    if "posts" not in frame.columns:
+        frame = frame.assign(posts=1)
+    grouped = frame.groupby(frame["format"].astype(str))[["posts", "views", "orders"]].sum()
+    rows = []
+    for fmt, row in grouped.iterrows():
+        views, orders = int(row["views"]), int(row["orders"])
+        ci = wilson(orders, views, conf) if views > 0 else None
+        rows.append({"format": fmt, "posts": int(row["posts"]), "views": views, "orders": orders,
+                     "per_1000": ci.estimate * 1000 if ci else math.nan, "low": ci.low * 1000 if ci else math.nan,
+                     "high": ci.high * 1000 if ci else math.nan, "source": source})
+    return (pd.DataFrame(rows, columns=columns).sort_values("per_1000", ascending=False, kind="stable")
+            .reset_index(drop=True))
+
+
+def supply_worked(purchase_orders: pd.DataFrame | None, inspections: pd.DataFrame | None, as_of=None,
+                  suppliers: pd.DataFrame | None = None, conf: float = 0.95) -> pd.DataFrame:
+    """Per supplier: units ordered (chapter 03), defect rate over inspected units (Wilson interval) and the
+    historical on-time share (suppliers.reliability) where known. Inspections after ``as_of`` are ignored.
+    Columns: supplier, units_ordered, inspected, defects, defect_rate, defect_low, defect_high, on_time_share;
+    ranked by defect_high (lowest first).
+    """
+    columns = ["supplier", "units_ordered", "inspected", "defects", "defect_rate", "defect_low", "defect_high",
+               "on_time_share"]
+    names: list[str] = []
+    ordered: dict[str, float] = {}
+    if isinstance(purchase_orders, pd.DataFrame) and not purchase_orders.empty:
+        for name, units in purchase_orders.groupby(purchase_orders["supplier"].astype(str))["units"].sum().items():
+            ordered[name] = float(units)
+            names.append(name)
+    checked: dict[str, tuple[int, int]] = {}
+    if inspections is not None and not inspections.empty:
+        stamps = pd.to_datetime(inspections["timestamp"])
+        used = inspections[stamps <= _stamp(as_of, stamps)] if as_of is not None else inspections
+        for name, part in used.groupby(used["supplier"].astype(str)):
+            checked[name] = (int(part["inspected"].sum()), int(part["defects"].sum()))
+            if name not in names:
+                names.append(name)
+    reliability = {}
+    if suppliers is not None and "reliability" in suppliers.columns:
+        reliability = dict(zip(suppliers["supplier"].astype(str), suppliers["reliability"].astype(float)))
+    rows = []
+    for name in names:
+        n, k = checked.get(name, (0, 0))
+        ci = wilson(k, n, conf) if n > 0 else None
+        rows.append({"supplier": name, "units_ordered": ordered.get(name, 0.0), "inspected": n, "defects": k,
+                     "defect_rate": ci.estimate if ci else math.nan, "defect_low": ci.low if ci else math.nan,
+                     "defect_high": ci.high if ci else math.nan, "on_time_share": reliability.get(name, math.nan)})
+    # Ranked by the upper bound: a supplier with few inspected units has not yet shown it is good.
+    return (pd.DataFrame(rows, columns=columns).sort_values(["defect_high", "supplier"], kind="stable",
+                                                           na_position="last").reset_index(drop=True))
+
+
+def what_worked(performance=None, posts=None, purchase_orders=None, inspections=None, as_of=None, suppliers=None,
+                conf: float = 0.95) -> dict[str, pd.DataFrame]:
+    """Both tables: {"content": content_worked(...), "supply": supply_worked(...)}."""
+    return {"content": content_worked(performance, posts, as_of, conf),
+            "supply": supply_worked(purchase_orders, inspections, as_of, suppliers, conf)}
+
+
+# ------------------------------------------------------------------------------------------------ patterns
+
+
+def spike_shape(sales, takeoff, as_of, days: int = 21, value: str = "orders",
+                baseline: float | None = None) -> np.ndarray:
+    """Daily sales of days 1..``days`` after the takeoff (rows stamped <= as_of), minus the pre-takeoff baseline
+    (median of the 28 days ending 7 days before the takeoff, unless given), divided by their peak.
+
+    Fixed length ``days``; days not known yet are NaN (comparisons use the overlap). Known days are never NaN
+    (a missing day counts as 0 sales). All zeros when the spike never rose above the baseline.
+    """
+    if isinstance(sales, pd.Series):
+        series = sales.astype(float)
+    else:
+        series = pd.Series(sales[value].to_numpy(dtype=float), index=pd.DatetimeIndex(pd.to_datetime(sales["timestamp"])))
+    series = series.sort_index()
+    start = _stamp(takeoff, pd.Timestamp(series.index[0])) if len(series) else pd.Timestamp(takeoff)
+    cutoff = _stamp(as_of, pd.Timestamp(series.index[0])) if len(series) else pd.Timestamp(as_of)
+    if baseline is None:
+        before = series[(series.index <= start - 7 * DAY) & (series.index > start - 35 * DAY)]
+        baseline = float(before.median()) if len(before) else 0.0
+    shape = np.full(int(days), np.nan)
+    day0 = start.normalize()
+    for i in range(int(days)):
+        end = day0 + (i + 1) * DAY  # day i+1 after the takeoff, stamped at its end
+        if end > cutoff:
+            break
+        hit = series[(series.index > end - DAY) & (series.index <= end)]
+        shape[i] = max(float(hit.sum()) - baseline, 0.0) if len(hit) else 0.0
+    peak = np.nanmax(shape) if np.isfinite(shape).any() else 0.0
+    if peak > 0:
+        shape = shape / peak
+    return shape
+
+
+def pattern_entry(spike: str, shape: Sequence[float], fit_params: Mapping[str, Any] | None, as_of, *,
+                  takeoff=None, source: str = "run", life_share: float = 0.95, label: str | None = None) -> dict:
+    """The library entry of one spike: its normalised shape plus the lifecycle facts (from chapter 06's Bass
+    fit when given, else from the shape: peak day = the day of the maximum, life = the day by which 95% of the
+    shape's area has passed). Keys: spike, as_of, takeoff, peak_day, life_days, m, p, q, shape, source, label."""
+    values = np.asarray(shape, dtype=float)
+    params = dict(fit_params or {})
+    m, p, q = params.get("m"), params.get("p"), params.get("q")
+    if p and q and float(p) > 0 and float(q) > 0:
+        peak_day = bass_peak_time(float(p), float(q))
+        life_days = bass_life_time(float(p), float(q), life_share)
+    else:
+        known = np.nan_to_num(values, nan=0.0)
+        peak_day = float(np.argmax(known) + 1) if known.any() else math.nan
+        area = np.cumsum(known)
+        life_days = float(np.searchsorted(area, life_share * area[-1]) + 1) if area[-1] > 0 else math.nan
+    if takeoff is None:
+        takeoff = params.get("takeoff")
+    return {
+        "spike": spike, "as_of": str(pd.Timestamp(as_of)), "takeoff": None if takeoff is None else str(pd.Timestamp(takeoff)),
+        "peak_day": None if not math.isfinite(peak_day) else round(float(peak_day), 3),
+        "life_days": None if not math.isfinite(life_days) else round(float(life_days), 3),
+        "m": None if m is None else float(m), "p": None if p is None else float(p), "q": None if q is None else float(q),
+        "shape": [None if not math.isfinite(v) else round(float(v), 4) for v in values],
+        "source": source, "label": label or spike,
+    }
+
+
+# Synthetic past spikes for the seed library: (file name, label, as_of, takeoff, peak_day, life_days, m).
+SEED_SPIKES = (
+    ("phone-stand-2024", "SYNTHETIC: folding phone stand, spring 2024 (fast rise, short life)",
+     "2024-04-20 12:00", "2024-03-28 12:00", 5.0, 8.5, 1800.0),
+    ("lip-oil-2024", "SYNTHETIC: tinted lip oil, autumn 2024 (slower rise, long tail)",
+     "2024-10-30 12:00", "2024-10-02 12:00", 7.0, 11.0, 3200.0),
+)
+
+
+def seed_entries(days: int = 21) -> list[dict]:
+    """The seed library: synthetic past spikes whose daily sales are the Bass curve with the listed peak day and
+    life span, so the entries are exactly reproducible (no noise). Clearly labelled SYNTHETIC."""
+    entries = []
+    for name, label, as_of, takeoff, peak_day, life_days, m in SEED_SPIKES:
+        p, q = bass_from_shape(peak_day, life_days)
+        t = np.arange(1, days + 1, dtype=float)
+        daily = m * (bass_cdf(t, p, q) - bass_cdf(t - 1, p, q))
+        entries.append(pattern_entry(name, daily / daily.max(), {"m": m, "p": p, "q": q}, as_of, takeoff=takeoff,
+                                     source="seed (synthetic)", label=label))
+    return entries
+
+
+def write_seeds(seeds_dir="playbook/patterns", days: int = 21) -> list[Path]:
+    """Write ``seed_entries`` as one JSON file per spike into ``seeds_dir`` (``python -m spikekit.retro --write-seeds``)."""
+    folder = Path(seeds_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for entry in seed_entries(days):
+        path = folder / f"{entry['spike']}.json"
+        path.write_text(json.dumps(entry, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _entry_ok(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("spike") and entry.get("as_of") and isinstance(entry.get("shape"), list)
+
+
+def _days_known(entry: Mapping[str, Any]) -> int:
+    return int(sum(v is not None and math.isfinite(float(v)) for v in entry.get("shape") or []))
+
+
+def load_library(records_root=None, seeds_dir="playbook/patterns", before=None,
+                 exclude_spike: str | None = None, min_days: int = 10) -> pd.DataFrame:
+    """The pattern library: seed entries (``seeds_dir``/*.json) plus the ``pattern_entry`` chapter 12 recorded in
+    earlier runs under ``records_root`` (``<records>/<spike>/<run>/results/12.json``).
+
+    Time discipline: only entries with as_of <= ``before`` (when given); the latest such entry per spike wins.
+    ``exclude_spike`` leaves out the spike being planned. Entries whose shape knows fewer than ``min_days`` days
+    after the takeoff (a retrospective run while the spike was still rising) are skipped: their peak and life
+    would be the prior talking, not the spike. Nothing is written: the records root is the library's growing part. One row per spike with the PATTERN_KEYS columns (shape is a list), sorted by spike.
+    """
+    entries: list[dict] = []
+    if seeds_dir is not None and Path(seeds_dir).is_dir():
+        for path in sorted(Path(seeds_dir).glob("*.json")):
+            try:
+                entry = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            if _entry_ok(entry) and _days_known(entry) >= min_days:
+                entries.append({**entry, "origin": str(path)})
+    if records_root is not None and Path(records_root).is_dir():
+        for results in sorted(Path(records_root).glob("*/*/results/12.json")):
+            try:
+                data = json.loads(results.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                continue
+            entry = _plain(data.get("pattern_entry")) if isinstance(data, dict) else None
+            if _entry_ok(entry) and _days_known(entry) >= min_days:
+                entries.append({**entry, "origin": str(results.parent.parent)})
+    columns = list(PATTERN_KEYS) + ["label", "origin"]
+    if not entries:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(entries).reindex(columns=columns)
+    stamps = pd.to_datetime(frame["as_of"], utc=True, format="ISO8601")
+    if before is not None:
+        cut = pd.Timestamp(before)
+        cut = cut.tz_localize("Asia/Shanghai") if cut.tzinfo is None else cut
+        frame, stamps = frame[stamps <= cut], stamps[stamps <= cut]
+    if exclude_spike is not None:
+        keep = frame["spike"] != exclude_spike
+        frame, stamps = frame[keep], stamps[keep]
+    frame = frame.assign(_t=stamps).sort_values(["spike", "_t"], kind="stable").groupby("spike").tail(1)
+    return frame.drop(columns="_t").sort_values("spike").reset_index(drop=True)
+
+
+def _as_shape(value) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in value], dtype=float)
+
+
+def shape_distance(a, b) -> tuple[float, int]:
+    """RMS difference of two normalised shapes over the days both know; (nan, 0) without overlap."""
+    a, b = _as_shape(a), _as_shape(b)
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    both = np.isfinite(a) & np.isfinite(b)
+    if not both.any():
+        return math.nan, 0
+    return float(np.sqrt(np.mean((a[both] - b[both]) ** 2))), int(both.sum())
+
+
+def nearest(library: pd.DataFrame, shape, k: int = 3) -> pd.DataFrame:
+    """The ``k`` library spikes whose shapes are nearest to ``shape``: distance = root mean square difference of
+    the peak-normalised daily sales over the days both shapes know (day 1 = first day after the takeoff).
+    Columns: spike, label, distance, overlap_days, peak_day, life_days, as_of, source."""
+    columns = ["spike", "label", "distance", "overlap_days", "peak_day", "life_days", "as_of", "source"]
+    rows = []
+    for entry in library.to_dict("records") if library is not None else []:
+        dist, overlap = shape_distance(shape, entry["shape"])
+        if overlap == 0:
+            continue
+        rows.append({"spike": entry["spike"], "label": entry.get("label"), "distance": dist, "overlap_days": overlap,
+                     "peak_day": entry.get("peak_day"), "life_days": entry.get("life_days"),
+                     "as_of": entry.get("as_of"), "source": entry.get("source")})
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["distance", "spike"], kind="stable").head(int(k)).reset_index(drop=True)
+
+
+def priors_from_library(library: pd.DataFrame | None, default: LifecyclePrior = LifecyclePrior(),
+                        min_spikes: int = 2, sd_floor: float = 1.0) -> tuple[LifecyclePrior, pd.DataFrame]:
+    """A lifecycle prior for the next spike learned from the library, and the evidence table.
+
+    With n usable spikes (peak_day and life_days known), each mean is shrunk toward the handbook default with
+    weight n / (n + min_spikes): one spike moves the prior a third of the way, many spikes take it over. The sd
+    is the library's spread (sample sd; the handbook's sd when n < 2), blended the same way, never below
+    ``sd_floor`` days. The life span is kept after the peak. Evidence: one row per spike, then the handbook and
+    the resulting prior.
+    """
+    columns = ["row", "spike", "peak_day", "life_days", "weight"]
+    usable = pd.DataFrame(columns=["spike", "peak_day", "life_days"])
+    if library is not None and len(library):
+        usable = library[["spike", "peak_day", "life_days"]].dropna()
+        usable = usable[(usable["peak_day"].astype(float) > 0)
+                        & (usable["life_days"].astype(float) > usable["peak_day"].astype(float))]
+    n = len(usable)
+    weight = n / (n + max(float(min_spikes), 0.0)) if n else 0.0
+    peaks, lives = usable["peak_day"].astype(float).to_numpy(), usable["life_days"].astype(float).to_numpy()
+
+    def blend(values, prior_mean, prior_sd):
+        if n == 0:
+            return prior_mean, prior_sd
+        mean = weight * float(values.mean()) + (1 - weight) * prior_mean
+        spread = float(values.std(ddof=1)) if n >= 2 else prior_sd
+        return mean, max(weight * spread + (1 - weight) * prior_sd, sd_floor)
+
+    peak, peak_sd = blend(peaks, default.peak_day, default.peak_day_sd)
+    life, life_sd = blend(lives, default.life_days, default.life_days_sd)
+    life = max(life, peak + 1.0)
+    prior = LifecyclePrior(peak_day=round(peak, 3), peak_day_sd=round(peak_sd, 3), life_days=round(life, 3),
+                           life_days_sd=round(life_sd, 3), life_share=default.life_share, market=default.market,
+                           market_log_sd=default.market_log_sd)
+    rows = [{"row": "library spike", "spike": s, "peak_day": float(pk), "life_days": float(lf),
+             "weight": weight / n} for s, pk, lf in zip(usable["spike"], peaks, lives)]
+    rows.append({"row": "handbook default", "spike": None, "peak_day": default.peak_day,
+                 "life_days": default.life_days, "weight": 1 - weight})
+    rows.append({"row": "prior used", "spike": None, "peak_day": prior.peak_day, "life_days": prior.life_days,
+                 "weight": 1.0})
+    evidence = pd.DataFrame(rows, columns=columns)
+    evidence.attrs.update(n_spikes=n, library_weight=weight)
+    return prior, evidence
+
+
+def prior_dict(prior: LifecyclePrior) -> dict:
+    return {"peak_day": prior.peak_day, "peak_day_sd": prior.peak_day_sd, "life_days": prior.life_days,
+            "life_days_sd": prior.life_days_sd, "life_share": prior.life_share}
+
+
+def plot_shapes(shape, library: pd.DataFrame | None = None, near: pd.DataFrame | None = None, title: str | None = None):
+    """This spike's shape against its nearest past spikes (days after takeoff, share of the peak)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    values = _as_shape(shape)
+    days = np.arange(1, len(values) + 1)
+    if library is not None and near is not None and len(near):
+        by_spike = library.set_index("spike")
+        for _, row in near.iterrows():
+            other = _as_shape(by_spike.loc[row["spike"], "shape"])
+            ax.plot(np.arange(1, len(other) + 1), other, linestyle="--", alpha=0.8,
+                    label=f"{row['spike']} (RMS {row['distance']:.2f})")
+    ax.plot(days, values, color="black", linewidth=2.2, marker="o", markersize=3, label="this spike")
+    ax.set_xlabel("days after takeoff")
+    ax.set_ylabel("daily spike sales / peak")
+    ax.set_ylim(-0.05, 1.1)
+    ax.set_title(title or "Spike shape vs the nearest past spikes")
+    ax.legend(fontsize=8)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ readiness
+
+
+def _read_sop_version(playbook_file) -> str | None:
+    path = Path(playbook_file) if playbook_file is not None else None
+    if path is None or not path.is_file():
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return None
+    value = data.get("sop_version") if isinstance(data, dict) else None
+    return None if value in (None, "") else str(value)
+
+
+def readiness(*, playbook_file=None, sop_version: str | None = None, library: pd.DataFrame | None = None,
+              suppliers: pd.DataFrame | None = None, warehouses: pd.DataFrame | None = None,
+              peak_daily_orders: float | None = None, cash: pd.DataFrame | None = None,
+              stress_ok: bool | None = None, cash_needed: float | None = None, unit_cost: float | None = None,
+              cover_days: float = 7.0, min_spikes: int = 2, spikes_at_once: int = 2, elastic_share: float = 0.3,
+              surge_multiple: float = 4.0, used_capacity: float | None = None) -> pd.DataFrame:
+    """The handbook's readiness checklist scored from data. One row per item: item, passed, figure, threshold,
+    evidence (and the fix when it fails).
+
+    - SOP version: ``sop_version`` in playbook.yaml (or given);
+    - spikes modelled: library spikes with peak and life known >= ``min_spikes``;
+    - two spikes at once: supplier daily capacity and warehouse capacity each >= ``spikes_at_once`` x this
+      spike's peak daily orders;
+    - elastic capacity: spare supplier capacity share (1 - peak daily orders / capacity, or 1 - used_capacity /
+      capacity when given) >= ``elastic_share``;
+    - cash for +300%: chapter 09's stress test when given (``stress_ok``), else cash on hand minus the cash floor
+      against ``cash_needed`` (default: surge_multiple x peak daily orders x unit cost x ``cover_days``).
+    """
+    rows = []
+    version = sop_version if sop_version else _read_sop_version(playbook_file)
+    rows.append({"item": "SOP version", "passed": version is not None, "figure": version or "missing",
+                 "threshold": "a sop_version in playbook.yaml",
+                 "evidence": (f"playbook.yaml sop_version {version}" if version else
+                              "no sop_version in playbook.yaml. Fix: add sop_version: \"1.0\" to playbook/playbook.yaml")})
+    n = 0 if library is None or not len(library) else int(library[["peak_day", "life_days"]].dropna().shape[0])
+    rows.append({"item": "spikes modelled", "passed": n >= min_spikes, "figure": n, "threshold": f">= {min_spikes}",
+                 "evidence": ("library: " + ", ".join(map(str, library["spike"]))) if n else
+                 "empty pattern library. Fix: run chapter 12 after each spike, or python -m spikekit.retro --write-seeds"})
+    peak = None if peak_daily_orders is None or not math.isfinite(float(peak_daily_orders)) else float(peak_daily_orders)
+    supply_cap = (float(suppliers["daily_capacity"].sum()) if suppliers is not None and "daily_capacity" in suppliers
+                  else None)
+    ware_cap = (float(warehouses["capacity_per_day"].sum()) if warehouses is not None
+                and "capacity_per_day" in warehouses else None)
+    need = None if peak is None else spikes_at_once * peak
+    if need is None or supply_cap is None or ware_cap is None:
+        rows.append({"item": f"{spikes_at_once} spikes at once", "passed": False, "figure": None,
+                     "threshold": f"capacity >= {spikes_at_once} x peak daily orders",
+                     "evidence": "missing peak orders, suppliers or warehouses table: cannot score"})
+    else:
+        rows.append({"item": f"{spikes_at_once} spikes at once", "passed": bool(supply_cap >= need and ware_cap >= need),
+                     "figure": f"supply {supply_cap:.0f}/day, warehouses {ware_cap:.0f}/day",
+                     "threshold": f">= {need:.0f}/day ({spikes_at_once} x peak {peak:.0f})",
+                     "evidence": "suppliers.daily_capacity and warehouses.capacity_per_day summed"})
+    if supply_cap is None or supply_cap <= 0 or (peak is None and used_capacity is None):
+        rows.append({"item": "elastic capacity", "passed": False, "figure": None, "threshold": f">= {elastic_share:.0%}",
+                     "evidence": "missing supplier capacity or peak orders: cannot score"})
+    else:
+        used = float(used_capacity) if used_capacity is not None else peak
+        spare = 1.0 - used / supply_cap
+        rows.append({"item": "elastic capacity", "passed": bool(spare >= elastic_share), "figure": round(spare, 3),
+                     "threshold": f">= {elastic_share:.0%} spare",
+                     "evidence": f"1 - {used:.0f} used / {supply_cap:.0f} supplier units per day at the peak"})
+    if stress_ok is not None:
+        rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": bool(stress_ok),
+                     "figure": "holds" if stress_ok else "breaks", "threshold": f"x{surge_multiple:g} orders",
+                     "evidence": "chapter 09 stress test (stress_ok)"})
+    else:
+        available = None
+        if cash is not None and {"item", "amount"} <= set(cash.columns):
+            items = dict(zip(cash["item"].astype(str), cash["amount"].astype(float)))
+            available = items.get("cash_on_hand", 0.0) - items.get("cash_floor", 0.0)
+        if cash_needed is None and peak is not None and unit_cost is not None:
+            cash_needed = surge_multiple * peak * float(unit_cost) * cover_days
+        if available is None or cash_needed is None:
+            rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": False, "figure": None,
+                         "threshold": f"x{surge_multiple:g} orders", "evidence": "no stress test or cash table: cannot score"})
+        else:
+            rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": bool(available >= cash_needed),
+                         "figure": round(available, 2), "threshold": f">= {cash_needed:,.0f} yuan",
+                         "evidence": "cash_on_hand - cash_floor vs stock for x"
+                                     f"{surge_multiple:g} peak orders over {cover_days:g} days"})
+    return pd.DataFrame(rows, columns=["item", "passed", "figure", "threshold", "evidence"]).astype({"figure": object})
+
+
+def readiness_score(table: pd.DataFrame) -> str:
+    return f"{int(table['passed'].sum())}/{len(table)}"
+
+
+# ------------------------------------------------------------------------------------------------ SOP and call
+
+
+def sop_markdown(timings: pd.DataFrame, version: str | None, spike: str, as_of, *, settings: RetroSettings = RetroSettings(),
+                 worked: Mapping[str, pd.DataFrame] | None = None, prior: LifecyclePrior | None = None) -> str:
+    """The versioned 5-day SOP as Markdown: day-by-day steps with this spike's measured times as evidence."""
+    t = timings.set_index("stage")
+
+    def measured(stage):
+        if stage not in t.index or pd.isna(t.loc[stage, "days"]):
+            return "not measured"
+        flag = t.loc[stage, "on_time"]
+        return f"{float(t.loc[stage, 'days']):.1f} days" + ("" if pd.isna(flag) else (" (on time)" if flag else " (LATE)"))
+
+    def when(stage, missing):
+        value = t.loc[stage, "time"] if stage in t.index else None
+        return missing if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+
+    lines = [f"# Spike SOP v{version or '?'} (5-day response)", "",
+             f"Reviewed after spike `{spike}` as of {pd.Timestamp(as_of):%Y-%m-%d %H:%M}.", "",
+             "| day | step | target | this spike |", "|---|---|---|---|",
+             f"| 0 | Early warning fires (chapter 01); 15-minute review | - | signal {when('signal', 'none')} |",
+             f"| 0-2 | 48-hour validation (chapter 02): go / no-go | {settings.confirm_days:g} days | {measured('confirm')} |",
+             f"| 2 | Order from the supplier split (03), first batch (04), warehouse split (05), content kit within 2 h (08) | - | - |",
+             f"| 2-{settings.sop_days:g} | First shipments out | {settings.ship_days:g} days after go | {measured('first_shipment')} |",
+             f"| 0-{settings.sop_days:g} | Signal to first shipment | {settings.sop_days:g} days | {measured('signal_to_first_shipment')} |",
+             f"| 0-{settings.sop_days:g} | Every pre-sale order (placed before the go) shipped | {settings.sop_days:g} days | {measured('presale_shipped')} |",
+             "| daily | Hourly data room (07), cash (09), 9:00 stand-up (10), after-sales (11) | - | - |",
+             f"| decline | Exit (06): brake, markdown from day 3 of the decline | - | exit {when('exit', 'not yet')} |",
+             ""]
+    if prior is not None:
+        lines += [f"Lifecycle prior for the next spike: peak day {prior.peak_day:.1f} (sd {prior.peak_day_sd:.1f}), "
+                  f"life {prior.life_days:.1f} days (sd {prior.life_days_sd:.1f}).", ""]
+    if worked:
+        content, supply = worked.get("content"), worked.get("supply")
+        if content is not None and len(content):
+            best = content.iloc[0]
+            lines.append(f"Content that repeats: **{best['format']}** ({best['per_1000']:.2f} orders per 1,000 views).")
+        if supply is not None and len(supply.dropna(subset=["defect_rate"])):
+            good = supply.dropna(subset=["defect_rate"]).iloc[0]
+            lines.append(f"Supplier to standardise on: **{good['supplier']}** (defect rate {good['defect_rate']:.1%}, "
+                         f"at most {good['defect_high']:.1%} at 95%, {good['inspected']} units inspected).")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def decide(ready: pd.DataFrame, timings: pd.DataFrame) -> tuple[str, list[str]]:
+    """``ready for the next spike`` when every checklist item passes, else ``not ready``; reasons list the gaps."""
+    failed = ready[~ready["passed"].astype(bool)]
+    late = timings[timings["on_time"].eq(False)] if "on_time" in timings else timings.iloc[0:0]
+    verdict = "ready for the next spike" if failed.empty else "not ready"
+    reasons = [f"checklist {readiness_score(ready)} passed"]
+    reasons += [f"{r['item']}: {r['figure']} vs {r['threshold']}" for _, r in failed.iterrows()]
+    reasons += [f"{r['stage']} took {r['days']:.1f} days (target {r['target_days']:g})" for _, r in late.iterrows()]
+    return verdict, reasons
+
+
+def headline(verdict: str, kept: Retention, ready: pd.DataFrame, near: pd.DataFrame) -> str:
+    parts = [f"Retro: {verdict.upper()}; {readiness_score(ready)} readiness"]
+    if len(kept.cohort):
+        parts.append(f"cohort {len(kept.cohort)}: join {kept.rate('community_join'):.0%}, "
+                     f"repurchase {kept.rate('repurchase'):.0%}, active {kept.rate('member_activity'):.0%}")
+    if len(near):
+        parts.append(f"nearest past spike {near['spike'].iloc[0]}")
+    return "; ".join(parts)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from .paths import playbook_dir
+
+    parser = argparse.ArgumentParser(prog="python -m spikekit.retro")
+    parser.add_argument("--write-seeds", action="store_true", help="write the synthetic seed spikes")
+    parser.add_argument("--dir", default=None, help="seed folder (default playbook/patterns)")
+    args = parser.parse_args(argv)
+    if not args.write_seeds:
+        parser.print_help()
+        return 0
+    for path in write_seeds(args.dir or playbook_dir() / "patterns"):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

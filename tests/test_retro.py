@@ -1,0 +1,365 @@
+"""Chapter 12 retrospective: retention, stage timings, what worked, the pattern library, readiness."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spikekit import retro
+from spikekit.lifecycle import LifecyclePrior, bass_cdf, bass_from_shape, fit_bass
+from spikekit.record import to_jsonable
+from spikekit.stats import wilson
+
+TZ = "Asia/Shanghai"
+AS_OF = pd.Timestamp("2025-04-30 12:00", tz=TZ)
+MUG = retro.SPIKE_PRODUCT
+
+
+def ts(text):
+    return pd.Timestamp(text, tz=TZ)
+
+
+def cohort_tables():
+    """Ten spike buyers b0..b9 (first orders 03-08 .. 03-17) plus one buyer before the cohort and one after as_of.
+
+    By hand: joins within 30 days: b0, b1, b2 (b3 joins 40 days later: no; b4 joined before the first order: no);
+    repurchases 24 h .. 60 days after: b0 (another product, day 10), b5 (mug again, day 30) (b6 reorders after
+    12 h: no; b7 after 70 days: outside the window... and after as_of); members: b0, b1, b2, b3, b4 (b3 joined
+    04-26 <= as_of); active in the 30 days to as_of: b0, b3 (b1 active 45 days ago: no; b9 active but not a member).
+    """
+    rows = []
+    for i in range(10):
+        rows.append({"order_id": f"o{i}", "timestamp": ts(f"2025-03-{8 + i:02d} 10:00"), "buyer_id": f"b{i}",
+                     "product": MUG})
+    rows += [
+        {"order_id": "x1", "timestamp": ts("2025-03-18 10:00"), "buyer_id": "b0", "product": "猫爪杯"},
+        {"order_id": "x2", "timestamp": ts("2025-04-12 09:00"), "buyer_id": "b5", "product": MUG},
+        {"order_id": "x3", "timestamp": ts("2025-03-14 22:00"), "buyer_id": "b6", "product": "杯垫"},
+        {"order_id": "x4", "timestamp": ts("2025-05-26 10:00"), "buyer_id": "b7", "product": "杯垫"},
+        {"order_id": "early", "timestamp": ts("2025-02-01 10:00"), "buyer_id": "old", "product": MUG},
+        {"order_id": "late", "timestamp": ts("2025-05-02 10:00"), "buyer_id": "new", "product": MUG},
+    ]
+    orders = pd.DataFrame(rows)
+    members = pd.DataFrame({"buyer_id": ["b0", "b1", "b2", "b3", "b4", "old"],
+                            "timestamp": [ts("2025-03-09 08:00"), ts("2025-03-09 20:00"), ts("2025-04-08 09:00"),
+                                          ts("2025-04-20 10:00"), ts("2025-01-10 10:00"), ts("2025-02-02 10:00")]})
+    activity = pd.DataFrame({"buyer_id": ["b0", "b1", "b3", "b9", "old"],
+                             "timestamp": [ts("2025-04-25 00:00"), ts("2025-03-16 00:00"), ts("2025-04-28 00:00"),
+                                           ts("2025-04-29 00:00"), ts("2025-04-29 00:00")],
+                             "actions": [3, 1, 2, 5, 1]})
+    return orders, members, activity
+
+
+def test_retention_by_hand_on_a_ten_buyer_cohort():
+    orders, members, activity = cohort_tables()
+    kept = retro.retention(orders, members, activity, AS_OF, cohort_start=ts("2025-03-07 12:00"))
+    assert list(kept.cohort["buyer_id"]) == [f"b{i}" for i in range(10)]
+    rates = kept.rates.set_index("metric")
+    # b2 joined 03-10 + 29 days: inside; b3 joined 03-11 + 40 days: outside.
+    assert (rates.loc["community_join", "count"], rates.loc["community_join", "base"]) == (3, 10)
+    assert (rates.loc["repurchase", "count"], rates.loc["repurchase", "base"]) == (2, 10)
+    assert (rates.loc["member_activity", "count"], rates.loc["member_activity", "base"]) == (2, 5)
+    expected = wilson(3, 10, 0.95)
+    assert rates.loc["community_join", "low"] == pytest.approx(expected.low)
+    assert rates.loc["community_join", "high"] == pytest.approx(expected.high)
+    assert kept.to_dict()["repurchase"]["rate"] == pytest.approx(0.2)
+
+
+def test_retention_ignores_rows_after_as_of():
+    orders, members, activity = cohort_tables()
+    base = retro.retention(orders, members, activity, AS_OF, cohort_start=ts("2025-03-07 12:00"))
+    future_orders = pd.concat([orders, pd.DataFrame([
+        {"order_id": "f1", "timestamp": ts("2025-05-01 10:00"), "buyer_id": "b1", "product": "杯垫"},
+        {"order_id": "f2", "timestamp": ts("2025-05-03 10:00"), "buyer_id": "zz", "product": MUG}])])
+    future_members = pd.concat([members, pd.DataFrame({"buyer_id": ["b8"], "timestamp": [ts("2025-05-01 10:00")]})])
+    future_activity = pd.concat([activity, pd.DataFrame({"buyer_id": ["b1"], "timestamp": [ts("2025-05-01 00:00")],
+                                                         "actions": [1]})])
+    later = retro.retention(future_orders, future_members, future_activity, AS_OF, cohort_start=ts("2025-03-07 12:00"))
+    pd.testing.assert_frame_equal(base.rates, later.rates)
+
+
+def test_retention_cohort_end_limits_the_cohort():
+    orders, members, activity = cohort_tables()
+    kept = retro.retention(orders, members, activity, AS_OF, ts("2025-03-07"), cohort_end=ts("2025-03-12 12:00"))
+    assert list(kept.cohort["buyer_id"]) == ["b0", "b1", "b2", "b3", "b4"]
+
+
+# ------------------------------------------------------------------------------------------------ stage timings
+
+
+def write_run(root, spike, run_id, as_of, chapters):
+    folder = root / spike / run_id
+    folder.mkdir(parents=True)
+    manifest = {"run_id": run_id, "spike": spike, "as_of": str(as_of), "status": "ok",
+                "chapters": {cid: {"status": "ok", "results": {k: to_jsonable(v) for k, v in res.items()}}
+                             for cid, res in chapters.items()}}
+    (folder / "run.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (folder / "results").mkdir()
+    for cid, res in chapters.items():
+        (folder / "results" / f"{cid}.json").write_text(json.dumps({k: to_jsonable(v) for k, v in res.items()}))
+    return folder
+
+
+def test_stage_timings_from_two_run_records(tmp_path):
+    pos = pd.DataFrame({"supplier": ["A", "B"], "units": [100, 50], "first_arrival_day": [3.0, 2.0]})
+    write_run(tmp_path, "mug", "r1", ts("2025-03-08 12:00"),
+              {"01": {"first_alert": ts("2025-03-07 12:00")}, "02": {"decision": "extend"}})
+    write_run(tmp_path, "mug", "r2", ts("2025-03-09 12:00"),
+              {"01": {"first_alert": ts("2025-03-07 12:00")}, "02": {"decision": "go"},
+               "03": {"purchase_orders": pos}, "06": {"exit_decision": "hold course", "trigger_date": None}})
+    write_run(tmp_path, "mug", "r3", ts("2025-03-25 12:00"),   # after as_of: ignored
+              {"06": {"exit_decision": "exit", "trigger_date": ts("2025-03-20 00:00")}})
+    table = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"))
+    t = table.set_index("stage")
+    assert "r1" in t.loc["signal", "evidence"]
+    assert "r2" in t.loc["confirm", "evidence"]
+    assert t.loc["confirm", "days"] == pytest.approx(2.0) and t.loc["confirm", "on_time"]
+    # First arrival: day 2 after the 03-09 order = 03-11 00:00, 1.5 days after the go.
+    assert t.loc["first_shipment", "days"] == pytest.approx(1.5)
+    assert t.loc["signal_to_first_shipment", "days"] == pytest.approx(3.5)
+    assert t.loc["exit", "evidence"] == "not yet"
+    assert table.attrs["source"] == "records"
+    later = retro.stage_timings(tmp_path, "mug", ts("2025-03-26 12:00")).set_index("stage")
+    assert "r3" in later.loc["exit", "evidence"] and later.loc["exit", "days"] == pytest.approx(12.5)
+    # Orders' first shipped time wins over the chapter 03 arrival.
+    # Orders placed before the go (the product's normal trickle, shipped from stock) do not count.
+    orders = pd.DataFrame({"product": [MUG, MUG, MUG], "timestamp": [ts("2025-03-09 13:00"), ts("2025-03-10 08:00"),
+                                                                     ts("2025-03-08 10:00")],
+                           "shipped": [ts("2025-03-13 09:00"), pd.NaT, ts("2025-03-08 11:00")]})
+    with_orders = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"), orders=orders).set_index("stage")
+    assert with_orders.loc["first_shipment", "days"] == pytest.approx(3.875, abs=0.01)
+    assert with_orders.loc["first_shipment", "on_time"] is False or not with_orders.loc["first_shipment", "on_time"]
+
+
+def test_stage_timings_fall_back_to_upstream_values(tmp_path):
+    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go", "exit_decision": "hold course"}
+    table = retro.stage_timings(tmp_path, "none-here", ts("2025-03-20 12:00"), fallback=fallback)
+    t = table.set_index("stage")
+    assert table.attrs["source"] == "fallback"
+    assert "standalone" in t.loc["confirm", "evidence"] and t.loc["confirm", "days"] == pytest.approx(2.0)
+
+
+# ------------------------------------------------------------------------------------------------ what worked
+
+
+def test_what_worked_by_format_and_supplier():
+    posts = pd.DataFrame({"timestamp": [ts("2025-03-09 10:00")] * 3 + [ts("2025-05-09 10:00")],
+                          "format": ["scenario", "unboxing", "scenario", "unboxing"],
+                          "views": [1000, 2000, 1000, 100000], "orders": [10, 4, 6, 5000]})
+    content = retro.content_worked(posts=posts, as_of=ts("2025-04-30 12:00"))
+    assert list(content["format"]) == ["scenario", "unboxing"]
+    assert content["per_1000"].tolist() == pytest.approx([8.0, 2.0])
+    inspections = pd.DataFrame({"supplier": ["A", "A", "B"], "timestamp": [ts("2025-03-12 10:00")] * 3,
+                                "inspected": [50, 50, 80], "defects": [1, 1, 8]})
+    pos = pd.DataFrame({"supplier": ["A", "B"], "units": [300, 100]})
+    supply = retro.supply_worked(pos, inspections, ts("2025-04-30 12:00"),
+                                 suppliers=pd.DataFrame({"supplier": ["A", "B"], "reliability": [0.96, 0.8]}))
+    assert list(supply["supplier"]) == ["A", "B"]
+    assert supply["defect_rate"].tolist() == pytest.approx([0.02, 0.1])
+    assert supply["on_time_share"].tolist() == pytest.approx([0.96, 0.8])
+
+
+# ------------------------------------------------------------------------------------------------ patterns
+
+
+def bass_sales(takeoff, peak_day, life_days, m=2000.0, days=30, baseline=5.0):
+    p, q = bass_from_shape(peak_day, life_days)
+    ends = pd.date_range(pd.Timestamp(takeoff).normalize() - pd.Timedelta(days=40), periods=days + 41, freq="D")
+    t = ((ends - pd.Timestamp(takeoff)) / pd.Timedelta(days=1)).to_numpy()
+    spike = m * (bass_cdf(t, p, q) - bass_cdf(t - 1, p, q))
+    return pd.DataFrame({"timestamp": ends, "orders": np.round(baseline + spike), "price": 39.0})
+
+
+def test_spike_shape_is_normalised_and_padded():
+    sales = bass_sales(ts("2025-03-07 12:00"), 6.0, 9.0)
+    full = retro.spike_shape(sales, ts("2025-03-07 12:00"), ts("2025-04-30 12:00"), days=21)
+    assert len(full) == 21 and np.isfinite(full).all() and full.max() == pytest.approx(1.0)
+    assert np.argmax(full) + 1 in (6, 7)
+    early = retro.spike_shape(sales, ts("2025-03-07 12:00"), ts("2025-03-12 12:00"), days=21)
+    # Days ending 03-08 .. 03-12 are known (the day of the takeoff is day 1).
+    assert np.isfinite(early).sum() == 5 and np.isnan(early[5:]).all()
+
+
+def shape_entry(name, values, as_of="2024-06-01 12:00", peak=6.0, life=9.0):
+    return {"spike": name, "as_of": as_of, "takeoff": None, "peak_day": peak, "life_days": life, "m": None,
+            "p": None, "q": None, "shape": list(values), "source": "test", "label": name}
+
+
+def test_nearest_prefers_a_shifted_copy_to_a_different_shape():
+    days = np.arange(1, 22)
+    base = np.exp(-0.5 * ((days - 6) / 2.0) ** 2)
+    shifted = np.exp(-0.5 * ((days - 7) / 2.0) ** 2)
+    slow = np.exp(-0.5 * ((days - 12) / 5.0) ** 2)
+    library = pd.DataFrame([shape_entry("shifted", shifted), shape_entry("slow", slow)])
+    near = retro.nearest(library, base, k=3)
+    assert list(near["spike"]) == ["shifted", "slow"]
+    assert near["distance"].iloc[0] < near["distance"].iloc[1]
+    # RMS over the overlap only: a history of 5 known days compares on 5 days.
+    partial = np.where(days <= 5, base, np.nan)
+    near5 = retro.nearest(library, partial, k=1)
+    assert near5["overlap_days"].iloc[0] == 5
+    assert near5["distance"].iloc[0] == pytest.approx(float(np.sqrt(np.mean((base[:5] - shifted[:5]) ** 2))))
+
+
+def test_library_time_discipline_and_latest_entry(tmp_path):
+    seeds = tmp_path / "patterns"
+    seeds.mkdir()
+    (seeds / "a.json").write_text(json.dumps(shape_entry("a", [0.5, 1.0], "2024-05-01 12:00")))
+    (seeds / "b.json").write_text(json.dumps(shape_entry("b", [1.0, 0.5], "2025-06-01 12:00")))
+    records = tmp_path / "records"
+    for run_id, as_of, peak in (("r1", "2025-03-20 12:00+08:00", 5.0), ("r2", "2025-04-10 12:00+08:00", 7.0),
+                                ("r3", "2025-05-20 12:00+08:00", 9.0)):
+        write_run(records, "mug", run_id, as_of,
+                  {"12": {"pattern_entry": shape_entry("mug", [0.2, 1.0], as_of, peak=peak, life=12.0)}})
+    library = retro.load_library(records, seeds, before=ts("2025-04-30 12:00"), min_days=2)
+    assert list(library["spike"]) == ["a", "mug"]           # b is later than before: ignored
+    assert library.set_index("spike").loc["mug", "peak_day"] == 7.0   # r2, not the later r3
+    assert list(retro.load_library(records, seeds, before=ts("2025-04-30 12:00"), exclude_spike="mug",
+                                   min_days=2)["spike"]) == ["a"]
+    assert len(retro.load_library(records, seeds, min_days=2)) == 3
+    # Entries knowing fewer days than min_days (the spike was still rising) are left out.
+    assert len(retro.load_library(records, seeds)) == 0
+
+
+def test_priors_shrink_with_one_spike_and_follow_many():
+    default = LifecyclePrior()
+    one = pd.DataFrame([shape_entry("x", [1.0], peak=9.0, life=15.0)])
+    prior1, evidence = retro.priors_from_library(one, default, min_spikes=2)
+    # weight 1/3: 6 + (9 - 6)/3 = 7, 9 + (15 - 9)/3 = 11
+    assert prior1.peak_day == pytest.approx(7.0) and prior1.life_days == pytest.approx(11.0)
+    assert evidence.attrs["n_spikes"] == 1
+    many = pd.DataFrame([shape_entry(f"s{i}", [1.0], peak=9.0 + (i % 2), life=15.0 + (i % 2)) for i in range(40)])
+    prior40, _ = retro.priors_from_library(many, default, min_spikes=2)
+    assert prior40.peak_day == pytest.approx(9.5, abs=0.2) and prior40.life_days == pytest.approx(15.5, abs=0.4)
+    assert prior40.peak_day_sd >= 1.0   # the floor
+    empty, _ = retro.priors_from_library(None, default)
+    assert (empty.peak_day, empty.life_days) == (default.peak_day, default.life_days)
+
+
+def test_long_lived_library_moves_the_prior_and_the_fit():
+    long_lived = pd.DataFrame([shape_entry(f"long{i}", [1.0], peak=8.0, life=20.0) for i in range(6)])
+    prior, _ = retro.priors_from_library(long_lived, LifecyclePrior())
+    assert prior.life_days > LifecyclePrior().life_days + 5
+    sales = bass_sales(ts("2025-03-07 12:00"), 6.0, 9.0)
+    as_of = ts("2025-03-10 12:00")   # three days of data: the prior carries the shape
+    handbook_fit = fit_bass(sales, as_of, LifecyclePrior(), takeoff=ts("2025-03-07 12:00"), runs=200)
+    library_fit = fit_bass(sales, as_of, prior, takeoff=ts("2025-03-07 12:00"), runs=200)
+    assert library_fit.end_date > handbook_fit.end_date
+    assert library_fit.peak_date > handbook_fit.peak_date
+
+
+def test_seed_entries_are_synthetic_and_load(tmp_path):
+    paths = retro.write_seeds(tmp_path)
+    assert len(paths) >= 2
+    library = retro.load_library(None, tmp_path, before=ts("2025-03-09 12:00"))
+    assert len(library) == len(paths)
+    assert all("SYNTHETIC" in label for label in library["label"])
+    row = library.set_index("spike").loc["phone-stand-2024"]
+    assert row["peak_day"] == pytest.approx(5.0) and row["life_days"] == pytest.approx(8.5)
+
+
+def test_pattern_entry_without_fit_reads_the_shape():
+    entry = retro.pattern_entry("x", [0.2, 0.6, 1.0, 0.5, 0.2, 0.0, float("nan")], None, ts("2025-04-30 12:00"))
+    assert entry["peak_day"] == 3.0
+    assert entry["shape"][-1] is None
+    assert entry["life_days"] == 5.0   # cumulative 0.2 0.8 1.8 2.3 2.5: 95% of 2.5 reached on day 5
+
+
+# ------------------------------------------------------------------------------------------------ readiness
+
+
+def test_readiness_on_hand_built_inputs(tmp_path):
+    playbook = tmp_path / "playbook.yaml"
+    playbook.write_text('format: x\nsop_version: "1.2"\n')
+    library = pd.DataFrame([shape_entry("a", [1.0]), shape_entry("b", [1.0])])
+    suppliers = pd.DataFrame({"supplier": ["A", "B"], "daily_capacity": [150, 100]})
+    warehouses = pd.DataFrame({"warehouse": ["W"], "capacity_per_day": [180]})
+    cash = pd.DataFrame({"item": ["cash_on_hand", "cash_floor"], "amount": [50000.0, 5000.0]})
+    table = retro.readiness(playbook_file=playbook, library=library, suppliers=suppliers, warehouses=warehouses,
+                            peak_daily_orders=100, cash=cash, unit_cost=12.0)
+    got = dict(zip(table["item"], table["passed"]))
+    # 2 x 100 = 200 > warehouse 180: fails; spare 1 - 100/250 = 0.6 >= 0.3; cash 45,000 vs 4 x 100 x 12 x 7 = 33,600.
+    assert got == {"SOP version": True, "spikes modelled": True, "2 spikes at once": False,
+                   "elastic capacity": True, "cash for +300% orders": True}
+    assert table.set_index("item").loc["elastic capacity", "figure"] == pytest.approx(0.6)
+    assert retro.readiness_score(table) == "4/5"
+    playbook.write_text("format: x\n")
+    missing = retro.readiness(playbook_file=playbook, library=library.head(1), stress_ok=False)
+    rows = missing.set_index("item")
+    assert not rows.loc["SOP version", "passed"] and "sop_version" in rows.loc["SOP version", "evidence"]
+    assert not rows.loc["spikes modelled", "passed"]
+    assert not rows.loc["cash for +300% orders", "passed"]
+
+
+def test_sop_markdown_names_version_and_measured_days(tmp_path):
+    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go"}
+    timings = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"), fallback=fallback)
+    text = retro.sop_markdown(timings, "1.0", "mug", ts("2025-03-20 12:00"))
+    assert text.startswith("# Spike SOP v1.0")
+    assert "2.0 days (on time)" in text
+
+
+def test_presale_orders_shipped_and_time_discipline(tmp_path):
+    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go", "decided_at": ts("2025-03-09 12:00")}
+    orders = pd.DataFrame({"product": [MUG] * 4 + ["杯垫"],
+                           "timestamp": [ts("2025-03-07 13:00"), ts("2025-03-08 09:00"), ts("2025-03-09 13:00"),
+                                         ts("2025-03-01 10:00"), ts("2025-03-08 10:00")],
+                           "shipped": [ts("2025-03-08 10:00"), ts("2025-03-11 18:00"), ts("2025-03-09 15:00"),
+                                       ts("2025-03-01 12:00"), ts("2025-03-20 10:00")]})
+    t = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"), fallback=fallback, orders=orders).set_index("stage")
+    # Pre-sale orders: placed 03-07 12:00 .. 03-09 12:00; the last left 03-11 18:00 = 4.25 days after the signal.
+    assert t.loc["presale_shipped", "days"] == pytest.approx(4.25) and t.loc["presale_shipped", "on_time"]
+    assert t.loc["first_shipment", "days"] == pytest.approx(0.125, abs=0.01)   # go 12:00 -> first shipment 15:00
+    # As of 03-10 12:00 one pre-sale order is still waiting: no time, the evidence says so.
+    early = retro.stage_timings(tmp_path, "mug", ts("2025-03-10 12:00"), fallback=fallback, orders=orders).set_index("stage")
+    assert early.loc["presale_shipped", "time"] is None and "not shipped" in early.loc["presale_shipped", "evidence"]
+
+
+@pytest.mark.parametrize("scenario", ["starry-mug", "fast-fade", "false-alarm"])
+def test_retention_reproduces_the_sample_truth(scenario):
+    from spikekit import contracts
+    from spikekit.paths import data_root
+
+    truth = json.loads((data_root() / "samples" / scenario / "truth.json").read_text(encoding="utf-8"))["retention"]
+    folder = f"samples/{scenario}"
+    kept = retro.retention(contracts.load_orders(f"{folder}/orders.csv", tz=TZ),
+                           contracts.load_members(f"{folder}/members.csv", tz=TZ),
+                           contracts.load_member_activity(f"{folder}/member_activity.csv", tz=TZ),
+                           ts(truth["as_of"]), ts(truth["cohort_start"]))
+    rates = kept.rates.set_index("metric")
+    assert len(kept.cohort) == truth["cohort_size"]
+    for metric, key in (("community_join", "community_join"), ("repurchase", "repurchase"),
+                        ("member_activity", "member_monthly_activity")):
+        assert (rates.loc[metric, "count"], rates.loc[metric, "base"]) == (truth[key]["count"], truth[key]["of"])
+
+
+def test_cli_lists_the_library(tmp_path, capsys):
+    from spikekit import cli
+
+    records = tmp_path / "records"
+    write_run(records, "mug", "r1", "2025-04-30 12:00+08:00",
+              {"12": {"pattern_entry": shape_entry("mug", [0.2, 1.0] + [0.5] * 12, "2025-04-30 12:00+08:00",
+                                                   peak=6.5, life=13.5)}})
+    assert cli.main(["patterns", "--records", str(records)]) == 0
+    out = capsys.readouterr().out
+    assert "mug" in out and "13.5" in out and "phone-stand-2024" in out
+
+
+def test_stages_missing_from_records_come_from_this_runs_upstream(tmp_path):
+    write_run(tmp_path, "mug", "r1", ts("2025-03-09 12:00"),
+              {"01": {"first_alert": ts("2025-03-07 12:00")}, "02": {"decision": "go"}})
+    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go", "exit_decision": "exit",
+                "trigger_date": ts("2025-03-18 00:00")}
+    t = retro.stage_timings(tmp_path, "mug", ts("2025-04-30 12:00"), fallback=fallback).set_index("stage")
+    assert "r1" in t.loc["confirm", "evidence"]
+    assert "this run" in t.loc["exit", "evidence"] and t.loc["exit", "days"] == pytest.approx(10.5)
+
+
+def test_committed_seed_files_match_their_generator():
+    from spikekit.paths import playbook_dir
+
+    for entry in retro.seed_entries():
+        stored = json.loads((playbook_dir() / "patterns" / f"{entry['spike']}.json").read_text(encoding="utf-8"))
+        assert stored == entry, "regenerate with: python -m spikekit.retro --write-seeds"
