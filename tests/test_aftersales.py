@@ -344,4 +344,4 @@ def test_settings_refuse_bad_values():
         af.AftersalesSettings(aql=0.7)
     with pytest.raises(ConfigError):
         af.AftersalesSettings(inspection_level="X")
-    assert af.AftersalesSettings().surge_alert == 4.0
+    assert af.AftersalesSettings().surge_alert == 1.0

@@ -566,7 +566,7 @@ def _days_known(entry: Mapping[str, Any]) -> int:
     return int(sum(v is not None and math.isfinite(float(v)) for v in entry.get("shape") or []))
 
 
-def load_library(records_root=None, seeds_dir="playbook/patterns", before=None,
+def load_library(records_root=None, seeds_dir="patterns", before=None,
                  exclude_spike: str | None = None, min_days: int = 10) -> pd.DataFrame:
     """The pattern library: seed entries (``seeds_dir``/*.json) plus the ``pattern_entry`` chapter 12 recorded in
     earlier runs under ``records_root`` (``<records>/<spike>/<run>/results/12.json``).
@@ -577,6 +577,10 @@ def load_library(records_root=None, seeds_dir="playbook/patterns", before=None,
     would be the prior talking, not the spike. Nothing is written: the records root is the library's growing part. One row per spike with the PATTERN_KEYS columns (shape is a list), sorted by spike.
     """
     entries: list[dict] = []
+    if seeds_dir is not None and not Path(seeds_dir).is_absolute():  # relative to the playbook folder, not the cwd
+        from .paths import playbook_dir
+
+        seeds_dir = playbook_dir() / seeds_dir
     if seeds_dir is not None and Path(seeds_dir).is_dir():
         for path in sorted(Path(seeds_dir).glob("*.json")):
             try:
