@@ -110,7 +110,7 @@ def papermill_once(folder: Path, data_root: Path, out: Path) -> tuple[float, flo
     params = ["-p", "spike", "bench-week", "-p", "as_of", AS_OF]
     for name in ("traffic", "funnel", "audience", "budget"):
         params += ["-p", f"{name}_file", str(rel / f"{name}.csv")]
-    env = dict(os.environ, SPIKE_DATA_ROOT=str(data_root), SPIKE_RECORDS=str(data_root / "records"))
+    env = dict(os.environ, SPIKE_DATA_ROOT=str(data_root), SPIKE_RECORDS=str(data_root.parent / "records"))  # beside the data, never inside it
     t0 = time.perf_counter()
     subprocess.run([str(BIN / "papermill"), str(ROOT / "notebooks" / "07_data_room.ipynb"), str(out), "-k", "spikekit",
                     "--cwd", str(ROOT / "notebooks"), *params], check=True, env=env,

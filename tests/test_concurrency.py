@@ -70,7 +70,6 @@ def test_two_runs_at_once_both_finish_complete_and_sealed(mini_project, same_spi
     assert all(r["status"] == "ok" for r in listed)
 
 
-@pytest.mark.xfail(strict=True, reason="runner patch K-1 (run id claimed atomically, retried on collision) not applied yet")
 def test_a_run_id_collision_gets_a_fresh_id_instead_of_failing_at_the_end(mini_project, monkeypatch):
     # A finished run already holds the id the clock and two random bytes give the next run (1 in 65,536 within
     # one second): the new run must take another id, not fail at its final rename after all its work.

@@ -149,7 +149,6 @@ def test_a_records_root_overlapping_the_data_folder_is_refused(mini_project):
     assert paths.check_records_root(mini_project["records"], data) == mini_project["records"].resolve()
 
 
-@pytest.mark.xfail(strict=True, reason="runner patch K-2 (records root inside the data folder) not applied yet")
 def test_the_runner_refuses_a_records_root_inside_the_data_folder(mini_project, monkeypatch):
     from spikekit import runner
 

@@ -42,7 +42,7 @@ from typing import Any, Callable, TextIO
 
 from . import __version__
 from .errors import ConfigError, SpikeError
-from .paths import check_name, data_root, project_root, records_root
+from .paths import check_name, check_records_root, data_root, project_root, records_root
 from .record import RESULTS_DIR, _find_run, parse_as_of, read_notebook_records
 from .settings import Playbook, Spike, chapter_parameters, load_playbook, load_spike
 
@@ -481,7 +481,7 @@ def run(
     in the manifest (e.g. which replay a step belongs to).
     """
     book = load_playbook(playbook)
-    records_dir = Path(records).resolve() if records else records_root()
+    records_dir = check_records_root(Path(records) if records else records_root())
     os.environ["SPIKE_RECORDS"] = str(records_dir)  # kernels inherit it: upstream lookups agree with us
     earlier = None
     if resume:
@@ -506,9 +506,7 @@ def run(
     workers = max(1, int(workers or book.workers))
     timeout_s = float(timeout_s or book.timeout_s)
 
-    run_id = new_run_id()
-    staging = records_dir / PARTIAL / spike.name / run_id
-    staging.mkdir(parents=True, exist_ok=False)
+    run_id, staging = _claim_run_id(records_dir, spike.name)
     (staging / RESULTS_DIR).mkdir()
 
     inputs = {}
@@ -713,6 +711,36 @@ def run(
     os.rename(staging, final)  # the one moment the run appears among the records: complete
     _prune_empty(staging.parent)
     return RunOutcome(final, manifest)
+
+
+def _claim_run_id(records_dir: Path, spike: str) -> tuple[str, Path]:
+    """A fresh run id and its staging folder, safe against runs starting or finishing at the same moment.
+
+    ``mkdir`` of the staging folder is the atomic claim against a run that is still in .partial; a finished
+    run of the same id (it left .partial by one rename) is looked for after the claim, so neither is missed.
+    A concurrent run may prune the empty ``.partial/<spike>`` between our two mkdirs: then we just retry.
+    """
+    for _ in range(100):
+        run_id = new_run_id()
+        staging = records_dir / PARTIAL / spike / run_id
+        claimed = False
+        for _attempt in range(20):
+            try:
+                staging.parent.mkdir(parents=True, exist_ok=True)
+                staging.mkdir()
+                claimed = True
+                break
+            except FileNotFoundError:
+                continue  # .partial/<spike> was pruned under us
+            except FileExistsError:
+                break  # a run with this id is being built
+        if not claimed:
+            continue
+        if (records_dir / spike / run_id).exists():
+            staging.rmdir()  # a finished run already has this id
+            continue
+        return run_id, staging
+    raise SpikeError(f"could not claim a free run id under {records_dir / PARTIAL / spike}")
 
 
 def _same_parameters(a: dict, b: dict) -> bool:
