@@ -67,6 +67,20 @@ def test_retention_by_hand_on_a_ten_buyer_cohort():
     assert kept.to_dict()["repurchase"]["rate"] == pytest.approx(0.2)
 
 
+def test_retention_early_in_the_spike_has_no_joiners_or_repeaters_yet():
+    """Two days in, nobody has joined or bought again: zero counts, not a crash (pandas 3 map of an empty
+    datetime Series used to fail here)."""
+    orders, members, activity = cohort_tables()
+    early = ts("2025-03-09 07:00")  # b0 bought 03-08 10:00 and joins 03-09 08:00
+    kept = retro.retention(orders, members, activity, early, cohort_start=ts("2025-03-07 12:00"))
+    rates = kept.rates.set_index("metric")
+    assert list(kept.cohort["buyer_id"]) == ["b0"]
+    assert (rates.loc["community_join", "count"], rates.loc["repurchase", "count"]) == (0, 0)
+    assert rates.loc["member_activity", "base"] == 0
+    assert kept.cohort["joined"].isna().all() and str(kept.cohort["joined"].dtype) == str(kept.cohort["first_order"].dtype)
+    retro.plot_retention(kept)
+
+
 def test_retention_ignores_rows_after_as_of():
     orders, members, activity = cohort_tables()
     base = retro.retention(orders, members, activity, AS_OF, cohort_start=ts("2025-03-07 12:00"))

@@ -150,7 +150,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     join_times = _times(members, "timestamp", "members")
     joined = (members.assign(_joined=join_times)[join_times <= _stamp(as_of, join_times)]
               .assign(buyer_id=lambda f: f["buyer_id"].astype(str)).groupby("buyer_id")["_joined"].min())
-    cohort["joined"] = cohort["buyer_id"].map(joined)
+    cohort["joined"] = _lookup(joined, cohort["buyer_id"], cohort["first_order"])
     window = pd.Timedelta(days=float(join_window_days))
     cohort["joined_in_window"] = (cohort["joined"].notna() & (cohort["joined"] >= cohort["first_order"])
                                   & (cohort["joined"] <= cohort["first_order"] + window))
@@ -160,7 +160,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
                                                                          on="buyer_id")
     later = later[(later["_placed"] > later["first_order"] + gap) & (later["_placed"] <= later["first_order"] + horizon)]
     repeat = later.groupby("buyer_id")["_placed"].min()
-    cohort["repurchase"] = cohort["buyer_id"].map(repeat)
+    cohort["repurchase"] = _lookup(repeat, cohort["buyer_id"], cohort["first_order"])
     cohort["repurchased"] = cohort["repurchase"].notna()
 
     active_times = _times(member_activity, "timestamp", "member_activity")
@@ -182,6 +182,14 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
                       f"active in the {activity_window_days:g} days to as_of / cohort members"),
     ])
     return Retention(cohort=cohort, rates=rates, as_of=cutoff, cohort_start=start, cohort_end=end, conf=conf)
+
+
+def _lookup(times: pd.Series, keys: pd.Series, like: pd.Series) -> pd.Series:
+    """``times[key]`` per key (NaT where absent) in ``like``'s dtype. Not ``map``: mapping through an empty
+    datetime Series fails on pandas 3, and a cohort with no joiners or repeaters yet is normal early on."""
+    if len(times) == 0:
+        return pd.Series(pd.NaT, index=range(len(keys)), dtype=like.dtype)
+    return times.reindex(keys.to_numpy()).reset_index(drop=True).astype(like.dtype)
 
 
 def plot_retention(result: Retention, title: str | None = None):
