@@ -227,7 +227,10 @@ def _html_exporter():
         if _HTML_EXPORTER is None:
             from nbconvert import HTMLExporter
 
-            _HTML_EXPORTER = HTMLExporter(template_name="lab")
+            # The lab template minus the require.js / MathJax / Mermaid it loads from a CDN: records and the
+            # record site read offline, from disk (lib/spikekit/templates/spikekit_offline).
+            _HTML_EXPORTER = HTMLExporter(template_name="spikekit_offline",
+                                          extra_template_basedirs=[str(Path(__file__).parent / "templates")])
     return _HTML_EXPORTER
 
 
