@@ -124,3 +124,21 @@ def test_dataroom_serves_chapter_07_with_its_figures_and_call_then_stops_cleanly
         time.sleep(0.2)
     assert not _group_exists(pgid)
     assert not [k for k in kernels if _alive(k)], "kernel processes left running"
+
+
+def test_a_spikes_data_room_is_chapter_07_with_that_spikes_parameters_injected(tmp_path):
+    import nbformat
+
+    from spikekit.dataroom import prepare_notebook
+    from spikekit.errors import ConfigError
+
+    out = prepare_notebook("fast-fade", "2025-03-06 12:00", folder=tmp_path)
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    source = injected[0].source
+    assert "spike = \"fast-fade\"" in source and "2025-03-06T12:00:00+08:00" in source
+    assert "samples/fast-fade/traffic.csv" in source  # the spike's own inputs, not the notebook's defaults
+    assert nb.metadata["kernelspec"]["name"] == "spikekit"
+    with pytest.raises(ConfigError, match="did you mean 'fast-fade'"):
+        prepare_notebook("fast-fad", None, folder=tmp_path / "x")

@@ -129,8 +129,15 @@ def _cmd_dataroom(args) -> int:
 
     from .dataroom import voila_command
 
-    command = voila_command(args.port)
-    print(f"data room (chapter 07) on http://127.0.0.1:{args.port}/ ; Ctrl-C stops it", file=sys.stderr, flush=True)
+    notebook = None
+    if args.spike:
+        from .dataroom import prepare_notebook
+
+        notebook = prepare_notebook(args.spike, args.as_of)
+    command = voila_command(args.port, notebook)
+    what = f"spike {args.spike}, as of {args.as_of or 'its default'}" if args.spike else "the notebook's defaults"
+    print(f"data room (chapter 07, {what}) on http://127.0.0.1:{args.port}/ ; Ctrl-C stops it",
+          file=sys.stderr, flush=True)
     os.execv(command[0], command)  # voila takes over this process: signals reach it directly
     return 0
 
@@ -241,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dataroom", help="serve chapter 07 (the hourly data room) with Voila on 127.0.0.1")
     p.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    p.add_argument("--spike", help="serve this spike's data room (playbook defaults, the spike's inputs and overrides)")
+    p.add_argument("--as-of", dest="as_of", help="with --spike: a time in the spike's zone, or 'now' (default: the spike's default_as_of)")
     p.set_defaults(func=_cmd_dataroom)
     p = sub.add_parser("sentiment", help="offline review sentiment (zh/en): one label and score per row of a CSV/XLSX")
     p.add_argument("file")

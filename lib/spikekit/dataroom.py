@@ -19,6 +19,42 @@ NOTEBOOK = "07_data_room.ipynb"
 DEFAULT_PORT = 8866
 
 
+def prepare_notebook(spike: str, as_of: str | None = None, folder: Path | None = None) -> Path:
+    """Chapter 07 with a spike's parameters filled in (the playbook's defaults, the spike's overrides and input
+    files, ``as_of``: a time in the spike's zone, ``now``, or the spike's default), written to ``folder``
+    for Voilà to serve. Not a record: nothing is executed here, and each page view runs it afresh."""
+    import datetime as dt
+    import tempfile
+
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    from .record import parse_as_of
+    from .settings import chapter_parameters, load_playbook, load_spike
+
+    book = load_playbook()
+    chapter = next((c for c in book.chapters.values() if c.notebook.name == NOTEBOOK), None)
+    if chapter is None:
+        raise ConfigError(f"the playbook has no chapter with notebook {NOTEBOOK}")
+    settings = load_spike(spike)
+    if as_of in (None, ""):
+        as_of = settings.default_as_of
+        if not as_of:
+            raise ConfigError(f"spike '{spike}' has no default_as_of: pass --as-of TIME or --as-of now")
+    if str(as_of).lower() == "now":
+        stamp = parse_as_of(dt.datetime.now(dt.timezone.utc).isoformat(), settings.timezone)
+    else:
+        stamp = parse_as_of(as_of, settings.timezone)
+    params = chapter_parameters(book, settings, chapter.id, as_of=stamp.isoformat(), upstream_run="")
+    nb = nbformat.read(chapter.notebook, as_version=4)
+    nb = parameterize_notebook(nb, params, report_mode=False)
+    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="spike-dataroom-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / NOTEBOOK
+    nbformat.write(nb, out)
+    return out
+
+
 def voila_command(port: int = DEFAULT_PORT, notebook: Path | None = None, ip: str = "127.0.0.1") -> list[str]:
     """The voila command line serving the data room notebook."""
     notebook = Path(notebook) if notebook else notebooks_dir() / NOTEBOOK

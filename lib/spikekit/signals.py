@@ -55,7 +55,6 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from .errors import ConfigError, InputError
 # Same constant as stats.MAD_TO_SIGMA (a test checks): importing spikekit.stats would load scipy.stats,
@@ -718,6 +717,15 @@ class _Scores:
     alert: np.ndarray
 
 
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _upper_tail(score) -> np.ndarray:
+    """P(Z > score) for a standard normal, elementwise. math.erfc rather than scipy.special.ndtr: importing
+    scipy.special costs ~0.16 s of the ``spike scan`` command's ~3 s budget, for 10k calls that take 3 ms."""
+    return (0.5 * _ERFC(np.asarray(score, dtype=float) / math.sqrt(2.0))).astype(float)
+
+
 def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
     native = block.period != "day"
     window = 1 if native else DAY_WINDOW
@@ -770,7 +778,7 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
         growth_low=np.exp(log_ratio - half) - 1.0,
         growth_high=np.exp(log_ratio + half) - 1.0,
         score=score,
-        p_value=ndtr(-score),
+        p_value=_upper_tail(score),
         sd=sd,
         condition=condition,
         alert=alert,
