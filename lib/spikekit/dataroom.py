@@ -27,6 +27,7 @@ def prepare_notebook(spike: str, as_of: str | None = None, folder: Path | None =
     import tempfile
 
     import nbformat
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     from .record import parse_as_of
@@ -46,7 +47,7 @@ def prepare_notebook(spike: str, as_of: str | None = None, folder: Path | None =
     else:
         stamp = parse_as_of(as_of, settings.timezone)
     params = chapter_parameters(book, settings, chapter.id, as_of=stamp.isoformat(), upstream_run="")
-    nb = nbformat.read(chapter.notebook, as_version=4)
+    nb = load_notebook_node(str(chapter.notebook))  # papermill's reader: gives every cell the tags it looks for
     nb = parameterize_notebook(nb, params, report_mode=False)
     folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="spike-dataroom-"))
     folder.mkdir(parents=True, exist_ok=True)
