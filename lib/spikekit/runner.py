@@ -30,7 +30,6 @@ import secrets
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -250,21 +249,9 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def _send(stream, obj) -> None:
-    blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("!Q", len(blob)) + blob)
-    stream.flush()
-
-
-def _recv(stream):
-    head = stream.read(8)
-    if len(head) < 8:
-        raise EOFError
-    (size,) = struct.unpack("!Q", head)
-    blob = stream.read(size)
-    if len(blob) < size:
-        raise EOFError
-    return pickle.loads(blob)
+# Runner <-> worker messages use the same length-prefixed pickle frames as the kernel fork server.
+from .kernel import _recv_msg as _recv  # noqa: E402
+from .kernel import _send_msg as _send  # noqa: E402
 
 
 def fork_kernels_enabled(prewarm: bool) -> bool:
