@@ -263,12 +263,14 @@ def test_after_sales_sees_the_peak_week_and_recovers_the_return_model(later):
     assert abs(r11["faq_share_answered"] - t["tickets"]["routine_with_faq_answer_share"]) < 0.1
     # A month later the return-risk model, fitted only on outcomes known by then, recovers the true drivers.
     model = results(retro, "11")["return_model"]
-    true = t["return_model"]["coefficients"] if "coefficients" in t["return_model"] else t["return_model"]
-    coef = model["coefficients"]
+    true, coef = t["return_model"], model["coefficients"]
     assert model["auc_low"] > 0.5
-    assert coef["ship_delay_days"] > 0 and coef["variant=夜幕黑"] > 0.4 and coef["region=西南"] > 0.2
-    assert abs(coef["buyer_prior_return_rate"] - 2.0) < 1.0
-    assert true  # the truth file holds the generating model
+    fitted_vs_true = [(coef["ship_delay_days"], true["delay_days"]),
+                      (coef["variant=夜幕黑"], true["variant"]["夜幕黑"]),
+                      (coef["region=西南"], true["region"]["西南"]),
+                      (coef["buyer_prior_return_rate"], true["prior_return_rate"])]
+    for fitted, generating in fitted_vs_true:  # right sign, and within the sampling noise of ~4,000 outcomes
+        assert fitted > 0 and abs(fitted - generating) < 0.5 * max(1.0, generating), (fitted, generating)
 
 
 def test_retrospective_reads_the_spikes_runs_and_feeds_the_pattern_library(later, records):

@@ -655,7 +655,7 @@ def inspect_batches(inspections: pd.DataFrame, aql: float = 1.0, level: str = "I
     is rejected when any round is; it is incomplete until ``rounds_per_batch`` rounds are in (handbook: 3 during a
     spike). A round that inspected fewer units than the plan asks is judged anyway and flagged ``short``."""
     data = inspections.copy() if as_of is None else _known(inspections, as_of, what="inspections")[0]
-    rows, plans = [], []
+    rows = []
     for record in data.sort_values(["batch_id", "round"], kind="mergesort").to_dict(orient="records"):
         plan = sampling_plan(int(record["lot_size"]), aql, level)
         defects = int(record["defects"])

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats as sps
+from scipy import optimize, special
 
 from .errors import ConfigError, InputError
 

@@ -377,7 +377,6 @@ def allocate(orders_per_day: float, regional_demand: pd.DataFrame, warehouses: p
         "delivery_days": days,
     })
     shipped = float(flows["orders"].sum())
-    base_shipped = float(flows["baseline_orders"].sum())
 
     per_wh = flows.groupby("warehouse", sort=False)[["orders", "baseline_orders"]].sum()
     orders_w = per_wh["orders"].reindex(wh_names, fill_value=0.0).to_numpy()

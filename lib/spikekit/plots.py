@@ -186,7 +186,6 @@ def growth_evidence(detections, *, min_score: float):
 
     Alerts sit top-right (fast growth that the series' own noise cannot explain)."""
     import matplotlib.pyplot as plt
-    import numpy as np
     import seaborn as sns
 
     frame = detections.dropna(subset=["growth", "score"]).copy()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import json
 import os
 import sys
 import time

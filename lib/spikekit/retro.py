@@ -222,23 +222,9 @@ def _plain(value):
 
 def _runs(records_root, spike: str, as_of) -> list[dict]:
     """The spike's run manifests evaluated <= as_of, oldest first (unreadable manifests skipped)."""
-    if records_root is None:
-        return []
-    folder = Path(records_root) / spike
-    runs = []
-    cutoff = pd.Timestamp(as_of) if as_of is not None else None
-    for manifest in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
-        try:
-            meta = json.loads(manifest.read_text(encoding="utf-8"))
-            run_as_of = pd.Timestamp(meta["as_of"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if cutoff is not None and run_as_of > _stamp(cutoff, run_as_of):
-            continue
-        runs.append({"run_id": meta.get("run_id", manifest.parent.name), "as_of": run_as_of, "meta": meta,
-                     "folder": manifest.parent})
-    runs.sort(key=lambda r: (r["as_of"].value, r["run_id"]))
-    return runs
+    from .team import spike_runs
+
+    return [] if records_root is None else spike_runs(records_root, spike, as_of)[0]
 
 
 def _result(run: dict, chapter: str, name: str):
@@ -843,7 +829,7 @@ def sop_markdown(timings: pd.DataFrame, version: str | None, spike: str, as_of, 
              "| day | step | target | this spike |", "|---|---|---|---|",
              f"| 0 | Early warning fires (chapter 01); 15-minute review | - | signal {when('signal', 'none')} |",
              f"| 0-2 | 48-hour validation (chapter 02): go / no-go | {settings.confirm_days:g} days | {measured('confirm')} |",
-             f"| 2 | Order from the supplier split (03), first batch (04), warehouse split (05), content kit within 2 h (08) | - | - |",
+             "| 2 | Order from the supplier split (03), first batch (04), warehouse split (05), content kit within 2 h (08) | - | - |",
              f"| 2-{settings.sop_days:g} | First shipments out | {settings.ship_days:g} days after go | {measured('first_shipment')} |",
              f"| 0-{settings.sop_days:g} | Signal to first shipment | {settings.sop_days:g} days | {measured('signal_to_first_shipment')} |",
              f"| 0-{settings.sop_days:g} | Every pre-sale order (placed before the go) shipped | {settings.sop_days:g} days | {measured('presale_shipped')} |",

@@ -35,15 +35,15 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .errors import ConfigError, SpikeError
 from .paths import check_name, check_records_root, data_root, project_root, records_root
 from .record import RESULTS_DIR, _find_run, parse_as_of, read_notebook_records
-from .settings import Playbook, Spike, chapter_parameters, load_playbook, load_spike
+from .settings import chapter_parameters, load_playbook, load_spike
 
 RUN_FORMAT = "spikekit.run/1"
 PARTIAL = ".partial"

@@ -420,7 +420,7 @@ def _bullet(text: str, width: int = LINE_WIDTH) -> list[str]:
 def brief_markdown(b: Brief, width: int = LINE_WIDTH) -> str:
     """The brief as Markdown that reads on a phone: a heading per agenda item with its time box, short lines."""
     start = pd.Timestamp("2000-01-01 09:00")
-    lines = [f"# Stand-up 9:00 · 15 min", f"data to {b.as_of:%Y-%m-%d %H:%M}", f"own limit {yuan(b.authority_limit)}", ""]
+    lines = ["# Stand-up 9:00 · 15 min", f"data to {b.as_of:%Y-%m-%d %H:%M}", f"own limit {yuan(b.authority_limit)}", ""]
     sections = {
         "Yesterday's numbers": [f"{m}: {v} [{c}]" for m, v, c in b.numbers.itertuples(index=False)]
                                or ["no numbers recorded yet"],
@@ -479,14 +479,12 @@ def _plain(value: Any) -> Any:
     return from_jsonable(value)
 
 
-def decision_log(records_root: str | Path, spike: str, as_of: Any = None,
-                 timezone: str = "Asia/Shanghai") -> pd.DataFrame:
-    """One row per chapter per run of ``spike`` (records/<spike>/*/run.json): when it was evaluated (as_of),
-    which run, the chapter's call and headline (as_of shown in ``timezone``). Runs evaluated after ``as_of`` (when given) are left out, so a
-    replay of an earlier day does not see later decisions. Unreadable manifests are skipped and listed in
-    ``frame.attrs['skipped']``."""
+def spike_runs(records_root: str | Path, spike: str, as_of: Any = None) -> tuple[list[dict], list[str]]:
+    """The finished runs of ``spike`` (``<records>/<spike>/*/run.json``) evaluated at or before ``as_of`` (all when
+    None), oldest first: dicts with run_id, as_of, meta (the manifest) and folder; plus the unreadable manifests.
+    Chapters 10 and 12 and the decision log read the record through this one place."""
     folder = Path(records_root) / spike
-    rows, skipped = [], []
+    runs, skipped = [], []
     cutoff = pd.Timestamp(as_of) if as_of is not None else None
     for manifest in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
         try:
@@ -498,10 +496,26 @@ def decision_log(records_root: str | Path, spike: str, as_of: Any = None,
         if cutoff is not None and run_as_of > (cutoff if cutoff.tzinfo or run_as_of.tzinfo is None
                                                 else cutoff.tz_localize(run_as_of.tzinfo)):
             continue
+        runs.append({"run_id": meta.get("run_id", manifest.parent.name), "as_of": run_as_of, "meta": meta,
+                     "folder": manifest.parent})
+    runs.sort(key=lambda r: (r["as_of"].value, r["run_id"]))
+    return runs, skipped
+
+
+def decision_log(records_root: str | Path, spike: str, as_of: Any = None,
+                 timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+    """One row per chapter per run of ``spike`` (records/<spike>/*/run.json): when it was evaluated (as_of),
+    which run, the chapter's call and headline (as_of shown in ``timezone``). Runs evaluated after ``as_of`` (when given) are left out, so a
+    replay of an earlier day does not see later decisions. Unreadable manifests are skipped and listed in
+    ``frame.attrs['skipped']``."""
+    runs, skipped = spike_runs(records_root, spike, as_of)
+    rows = []
+    for run in runs:
+        meta, run_as_of = run["meta"], run["as_of"]
         for chapter, entry in sorted((meta.get("chapters") or {}).items()):
             values = {k: _plain(v) for k, v in (entry.get("results") or {}).items()}
             decision = chapter_decision(values)
-            rows.append({"as_of": run_as_of, "run_id": meta.get("run_id", manifest.parent.name),
+            rows.append({"as_of": run_as_of, "run_id": run["run_id"],
                          "run_status": meta.get("status"), "chapter": chapter, "title": entry.get("title"),
                          "chapter_status": entry.get("status"),
                          "decision": None if decision is None else str(decision),
