@@ -1,0 +1,650 @@
+"""The spike's state as of a moment: what the shop did and has (the ledger), and where the spike stands (phase).
+
+Chapters used to plan as if nothing had happened yet: every run re-issued the first order, stock on hand was an
+undated snapshot and nothing knew what was already on order. This module is the one place that answers, for a
+moment T and with nothing recorded after T:
+
+- **the ledger** (``Ledger``): purchase orders placed (with cancellations), goods received, dated stock counts
+  and the decisions the team approved (``spike approve`` appends there). Four dated tables a seller can keep or
+  export; rows stamped after T are invisible to a run as of T.
+- **the position** (``position``): stock on hand (latest count at or before T, plus receipts, minus units sold
+  since), units still on order, the customer backlog (sold but not yet shipped), and day by day whether the shop
+  was sold out (a sold-out day's sales are censored demand, not low demand).
+- **the phase** (``derive_phase``): watching -> validating -> launching -> rising -> peak -> declining -> exited, or
+  no-go, from the evidence (alert, validation call, realised sales, approved exit), with the evidence listed.
+- **the order increment** (``order_increment``): demand over the supplier lead window plus backlog, minus stock
+  and open orders, only in the phases where ordering makes sense.
+- **contradictions** (``contradictions``): calls of one run that cannot all be followed (an order on a declining
+  day, an order and a production brake at once, hold the price and mark down at once, a kit asked for twice ...).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import contracts
+from .contracts import Column, Contract
+from .errors import ConfigError, InputError
+
+PHASES = ("watching", "validating", "no-go", "launching", "rising", "peak", "declining", "exited")
+ORDERING_PHASES = frozenset({"launching", "rising"})  # the only phases in which new production is ordered
+APPROVAL_KINDS = ("order", "cancel", "markdown", "budget_move", "content_kit", "financing", "exit")
+
+# ----------------------------------------------------------------------------------------------------------
+# The ledger's tables
+
+PURCHASE_ORDERS = Contract(
+    name="purchase_orders",
+    description="Purchase orders the shop placed: one row per order line (a supplier's units due on one day).",
+    columns=(
+        Column("po_id", "str", "Order line id, unique (e.g. PO-0311-1)."),
+        Column("supplier", "str", "Supplier name, as in the suppliers table."),
+        Column("units", "int", "Units ordered on this line.", non_negative=True),
+        Column("unit_cost", "float", "Price per unit (yuan).", non_negative=True),
+        Column("placed_at", "timestamp", "When the order was placed; a run as of an earlier moment does not see it."),
+        Column("expected_arrival", "timestamp", "When the units are expected at our warehouse."),
+        Column("cancelled_at", "str", "When the line was cancelled (YYYY-MM-DD HH:MM); empty while it stands.",
+               required=False),
+        Column("source_run", "str", "Run whose proposal this order follows (written by spike approve); may be empty.",
+               required=False),
+    ),
+    key=("po_id",),
+)
+
+RECEIPTS = Contract(
+    name="receipts",
+    description="Goods received at our warehouse against purchase orders.",
+    columns=(
+        Column("po_id", "str", "The purchase-order line received against."),
+        Column("received_at", "timestamp", "When the goods were booked in."),
+        Column("units", "int", "Units received (good units; rejects are not received).", non_negative=True),
+    ),
+    key=("po_id", "received_at"),
+)
+
+STOCK_COUNTS = Contract(
+    name="stock_counts",
+    description="Dated stock counts: sellable units counted in the warehouse at a moment.",
+    columns=(
+        Column("counted_at", "timestamp", "When the units were counted."),
+        Column("on_hand", "int", "Sellable units counted.", non_negative=True),
+    ),
+    key=("counted_at",),
+)
+
+APPROVALS = Contract(
+    name="approvals",
+    description="Decisions the team approved (append-only; spike approve writes it).",
+    columns=(
+        Column("approval_id", "str", "Unique id of the approval line."),
+        Column("approved_at", "timestamp", "When it was approved; runs as of an earlier moment do not see it."),
+        Column("by", "str", "Who approved it."),
+        Column("run_id", "str", "The run whose proposal was approved.", required=False),
+        Column("chapter", "str", "Chapter that proposed it (01-12).", required=False),
+        Column("kind", "str", "What was approved.", allowed=APPROVAL_KINDS),
+        Column("item", "str", "Short description (supplier, platform, discount ...)."),
+        Column("units", "int", "Units concerned (0 when none).", non_negative=True),
+        Column("amount", "float", "Money committed or given up (yuan; 0 when none).", non_negative=True),
+        Column("detail", "str", "Anything else (JSON or text).", required=False),
+    ),
+    key=("approval_id",),
+)
+
+LEDGER_CONTRACTS = {c.name: c for c in (PURCHASE_ORDERS, RECEIPTS, STOCK_COUNTS, APPROVALS)}
+for _contract in LEDGER_CONTRACTS.values():
+    contracts.CONTRACTS.setdefault(_contract.name, _contract)
+LEDGER_FILES = {name: f"{name}.csv" for name in LEDGER_CONTRACTS}
+
+
+def _empty(contract: Contract, tz: str) -> pd.DataFrame:
+    data = {}
+    for col in contract.columns:
+        if col.dtype == "timestamp":
+            data[col.name] = pd.Series([], dtype=f"datetime64[ns, {tz}]")
+        elif col.dtype == "int":
+            data[col.name] = pd.Series([], dtype="int64")
+        elif col.dtype == "float":
+            data[col.name] = pd.Series([], dtype="float64")
+        else:
+            data[col.name] = pd.Series([], dtype="str")
+    return pd.DataFrame(data)
+
+
+def _parse_optional_time(frame: pd.DataFrame, column: str, tz: str, file: str) -> pd.Series:
+    """An optional time column kept as text by the contract: empty -> NaT, else a time in the spike's zone."""
+    text = frame[column].astype("str").str.strip() if column in frame else pd.Series("", index=frame.index)
+    out = pd.Series(pd.NaT, index=frame.index, dtype=f"datetime64[ns, {tz}]")
+    filled = text.ne("") & text.ne("nan")
+    if filled.any():
+        parsed = pd.to_datetime(text[filled], errors="coerce", format="mixed")
+        bad = parsed.isna()
+        if bad.any():
+            rows = [int(i) + 2 for i in np.flatnonzero(filled.to_numpy())[bad.to_numpy()]]
+            raise InputError("not a date-time", file=file, column=column, rows=rows,
+                             fix="write YYYY-MM-DD HH:MM (local time of the spike), or leave the cell empty")
+        if parsed.dt.tz is None:
+            parsed = parsed.dt.tz_localize(tz, nonexistent="shift_forward", ambiguous="NaT")
+        else:
+            parsed = parsed.dt.tz_convert(tz)
+        out.loc[filled] = parsed.astype(out.dtype)
+    return out
+
+
+@dataclass
+class Ledger:
+    """The shop's dated record of what it did: purchase orders, receipts, stock counts, approvals."""
+
+    purchase_orders: pd.DataFrame
+    receipts: pd.DataFrame
+    stock_counts: pd.DataFrame
+    approvals: pd.DataFrame
+    tz: str = "Asia/Shanghai"
+    source: dict = field(default_factory=dict)  # table -> path (or None when the table is absent)
+
+    @classmethod
+    def empty(cls, tz: str = "Asia/Shanghai") -> "Ledger":
+        tables = {name: _empty(c, tz) for name, c in LEDGER_CONTRACTS.items()}
+        tables["purchase_orders"]["cancelled"] = pd.Series([], dtype=f"datetime64[ns, {tz}]")
+        return cls(**tables, tz=tz, source={name: None for name in LEDGER_CONTRACTS})
+
+    def as_of(self, as_of: Any) -> "Ledger":
+        """The ledger as a run at ``as_of`` sees it: every row stamped later is dropped, and a cancellation
+        stamped later does not count yet."""
+        t = _ts(as_of, self.tz)
+        po = self.purchase_orders[self.purchase_orders["placed_at"] <= t].copy()
+        po.loc[po["cancelled"] > t, "cancelled"] = pd.NaT
+        return Ledger(
+            purchase_orders=po,
+            receipts=self.receipts[self.receipts["received_at"] <= t].copy(),
+            stock_counts=self.stock_counts[self.stock_counts["counted_at"] <= t].copy(),
+            approvals=self.approvals[self.approvals["approved_at"] <= t].copy(),
+            tz=self.tz, source=dict(self.source),
+        )
+
+    def approved(self, kind: str) -> pd.DataFrame:
+        return self.approvals[self.approvals["kind"] == kind]
+
+
+def _ts(value: Any, tz: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+
+
+def load_ledger(folder: str | Path | None, *, tz: str = "Asia/Shanghai", data_root: str | Path | None = None,
+                as_of: Any = None) -> Ledger:
+    """Read the ledger tables found in ``folder`` (relative to the data folder, or absolute inside it); a table
+    whose file is absent is empty. With ``as_of``, only what was known then."""
+    ledger = Ledger.empty(tz)
+    if folder is None:
+        return ledger.as_of(as_of) if as_of is not None else ledger
+    from . import paths
+
+    root = paths.data_root() if data_root is None else Path(data_root).resolve()
+    base = paths.resolve_under(root, str(folder), what="ledger folder")
+    if base.exists() and not base.is_dir():
+        raise ConfigError(f"the ledger folder {base} is a file. Fix: point the spike's `ledger:` at a folder")
+    tables = {}
+    for name, contract in LEDGER_CONTRACTS.items():
+        path = base / LEDGER_FILES[name]
+        if not path.exists():
+            tables[name] = getattr(ledger, name)
+            continue
+        if path.stat().st_size == 0 or not path.read_text(encoding="utf-8-sig").strip():
+            tables[name] = getattr(ledger, name)
+            ledger.source[name] = str(path)
+            continue
+        frame = contracts.load_table(path, contract, tz=tz, data_root=root)
+        tables[name] = frame
+        ledger.source[name] = str(path)
+    po = tables["purchase_orders"].copy()
+    po["cancelled"] = _parse_optional_time(po, "cancelled_at", tz, ledger.source.get("purchase_orders") or "purchase_orders.csv")
+    tables["purchase_orders"] = po
+    receipts = tables["receipts"]
+    unknown = ~receipts["po_id"].isin(set(po["po_id"]))
+    if len(receipts) and unknown.any():
+        rows = [int(i) + 2 for i in np.flatnonzero(unknown.to_numpy())]
+        raise InputError("a receipt names a purchase order that is not in purchase_orders.csv", file=ledger.source["receipts"],
+                         column="po_id", rows=rows, fix="add the order line to purchase_orders.csv or correct the po_id")
+    ledger = Ledger(**tables, tz=tz, source=ledger.source)
+    return ledger.as_of(as_of) if as_of is not None else ledger
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Position: stock on hand, on order, backlog
+
+
+@dataclass
+class Position:
+    """Stock, open orders and backlog as of a moment, with the day-by-day path that led there."""
+
+    as_of: pd.Timestamp
+    count_at: pd.Timestamp | None
+    counted: int
+    received_since: int
+    sold_since: float
+    on_hand: int
+    backlog: int
+    on_order: int
+    open_orders: pd.DataFrame  # po_id, supplier, units_open, expected_arrival, overdue
+    daily: pd.DataFrame  # day, sold, received, on_hand_end, backlog_end, sold_out
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        """Units that will be free to sell once everything on order has arrived and the backlog is shipped."""
+        return self.on_hand + self.on_order - self.backlog
+
+    def sold_out_days(self) -> set:
+        return set(self.daily.loc[self.daily["sold_out"], "day"])
+
+    def to_dict(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(), "count_at": None if self.count_at is None else self.count_at.isoformat(),
+            "counted": int(self.counted), "received_since": int(self.received_since),
+            "sold_since": round(float(self.sold_since), 1), "on_hand": int(self.on_hand), "backlog": int(self.backlog),
+            "on_order": int(self.on_order), "available": int(self.available),
+            "open_orders": [
+                {"po_id": r["po_id"], "supplier": r["supplier"], "units_open": int(r["units_open"]),
+                 "expected_arrival": r["expected_arrival"].isoformat(), "overdue": bool(r["overdue"])}
+                for r in self.open_orders.to_dict(orient="records")
+            ],
+            "sold_out_days": sorted(d.strftime("%Y-%m-%d") for d in self.sold_out_days()),
+            "notes": list(self.notes),
+        }
+
+
+def open_orders(ledger: Ledger, as_of: Any) -> pd.DataFrame:
+    """Purchase-order lines placed by ``as_of``, not cancelled, with units not yet received."""
+    t = _ts(as_of, ledger.tz)
+    seen = ledger.as_of(t)
+    po = seen.purchase_orders
+    po = po[po["cancelled"].isna()]
+    got = seen.receipts.groupby("po_id")["units"].sum() if len(seen.receipts) else pd.Series(dtype="int64")
+    units_open = (po["units"] - po["po_id"].map(got).fillna(0).astype("int64")).clip(lower=0)
+    out = pd.DataFrame({"po_id": po["po_id"].astype(str).to_numpy(), "supplier": po["supplier"].astype(str).to_numpy(),
+                        "units_open": units_open.to_numpy(dtype="int64"),
+                        "unit_cost": po["unit_cost"].to_numpy(dtype=float),
+                        "expected_arrival": po["expected_arrival"].to_numpy()})
+    out["expected_arrival"] = pd.to_datetime(out["expected_arrival"]).dt.tz_convert(ledger.tz) if len(out) else \
+        pd.Series([], dtype=f"datetime64[ns, {ledger.tz}]")
+    out = out[out["units_open"] > 0].reset_index(drop=True)
+    out["overdue"] = out["expected_arrival"] < t
+    return out.sort_values(["expected_arrival", "po_id"]).reset_index(drop=True)
+
+
+def _sales_between(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Daily sales rows (stamped at the end of the day counted) overlapping (start, end], pro rata for partial days.
+    Returns day (start of the day), units."""
+    if sales is None or sales.empty:
+        return pd.DataFrame({"day": pd.Series([], dtype=f"datetime64[ns, {start.tz}]"), "units": []})
+    sales = sales[sales["timestamp"] <= end]  # a day's row is known once the day has ended
+    ends = sales["timestamp"]
+    starts = ends - pd.Timedelta(days=1)
+    lo = starts.where(starts > start, start)
+    hi = ends.where(ends < end, end)
+    share = ((hi - lo) / pd.Timedelta(days=1)).clip(lower=0.0)
+    keep = share > 0
+    return pd.DataFrame({"day": starts[keep].dt.normalize().to_numpy(),
+                         "units": (sales.loc[keep, "orders"].to_numpy(dtype=float) * share[keep].to_numpy())})
+
+
+def position(ledger: Ledger, sales: pd.DataFrame | None, as_of: Any, *,
+             fallback_on_hand: int | None = None, fallback_at: Any = None) -> Position:
+    """Stock on hand, on order and backlog at ``as_of`` from the ledger and the daily sales table.
+
+    Stock starts from the latest count at or before ``as_of`` (or ``fallback_on_hand`` at ``fallback_at`` when the
+    ledger holds no count yet, e.g. the undated stock table counted when the spike started). Each day, receipts
+    come in first and fill the backlog, then the day's sales ship from stock; units sold beyond stock join the
+    backlog (pre-sale orders waiting for goods). A day that ends with nothing left is *sold out*: its sales are
+    a floor on demand, not the demand."""
+    tz = ledger.tz
+    t = _ts(as_of, tz)
+    seen = ledger.as_of(t)
+    notes: list[str] = []
+    counts = seen.stock_counts.sort_values("counted_at")
+    if len(counts):
+        count_at, counted = counts["counted_at"].iloc[-1], int(counts["on_hand"].iloc[-1])
+    elif fallback_on_hand is not None:
+        count_at = _ts(fallback_at, tz) if fallback_at is not None else None
+        counted = int(fallback_on_hand)
+        notes.append("no dated stock count in the ledger: started from the stock table"
+                     + (f" as counted at {count_at:%Y-%m-%d %H:%M}" if count_at is not None else ""))
+    else:
+        count_at, counted = None, 0
+        notes.append("no stock count at all: stock starts at 0")
+    start = count_at if count_at is not None else t
+    sold = _sales_between(sales, start, t) if sales is not None else _sales_between(None, start, t)
+    rec = seen.receipts[seen.receipts["received_at"] > start] if count_at is not None else seen.receipts.iloc[0:0]
+    rec_days = rec.assign(day=rec["received_at"].dt.normalize()).groupby("day")["units"].sum()
+    days = sorted(set(sold["day"]) | set(rec_days.index))
+    on_hand, backlog = float(counted), 0.0
+    rows = []
+    sold_by_day = sold.groupby("day")["units"].sum() if len(sold) else pd.Series(dtype=float)
+    for day in days:
+        received = float(rec_days.get(day, 0))
+        on_hand += received
+        filled = min(backlog, on_hand)
+        backlog -= filled
+        on_hand -= filled
+        units = float(sold_by_day.get(day, 0.0))
+        ship = min(units, on_hand)
+        on_hand -= ship
+        backlog += units - ship
+        rows.append({"day": day, "sold": units, "received": received, "on_hand_end": on_hand,
+                     "backlog_end": backlog, "sold_out": on_hand <= 0.5 and units > 0})
+    daily = pd.DataFrame(rows, columns=["day", "sold", "received", "on_hand_end", "backlog_end", "sold_out"])
+    orders = open_orders(seen, t)
+    overdue = orders[orders["overdue"]]
+    if len(overdue):
+        notes.append(f"{len(overdue)} order line(s) overdue: " + ", ".join(
+            f"{r.po_id} ({r.supplier}, {r.units_open} units due {r.expected_arrival:%m-%d})" for r in overdue.itertuples()))
+    return Position(as_of=t, count_at=count_at, counted=counted, received_since=int(rec["units"].sum()),
+                    sold_since=float(sold["units"].sum()) if len(sold) else 0.0, on_hand=int(round(on_hand)),
+                    backlog=int(round(backlog)), on_order=int(orders["units_open"].sum()), open_orders=orders,
+                    daily=daily, notes=notes)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Phase
+
+
+@dataclass(frozen=True)
+class PhaseSettings:
+    takeoff_multiple: float = 3.0  # sales (3-day mean) at this multiple of the baseline = takeoff
+    baseline_days: int = 14  # normal days before the alert (or before the data's first rise) set the baseline
+    smooth_days: int = 3  # trailing mean that tames day-of-week and one-off days
+    decline_drop: float = 0.15  # handbook: down more than 15% ...
+    decline_days: int = 3  # ... for 3 days in a row (here: below the peak by that much, uncensored days)
+    exit_multiple: float = 1.5  # after the decline, back under 1.5x the baseline = the spike is over
+    peak_share: float = 0.9  # within 10% of the highest level so far and no longer climbing = peak
+
+
+@dataclass
+class PhaseCall:
+    phase: str
+    evidence: list[str]
+    takeoff: pd.Timestamp | None = None
+    peak_day: pd.Timestamp | None = None
+    decline_from: pd.Timestamp | None = None
+    baseline: float | None = None
+    level: float | None = None  # latest smoothed daily sales
+
+    def to_dict(self) -> dict:
+        iso = lambda v: None if v is None else pd.Timestamp(v).isoformat()  # noqa: E731
+        return {"phase": self.phase, "evidence": list(self.evidence), "takeoff": iso(self.takeoff),
+                "peak_day": iso(self.peak_day), "decline_from": iso(self.decline_from),
+                "baseline": None if self.baseline is None else round(float(self.baseline), 2),
+                "level": None if self.level is None else round(float(self.level), 2)}
+
+
+def daily_sales(sales: pd.DataFrame | None, as_of: Any, tz: str = "Asia/Shanghai") -> pd.Series:
+    """Units sold per whole day known at ``as_of``, indexed by the day counted (its start)."""
+    if sales is None or sales.empty:
+        return pd.Series([], dtype=float, index=pd.DatetimeIndex([], tz=tz), name="units")
+    t = _ts(as_of, tz)
+    known = sales[sales["timestamp"] <= t]
+    days = (known["timestamp"] - pd.Timedelta(days=1)).dt.normalize()
+    return pd.Series(known["orders"].to_numpy(dtype=float), index=pd.DatetimeIndex(days), name="units")
+
+
+def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, validation_started: Any = None,
+                 validation_decision: str | None = None, sold_out_days: Iterable = (), exit_approved_at: Any = None,
+                 settings: PhaseSettings = PhaseSettings()) -> PhaseCall:
+    """Where the spike stands at ``as_of``, from the evidence only. ``sales``: daily units (``daily_sales``);
+    ``sold_out_days``: days whose sales were capped by stock (they cannot show a decline)."""
+    ev: list[str] = []
+    s = settings
+    if exit_approved_at is not None and not pd.isna(exit_approved_at):
+        return PhaseCall("exited", [f"exit approved {pd.Timestamp(exit_approved_at):%Y-%m-%d %H:%M}"])
+    if validation_decision == "no-go":
+        return PhaseCall("no-go", ["chapter 02's validation said no-go"])
+    censored = {pd.Timestamp(d).normalize() for d in sold_out_days}
+    sales = sales.sort_index().astype(float)
+    # Baseline: the days before the first alert (or before the validation, or the start of the data).
+    anchor = None
+    for cand in (first_alert, validation_started):
+        if cand is not None and not pd.isna(cand):
+            anchor = pd.Timestamp(cand)
+            break
+    before = sales[sales.index < anchor.normalize()] if anchor is not None else sales.iloc[: s.baseline_days]
+    before = before.tail(s.baseline_days)
+    baseline = float(before.median()) if len(before) else (float(sales.iloc[: s.baseline_days].median()) if len(sales) else 0.0)
+    baseline = max(baseline, 1.0)  # a product that sold nothing still needs a finite multiple
+    smooth = sales.rolling(s.smooth_days, min_periods=1).mean()
+    after = smooth[smooth.index >= anchor.normalize()] if anchor is not None else smooth
+    took_off = after[after >= s.takeoff_multiple * baseline]
+    level = float(smooth.iloc[-1]) if len(smooth) else None
+    if took_off.empty:
+        if first_alert is not None and not pd.isna(first_alert):
+            ev.append(f"alert {pd.Timestamp(first_alert):%Y-%m-%d %H:%M}")
+        if validation_started is None or pd.isna(validation_started):
+            ev.append("no validation started yet" + (f"; sales {level:.0f}/day against a baseline of {baseline:.0f}"
+                                                      if level is not None else ""))
+            return PhaseCall("watching", ev, baseline=baseline, level=level)
+        if validation_decision != "go":
+            ev.append(f"validation since {pd.Timestamp(validation_started):%Y-%m-%d %H:%M}, call so far: "
+                      f"{validation_decision or 'none'}")
+            return PhaseCall("validating", ev, baseline=baseline, level=level)
+        ev.append(f"validation said go; sales {level:.0f}/day, not yet {s.takeoff_multiple:g}x the baseline of "
+                  f"{baseline:.0f}/day")
+        return PhaseCall("launching", ev, baseline=baseline, level=level)
+    takeoff = took_off.index[0]
+    ev.append(f"sales took off {takeoff:%Y-%m-%d} ({s.smooth_days}-day mean {took_off.iloc[0]:.0f}/day, "
+              f"{took_off.iloc[0] / baseline:.1f}x the baseline {baseline:.0f}/day)")
+    if validation_decision not in (None, "go"):
+        ev.append(f"validation call {validation_decision}, but the sales have taken off")
+    spike = smooth[smooth.index >= takeoff]
+    uncensored = spike[[d not in censored for d in spike.index]]
+    peak_day = spike.idxmax()
+    peak = float(spike.max())
+    # Decline: the last `decline_days` uncensored days all more than `decline_drop` below the peak.
+    tail = uncensored[uncensored.index > peak_day].tail(s.decline_days)
+    declining = len(tail) == s.decline_days and bool((tail < (1 - s.decline_drop) * peak).all())
+    sold_out_recent = [d for d in spike.index[-s.decline_days:] if d in censored]
+    if sold_out_recent:
+        ev.append(f"sold out on {', '.join(f'{d:%m-%d}' for d in sold_out_recent)}: those days' sales are a floor "
+                  "on demand")
+    if declining:
+        decline_from = tail.index[0]
+        ev.append(f"{s.decline_days} days below the peak ({peak:.0f}/day on {peak_day:%m-%d}) by more than "
+                  f"{s.decline_drop:.0%}: latest {level:.0f}/day")
+        if level is not None and level <= s.exit_multiple * baseline:
+            ev.append(f"back under {s.exit_multiple:g}x the baseline: the spike is over")
+            return PhaseCall("exited", ev, takeoff, peak_day, decline_from, baseline, level)
+        return PhaseCall("declining", ev, takeoff, peak_day, decline_from, baseline, level)
+    climbing = len(spike) >= 2 and float(spike.iloc[-1]) > float(spike.iloc[-2])
+    if climbing and (peak_day == spike.index[-1] or level < s.peak_share * peak):
+        ev.append(f"still climbing: {level:.0f}/day" + ("" if peak_day == spike.index[-1] else
+                                                        f", back towards the best level so far ({peak:.0f})"))
+        return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
+    if level >= s.peak_share * peak:
+        ev.append(f"at the top: {level:.0f}/day, within {1 - s.peak_share:.0%} of the best level ({peak:.0f} on "
+                  f"{peak_day:%m-%d}) and no longer climbing")
+    else:
+        ev.append(f"past the top ({peak:.0f}/day on {peak_day:%m-%d}), {level:.0f}/day now; the decline is not yet "
+                  f"confirmed ({s.decline_days} days more than {s.decline_drop:.0%} below the peak)")
+    return PhaseCall("peak", ev, takeoff, peak_day, None, baseline, level)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Orders net of state
+
+
+@dataclass
+class Increment:
+    units: int
+    need: float
+    net: float
+    capped_by: str | None
+    reasons: list[str]
+
+    def to_dict(self) -> dict:
+        return {"units": int(self.units), "need": round(float(self.need), 1), "net": round(float(self.net), 1),
+                "capped_by": self.capped_by, "reasons": list(self.reasons)}
+
+
+def order_increment(*, demand_over_window: float, backlog: float, on_hand: float, on_order: float, phase: str,
+                    confirmed: bool = True, first_order_cap: float | None = None, cash_cap_units: float | None = None,
+                    window_days: float | None = None) -> Increment:
+    """Units to order now: forecast demand over the supplier lead-time window plus the backlog, minus stock on
+    hand and units already on order. Nothing outside the launching/rising phases; while the spike is not yet
+    confirmed by realised sales, at most ``first_order_cap`` (the handbook's conservative first order); never
+    more than ``cash_cap_units`` (chapter 09's cap / the 30% cash rule)."""
+    need = float(demand_over_window) + float(backlog)
+    net = need - float(on_hand) - float(on_order)
+    window = f" over the next {window_days:g} days" if window_days else ""
+    reasons = [f"need {need:.0f} = forecast demand{window} {demand_over_window:.0f} + backlog {backlog:.0f}; "
+               f"have {on_hand:.0f} on hand + {on_order:.0f} on order"]
+    if phase not in ORDERING_PHASES:
+        reasons.append(f"phase is {phase}: no new production is ordered")
+        return Increment(0, need, net, "phase", reasons)
+    units = max(0, math.ceil(net - 1e-9))
+    capped_by = None
+    if units == 0:
+        reasons.append("stock and open orders already cover the need")
+    if not confirmed and first_order_cap is not None and units > first_order_cap:
+        units, capped_by = int(math.floor(first_order_cap)), "first order"
+        reasons.append(f"realised sales have not confirmed the spike yet: at most the handbook's first order, "
+                       f"{first_order_cap:.0f} units")
+    if cash_cap_units is not None and units > cash_cap_units:
+        units, capped_by = int(max(0, math.floor(cash_cap_units))), "cash"
+        reasons.append(f"cash caps the order at {cash_cap_units:.0f} units")
+    return Increment(int(units), need, net, capped_by, reasons)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Contradictions
+
+
+@dataclass(frozen=True)
+class Proposal:
+    chapter: str
+    kind: str  # order, brake, hold_price, markdown, content_kit, financing, budget_move, sell
+    units: float = 0.0
+    amount: float = 0.0
+    item: str = ""
+    starts: pd.Timestamp | None = None
+
+
+def _frame(value: Any) -> pd.DataFrame | None:
+    if value is None:
+        return None
+    if isinstance(value, pd.DataFrame):
+        return value
+    if isinstance(value, list):
+        return pd.DataFrame(value)
+    if isinstance(value, Mapping) and "records" in value:
+        return pd.DataFrame(value["records"])
+    return None
+
+
+def _num(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def proposals_from_results(results: Mapping[str, Mapping[str, Any]]) -> list[Proposal]:
+    """The actionable calls of one run, read from each chapter's recorded results."""
+    out: list[Proposal] = []
+    r03 = results.get("03", {}) or {}
+    orders = _frame(r03.get("purchase_orders"))
+    if r03.get("decision") not in (None, "hold") and orders is not None and len(orders) and "units" in orders:
+        units = float(pd.to_numeric(orders["units"], errors="coerce").fillna(0).sum())
+        cost = float(pd.to_numeric(orders.get("cost", pd.Series(dtype=float)), errors="coerce").fillna(0).sum())
+        if units > 0:
+            out.append(Proposal("03", "order", units, cost, f"{len(orders)} purchase order(s)"))
+    r04 = results.get("04", {}) or {}
+    sched = _frame(r04.get("order_schedule"))
+    if sched is not None and len(sched) and "units" in sched:
+        units = float(pd.to_numeric(sched["units"], errors="coerce").fillna(0).iloc[0]) if "day" not in sched else \
+            float(pd.to_numeric(sched.loc[pd.to_numeric(sched["day"], errors="coerce") <= 1, "units"],
+                                errors="coerce").fillna(0).sum())
+        if units > 0:
+            out.append(Proposal("04", "order", units, 0.0, "order now (inventory)"))
+    promo = r04.get("promotion_now")
+    if isinstance(promo, Mapping) and str(promo.get("name", "")).startswith("hold"):
+        out.append(Proposal("04", "hold_price", item=str(promo.get("name"))))
+    r06 = results.get("06", {}) or {}
+    brakes = _frame(r06.get("brake_list"))
+    if brakes is not None and len(brakes):
+        units = float(pd.to_numeric(brakes.get("units", pd.Series(dtype=float)), errors="coerce").fillna(0).sum())
+        out.append(Proposal("06", "brake", units, 0.0, f"{len(brakes)} production line(s) to brake"))
+    markdown = _frame(r06.get("markdown_plan"))
+    if markdown is not None and len(markdown) and "discount" in markdown:
+        disc = pd.to_numeric(markdown["discount"], errors="coerce").fillna(0)
+        if (disc > 0).any():
+            start = None
+            for col in ("start", "date", "day"):
+                if col in markdown:
+                    start = pd.to_datetime(markdown.loc[disc > 0, col].iloc[0], errors="coerce")
+                    break
+            out.append(Proposal("06", "markdown", item=f"to {disc.max():.0%} off", starts=start))
+    r08 = results.get("08", {}) or {}
+    if r08.get("kit") is not None and r08.get("decision") not in (None, "wait", "hold", "no kit"):
+        out.append(Proposal("08", "content_kit", item=str(r08.get("decision"))))
+    r09 = results.get("09", {}) or {}
+    fin = _frame(r09.get("chosen_financing"))
+    if fin is not None and len(fin):
+        for row in fin.to_dict(orient="records"):
+            amount = next((_num(row[k]) for k in ("amount", "use", "draw", "used") if _num(row.get(k)) > 0), 0.0)
+            if amount > 0:
+                out.append(Proposal("09", "financing", 0.0, amount, str(row.get("offer", "financing"))))
+    return out
+
+
+def contradictions(proposals: Iterable[Proposal], *, phase: str, as_of: Any = None, need_units: float | None = None,
+                   tolerance_units: float = 0.0, ledger: Ledger | None = None, escalated_amounts: Iterable[float] = (),
+                   authority_limit: float | None = None, sellable_units: float | None = None,
+                   projected_sales_units: float | None = None) -> list[str]:
+    """Calls of one run that cannot all be followed, each as one sentence (empty list: the brief is coherent).
+
+    ``need_units``: units still needed net of stock, backlog and open orders (``order_increment``'s net); an order
+    above it by more than ``tolerance_units`` (e.g. a supplier's minimum order) buys units already on order.
+    """
+    props = list(proposals)
+    kinds = {p.kind for p in props}
+    out: list[str] = []
+    orders = [p for p in props if p.kind == "order"]
+    if orders and phase not in ORDERING_PHASES:
+        out.append(f"asks to order {sum(p.units for p in orders):,.0f} units (chapter "
+                   f"{', '.join(sorted({p.chapter for p in orders}))}) while the spike is {phase}")
+    if orders and "brake" in kinds:
+        out.append("orders new production and brakes production in the same brief")
+    order_chapters = {p.chapter for p in orders}
+    if len(order_chapters) > 1:
+        out.append(f"two chapters each propose an order ({', '.join(sorted(order_chapters))}): the same need is bought twice")
+    if need_units is not None:
+        total = sum(p.units for p in orders)
+        if total > max(0.0, need_units) + tolerance_units + 0.5:
+            out.append(f"orders {total:,.0f} units while only {max(0.0, need_units):,.0f} are needed net of stock, "
+                       "backlog and units already on order")
+    if "hold_price" in kinds and "markdown" in kinds:
+        md = next(p for p in props if p.kind == "markdown")
+        soon = md.starts is None or as_of is None or pd.isna(md.starts) or \
+            pd.Timestamp(md.starts).tz_localize(None) <= _ts(as_of, "UTC").tz_localize(None) + pd.Timedelta(days=1)
+        if soon:
+            out.append("holds the price and marks down at the same time")
+    if "content_kit" in kinds and ledger is not None and len(ledger.approved("content_kit")):
+        when = ledger.approved("content_kit")["approved_at"].iloc[0]
+        out.append(f"asks for the level-1 content kit again (already approved {when:%Y-%m-%d %H:%M})")
+    if "markdown" in kinds and phase in ("launching", "rising", "validating", "watching"):
+        out.append(f"plans a markdown to clear stock while the spike is {phase}")
+    if authority_limit is not None:
+        escalated = [float(a) for a in escalated_amounts]
+        for p in props:
+            if p.kind == "financing" and p.amount > authority_limit and not any(abs(a - p.amount) < 0.5 or a >= p.amount
+                                                                                for a in escalated):
+                out.append(f"financing {p.item} of ¥{p.amount:,.0f} is above the ¥{authority_limit:,.0f} authority "
+                           "limit but not escalated")
+    if sellable_units is not None and projected_sales_units is not None and projected_sales_units > sellable_units + 0.5:
+        out.append(f"projects selling {projected_sales_units:,.0f} units while only {sellable_units:,.0f} exist or are "
+                   "on order")
+    return out

@@ -1,0 +1,225 @@
+"""The spike's state as of T: ledger time discipline, stock position, phase, order increment, contradictions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spikekit import state
+from spikekit.errors import InputError
+
+TZ = "Asia/Shanghai"
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.csv").write_text(text.strip() + "\n", encoding="utf-8")
+
+
+@pytest.fixture()
+def ledger_root(tmp_path) -> Path:
+    folder = tmp_path / "ledger" / "demo"
+    _write(folder, "purchase_orders", """
+po_id,supplier,units,unit_cost,placed_at,expected_arrival,cancelled_at,source_run
+PO-1,甲厂,100,12,2025-03-09 20:00,2025-03-12 10:00,,
+PO-2,乙厂,60,14,2025-03-09 20:00,2025-03-13 10:00,2025-03-11 09:00,
+PO-3,甲厂,200,12,2025-03-12 08:00,2025-03-16 10:00,,
+""")
+    _write(folder, "receipts", """
+po_id,received_at,units
+PO-1,2025-03-12 11:00,90
+""")
+    _write(folder, "stock_counts", """
+counted_at,on_hand
+2025-03-08 00:00,40
+2025-03-13 00:00,25
+""")
+    _write(folder, "approvals", """
+approval_id,approved_at,by,run_id,chapter,kind,item,units,amount,detail
+A-1,2025-03-09 20:00,ops lead,r1,08,content_kit,level-1 kit,0,0,
+A-2,2025-03-20 09:00,ops lead,r9,06,exit,exit,0,0,
+""")
+    return tmp_path
+
+
+def _sales(days: dict[str, int]) -> pd.DataFrame:
+    """Daily sales rows stamped at the end of the day counted, as the sales table is."""
+    stamps = [pd.Timestamp(d, tz=TZ) + pd.Timedelta(days=1) for d in days]
+    return pd.DataFrame({"timestamp": pd.DatetimeIndex(stamps), "orders": list(days.values()),
+                         "price": [49.0] * len(days)})
+
+
+def test_ledger_as_of_ignores_later_entries(ledger_root):
+    full = state.load_ledger("ledger/demo", tz=TZ, data_root=ledger_root)
+    assert len(full.purchase_orders) == 3 and len(full.approvals) == 2
+    early = full.as_of("2025-03-10 12:00")
+    assert list(early.purchase_orders["po_id"]) == ["PO-1", "PO-2"]  # PO-3 placed on 03-12
+    assert early.receipts.empty and list(early.stock_counts["on_hand"]) == [40]
+    assert list(early.approvals["kind"]) == ["content_kit"]  # the exit comes on 03-20
+    # PO-2's cancellation on 03-11 is not known on 03-10: it still stands then.
+    assert early.purchase_orders.set_index("po_id").loc["PO-2", "cancelled"] is pd.NaT
+    orders = state.open_orders(full, "2025-03-10 12:00")
+    assert dict(zip(orders["po_id"], orders["units_open"])) == {"PO-1": 100, "PO-2": 60}
+    later = state.open_orders(full, "2025-03-12 12:00")
+    # PO-1 received 90 of 100 (10 still open); PO-2 cancelled; PO-3 placed.
+    assert dict(zip(later["po_id"], later["units_open"])) == {"PO-1": 10, "PO-3": 200}
+    assert bool(later.set_index("po_id").loc["PO-1", "overdue"])  # its expected day has passed
+
+
+def test_absent_ledger_is_empty_and_receipt_of_unknown_order_is_refused(tmp_path):
+    empty = state.load_ledger("ledger/none", tz=TZ, data_root=tmp_path)
+    assert empty.purchase_orders.empty and empty.approvals.empty
+    folder = tmp_path / "ledger" / "bad"
+    _write(folder, "receipts", "po_id,received_at,units\nPO-9,2025-03-12 11:00,5")
+    with pytest.raises(InputError) as err:
+        state.load_ledger("ledger/bad", tz=TZ, data_root=tmp_path)
+    assert "receipts.csv" in str(err.value) and "po_id" in str(err.value) and "row 2" in str(err.value)
+
+
+def test_position_hand_case(ledger_root):
+    """Count 40 at 03-08 00:00; sales 30, 30, 30 on 03-08..03-10, 10 a day after; 90 received 03-12."""
+    ledger = state.load_ledger("ledger/demo", tz=TZ, data_root=ledger_root)
+    sales = _sales({"2025-03-08": 30, "2025-03-09": 30, "2025-03-10": 30, "2025-03-11": 10, "2025-03-12": 10})
+    pos = state.position(ledger, sales, "2025-03-11 00:00")
+    # 40 on hand: 30 ship on 03-08, 10 on 03-09 with 20 waiting, then 30 more wait on 03-10.
+    assert (pos.on_hand, pos.backlog, pos.sold_since) == (0, 50, 90)
+    assert pos.on_order == 160  # PO-1 100 + PO-2 60 (cancelled only on 03-11 09:00)
+    assert pos.available == 110
+    assert {d.strftime("%m-%d") for d in pos.sold_out_days()} == {"03-09", "03-10"}
+    # On 03-12 at noon the latest count is still 03-08's (the 03-13 count is not known); 03-11 adds 10 to the
+    # backlog (60), the 90 received on 03-12 fill it first; 03-12's own row ends at midnight and is not known.
+    # On order: PO-1's last 10, PO-3 (placed 08:00); PO-2 was cancelled at 03-11 09:00.
+    pos = state.position(ledger, sales, "2025-03-12 12:00")
+    assert (pos.on_hand, pos.backlog, pos.on_order) == (30, 0, 210)
+    # The 03-13 count restarts the position; no sales row after it is known yet.
+    pos = state.position(ledger, sales, "2025-03-14 00:00")
+    assert pos.count_at == pd.Timestamp("2025-03-13 00:00", tz=TZ) and pos.counted == 25
+    assert pos.sold_since == 0 and pos.on_hand == 25 and pos.on_order == 200 + 10
+
+
+def test_position_falls_back_to_the_stock_table_when_the_ledger_has_no_count():
+    ledger = state.Ledger.empty(TZ)
+    sales = _sales({"2025-03-08": 12, "2025-03-09": 12})
+    pos = state.position(ledger, sales, "2025-03-10 00:00", fallback_on_hand=40, fallback_at="2025-03-08 12:00")
+    # Half of 03-08 (6 units) and all of 03-09 (12) were sold after the count.
+    assert pos.sold_since == pytest.approx(18.0)
+    assert pos.on_hand == 22 and pos.backlog == 0
+    assert any("stock table" in n for n in pos.notes)
+
+
+def test_order_increment_hand_case():
+    inc = state.order_increment(demand_over_window=300, backlog=20, on_hand=80, on_order=150, phase="rising",
+                                window_days=5)
+    assert (inc.units, inc.need, inc.net) == (90, 320, 90)
+    capped = state.order_increment(demand_over_window=300, backlog=20, on_hand=80, on_order=150, phase="launching",
+                                   confirmed=False, first_order_cap=33)
+    assert capped.units == 33 and capped.capped_by == "first order"
+    cash = state.order_increment(demand_over_window=300, backlog=20, on_hand=80, on_order=150, phase="rising",
+                                 cash_cap_units=70.4)
+    assert cash.units == 70 and cash.capped_by == "cash"
+    covered = state.order_increment(demand_over_window=100, backlog=0, on_hand=80, on_order=150, phase="rising")
+    assert covered.units == 0 and covered.net == -130
+    late = state.order_increment(demand_over_window=300, backlog=20, on_hand=0, on_order=0, phase="declining")
+    assert late.units == 0 and late.capped_by == "phase"
+
+
+def _spike_series(values: list[float], start: str = "2025-03-01") -> pd.Series:
+    days = pd.date_range(start, periods=len(values), freq="D", tz=TZ)
+    return pd.Series(values, index=days, dtype=float)
+
+
+BASE = [10.0] * 14
+RISE = [20, 40, 80, 120, 160, 200]
+TOP = [210, 205, 200]
+FALL = [160, 130, 100, 60, 30, 14, 12, 11]
+
+
+@pytest.mark.parametrize("days_known, expected", [
+    (14, "launching"),  # flat sales after a go
+    (14 + 4, "rising"),
+    (14 + 6 + 3, "peak"),
+    (14 + 6 + 3 + 2, "peak"),  # off the top, the decline not yet confirmed
+    (14 + 6 + 3 + 4, "declining"),
+    (14 + 6 + 3 + 8, "exited"),
+])
+def test_phase_follows_the_sales(days_known, expected):
+    series = _spike_series(BASE + RISE + TOP + FALL)
+    known = series.iloc[:days_known]
+    as_of = known.index[-1] + pd.Timedelta(days=1)
+    call = state.derive_phase(as_of=as_of, sales=known, first_alert=series.index[12], validation_started=series.index[13],
+                              validation_decision="go")
+    assert call.phase == expected, call.evidence
+    if expected != "launching":
+        assert call.takeoff == series.index[16]  # the 3-day mean first reaches 3 x 10 on day 3 of the rise
+
+
+def test_phase_before_and_without_the_spike():
+    series = _spike_series(BASE)
+    as_of = series.index[-1] + pd.Timedelta(days=1)
+    assert state.derive_phase(as_of=as_of, sales=series).phase == "watching"
+    assert state.derive_phase(as_of=as_of, sales=series, validation_started=series.index[-1],
+                              validation_decision="extend").phase == "validating"
+    assert state.derive_phase(as_of=as_of, sales=series, validation_started=series.index[-1],
+                              validation_decision="no-go").phase == "no-go"
+    assert state.derive_phase(as_of=as_of, sales=series, exit_approved_at=series.index[-1]).phase == "exited"
+
+
+def test_sold_out_days_are_not_a_decline():
+    """Stock ran out at the top: sales sit at the stock level, but that is censored demand."""
+    series = _spike_series(BASE + RISE + [210, 150, 120, 110, 100])
+    sold_out = series.index[-4:]
+    as_of = series.index[-1] + pd.Timedelta(days=1)
+    call = state.derive_phase(as_of=as_of, sales=series, first_alert=series.index[12], validation_decision="go",
+                              validation_started=series.index[13], sold_out_days=sold_out)
+    assert call.phase != "declining" and any("sold out" in e for e in call.evidence)
+    uncensored = state.derive_phase(as_of=as_of, sales=series, first_alert=series.index[12],
+                                    validation_decision="go", validation_started=series.index[13])
+    assert uncensored.phase == "declining"
+
+
+def test_contradictions_on_crafted_briefs():
+    order = state.Proposal("03", "order", 660, 9127.0)
+    brake = state.Proposal("06", "brake", 300)
+    hold = state.Proposal("04", "hold_price", item="hold price")
+    markdown = state.Proposal("06", "markdown", item="to 30% off", starts=pd.Timestamp("2025-03-20"))
+    # The exit-day brief the reviewer found: approve an order, brake, hold the price and mark down.
+    found = state.contradictions([order, brake, hold, markdown], phase="declining", as_of="2025-03-20 09:00")
+    assert len(found) == 3
+    assert any("while the spike is declining" in f for f in found)
+    assert any("brakes production" in f for f in found)
+    assert any("holds the price and marks down" in f for f in found)
+    # A coherent rising-day brief: one order within the need.
+    assert state.contradictions([order], phase="rising", need_units=700) == []
+    # Units already on order bought again.
+    found = state.contradictions([order], phase="rising", need_units=100, tolerance_units=50)
+    assert found == ["orders 660 units while only 100 are needed net of stock, backlog and units already on order"]
+    # The same need ordered by two chapters.
+    assert any("two chapters" in f for f in state.contradictions(
+        [order, state.Proposal("04", "order", 66)], phase="rising"))
+
+
+def test_contradiction_kit_twice_and_financing_not_escalated(ledger_root):
+    ledger = state.load_ledger("ledger/demo", tz=TZ, data_root=ledger_root).as_of("2025-03-11 09:00")
+    kit = state.Proposal("08", "content_kit", item="kit due")
+    found = state.contradictions([kit], phase="rising", ledger=ledger)
+    assert found and "already approved 2025-03-09 20:00" in found[0]
+    loan = state.Proposal("09", "financing", amount=6943.0, item="平台贷")
+    assert state.contradictions([loan], phase="rising", authority_limit=5000.0, escalated_amounts=[]) != []
+    assert state.contradictions([loan], phase="rising", authority_limit=5000.0, escalated_amounts=[6943.0]) == []
+    sells = state.contradictions([], phase="rising", sellable_units=700, projected_sales_units=1386)
+    assert sells == ["projects selling 1,386 units while only 700 exist or are on order"]
+
+
+def test_proposals_read_from_recorded_results():
+    results = {
+        "03": {"decision": "order", "purchase_orders": pd.DataFrame({"supplier": ["甲"], "units": [38], "cost": [758.0]})},
+        "04": {"promotion_now": {"name": "hold price"}},
+        "06": {"brake_list": pd.DataFrame({"supplier": ["甲"], "units": [20]}),
+               "markdown_plan": pd.DataFrame({"date": ["2025-03-20"], "discount": [0.1]})},
+        "09": {"chosen_financing": pd.DataFrame({"offer": ["平台贷"], "use": [6943.0]})},
+    }
+    kinds = sorted(p.kind for p in state.proposals_from_results(results))
+    assert kinds == ["brake", "financing", "hold_price", "markdown", "order"]
+    loan = next(p for p in state.proposals_from_results(results) if p.kind == "financing")
+    assert loan.amount == 6943.0  # chapter 09 writes the amount drawn as `use`
