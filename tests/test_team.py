@@ -140,3 +140,13 @@ def test_decision_log_from_two_runs(tmp_path):
     assert team.decision_log(tmp_path, "mug", as_of="2025-03-09 23:00")["run_id"].unique().tolist() == ["r1"]
     empty = team.decision_log(tmp_path, "nobody")
     assert empty.empty and list(empty.columns) == team.LOG_COLUMNS
+
+
+def test_financing_as_chapter_09_records_it_escalates():
+    """Chapter 09 records the amount drawn in a column named `use` (with offer, kind, cost, eac): a loan above the
+    authority limit must reach the brief (it was read as `used` and silently dropped)."""
+    results = {"09": {"decision": "gap ahead",
+                      "chosen_financing": pd.DataFrame({"offer": ["平台贷"], "kind": ["platform_loan"], "use": [6943.0],
+                                                        "cost": [61.2], "eac": [0.18]})}}
+    esc = team.escalations(results, 5000)
+    assert esc["amount"].tolist() == [6943.0] and esc["chapter"].tolist() == ["09"]

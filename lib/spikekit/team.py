@@ -144,7 +144,7 @@ def _financing_items(values: Mapping[str, Any]) -> list[dict]:
         return []
     items = []
     for row in chosen.to_dict(orient="records"):
-        amount = next((_number(row[k]) for k in ("amount", "draw", "used", "value") if _number(row.get(k)) is not None), None)
+        amount = next((_number(row[k]) for k in ("amount", "use", "draw", "used", "value") if _number(row.get(k)) is not None), None)
         if not amount:
             continue
         offer = row.get("offer", row.get("kind", "financing"))
