@@ -428,3 +428,24 @@ def test_daily_and_weekly_series_in_one_table_are_scored_independently():
     pd.testing.assert_series_equal(both.loc["星空杯"], alone_daily.loc["星空杯"])
     pd.testing.assert_series_equal(both.loc["starry cup"], alone_weekly.loc["starry cup"])
     assert both.loc["starry cup", "first_alert"] == weeks[100] + pd.Timedelta(days=7)
+
+
+def test_handed_on_first_alert_is_the_earliest_of_every_alerting_series_not_only_the_review_list():
+    """Seven series alert; the review list shows the top five by score. The earliest alert belongs to the
+    sixth: the first alert handed on to the other chapters must still be its, whatever the list shows."""
+    tz = "Asia/Shanghai"
+    firsts = ["2025-03-05", "2025-03-06", "2025-03-05", "2025-03-07", "2025-03-06", "2025-03-02", "2025-03-04"]
+    det = pd.DataFrame({
+        "keyword": [f"k{i}" for i in range(7)], "platform": ["小红书"] * 7, "kind": ["interactions"] * 7,
+        "metric": ["interactions"] * 7, "status": ["strong"] * 3 + ["alert"] * 4,
+        "growth": [3.0, 2.9, 2.8, 2.7, 2.6, 1.9, 1.8], "growth_low": [2.0] * 7, "growth_high": [4.0] * 7,
+        "score": [9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0], "band_low": [1.5] * 7,
+        "first_alert": pd.to_datetime(firsts).tz_localize(tz),
+        "episode_start": pd.to_datetime(firsts).tz_localize(tz), "eval_end": pd.Timestamp("2025-03-09", tz=tz),
+    })
+    s = sg.DetectorSettings(review_size=5)
+    review = sg.review_list(det, pd.Timestamp("2025-03-09 12:00", tz=tz), s)
+    assert "k5" not in set(review["keyword"])
+    called = sg.call(det, review, pd.Timestamp("2025-03-09 12:00", tz=tz), s)
+    assert called["first_alert"] == pd.Timestamp("2025-03-02", tz=tz)
+    assert called["chosen_trend"]["keyword"] == "k0"

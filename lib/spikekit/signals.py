@@ -1212,7 +1212,10 @@ def call(detections: pd.DataFrame, review: pd.DataFrame, as_of, settings: Detect
         return {"decision": "no-alert", "reasons": reasons, "chosen_trend": None, "first_alert": None,
                 "headline": f"NO ALERT: none of {n} series beats its band with evidence"}
     top = alerting.iloc[0]
-    firsts = alerting["first_alert"].dropna()
+    # The handed-on first alert is a fact about every series alerting now, not only the few shown for review:
+    # taken from the truncated list it moved between runs as series took turns in the top places.
+    alerting_all = detections[detections["status"].isin(["alert", "strong"])] if len(detections) else alerting
+    firsts = pd.concat([alerting_all["first_alert"], alerting["first_alert"]]).dropna()
     first_alert = firsts.min() if len(firsts) else None
     trend = {
         "label": f"{top['keyword']} @ {top['platform']}",
