@@ -8,6 +8,7 @@ import pytest
 
 from spikekit import state
 from spikekit.errors import InputError
+from spikekit.record import to_jsonable
 
 TZ = "Asia/Shanghai"
 
@@ -223,3 +224,46 @@ def test_proposals_read_from_recorded_results():
     assert kinds == ["brake", "financing", "hold_price", "markdown", "order"]
     loan = next(p for p in state.proposals_from_results(results) if p.kind == "financing")
     assert loan.amount == 6943.0  # chapter 09 writes the amount drawn as `use`
+
+
+def _manifest(run_id: str, as_of: str) -> dict:
+    orders = pd.DataFrame({"supplier": ["甲厂", "乙厂"], "units": [38, 72], "unit_cost": [16.0, 14.5],
+                           "cost": [758.0, 1244.0], "first_arrival_day": [3, 3], "last_arrival_day": [4, 5]})
+    return {"run_id": run_id, "spike": "demo", "as_of": as_of, "chapters": {
+        "03": {"status": "ok", "results": {"decision": "order", "purchase_orders": to_jsonable(orders)}},
+        "08": {"status": "ok", "results": {"kit": to_jsonable({"items": ["主图"]}), "kit_deadline": "2025-03-09T22:00"}},
+        "09": {"status": "ok", "results": {"chosen_financing": to_jsonable(
+            pd.DataFrame({"offer": ["平台贷"], "use": [6943.0]}))}},
+        "06": {"status": "failed", "results": {"exit_decision": "exit now"}},  # failed chapters are not approved
+    }}
+
+
+def test_approve_appends_once_and_the_next_run_sees_it(tmp_path):
+    manifest = _manifest("r1", "2025-03-09T20:00:00+08:00")
+    added = state.approve(manifest, "ledger/demo", by="ops lead", data_root=tmp_path, tz=TZ)
+    assert added == {"purchase_orders": 2, "approvals": 4}  # two orders, the kit, the loan
+    ledger = state.load_ledger("ledger/demo", tz=TZ, data_root=tmp_path)
+    po = ledger.purchase_orders.set_index("po_id")
+    assert list(po.index) == ["r1-1", "r1-2"] and int(po["units"].sum()) == 110
+    assert po.loc["r1-2", "expected_arrival"] == pd.Timestamp("2025-03-14 12:00", tz=TZ)  # as_of day + 5 days
+    assert sorted(ledger.approvals["kind"]) == ["content_kit", "financing", "order", "order"]
+    assert set(ledger.approvals["by"]) == {"ops lead"}
+    # A run as of the morning before the approval does not see it; one after does.
+    assert state.open_orders(ledger, "2025-03-09 19:59").empty
+    assert int(state.open_orders(ledger, "2025-03-10 09:00")["units_open"].sum()) == 110
+    before = (tmp_path / "ledger/demo/approvals.csv").read_bytes()
+    with pytest.raises(Exception) as err:
+        state.approve(manifest, "ledger/demo", by="ops lead", data_root=tmp_path, tz=TZ)
+    assert "already approved" in str(err.value) and "append-only" in str(err.value)
+    assert (tmp_path / "ledger/demo/approvals.csv").read_bytes() == before
+    # A later run's approval only appends: the earlier bytes stay the file's prefix.
+    later = {"run_id": "r2", "spike": "demo", "as_of": "2025-03-11T09:00:00+08:00", "chapters": {
+        "06": {"status": "ok", "results": {"brake_list": to_jsonable(pd.DataFrame({"supplier": ["乙厂"], "units": [30]}))}}}}
+    state.approve(later, "ledger/demo", by="supply lead", data_root=tmp_path, tz=TZ)
+    assert (tmp_path / "ledger/demo/approvals.csv").read_bytes().startswith(before)
+    ledger = state.load_ledger("ledger/demo", tz=TZ, data_root=tmp_path)
+    open_now = state.open_orders(ledger, "2025-03-11 10:00").set_index("po_id")["units_open"]
+    assert open_now.to_dict() == {"r1-1": 38, "r1-2": 42}  # the brake took 30 of 乙厂's 72
+    kit_twice = state.contradictions([state.Proposal("08", "content_kit")], phase="rising",
+                                     ledger=ledger.as_of("2025-03-11 10:00"))
+    assert kit_twice and "already approved 2025-03-09 20:00" in kit_twice[0]

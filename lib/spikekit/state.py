@@ -272,6 +272,17 @@ def open_orders(ledger: Ledger, as_of: Any) -> pd.DataFrame:
                         "expected_arrival": po["expected_arrival"].to_numpy()})
     out["expected_arrival"] = pd.to_datetime(out["expected_arrival"]).dt.tz_convert(ledger.tz) if len(out) else \
         pd.Series([], dtype=f"datetime64[ns, {ledger.tz}]")
+    # Brakes the team approved (kind "cancel") take units off the named line, or off the supplier's newest lines.
+    for row in seen.approved("cancel").to_dict(orient="records"):
+        target, left = str(row["item"]), int(row["units"])
+        lines = out.index[out["po_id"] == target] if (out["po_id"] == target).any() else \
+            out.index[out["supplier"] == target][::-1]
+        for i in lines:
+            take = out.at[i, "units_open"] if left <= 0 else min(left, out.at[i, "units_open"])
+            out.at[i, "units_open"] -= take
+            left -= take
+            if left <= 0 and int(row["units"]) > 0:
+                break
     out = out[out["units_open"] > 0].reset_index(drop=True)
     out["overdue"] = out["expected_arrival"] < t
     return out.sort_values(["expected_arrival", "po_id"]).reset_index(drop=True)
@@ -648,3 +659,154 @@ def contradictions(proposals: Iterable[Proposal], *, phase: str, as_of: Any = No
         out.append(f"projects selling {projected_sales_units:,.0f} units while only {sellable_units:,.0f} exist or are "
                    "on order")
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Approving a run's proposals: the ledger grows, append-only
+
+
+def ledger_folder(spike) -> str:
+    """The spike's ledger folder under the data root: its ``ledger:`` setting, else ``ledger/<spike>``."""
+    folder = getattr(spike, "ledger", None)
+    return str(folder) if folder else f"ledger/{spike.name}"
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if any(ch in text for ch in ',"\n\r'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _append_rows(path: Path, contract: Contract, rows: list[dict]) -> None:
+    """Append rows to a ledger table without ever rewriting what is there: the new file is the old bytes plus
+    the new lines, written aside and renamed into place in one step (a crash leaves the old file whole)."""
+    import os
+    import tempfile
+
+    header = ",".join(contract.names)
+    old = path.read_bytes() if path.exists() else b""
+    text = old.decode("utf-8-sig") if old else ""
+    if text.strip():
+        first = text.splitlines()[0].strip()
+        if first != header:
+            raise InputError(f"the ledger table's header is not the one spike approve writes ({header})", file=str(path),
+                             rows=[1], fix="keep the ledger tables' columns in this order, or fix the header by hand")
+        prefix = old if old.endswith(b"\n") else old + b"\n"
+    else:
+        prefix = (header + "\n").encode("utf-8")
+    lines = "".join(",".join(_csv_cell(r.get(c)) for c in contract.names) + "\n" for r in rows).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(prefix + lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stamp(value: pd.Timestamp) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S%z")[:-2] + ":" + value.strftime("%z")[-2:] if value.tzinfo else \
+        value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def proposals_to_approve(manifest: Mapping[str, Any], chapters: Iterable[str] | None = None) -> dict[str, list[dict]]:
+    """What approving a run appends: purchase-order lines (chapter 03), and one approval line per proposal
+    (orders, brakes as cancellations of open lines, markdown, budget moves, the content kit, financing, exit)."""
+    from .record import from_jsonable
+
+    run_id = str(manifest.get("run_id"))
+    as_of = pd.Timestamp(manifest["as_of"])
+    wanted = {str(c).zfill(2) for c in chapters} if chapters else None
+    results = {cid: {k: from_jsonable(v) for k, v in (entry.get("results") or {}).items()}
+               for cid, entry in (manifest.get("chapters") or {}).items()
+               if entry.get("status") in ("ok", "reused") and (wanted is None or cid in wanted)}
+    po_rows, approvals = [], []
+
+    def approval(chapter: str, kind: str, item: str, units: float = 0, amount: float = 0.0, detail: str = "") -> None:
+        approvals.append({"approval_id": f"{run_id}-{chapter}-{len(approvals) + 1}", "run_id": run_id,
+                          "chapter": chapter, "kind": kind, "item": item, "units": int(round(units)),
+                          "amount": round(float(amount), 2), "detail": detail})
+
+    r03 = results.get("03", {})
+    orders = _frame(r03.get("purchase_orders"))
+    if r03.get("decision") not in (None, "hold") and orders is not None and len(orders):
+        for i, row in enumerate(orders.to_dict(orient="records"), start=1):
+            units = int(_num(row.get("units")))
+            if units <= 0:
+                continue
+            last_day = int(_num(row.get("last_arrival_day")) or _num(row.get("first_arrival_day")) or 0)
+            arrival = as_of.normalize() + pd.Timedelta(days=last_day, hours=12)
+            po_rows.append({"po_id": f"{run_id}-{i}", "supplier": row.get("supplier", "?"), "units": units,
+                            "unit_cost": round(_num(row.get("unit_cost")), 4), "expected_arrival": _stamp(arrival),
+                            "cancelled_at": "", "source_run": run_id})
+            approval("03", "order", f"{row.get('supplier', '?')}", units, _num(row.get("cost")),
+                     f"po {run_id}-{i}, due {arrival:%Y-%m-%d}")
+    r06 = results.get("06", {})
+    brakes = _frame(r06.get("brake_list"))
+    if brakes is not None and len(brakes):
+        for row in brakes.to_dict(orient="records"):
+            target = row.get("po_id") or row.get("supplier", "?")
+            approval("06", "cancel", str(target), _num(row.get("units")), 0.0, "brake production not yet made")
+    markdown = _frame(r06.get("markdown_plan"))
+    if markdown is not None and len(markdown) and "discount" in markdown and \
+            (pd.to_numeric(markdown["discount"], errors="coerce").fillna(0) > 0).any():
+        from .team import markdown_revenue_given_up
+
+        deepest = float(pd.to_numeric(markdown["discount"], errors="coerce").max())
+        approval("06", "markdown", f"markdown to {deepest:.0%} off", 0, markdown_revenue_given_up(markdown))
+    if str(r06.get("exit_decision", "")).lower().startswith("exit"):
+        approval("06", "exit", str(r06.get("exit_decision")))
+    moves = _frame(results.get("07", {}).get("budget_moves"))
+    if moves is not None and len(moves):
+        for row in moves.to_dict(orient="records"):
+            approval("07", "budget_move", f"{row.get('from_platform', '?')} -> {row.get('to_platform', '?')}", 0,
+                     _num(row.get("amount")))
+    r08 = results.get("08", {})
+    if r08.get("kit") is not None:
+        approval("08", "content_kit", "level-1 content kit", 0, 0.0, str(r08.get("kit_deadline") or ""))
+    fin = _frame(results.get("09", {}).get("chosen_financing"))
+    if fin is not None and len(fin):
+        for row in fin.to_dict(orient="records"):
+            amount = next((_num(row[k]) for k in ("amount", "use", "draw") if _num(row.get(k)) > 0), 0.0)
+            if amount > 0:
+                approval("09", "financing", str(row.get("offer", "financing")), 0, amount)
+    return {"purchase_orders": po_rows, "approvals": approvals}
+
+
+def approve(manifest: Mapping[str, Any], folder: str | Path, *, by: str, at: Any = None,
+            chapters: Iterable[str] | None = None, tz: str = "Asia/Shanghai",
+            data_root: str | Path | None = None) -> dict[str, int]:
+    """Append a run's proposals to the spike's ledger, stamped ``at`` (default: the run's as_of, the moment the
+    run stands for) and signed ``by``. Append-only: a run's proposals are approved once (a second approval of the
+    same run and chapters is refused), earlier lines are never rewritten. Returns lines added per table."""
+    from . import paths
+
+    if not str(by).strip():
+        raise ConfigError("say who approves: --by NAME")
+    root = paths.data_root() if data_root is None else Path(data_root).resolve()
+    base = paths.resolve_under(root, str(folder), what="ledger folder")
+    when = _ts(at if at is not None else manifest["as_of"], tz)
+    current = load_ledger(base, tz=tz, data_root=root)
+    run_id = str(manifest.get("run_id"))
+    rows = proposals_to_approve(manifest, chapters)
+    done = current.approvals[current.approvals["run_id"].astype(str) == run_id]
+    again = sorted(set(done["chapter"].astype(str)) & {a["chapter"] for a in rows["approvals"]})
+    if again:
+        first = done["approved_at"].min()
+        raise ConfigError(f"run {run_id} was already approved for chapter(s) {', '.join(again)} at "
+                          f"{first:%Y-%m-%d %H:%M} (ledger {base}); the ledger is append-only. Fix: approve a newer run")
+    stamp = _stamp(when)
+    for row in rows["purchase_orders"]:
+        row["placed_at"] = stamp
+    for row in rows["approvals"]:
+        row.update(approved_at=stamp, by=str(by).strip())
+    if rows["purchase_orders"]:
+        _append_rows(base / LEDGER_FILES["purchase_orders"], PURCHASE_ORDERS, rows["purchase_orders"])
+    if rows["approvals"]:
+        _append_rows(base / LEDGER_FILES["approvals"], APPROVALS, rows["approvals"])
+    return {"purchase_orders": len(rows["purchase_orders"]), "approvals": len(rows["approvals"])}
