@@ -87,7 +87,11 @@ def test_position_hand_case(ledger_root):
     assert (pos.on_hand, pos.backlog, pos.sold_since) == (0, 50, 90)
     assert pos.on_order == 160  # PO-1 100 + PO-2 60 (cancelled only on 03-11 09:00)
     assert pos.available == 110
-    assert {d.strftime("%m-%d") for d in pos.sold_out_days()} == {"03-09", "03-10"}
+    assert pos.sold_out_days() == set()  # the shop pre-sells: the sales table is the demand
+    # A shop that stops selling at zero: nothing waits, and the days that ended empty are censored demand.
+    lost = state.position(ledger, sales, "2025-03-11 00:00", backorders=False)
+    assert (lost.on_hand, lost.backlog) == (0, 0)
+    assert {d.strftime("%m-%d") for d in lost.sold_out_days()} == {"03-09", "03-10"}
     # On 03-12 at noon the latest count is still 03-08's (the 03-13 count is not known); 03-11 adds 10 to the
     # backlog (60), the 90 received on 03-12 fill it first; 03-12's own row ends at midnight and is not known.
     # On order: PO-1's last 10, PO-3 (placed 08:00); PO-2 was cancelled at 03-11 09:00.
@@ -139,7 +143,8 @@ FALL = [160, 130, 100, 60, 30, 14, 12, 11]
 @pytest.mark.parametrize("days_known, expected", [
     (14, "launching"),  # flat sales after a go
     (14 + 4, "rising"),
-    (14 + 6 + 3, "peak"),
+    (14 + 6 + 2, "rising"),  # the 3-day mean is at its best level today
+    (14 + 6 + 3 + 1, "peak"),
     (14 + 6 + 3 + 2, "peak"),  # off the top, the decline not yet confirmed
     (14 + 6 + 3 + 4, "declining"),
     (14 + 6 + 3 + 8, "exited"),

@@ -305,14 +305,15 @@ def _sales_between(sales: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) 
 
 
 def position(ledger: Ledger, sales: pd.DataFrame | None, as_of: Any, *,
-             fallback_on_hand: int | None = None, fallback_at: Any = None) -> Position:
+             fallback_on_hand: int | None = None, fallback_at: Any = None, backorders: bool = True) -> Position:
     """Stock on hand, on order and backlog at ``as_of`` from the ledger and the daily sales table.
 
     Stock starts from the latest count at or before ``as_of`` (or ``fallback_on_hand`` at ``fallback_at`` when the
     ledger holds no count yet, e.g. the undated stock table counted when the spike started). Each day, receipts
-    come in first and fill the backlog, then the day's sales ship from stock; units sold beyond stock join the
-    backlog (pre-sale orders waiting for goods). A day that ends with nothing left is *sold out*: its sales are
-    a floor on demand, not the demand."""
+    come in first and fill the backlog, then the day's sales ship from stock. With ``backorders`` (the shop keeps
+    taking orders, 预售, when stock runs out) units sold beyond stock join the backlog and the sales table is the
+    demand. Without, the shop stops selling at zero: a day that ends with nothing left is *sold out* and its sales
+    are a floor on demand, not the demand (censored)."""
     tz = ledger.tz
     t = _ts(as_of, tz)
     seen = ledger.as_of(t)
@@ -346,8 +347,10 @@ def position(ledger: Ledger, sales: pd.DataFrame | None, as_of: Any, *,
         ship = min(units, on_hand)
         on_hand -= ship
         backlog += units - ship
+        if not backorders:
+            backlog = 0.0  # sales beyond stock cannot have happened: the table's figure is what shipped
         rows.append({"day": day, "sold": units, "received": received, "on_hand_end": on_hand,
-                     "backlog_end": backlog, "sold_out": on_hand <= 0.5 and units > 0})
+                     "backlog_end": backlog, "sold_out": (not backorders) and on_hand <= 0.5 and units > 0})
     daily = pd.DataFrame(rows, columns=["day", "sold", "received", "on_hand_end", "backlog_end", "sold_out"])
     orders = open_orders(seen, t)
     overdue = orders[orders["overdue"]]
@@ -422,17 +425,26 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
         if cand is not None and not pd.isna(cand):
             anchor = pd.Timestamp(cand)
             break
-    before = sales[sales.index < anchor.normalize()] if anchor is not None else sales.iloc[: s.baseline_days]
-    before = before.tail(s.baseline_days)
+    if anchor is not None:
+        before = sales[sales.index < anchor.normalize()].tail(s.baseline_days)
+    else:  # no alert or validation to anchor on: the days before the last two weeks are the normal ones
+        before = sales[sales.index <= sales.index.max() - pd.Timedelta(days=s.baseline_days)].tail(2 * s.baseline_days) \
+            if len(sales) else sales
     baseline = float(before.median()) if len(before) else (float(sales.iloc[: s.baseline_days].median()) if len(sales) else 0.0)
     baseline = max(baseline, 1.0)  # a product that sold nothing still needs a finite multiple
     smooth = sales.rolling(s.smooth_days, min_periods=1).mean()
     after = smooth[smooth.index >= anchor.normalize()] if anchor is not None else smooth
-    took_off = after[after >= s.takeoff_multiple * baseline]
+    above = after >= s.takeoff_multiple * baseline
+    # Takeoff: the first of two days in a row above the multiple (one loud day is not a spike).
+    held = above & above.shift(-1, fill_value=False)
+    took_off = after[held]
     level = float(smooth.iloc[-1]) if len(smooth) else None
     if took_off.empty:
         if first_alert is not None and not pd.isna(first_alert):
             ev.append(f"alert {pd.Timestamp(first_alert):%Y-%m-%d %H:%M}")
+        if len(above) and bool(above.iloc[-1]):
+            ev.append(f"sales {level:.0f}/day passed {s.takeoff_multiple:g}x the baseline yesterday; one more day "
+                      "confirms a takeoff")
         if validation_started is None or pd.isna(validation_started):
             ev.append("no validation started yet" + (f"; sales {level:.0f}/day against a baseline of {baseline:.0f}"
                                                       if level is not None else ""))
@@ -442,7 +454,7 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
                       f"{validation_decision or 'none'}")
             return PhaseCall("validating", ev, baseline=baseline, level=level)
         ev.append(f"validation said go; sales {level:.0f}/day, not yet {s.takeoff_multiple:g}x the baseline of "
-                  f"{baseline:.0f}/day")
+                  f"{baseline:.0f}/day for two days")
         return PhaseCall("launching", ev, baseline=baseline, level=level)
     takeoff = took_off.index[0]
     ev.append(f"sales took off {takeoff:%Y-%m-%d} ({s.smooth_days}-day mean {took_off.iloc[0]:.0f}/day, "
@@ -453,14 +465,16 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
     uncensored = spike[[d not in censored for d in spike.index]]
     peak_day = spike.idxmax()
     peak = float(spike.max())
-    # Decline: the last `decline_days` uncensored days all more than `decline_drop` below the peak.
-    tail = uncensored[uncensored.index > peak_day].tail(s.decline_days)
-    declining = len(tail) == s.decline_days and bool((tail < (1 - s.decline_drop) * peak).all())
     sold_out_recent = [d for d in spike.index[-s.decline_days:] if d in censored]
     if sold_out_recent:
         ev.append(f"sold out on {', '.join(f'{d:%m-%d}' for d in sold_out_recent)}: those days' sales are a floor "
                   "on demand")
-    if declining:
+    if peak_day >= spike.index[-1] - pd.Timedelta(days=1):
+        ev.append(f"still climbing: {level:.0f}/day, the best level so far")
+        return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
+    # Decline: the last `decline_days` uncensored days all more than `decline_drop` below the peak.
+    tail = uncensored[uncensored.index > peak_day].tail(s.decline_days)
+    if len(tail) == s.decline_days and bool((tail < (1 - s.decline_drop) * peak).all()):
         decline_from = tail.index[0]
         ev.append(f"{s.decline_days} days below the peak ({peak:.0f}/day on {peak_day:%m-%d}) by more than "
                   f"{s.decline_drop:.0%}: latest {level:.0f}/day")
@@ -468,11 +482,6 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
             ev.append(f"back under {s.exit_multiple:g}x the baseline: the spike is over")
             return PhaseCall("exited", ev, takeoff, peak_day, decline_from, baseline, level)
         return PhaseCall("declining", ev, takeoff, peak_day, decline_from, baseline, level)
-    climbing = len(spike) >= 2 and float(spike.iloc[-1]) > float(spike.iloc[-2])
-    if climbing and (peak_day == spike.index[-1] or level < s.peak_share * peak):
-        ev.append(f"still climbing: {level:.0f}/day" + ("" if peak_day == spike.index[-1] else
-                                                        f", back towards the best level so far ({peak:.0f})"))
-        return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
     if level >= s.peak_share * peak:
         ev.append(f"at the top: {level:.0f}/day, within {1 - s.peak_share:.0%} of the best level ({peak:.0f} on "
                   f"{peak_day:%m-%d}) and no longer climbing")
@@ -810,3 +819,88 @@ def approve(manifest: Mapping[str, Any], folder: str | Path, *, by: str, at: Any
     if rows["approvals"]:
         _append_rows(base / LEDGER_FILES["approvals"], APPROVALS, rows["approvals"])
     return {"purchase_orders": len(rows["purchase_orders"]), "approvals": len(rows["approvals"])}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The state of one spike as of T, derived once per run (the runner records it; chapters read it)
+
+STATE_FILE = "state.json"
+
+
+def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] | None = None,
+                phase_settings: PhaseSettings = PhaseSettings(), data_root: str | Path | None = None,
+                backorders: bool = True) -> dict:
+    """The spike's state at ``as_of`` from its own files: the ledger (as of T), the stock position, and the phase
+    with its evidence. ``validation_parameters``: chapter 02's parameters, so the validation call here is the
+    one chapter 02 makes. Nothing stamped after ``as_of`` is read."""
+    from . import contracts as c
+    from .record import parse_as_of
+
+    tz = spike.timezone
+    t = parse_as_of(as_of, tz)
+    ledger = load_ledger(ledger_folder(spike), tz=tz, data_root=data_root, as_of=t)
+    sales = c.load_sales(spike.data["sales"], tz=tz, data_root=data_root) if "sales" in spike.data else None
+    validation_started, decision = None, None
+    if "validation" in spike.data:
+        from . import validation as v
+
+        events = c.load_validation(spike.data["validation"], tz=tz, data_root=data_root)
+        test = events.loc[(events["phase"] == v.TEST) & (events["timestamp"] <= t), "timestamp"]
+        if len(test):
+            validation_started = test.min()
+            known = {k: val for k, val in (validation_parameters or {}).items()
+                     if k in v.ValidationSettings.__dataclass_fields__}
+            decision = v.decide(events, t, v.ValidationSettings(**known)).decision
+    fallback = None
+    if "stock" in spike.data:
+        stock = c.load_stock(spike.data["stock"], tz=tz, data_root=data_root)
+        fallback = int(stock["on_hand"].sum())
+    # Without dated counts the stock table is taken as counted when the validation began (the moment the shop
+    # starts managing the spike), or at as_of when there is no validation.
+    pos = position(ledger, sales, t, fallback_on_hand=fallback, fallback_at=validation_started or t,
+                   backorders=backorders)
+    exits = ledger.approved("exit")
+    call = derive_phase(as_of=t, sales=daily_sales(sales, t, tz), validation_started=validation_started,
+                        validation_decision=decision, sold_out_days=pos.sold_out_days(),
+                        exit_approved_at=exits["approved_at"].min() if len(exits) else None,
+                        settings=phase_settings)
+    approvals = ledger.approvals
+    return {
+        "as_of": t.isoformat(),
+        "phase": call.phase,
+        "phase_evidence": call.evidence,
+        "phase_detail": call.to_dict(),
+        "validation": {"started": None if validation_started is None else validation_started.isoformat(),
+                       "decision": decision},
+        "position": pos.to_dict(),
+        "ledger": {"folder": ledger_folder(spike),
+                   "tables": {k: v for k, v in ledger.source.items() if v},
+                   "purchase_orders": int(len(ledger.purchase_orders)),
+                   "approvals": [{"approved_at": r["approved_at"].isoformat(), "by": r["by"], "kind": r["kind"],
+                                  "item": r["item"], "units": int(r["units"]), "amount": float(r["amount"]),
+                                  "run_id": r["run_id"]} for r in approvals.to_dict(orient="records")]},
+    }
+
+
+def brief_contradictions(results: Mapping[str, Mapping[str, Any]], spike_state_: Mapping[str, Any] | None,
+                         authority_limit: float | None = None, escalated_amounts: Iterable[float] = ()) -> list[str]:
+    """The contradiction check on one run's recorded results and its state (chapter 10, tests and replay)."""
+    props = proposals_from_results(results)
+    st = spike_state_ or {}
+    phase = st.get("phase", "rising")
+    pos = st.get("position") or {}
+    ledger = None
+    kits = [a for a in (st.get("ledger") or {}).get("approvals", []) if a.get("kind") == "content_kit"]
+    if kits:
+        ledger = Ledger.empty()
+        ledger.approvals = pd.DataFrame({"kind": ["content_kit"] * len(kits),
+                                         "approved_at": pd.to_datetime([k["approved_at"] for k in kits], utc=True)})
+    sellable = None
+    if pos:
+        ordered = sum(p.units for p in props if p.kind == "order")
+        sellable = float(pos.get("on_hand", 0)) + float(pos.get("on_order", 0)) + ordered
+    r09 = results.get("09", {}) or {}
+    projected = _num(r09.get("projected_sales_units")) if r09.get("projected_sales_units") is not None else None
+    return contradictions(props, phase=phase, as_of=st.get("as_of"), ledger=ledger, authority_limit=authority_limit,
+                          escalated_amounts=escalated_amounts, sellable_units=sellable if projected else None,
+                          projected_sales_units=projected)
