@@ -150,3 +150,26 @@ def test_financing_as_chapter_09_records_it_escalates():
                                                         "cost": [61.2], "eac": [0.18]})}}
     esc = team.escalations(results, 5000)
     assert esc["amount"].tolist() == [6943.0] and esc["chapter"].tolist() == ["09"]
+
+
+def test_brief_opens_with_the_phase_and_lists_contradictions():
+    """The exit-day brief the reviewer found: an order re-issued, production braked, the price held and a
+    markdown, all on a declining day. The brief must say the phase and list what cannot all be done."""
+    results = hand_results()
+    results["04"] = {"promotion_now": {"name": "hold price", "discount": 0.0}, "headline": "hold"}
+    results["06"] = {"exit_decision": "exit", "headline": "exit",
+                     "brake_list": pd.DataFrame({"supplier": ["杭州星辰陶瓷"], "units": [300]}),
+                     "markdown_plan": pd.DataFrame({"date": ["2025-03-20"], "discount": [0.1], "price": [44.1],
+                                                    "expected_units": [100]})}
+    state = {"as_of": "2025-03-20T09:00:00+08:00", "phase": "declining",
+             "phase_evidence": ["3 days below the peak (402/day on 03-15) by more than 15%: latest 165/day"],
+             "position": {"on_hand": 120, "on_order": 300, "backlog": 0}}
+    b = team.brief(results, "2025-03-20 09:00+08:00", authority_limit=5000, state=state)
+    assert b.phase == "declining"
+    assert len(b.contradictions) == 3, b.contradictions
+    verdict, reasons = team.review(b)
+    assert verdict == "contradictions" and reasons[0].startswith("phase: declining")
+    md = team.brief_markdown(b)
+    assert "**Phase: declining**" in md and "Contradictions" in md
+    # Without a state the brief is as before (no phase, no check).
+    assert team.review(team.brief(results, AS_OF, authority_limit=5000))[0] == "brief ready"

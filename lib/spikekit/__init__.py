@@ -17,7 +17,7 @@ os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 __version__ = "0.1.0"
 
 from .errors import ConfigError, InputError, SpikeError  # noqa: E402
-from .record import begin, current, record, upstream  # noqa: E402
+from .record import begin, current, record, spike_state, upstream  # noqa: E402
 
 _SUBMODULES = {
     "contracts", "signals", "validation", "stats", "samples", "plots", "settings", "runner", "paths",
@@ -59,5 +59,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'spikekit' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "begin", "current", "record", "upstream", "ConfigError", "InputError", "SpikeError",
+__all__ = ["__version__", "begin", "current", "record", "spike_state", "upstream", "ConfigError", "InputError", "SpikeError",
            *sorted(_SUBMODULES), *sorted(_LAZY)]

@@ -372,3 +372,20 @@ def read_notebook_records(nb: Any) -> dict:
                     payload = json.loads(payload)
                 results[payload["name"]] = payload["value"]
     return results
+
+
+def spike_state() -> dict:
+    """The spike's state as of this chapter's ``as_of`` (phase with its evidence, stock position, ledger): the one
+    the runner derived once for this run (``results/state.json``), or, for a notebook stepped through on its own,
+    derived now from the spike's files by the same function."""
+    ctx = current()
+    if ctx._source_dir is not None:
+        path = ctx._source_dir / RESULTS_DIR / "state.json"
+        if path.exists():
+            found = json.loads(path.read_text(encoding="utf-8"))
+            if str(found.get("as_of")) == ctx.as_of.isoformat():
+                return found
+    from .settings import load_playbook, load_spike
+    from .state import derive_for_run
+
+    return derive_for_run(load_playbook(), load_spike(ctx.spike), ctx.as_of)

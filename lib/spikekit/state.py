@@ -904,3 +904,20 @@ def brief_contradictions(results: Mapping[str, Mapping[str, Any]], spike_state_:
     return contradictions(props, phase=phase, as_of=st.get("as_of"), ledger=ledger, authority_limit=authority_limit,
                           escalated_amounts=escalated_amounts, sellable_units=sellable if projected else None,
                           projected_sales_units=projected)
+
+
+def derive_for_run(book, spike, as_of: Any) -> dict:
+    """``spike_state`` with chapter 02's parameters as the run (or a standalone notebook) would use them."""
+    params: dict = {}
+    if "02" in book.chapters:
+        params.update(book.chapters["02"].defaults)
+        params.update(spike.parameters.get("02", {}))
+    return spike_state(spike, as_of, validation_parameters=params)
+
+
+def ledger_inputs(spike) -> dict[str, Path]:
+    """The ledger files a run reads (for the record's input checksums): table name -> path, present ones only."""
+    from . import paths
+
+    base = paths.resolve_under(paths.data_root(), ledger_folder(spike), what="ledger folder")
+    return {f"ledger.{name}": base / file for name, file in LEDGER_FILES.items() if (base / file).is_file()}

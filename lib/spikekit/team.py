@@ -227,6 +227,10 @@ class Brief:
     decision_points: pd.DataFrame  # time, decide, chapter
     missing: list[str] = field(default_factory=list)
     headlines: dict[str, str] = field(default_factory=dict)
+    phase: str | None = None                 # where the spike stands (spikekit.state), None when not derived
+    phase_evidence: list[str] = field(default_factory=list)
+    position: dict = field(default_factory=dict)   # on hand, backlog, on order as of the brief
+    contradictions: list[str] = field(default_factory=list)  # calls of this run that cannot all be followed
 
     def to_dict(self) -> dict:
         from ._common import json_safe
@@ -384,8 +388,10 @@ def _check_points(decision_points: Iterable[str]) -> tuple[str, ...]:
 
 def brief(results: Mapping[str, Mapping[str, Any]], as_of: Any, authority_limit: float = 5000.0,
           decision_points: Iterable[str] = DEFAULT_DECISION_POINTS, roles: Iterable[str] = DEFAULT_ROLES, *,
-          combine_split: bool = True) -> Brief:
-    """The 9:00 stand-up brief built from chapter results (see ``gather``)."""
+          combine_split: bool = True, state: Mapping[str, Any] | None = None) -> Brief:
+    """The 9:00 stand-up brief built from chapter results (see ``gather``). ``state``: the run's spike state
+    (``sk.spike_state()``): the brief then opens with the phase and the stock position, and lists every pair of
+    calls that contradict each other (``spikekit.state.brief_contradictions``)."""
     results = gather(results)
     roles = tuple(str(x) for x in roles)
     if len(roles) != 3:
@@ -404,7 +410,18 @@ def brief(results: Mapping[str, Mapping[str, Any]], as_of: Any, authority_limit:
         decision_points=pd.DataFrame(_decision_points(results, escalated, points), columns=["time", "decide", "chapter"]),
         missing=[c for c in CHAPTERS if c not in results],
         headlines={c: str(v["headline"]) for c, v in results.items() if v.get("headline")},
+        phase=None if state is None else state.get("phase"),
+        phase_evidence=[] if state is None else list(state.get("phase_evidence") or []),
+        position={} if state is None else dict(state.get("position") or {}),
+        contradictions=([] if state is None else
+                        _contradictions(results, state, authority_limit, escalated["amount"].tolist())),
     )
+
+
+def _contradictions(results, state, authority_limit, escalated_amounts) -> list[str]:
+    from .state import brief_contradictions
+
+    return brief_contradictions(results, state, authority_limit=authority_limit, escalated_amounts=escalated_amounts)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -421,6 +438,18 @@ def brief_markdown(b: Brief, width: int = LINE_WIDTH) -> str:
     """The brief as Markdown that reads on a phone: a heading per agenda item with its time box, short lines."""
     start = pd.Timestamp("2000-01-01 09:00")
     lines = ["# Stand-up 9:00 · 15 min", f"data to {b.as_of:%Y-%m-%d %H:%M}", f"own limit {yuan(b.authority_limit)}", ""]
+    if b.phase:
+        lines += [f"**Phase: {b.phase}**"] + [line for e in b.phase_evidence for line in _bullet(e, width)]
+        if b.position:
+            p = b.position
+            lines += _bullet(f"stock {p.get('on_hand', 0):,} on hand, {p.get('on_order', 0):,} on order, "
+                             f"{p.get('backlog', 0):,} sold and waiting", width)
+        lines.append("")
+    if b.contradictions:
+        lines += ["**Contradictions: settle these first**"]
+        for text in b.contradictions:
+            lines += _bullet(text, width)
+        lines.append("")
     sections = {
         "Yesterday's numbers": [f"{m}: {v} [{c}]" for m, v, c in b.numbers.itertuples(index=False)]
                                or ["no numbers recorded yet"],
@@ -462,7 +491,8 @@ def brief_markdown(b: Brief, width: int = LINE_WIDTH) -> str:
 
 def headline(b: Brief) -> str:
     total = float(b.escalations["amount"].sum()) if not b.escalations.empty else 0.0
-    return (f"Stand-up {b.as_of:%m-%d}: {len(b.tasks)} tasks, {len(b.risks)} risks, "
+    return (f"Stand-up {b.as_of:%m-%d}" + (f" ({b.phase})" if b.phase else "") + f": {len(b.tasks)} tasks, {len(b.risks)} risks, "
+            + (f"{len(b.contradictions)} contradiction(s) to settle, " if b.contradictions else "")
             + (f"{len(b.escalations)} escalation{'s' if len(b.escalations) > 1 else ''} ({yuan(total)}) above "
                f"{yuan(b.authority_limit)}"
                if len(b.escalations) else f"nothing above {yuan(b.authority_limit)}")
@@ -537,4 +567,9 @@ def review(b: Brief) -> tuple[str, list[str]]:
     reasons += [f"{len(b.tasks)} tasks for {', '.join(b.roles)}", f"{len(b.risks)} risks flagged"]
     if b.missing:
         reasons.append(f"no results yet from chapters {', '.join(b.missing)}")
+    if b.phase:
+        reasons.insert(0, f"phase: {b.phase}" + (f" ({b.phase_evidence[-1]})" if b.phase_evidence else ""))
+    if b.contradictions:
+        reasons += [f"contradiction: {text}" for text in b.contradictions]
+        return "contradictions", reasons
     return "brief ready", reasons
