@@ -829,7 +829,7 @@ STATE_FILE = "state.json"
 
 def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] | None = None,
                 phase_settings: PhaseSettings = PhaseSettings(), data_root: str | Path | None = None,
-                backorders: bool = True) -> dict:
+                backorders: bool = True, prior=None) -> dict:
     """The spike's state at ``as_of`` from its own files: the ledger (as of T), the stock position, and the phase
     with its evidence. ``validation_parameters``: chapter 02's parameters, so the validation call here is the
     one chapter 02 makes. Nothing stamped after ``as_of`` is read."""
@@ -840,7 +840,7 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
     t = parse_as_of(as_of, tz)
     ledger = load_ledger(ledger_folder(spike), tz=tz, data_root=data_root, as_of=t)
     sales = c.load_sales(spike.data["sales"], tz=tz, data_root=data_root) if "sales" in spike.data else None
-    validation_started, decision = None, None
+    validation_started, decision, validated = None, None, None
     if "validation" in spike.data:
         from . import validation as v
 
@@ -850,7 +850,9 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
             validation_started = test.min()
             known = {k: val for k, val in (validation_parameters or {}).items()
                      if k in v.ValidationSettings.__dataclass_fields__}
-            decision = v.decide(events, t, v.ValidationSettings(**known)).decision
+            called = v.decide(events, t, v.ValidationSettings(**known))
+            decision = called.decision
+            validated = called.to_dict().get("daily_demand")
     fallback = None
     if "stock" in spike.data:
         stock = c.load_stock(spike.data["stock"], tz=tz, data_root=data_root)
@@ -864,6 +866,8 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
                         validation_decision=decision, sold_out_days=pos.sold_out_days(),
                         exit_approved_at=exits["approved_at"].min() if len(exits) else None,
                         settings=phase_settings)
+    forecast = demand_forecast(as_of=t, sales=sales, phase=call, validated=validated, prior=prior,
+                               validation_started=validation_started, tz=tz)
     approvals = ledger.approvals
     return {
         "as_of": t.isoformat(),
@@ -873,6 +877,7 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
         "validation": {"started": None if validation_started is None else validation_started.isoformat(),
                        "decision": decision},
         "position": pos.to_dict(),
+        "forecast": forecast,
         "ledger": {"folder": ledger_folder(spike),
                    "tables": {k: v for k, v in ledger.source.items() if v},
                    "purchase_orders": int(len(ledger.purchase_orders)),
@@ -912,7 +917,26 @@ def derive_for_run(book, spike, as_of: Any) -> dict:
     if "02" in book.chapters:
         params.update(book.chapters["02"].defaults)
         params.update(spike.parameters.get("02", {}))
-    return spike_state(spike, as_of, validation_parameters=params)
+    return spike_state(spike, as_of, validation_parameters=params, prior=life_prior(book, spike, as_of))
+
+
+def life_prior(book, spike, as_of: Any):
+    """Chapter 06's life prior: the pattern library's spikes known at ``as_of`` (never this spike) shrunk toward
+    the handbook's, with chapter 06's settings; the handbook's alone when the library is off or empty."""
+    from . import paths
+    from .lifecycle import LifecyclePrior
+    from .retro import load_library, priors_from_library
+
+    p = dict(book.chapters["06"].defaults) if "06" in book.chapters else {}
+    p.update(spike.parameters.get("06", {}))
+    handbook = LifecyclePrior(peak_day=float(p.get("peak_day_prior", 6.0)), peak_day_sd=float(p.get("peak_day_prior_sd", 1.5)),
+                              life_days=float(p.get("life_days_prior", 9.0)), life_days_sd=float(p.get("life_days_prior_sd", 3.0)))
+    if not p.get("pattern_priors", True):
+        return handbook
+    folder = paths.resolve_under(paths.playbook_dir(), str(p.get("patterns_dir", "patterns")), "patterns folder")
+    library = load_library(paths.records_root(), folder, before=as_of, exclude_spike=spike.name)
+    prior, _ = priors_from_library(library, handbook)
+    return prior
 
 
 def ledger_inputs(spike) -> dict[str, Path]:
@@ -921,3 +945,116 @@ def ledger_inputs(spike) -> dict[str, Path]:
 
     base = paths.resolve_under(paths.data_root(), ledger_folder(spike), what="ledger folder")
     return {f"ledger.{name}": base / file for name, file in LEDGER_FILES.items() if (base / file).is_file()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One demand forecast for every chapter that plans (03, 04, 05, 09, 11)
+
+
+def rise_start(sales: pd.Series, takeoff: pd.Timestamp, baseline: float, multiple: float = 1.5) -> pd.Timestamp:
+    """The first day of the rise that ends in ``takeoff``: walking back from the takeoff day while sales stay
+    above ``multiple`` x the baseline. The Bass curve's t = 0 belongs there: a takeoff found when the level
+    passes 3x the baseline is already days into the spike, and a curve started there sees a spike too young."""
+    days = sales[sales.index <= takeoff].sort_index()
+    start = takeoff
+    for day, value in zip(days.index[::-1], days.to_numpy()[::-1]):
+        if value <= multiple * baseline:
+            break
+        start = day
+    return start
+
+
+def _prior_shape_daily(prior, days_from_takeoff: np.ndarray, m: float) -> np.ndarray:
+    from .lifecycle import bass_cdf, bass_from_shape
+
+    p, q = bass_from_shape(prior.peak_day, prior.life_days, prior.life_share)
+    return m * (bass_cdf(days_from_takeoff, p, q) - bass_cdf(np.maximum(days_from_takeoff - 1, 0), p, q))
+
+
+def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall, validated: Mapping[str, Any] | None,
+                    validation_started: Any = None, prior=None, horizon_days: int = 21, conf: float = 0.9,
+                    runs: int = 500, seed: int = 20250306, tz: str = "Asia/Shanghai") -> dict:
+    """Expected daily demand for the ``horizon_days`` days after ``as_of`` (day 1 = the day after as_of), with a
+    ``conf`` interval, and the spike's remaining demand.
+
+    - After the takeoff: the lifecycle (Bass) fit on realised sales, its t = 0 at the start of the rise
+      (``rise_start``), the life prior (pattern library, else the handbook) penalising its shape.
+    - Before it (validating / launching): the prior's shape, its takeoff at the validation start, scaled so its
+      first two days match chapter 02's validated daily demand (its interval scales the level).
+    - Watching, no-go, exited: the baseline (normal sales), no spike.
+    """
+    from .lifecycle import LifecyclePrior, fit_bass
+
+    prior = prior or LifecyclePrior()
+    t = _ts(as_of, tz)
+    first = t.normalize() + pd.Timedelta(days=1)
+    days = pd.date_range(first, periods=int(horizon_days), freq="D")
+    baseline = float(phase.baseline or 0.0)
+    out = {"as_of": t.isoformat(), "horizon_days": int(horizon_days), "conf": conf, "takeoff": None,
+           "peak_date": None, "remaining": None}
+
+    def table(expected, low, high) -> list[dict]:
+        return [{"day": d.strftime("%Y-%m-%d"), "expected": round(float(e), 2), "low": round(float(lo), 2),
+                 "high": round(float(h), 2)} for d, e, lo, h in zip(days, expected, low, high)]
+
+    if phase.phase in ("rising", "peak", "declining") and phase.takeoff is not None and sales is not None:
+        known = daily_sales(sales, t, tz)
+        start = rise_start(known, phase.takeoff, baseline)
+        fit = fit_bass(sales, t, prior, takeoff=start, baseline=baseline, conf=conf, runs=runs, seed=seed)
+        climbing_until = phase.peak_day if phase.phase == "rising" else None
+        if fit is not None and climbing_until is not None and fit.peak_date < climbing_until:
+            # The sales are still at their best level: the curve cannot have peaked already. Move the prior's peak
+            # to no earlier than tomorrow (keeping its spread and its peak-to-end span) and refit.
+            import dataclasses
+
+            t_peak = float((climbing_until - start) / pd.Timedelta(days=1)) + 1.0
+            shift = max(0.0, t_peak - prior.peak_day)
+            moved = dataclasses.replace(prior, peak_day=prior.peak_day + shift, life_days=prior.life_days + shift)
+            fit = fit_bass(sales, t, moved, takeoff=start, baseline=baseline, conf=conf, runs=runs, seed=seed) or fit
+        if fit is not None:
+            exp = fit.expected_daily(t, horizon_days)
+            spike = exp["spike"].to_numpy(dtype=float)
+            ratio_low = fit.remaining_low / fit.remaining if fit.remaining > 0 else 1.0
+            ratio_high = fit.remaining_high / fit.remaining if fit.remaining > 0 else 1.0
+            out.update(
+                source=f"lifecycle fit on realised sales (takeoff {start:%Y-%m-%d}, {fit.n_days} days of data)",
+                takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(),
+                remaining={"estimate": round(fit.remaining, 1), "low": round(fit.remaining_low, 1),
+                           "high": round(fit.remaining_high, 1), "conf": conf},
+                daily=table(baseline + spike, baseline + spike * ratio_low, baseline + spike * ratio_high))
+            return out
+    if phase.phase in ("validating", "launching") and validated and validation_started is not None:
+        takeoff = _ts(validation_started, tz).normalize()
+        level = {k: float(validated.get(k) or 0.0) for k in ("estimate", "low", "high")}
+        unit = _prior_shape_daily(prior, np.array([1.0, 2.0]), 1.0).mean()
+        t_days = ((days - takeoff) / pd.Timedelta(days=1)).to_numpy(dtype=float) + 1.0
+        curves = {k: _prior_shape_daily(prior, t_days, v / unit if unit > 0 else 0.0) for k, v in level.items()}
+        total = {k: float(_prior_shape_daily(prior, np.arange(1.0, 200.0), v / unit if unit > 0 else 0.0)
+                           [np.arange(1.0, 200.0) > float((first - takeoff) / pd.Timedelta(days=1))].sum())
+                 for k, v in level.items()}
+        out.update(source=(f"the life prior (peak day {prior.peak_day:g}, life {prior.life_days:g} days) scaled to "
+                           f"chapter 02's validated {level['estimate']:.0f}/day"),
+                   takeoff=takeoff.isoformat(),
+                   peak_date=(takeoff + pd.Timedelta(days=prior.peak_day)).isoformat(),
+                   remaining={"estimate": round(total["estimate"], 1), "low": round(total["low"], 1),
+                              "high": round(total["high"], 1), "conf": validated.get("conf", conf)},
+                   daily=table(baseline + curves["estimate"], baseline + curves["low"], baseline + curves["high"]))
+        return out
+    flat = np.full(len(days), baseline)
+    out.update(source=f"normal sales ({baseline:.0f}/day): no spike to plan for while {phase.phase}",
+               remaining={"estimate": 0.0, "low": 0.0, "high": 0.0, "conf": conf}, daily=table(flat, flat, flat))
+    return out
+
+
+def forecast_units(forecast: Mapping[str, Any], days: float, level: str = "expected", start_day: int = 1) -> float:
+    """Units of forecast demand over ``days`` days starting at forecast day ``start_day`` (1 = the day after as_of);
+    a fractional last day counts in part."""
+    rows = forecast.get("daily") or []
+    total, left = 0.0, float(days)
+    for row in rows[max(0, start_day - 1):]:
+        if left <= 0:
+            break
+        take = min(1.0, left)
+        total += take * float(row[level])
+        left -= take
+    return total
