@@ -517,6 +517,13 @@ def run(
     try:
         for cid in order:
             params[cid] = chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run=run_id)
+        # The spike's state as of T (ledger, stock position, phase, demand forecast), derived once for the whole run.
+        from .state import derive_for_run, ledger_inputs
+
+        spike_state = derive_for_run(book, spike, as_of_ts)
+        for key, path in ledger_inputs(spike).items():
+            inputs[key] = {"path": str(path.relative_to(data_root())), "sha256": _sha256(path),
+                           "bytes": path.stat().st_size}
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -547,6 +554,9 @@ def run(
                        "sha256": _sha256(spike.path)},
         },
         "inputs": inputs,
+        "state": {"phase": spike_state["phase"], "phase_evidence": spike_state["phase_evidence"],
+                  "position": {k: spike_state["position"][k] for k in ("on_hand", "on_order", "backlog", "available")},
+                  "forecast": spike_state["forecast"].get("source"), "ledger": spike_state["ledger"]["folder"]},
         "resumed_from": earlier["run_id"] if earlier else None,
         "tags": dict(tags or {}),
         "chapters": {
@@ -566,7 +576,11 @@ def run(
         },
     }
     _write_json(staging / "run.json", manifest)
+    _write_json(staging / RESULTS_DIR / "state.json", spike_state)  # what sk.spike_state() reads
     report = Progress(progress, {cid: book.chapters[cid].name for cid in order})
+    if progress is not None:
+        print(f"spike '{spike.name}' as of {as_of_ts:%Y-%m-%d %H:%M}: phase {spike_state['phase']} ("
+              + "; ".join(spike_state["phase_evidence"][-1:]) + ")", file=progress, flush=True)
     t0 = time.time()
 
     def finish_chapter(cid: str, outcome: dict) -> None:
