@@ -272,3 +272,32 @@ def test_approve_appends_once_and_the_next_run_sees_it(tmp_path):
     kit_twice = state.contradictions([state.Proposal("08", "content_kit")], phase="rising",
                                      ledger=ledger.as_of("2025-03-11 10:00"))
     assert kit_twice and "already approved 2025-03-09 20:00" in kit_twice[0]
+
+
+def test_spike_approve_command_appends_to_the_spikes_ledger(tmp_path, monkeypatch, capsys):
+    import json
+    import shutil
+
+    from spikekit import cli
+    from spikekit.paths import playbook_dir
+
+    playbook = tmp_path / "playbook"
+    shutil.copytree(playbook_dir(), playbook)
+    (playbook / "spikes" / "demo.yaml").write_text("timezone: Asia/Shanghai\ndata: {}\n", encoding="utf-8")
+    records = tmp_path / "records"
+    run = records / "demo" / "r1"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps(_manifest("r1", "2025-03-09T20:00:00+08:00"), ensure_ascii=False))
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("SPIKE_PLAYBOOK", str(playbook))
+    monkeypatch.setenv("SPIKE_DATA_ROOT", str(data))
+    monkeypatch.setenv("SPIKE_RECORDS", str(records))
+    assert cli.main(["approve", "demo/r1", "--by", "ops lead", "--chapter", "3"]) == 0
+    assert capsys.readouterr().out.strip() == "ledger/demo"
+    ledger = state.load_ledger("ledger/demo", tz=TZ, data_root=data)
+    assert list(ledger.approvals["kind"]) == ["order", "order"]  # --chapter 3 = 03 only
+    assert cli.main(["approve", "demo/r1", "--by", "ops lead", "--chapter", "03"]) == 2
+    assert "already approved" in capsys.readouterr().err
+    assert cli.main(["approve", "demo/r1", "--by", "ops lead", "--chapter", "08"]) == 0  # another chapter: fine
+    assert len(state.load_ledger("ledger/demo", tz=TZ, data_root=data).approvals) == 3

@@ -175,6 +175,30 @@ def _cmd_patterns(args) -> int:
     return 0
 
 
+def _cmd_approve(args) -> int:
+    import getpass
+
+    from .runner import load_run
+    from .settings import load_spike
+    from .state import approve, ledger_folder
+
+    folder, manifest = load_run(args.run, args.records)
+    spike = load_spike(manifest["spike"])
+    chapters = [c.strip().zfill(2) for c in args.chapter.split(",") if c.strip()] if args.chapter else None
+    by = args.by or getpass.getuser()
+    added = approve(manifest, ledger_folder(spike), by=by, at=args.at, chapters=chapters, tz=spike.timezone)
+    where = ledger_folder(spike)
+    if not any(added.values()):
+        print(f"run {manifest['run_id']} proposes nothing to approve" + (f" in chapter(s) {', '.join(chapters)}"
+              if chapters else ""), file=sys.stderr)
+        return 0
+    print(f"approved run {manifest['run_id']} of '{spike.name}' (as of {manifest['as_of']}) by {by}: "
+          f"{added['purchase_orders']} purchase-order line(s), {added['approvals']} approval(s) appended to the "
+          f"ledger data/{where}/", file=sys.stderr)
+    print(where)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spike", description="Spike Playbook: the spike handbook as notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -256,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", dest="text_column", help="column with the review text (default: text/review/content/comment/评论/评价/内容)")
     p.add_argument("--json", action="store_true", help="JSON lines (one object per row) instead of CSV")
     p.set_defaults(func=_cmd_sentiment)
+    p = sub.add_parser("approve", help="append a run's proposals (orders, brakes, markdown, budget moves, kit, "
+                       "financing, exit) to the spike's ledger, so later runs see them")
+    p.add_argument("run", help="run id, <spike>/<run id> or a run folder")
+    p.add_argument("--chapter", help="only these chapters' proposals, e.g. 03 or 03,06 (default: all)")
+    p.add_argument("--by", help="who approves (default: the login name)")
+    p.add_argument("--at", help="when it was approved, in the spike's time zone (default: the run's as_of)")
+    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.set_defaults(func=_cmd_approve)
     p = sub.add_parser("patterns", help="the spike pattern library (seed entries plus spikes chapter 12 recorded)")
     p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--before", help="only entries made at or before this moment")
