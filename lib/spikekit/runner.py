@@ -463,12 +463,17 @@ def run(
     pool: WorkerPool | None = None,
     more_after: bool = False,
     tags: dict | None = None,
+    data_overrides: dict[str, str] | None = None,
+    ledger: str | None = None,
+    backorders: bool | None = None,
 ) -> RunOutcome:
     """Run the playbook for a spike as of a moment; returns the finished run folder and its manifest.
 
     ``pool``: workers to run on and leave running (a replay passes one for all its steps); ``more_after``: more
     runs follow on that pool, so its workers warm a kernel after their last chapter too; ``tags``: recorded
-    in the manifest (e.g. which replay a step belongs to).
+    in the manifest (e.g. which replay a step belongs to). ``data_overrides`` (input key -> path under the data
+    root), ``ledger`` (ledger folder under the data root) and ``backorders`` replace the spike file's settings for
+    this run only (a closed-loop replay runs on its own simulated sales and ledger); they are recorded in the tags.
     """
     book = load_playbook(playbook)
     records_dir = check_records_root(Path(records) if records else records_root())
@@ -484,6 +489,13 @@ def run(
         as_of = as_of or earlier["as_of"]
         chapters = chapters or list(earlier["chapters"])
     spike = load_spike(check_name(spike_name))
+    if data_overrides or ledger or backorders is not None:
+        spike.data.update({str(k): str(v) for k, v in (data_overrides or {}).items()})
+        if ledger:
+            spike.ledger = str(ledger)
+        if backorders is not None:
+            spike.backorders = bool(backorders)
+        tags = dict(tags or {}, overrides={"data": dict(data_overrides or {}), "ledger": ledger, "backorders": backorders})
     if as_of is None:
         if not spike.default_as_of:
             raise ConfigError(f"no --as-of given and spike '{spike.name}' has no default_as_of")

@@ -917,7 +917,8 @@ def derive_for_run(book, spike, as_of: Any) -> dict:
     if "02" in book.chapters:
         params.update(book.chapters["02"].defaults)
         params.update(spike.parameters.get("02", {}))
-    return spike_state(spike, as_of, validation_parameters=params, prior=life_prior(book, spike, as_of))
+    return spike_state(spike, as_of, validation_parameters=params, prior=life_prior(book, spike, as_of),
+                       backorders=bool(getattr(spike, "backorders", True)))
 
 
 def life_prior(book, spike, as_of: Any):
