@@ -37,6 +37,18 @@ def _cmd_replay(args) -> int:
     from .replay import replay
 
     chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    if args.follow:
+        from .closedloop import follow_replay
+
+        done = follow_replay(args.spike, args.start, args.end, every=args.every, chapters=chapters,
+                             records=args.records, workers=args.workers, seed=args.seed)
+        o = done.outcome
+        print(f"closed-loop replay of '{args.spike}': cost of lost + leftover units: playbook "
+              f"{o['playbook']['cost_lost_plus_leftover']:,.0f}, handbook {o['handbook']['cost_lost_plus_leftover']:,.0f}, "
+              f"hindsight {o['hindsight']['cost_lost_plus_leftover']:,.0f}; {len(o['contradictions'])} contradiction(s)",
+              file=sys.stderr)
+        print(done.folder)
+        return 0
     outcome = replay(args.spike, args.start, args.end, every=args.every, chapters=chapters, records=args.records,
                      workers=args.workers)
     m = outcome.manifest
@@ -226,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapters", help="comma-separated chapter ids (their upstream chapters are added)")
     p.add_argument("--records")
     p.add_argument("--workers", type=int)
+    p.add_argument("--follow", action="store_true", help="closed loop: approve each step's proposals into a simulated "
+                   "shop that sells the scenario's true demand; scores playbook, handbook and hindsight (outcome.json)")
+    p.add_argument("--seed", type=int, default=20250401, help="with --follow: seed of the daily demand draws")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("watch", help="rerun chapters on a schedule (e.g. the hourly data room) with warm workers")
