@@ -53,3 +53,11 @@ def test_shop_cancel_and_markdown_lift():
     assert (shop.sold[0], shop.on_hand, shop.revenue) == (8.0, 2.0, 8 * 40.0)
     shop.simulate(1)
     assert (shop.sold[1], shop.lost[1]) == (2.0, 3.0)
+
+
+def test_an_approved_markdown_ladder_holds_each_step_until_the_next():
+    shop = cl.Shop(world([5] * 8))
+    plan = pd.DataFrame({"step": [1, 2], "from_date": pd.to_datetime(["2025-03-03", "2025-03-06"]),
+                         "discount": [0.1, 0.3]})
+    cl.apply_markdown(shop, plan, from_day=4)  # approved on day 4: days before it keep the normal price
+    assert shop.discount == {4: 0.1, 5: 0.3, 6: 0.3, 7: 0.3}

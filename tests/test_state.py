@@ -301,3 +301,18 @@ def test_spike_approve_command_appends_to_the_spikes_ledger(tmp_path, monkeypatc
     assert "already approved" in capsys.readouterr().err
     assert cli.main(["approve", "demo/r1", "--by", "ops lead", "--chapter", "08"]) == 0  # another chapter: fine
     assert len(state.load_ledger("ledger/demo", tz=TZ, data_root=data).approvals) == 3
+
+
+def test_selling_out_after_the_go_confirms_the_spike():
+    """Stock caps the sales at 12 a day: they never reach 3x the baseline, but two sold-out days after the go
+    are the evidence; the forecast then rests on the validated rate, not on the capped sales."""
+    series = _spike_series(BASE + [12, 12])
+    as_of = series.index[-1] + pd.Timedelta(days=1)
+    kwargs = dict(as_of=as_of, sales=series, validation_started=series.index[13], validation_decision="go")
+    assert state.derive_phase(**kwargs).phase == "launching"
+    call = state.derive_phase(**kwargs, sold_out_days=series.index[-2:])
+    assert call.phase == "rising" and call.takeoff is None and "sold out" in call.evidence[-1]
+    forecast = state.demand_forecast(as_of=as_of, sales=None, phase=call, validation_started=series.index[13],
+                                     validated={"estimate": 60.0, "low": 50.0, "high": 70.0})
+    assert forecast["source"].startswith("the life prior")
+    assert state.forecast_units(forecast, 3) > 3 * 12

@@ -220,6 +220,29 @@ class Shop:
         }
 
 
+def apply_markdown(shop: Shop, plan: pd.DataFrame, from_day: int) -> None:
+    """An approved markdown ladder (chapter 06: one row per step, each from ``from_date`` until the next step's)
+    sets the shop's discount on every day from ``from_day`` on; the last step holds to the end."""
+    w = shop.world
+    col = next((c for c in ("from_date", "date", "start") if c in plan), None)
+    if col is None:
+        return
+    starts = []
+    for row in plan.to_dict(orient="records"):
+        when = pd.Timestamp(row[col])
+        when = when.tz_localize(w.tz) if when.tzinfo is None else when
+        starts.append((when.normalize(), float(row["discount"])))
+    starts.sort()
+    for i, (when, discount) in enumerate(starts):
+        first = w.index_of(when)
+        first = 0 if first is None and when < w.days[0] else first
+        if first is None:
+            continue
+        stop = w.index_of(starts[i + 1][0]) if i + 1 < len(starts) else None
+        for d in range(max(first, from_day), len(w.days) if stop is None else stop):
+            shop.discount[d] = discount
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The handbook's rules and hindsight on the same world
 
@@ -399,12 +422,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
             plan = results.get("06", {}).get("markdown_plan")
             if isinstance(plan, pd.DataFrame) and len(plan) and "discount" in plan and \
                     (ledger.approvals["run_id"].astype(str).eq(m["run_id"]) & ledger.approvals["kind"].eq("markdown")).any():
-                col = next((c for c in ("date", "start", "day") if c in plan), None)
-                for row in plan.to_dict(orient="records"):
-                    when = world.index_of(pd.Timestamp(row[col]).tz_localize(spike.timezone)
-                                          if col and pd.Timestamp(row[col]).tzinfo is None else pd.Timestamp(row[col]))
-                    if when is not None and when >= day:
-                        shop.discount[when] = float(row["discount"])
+                apply_markdown(shop, plan, from_day=day)
             until = world.index_of(steps[i + 1]) if i + 1 < len(steps) else day + 1
             sales_rows, receipt_rows = [], []
             for d in range(simulated, min(until, len(world.days))):

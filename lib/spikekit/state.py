@@ -453,6 +453,12 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
             ev.append(f"validation since {pd.Timestamp(validation_started):%Y-%m-%d %H:%M}, call so far: "
                       f"{validation_decision or 'none'}")
             return PhaseCall("validating", ev, baseline=baseline, level=level)
+        recent = list(sales.index[-2:])
+        if len(recent) == 2 and all(d.normalize() in censored for d in recent):
+            # Selling out is itself the evidence: the stock, not the demand, caps what the table shows.
+            ev.append(f"validation said go and the shop sold out on {', '.join(f'{d:%m-%d}' for d in recent)}: "
+                      "demand exceeds stock (sales are only a floor), the spike is confirmed")
+            return PhaseCall("rising", ev, baseline=baseline, level=level)
         ev.append(f"validation said go; sales {level:.0f}/day, not yet {s.takeoff_multiple:g}x the baseline of "
                   f"{baseline:.0f}/day for two days")
         return PhaseCall("launching", ev, baseline=baseline, level=level)
@@ -571,6 +577,21 @@ def _num(value: Any) -> float:
     return number if math.isfinite(number) else 0.0
 
 
+def _brakes(value: Any) -> pd.DataFrame:
+    """The rows of chapter 06's brake list that cancel something, with the units they cancel: the units not yet
+    started where the list says so (rows that only "keep" or "finish" cancel nothing)."""
+    frame = _frame(value)
+    if frame is None or not len(frame):
+        return pd.DataFrame({"supplier": [], "cancel_units": []})
+    frame = frame.copy()
+    if "action" in frame:
+        frame = frame[frame["action"].astype(str).str.contains("cancel")]
+    source = "not_started_units" if "not_started_units" in frame else "units"
+    frame["cancel_units"] = pd.to_numeric(frame.get(source, pd.Series(0.0, index=frame.index)),
+                                          errors="coerce").fillna(0.0)
+    return frame[frame["cancel_units"] > 0]
+
+
 def proposals_from_results(results: Mapping[str, Mapping[str, Any]]) -> list[Proposal]:
     """The actionable calls of one run, read from each chapter's recorded results."""
     out: list[Proposal] = []
@@ -593,16 +614,16 @@ def proposals_from_results(results: Mapping[str, Mapping[str, Any]]) -> list[Pro
     if isinstance(promo, Mapping) and str(promo.get("name", "")).startswith("hold"):
         out.append(Proposal("04", "hold_price", item=str(promo.get("name"))))
     r06 = results.get("06", {}) or {}
-    brakes = _frame(r06.get("brake_list"))
-    if brakes is not None and len(brakes):
-        units = float(pd.to_numeric(brakes.get("units", pd.Series(dtype=float)), errors="coerce").fillna(0).sum())
-        out.append(Proposal("06", "brake", units, 0.0, f"{len(brakes)} production line(s) to brake"))
+    brakes = _brakes(r06.get("brake_list"))
+    if len(brakes):
+        out.append(Proposal("06", "brake", float(brakes["cancel_units"].sum()), 0.0,
+                            f"{len(brakes)} production line(s) to brake"))
     markdown = _frame(r06.get("markdown_plan"))
     if markdown is not None and len(markdown) and "discount" in markdown:
         disc = pd.to_numeric(markdown["discount"], errors="coerce").fillna(0)
         if (disc > 0).any():
             start = None
-            for col in ("start", "date", "day"):
+            for col in ("from_date", "start", "date", "day"):
                 if col in markdown:
                     start = pd.to_datetime(markdown.loc[disc > 0, col].iloc[0], errors="coerce")
                     break
@@ -756,11 +777,9 @@ def proposals_to_approve(manifest: Mapping[str, Any], chapters: Iterable[str] | 
             approval("03", "order", f"{row.get('supplier', '?')}", units, _num(row.get("cost")),
                      f"po {run_id}-{i}, due {arrival:%Y-%m-%d}")
     r06 = results.get("06", {})
-    brakes = _frame(r06.get("brake_list"))
-    if brakes is not None and len(brakes):
-        for row in brakes.to_dict(orient="records"):
-            target = row.get("po_id") or row.get("supplier", "?")
-            approval("06", "cancel", str(target), _num(row.get("units")), 0.0, "brake production not yet made")
+    for row in _brakes(r06.get("brake_list")).to_dict(orient="records"):
+        target = row.get("po_id") or row.get("supplier", "?")
+        approval("06", "cancel", str(target), row["cancel_units"], 0.0, "brake production not yet started")
     markdown = _frame(r06.get("markdown_plan"))
     if markdown is not None and len(markdown) and "discount" in markdown and \
             (pd.to_numeric(markdown["discount"], errors="coerce").fillna(0) > 0).any():
@@ -1024,7 +1043,8 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
                            "high": round(fit.remaining_high, 1), "conf": conf},
                 daily=table(baseline + spike, baseline + spike * ratio_low, baseline + spike * ratio_high))
             return out
-    if phase.phase in ("validating", "launching") and validated and validation_started is not None:
+    prior_path = phase.phase in ("validating", "launching") or (phase.phase == "rising" and phase.takeoff is None)
+    if prior_path and validated and validation_started is not None:
         takeoff = _ts(validation_started, tz).normalize()
         level = {k: float(validated.get(k) or 0.0) for k in ("estimate", "low", "high")}
         unit = _prior_shape_daily(prior, np.array([1.0, 2.0]), 1.0).mean()
