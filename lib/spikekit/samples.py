@@ -36,7 +36,9 @@ How the data are made, so a reader can check a test's expectation by hand:
   register it in `TABLE_MAKERS`, and add any story parameters to `Scenario`.
 
 ``python -m spikekit.samples`` regenerates the committed files; ``--check`` regenerates them into a
-temporary folder and fails if anything differs. Output is byte-identical for the same seed on the same
+temporary folder and fails if anything differs. ``python -m spikekit.samples new NAME --seed N --shape S``
+makes a further scenario of the same shop from a seed and a shape (`SHAPES`) under
+``data/generated/<name>/``, with a spike file (see `new_scenario` and `create`). Output is byte-identical for the same seed on the same
 numpy / scipy versions (numpy does not promise identical random streams across its releases: after an
 upgrade that changes them, regenerate and commit).
 """
@@ -3246,6 +3248,7 @@ def create(name: str, seed: int, shape: str, data_root: Path | str | None = None
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=base))
     spike_staging = spikes / f".{name}.yaml.partial"
     old = None
+    moved_in = False
     try:
         generate_scenario(scenario, staging)
         spike_staging.write_text(spike_file_text(scenario), encoding="utf-8")
@@ -3253,11 +3256,12 @@ def create(name: str, seed: int, shape: str, data_root: Path | str | None = None
             old = base / f".{name}.old.{os.getpid()}"
             os.replace(target, old)
         os.replace(staging, target)
+        moved_in = True
         os.replace(spike_staging, spike_file)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(target if moved_in else staging, ignore_errors=True)
         spike_staging.unlink(missing_ok=True)
-        if old is not None and not target.exists():
+        if old is not None:
             os.replace(old, target)  # put the earlier scenario back
             old = None
         raise
