@@ -3288,9 +3288,9 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("name", help="scenario and spike name (lower-case letters, digits, '.', '_', '-')")
     new.add_argument("--seed", type=int, required=True, help="whole number >= 0; the same seed gives the same files")
     new.add_argument("--shape", choices=list(SHAPES), required=True, help="the story's template")
-    new.add_argument("--data-root", dest="new_data_root", default=None,
+    new.add_argument("--data-root", dest="new_data_root", default=None, metavar="DIR",
                      help="data folder (default: the project's data/); files go to <it>/generated/NAME/")
-    new.add_argument("--playbook", default=None, help="playbook folder (default: the project's playbook/)")
+    new.add_argument("--playbook", default=None, metavar="DIR", help="playbook folder (default: the project's playbook/)")
     new.add_argument("--force", action="store_true", help="replace an earlier generated scenario of that name")
     args = parser.parse_args(argv)
     try:
