@@ -36,7 +36,9 @@ How the data are made, so a reader can check a test's expectation by hand:
   register it in `TABLE_MAKERS`, and add any story parameters to `Scenario`.
 
 ``python -m spikekit.samples`` regenerates the committed files; ``--check`` regenerates them into a
-temporary folder and fails if anything differs. Output is byte-identical for the same seed on the same
+temporary folder and fails if anything differs. ``python -m spikekit.samples new NAME --seed N --shape S``
+makes a further scenario of the same shop from a seed and a shape (`SHAPES`) under
+``data/generated/<name>/``, with a spike file (see `new_scenario` and `create`). Output is byte-identical for the same seed on the same
 numpy / scipy versions (numpy does not promise identical random streams across its releases: after an
 upgrade that changes them, regenerate and commit).
 """
@@ -45,10 +47,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
 import sys
 import tempfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -57,8 +61,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, linprog
 
-from .errors import ConfigError
-from .paths import check_name, data_root as default_data_root, resolve_under
+from .errors import ConfigError, SpikeError
+from .paths import check_name, data_root as default_data_root, playbook_dir as default_playbook_dir, resolve_under
 
 TIMEZONE = "Asia/Shanghai"
 UTC_OFFSET = "+08:00"  # Asia/Shanghai has no daylight saving time, so one fixed offset is exact
@@ -378,6 +382,43 @@ class Pulse:
 
 
 @dataclass(frozen=True)
+class Waves:
+    """Several pulses added up: shape = sum of height x pulse. A scenario's ``demand`` (or a platform's
+    interest) may be a Waves where its story has more than one wave (the ``double`` shape: a first bump,
+    then a bigger second wave). Heights are relative: the scenario's peak extra is the height-1 wave's.
+
+    ``takeoff`` is the earliest wave's, ``fade`` the latest's and ``peak`` the tallest wave's, so code that
+    reads a single pulse's dates reads the story's whole span and its main peak.
+    """
+
+    pulses: tuple[Pulse, ...]
+    heights: tuple[float, ...]
+
+    def __post_init__(self):
+        if not self.pulses or len(self.pulses) != len(self.heights) or min(self.heights) <= 0:
+            raise ConfigError(f"waves need one positive height per pulse, got {self.heights} for "
+                              f"{len(self.pulses)} pulses")
+
+    @property
+    def takeoff(self) -> str:
+        return min(pulse.takeoff for pulse in self.pulses)
+
+    @property
+    def peak(self) -> str:
+        return self.pulses[int(np.argmax(self.heights))].peak
+
+    @property
+    def fade(self) -> str:
+        return max(pulse.fade for pulse in self.pulses)
+
+    def shape(self, days) -> np.ndarray:
+        total = np.zeros(np.shape(days))
+        for pulse, height in zip(self.pulses, self.heights):
+            total = total + height * pulse.shape(days)
+        return total
+
+
+@dataclass(frozen=True)
 class Burst:
     """A one-off jump of one series (a single viral post): the calendar day ``day`` totals
     ``day_ratio`` times its normal level; the jump's hourly shape is ``pulse``."""
@@ -399,11 +440,11 @@ class Scenario:
     real_trend: bool
     # Chapter 01: interest. Timing of the interest wave per platform, and the size of the wave per
     # series (trend part at its peak, as a multiple of the series' base level; absent = steady).
-    interest: dict[str, Pulse]
+    interest: dict[str, Pulse | Waves]
     amplitude: dict[tuple[str, str], float]
     bursts: tuple[Burst, ...]
-    # True demand (units/day) = base + extra at peak x demand pulse.
-    demand: Pulse
+    # True demand (units/day) = base + extra at peak x demand pulse (a Waves for a second demand wave).
+    demand: Pulse | Waves
     demand_peak_extra_per_day: float
     # Chapter 02: the 48-hour validation.
     validation_start: str
@@ -454,6 +495,11 @@ class Scenario:
     cash: tuple[tuple[str, float], ...] = DEFAULT_CASH
     planned_purchases: tuple[tuple[str, int, float, int], ...] = ()
     product_ad_spend_per_day: float = 0.0
+    # Scenarios made on demand (`new_scenario`): the shape they were drawn from, the drawn parameters (for
+    # the answer key) and their after-sales story (the built-in samples keep theirs in AFTERSALES).
+    shape: str | None = None
+    draws: tuple[tuple[str, object], ...] = ()
+    aftersales: AfterSales | None = None
 
     @property
     def validation_window(self) -> tuple[np.datetime64, np.datetime64]:
@@ -947,12 +993,13 @@ def decline_triggers(values, drop: float = DECLINE_DROP, days: int = DECLINE_DAY
     -7 each day against the same weekday a week before."""
     x = np.asarray(values, dtype=float)
     change = np.full(len(x), np.nan)
-    if window < 0:
-        lag = -window
-        change[lag:] = x[lag:] / x[:-lag] - 1
-    else:
-        level = x if window <= 1 else pd.Series(x).rolling(window).mean().to_numpy()
-        change[1:] = level[1:] / level[:-1] - 1
+    with np.errstate(divide="ignore", invalid="ignore"):  # a day after a zero day is no drop (inf / NaN)
+        if window < 0:
+            lag = -window
+            change[lag:] = x[lag:] / x[:-lag] - 1
+        else:
+            level = x if window <= 1 else pd.Series(x).rolling(window).mean().to_numpy()
+            change[1:] = level[1:] / level[:-1] - 1
     fired, run = [], 0
     for position, value in enumerate(change):
         run = run + 1 if value < -drop else 0  # NaN (not enough history) breaks a run
@@ -1322,6 +1369,15 @@ SPIKE_ROUNDS = 3
 INSPECTION_SAMPLES = ((50, 8), (90, 13), (150, 20), (280, 32), (500, 50), (1200, 80), (3200, 125), (10**9, 200))
 
 
+def _aftersales(scenario: Scenario) -> AfterSales:
+    """The scenario's after-sales story: its own (scenarios made on demand) or the built-in sample's."""
+    if scenario.aftersales is not None:
+        return scenario.aftersales
+    if scenario.name not in AFTERSALES:
+        raise ConfigError(f"scenario {scenario.name}: no after-sales story. Fix: give Scenario(aftersales=...)")
+    return AFTERSALES[scenario.name]
+
+
 def _minute_text(stamps: np.ndarray) -> list[str]:
     """'YYYY-MM-DD HH:MM:00' (empty string for NaT)."""
     out = []
@@ -1410,7 +1466,7 @@ def make_orders(scenario: Scenario, rng: np.random.Generator, sales: pd.DataFram
     """orders.csv: the spike product's orders (one unit each, sales.csv's daily counts, then true demand to
     AFTER_END), the other products' steady stream, repeat purchases of spike buyers and shipping through a
     first-come-first-served queue. The drawn returns travel in ``attrs["returns"]`` to make_returns."""
-    story = AFTERSALES[scenario.name]
+    story = _aftersales(scenario)
     dates, units, prices = _spike_daily_units(scenario, sales, rng)
     spike_times = _times_in_days(rng, dates, units)
     spike_price = np.repeat(prices, units)
@@ -1819,7 +1875,7 @@ def make_inspections(scenario: Scenario, rng: np.random.Generator) -> pd.DataFra
     """inspections.csv: each batch (`_inspection_batches`) inspected in 1 round (regular restocks) or 3 rounds
     (the spike's purchase batches) 2 h, 6 h and 24 h after arrival; defects are binomial at the supplier's
     true defect rate (AfterSales.defect_rates)."""
-    rates = dict(AFTERSALES[scenario.name].defect_rates)
+    rates = dict(_aftersales(scenario).defect_rates)
     rows = []
     for batch_id, supplier, lot, arrival, rounds in _inspection_batches(scenario):
         sample = next(n for top, n in INSPECTION_SAMPLES if lot <= top)
@@ -1845,7 +1901,7 @@ def make_members(scenario: Scenario, rng: np.random.Generator, orders: pd.DataFr
     """members.csv: spike buyers join the community with probability join_rate within 30 days of their first
     spike order (a few later); other buyers at MEMBER_OTHER_JOIN_SHARE; a quarter of old customers are members
     from the window's start."""
-    story = AFTERSALES[scenario.name]
+    story = _aftersales(scenario)
     placed = pd.to_datetime(orders["timestamp"]).to_numpy().astype("datetime64[m]")
     frame = pd.DataFrame({"buyer_id": orders["buyer_id"].to_numpy(), "placed": placed,
                           "spike": (orders["product"] == SPIKE_PRODUCT).to_numpy()})
@@ -1877,7 +1933,7 @@ def make_member_activity(scenario: Scenario, rng: np.random.Generator, members: 
     """member_activity.csv: one row per member and day active (stamped at the end of the day). Active on each
     day of the first week with probability ACTIVE_FIRST_WEEK_PER_DAY; after it, members who stay active
     (active_rate) at ACTIVE_LATER_PER_DAY, the rest at INACTIVE_LATER_PER_DAY; 1 + Poisson(1.5) actions."""
-    story = AFTERSALES[scenario.name]
+    story = _aftersales(scenario)
     last_day = AFTER_END.astype("datetime64[D]")
     rows = []
     joined = pd.to_datetime(members["timestamp"]).to_numpy().astype("datetime64[m]")
@@ -2498,6 +2554,8 @@ def make_truth(scenario: Scenario, tables: dict[str, pd.DataFrame], seed: int) -
             "content": _content_observed(scenario, tables["posts"]),
         },
         **_aftersales_truth(scenario, tables),
+        # Scenarios made on demand also carry what a closed-loop replay needs to score lost and leftover units.
+        **({"replay": _replay_facts(scenario, tables)} if scenario.shape is not None else {}),
     }
 
 
@@ -2567,7 +2625,7 @@ def _aftersales_truth(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> di
     delay_days = np.where(late, (shipped - promised) / DAY, 0.0)
     unshipped_at = (placed <= at) & (np.isnat(shipped) | (shipped > at))
     peak_mid = _days(_when(scenario.demand.peak))
-    story = AFTERSALES[scenario.name]
+    story = _aftersales(scenario)
     # Tickets: which texts the FAQ answers (by construction), the share among routine types.
     routine = tickets["type"].isin(ROUTINE_TICKET_TYPES).to_numpy()
     has_faq = np.array([f is not None for f in tickets.attrs.get("faq_id", [None] * len(tickets))], dtype=bool)
@@ -2665,9 +2723,14 @@ def _json_text(value, indent: int = 0) -> str:
 
 
 def generate(name: str, out_dir: Path | str, seed: int | None = None) -> dict[str, Path]:
-    """Write one scenario's files into ``out_dir`` (created if needed); returns {file name: path}.
+    """Write one built-in scenario's files into ``out_dir`` (created if needed); returns {file name: path}.
     The same name and seed always give byte-identical files."""
-    scenario = get_scenario(name)
+    return generate_scenario(get_scenario(name), out_dir, seed)
+
+
+def generate_scenario(scenario: Scenario, out_dir: Path | str, seed: int | None = None) -> dict[str, Path]:
+    """Write any scenario's tables and truth.json into ``out_dir`` (created if needed); returns {file name:
+    path}. ``seed`` defaults to the scenario's own; the same scenario and seed give byte-identical files."""
     seed = scenario.seed if seed is None else int(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -2725,22 +2788,541 @@ def check(data_root: Path | str | None = None) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------------------------------
+# Scenarios on demand: a shape's template, its parameters drawn from a seed
+#
+# `new_scenario(name, seed, shape)` builds a Scenario of the same shop from one of SHAPES; `create` writes its
+# tables and truth.json into <data root>/generated/<name>/ and a spike file <playbook>/spikes/<name>.yaml.
+# Every draw comes from one stream of its own (seed + "scenario:<shape>"), the tables from their usual streams,
+# so the same name, seed and shape give the same files.
+
+GENERATED_DIR = "generated"  # <data root>/generated/<name>/ (ignored by git: reproducible from the seed)
+SHAPES: dict[str, str] = {
+    "slow": "a long gentle rise over 2-3 weeks and a long tail; validation strong: go",
+    "fast": "demand peaks 4-5 days after takeoff and is gone by about day 8; validation strong: go",
+    "double": "a first demand bump, then a bigger second wave; validation (in the first bump) strong: go",
+    "flop": "interest rises on social platforms but demand never comes; validation weak: no-go",
+    "steady": "no spike at all, every series steady (a control); validation weak: no-go",
+}
+GO_SHAPES = ("slow", "fast", "double")
+GENERATED_SPIKE_MARKER = "# Generated by `python -m spikekit.samples new`"
+DESIGN_SKU = {"星空蓝": "blue", "银河紫": "purple", "极光绿": "green", "晨曦粉": "pink", "夜幕黑": "black"}
+PRICES = (39.0, 42.0, 45.0, 49.0, 52.0, 55.0, 59.0)
+# Supplier news a generated story may carry: (supplier, column, new value), one of them or two.
+SUPPLIER_NEWS_OPTIONS: tuple[tuple[str, str, float | int], ...] = (
+    ("杭州星辰陶瓷", "material_ready_day", 4.0),  # glaze material is scarce: the best A supplier waits a day longer
+    ("杭州星辰陶瓷", "material_ready_day", 5.0),
+    ("潮州瓷都制品", "material_units", 150),  # holds more material than usual
+    ("德化白瓷坊", "daily_capacity", 30),  # a kiln is down
+    ("醴陵釉下彩厂", "lead_days", 4.0),  # its courier is slower
+    ("宜兴陶艺工作室", "unit_cost", 17.5),  # raises its price
+)
+# Generated stories use every supplier, so each needs a true defect rate (chapter 11's inspections).
+GENERATED_DEFECTS = _DEFECTS + (("醴陵釉下彩厂", 0.030), ("淄博日用瓷", 0.040), ("唐山骨瓷", 0.025),
+                                ("景德镇青花窑", 0.020), ("佛山大宗陶瓷", 0.050))
+SOCIAL_PLATFORMS = ("小红书", "抖音")
+
+
+class _Draws:
+    """The seed's parameter draws, each remembered (as used) for the answer key."""
+
+    def __init__(self, seed: int, shape: str):
+        self.rng = _rng(seed, f"scenario:{shape}")
+        self.drawn: dict[str, object] = {}
+
+    def uniform(self, key: str, low: float, high: float, digits: int = 2) -> float:
+        value = round(float(self.rng.uniform(low, high)), digits)
+        self.drawn[key] = value
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        """A whole number in [low, high], both included."""
+        value = int(self.rng.integers(low, high + 1))
+        self.drawn[key] = value
+        return value
+
+    def choice(self, key: str, options):
+        value = options[int(self.rng.integers(len(options)))]
+        self.drawn[key] = value
+        return value
+
+
+def _text_at(start: np.datetime64, days: float) -> str:
+    """'YYYY-MM-DD HH:MM' of start + days, to the whole hour."""
+    when = start + np.int64(round(days * 24)) * HOUR
+    return str(when.astype("datetime64[m]")).replace("T", " ")
+
+
+def _day_text(day: np.datetime64) -> str:
+    return str(np.datetime64(day, "D"))
+
+
+def _pulse_after(start: np.datetime64, takeoff: float, rise: float, fall: float) -> Pulse:
+    """A pulse taking off ``takeoff`` days after start, peaking ``rise`` days later, fading ``fall`` after that."""
+    return Pulse(_text_at(start, takeoff), _text_at(start, takeoff + rise), _text_at(start, takeoff + rise + fall))
+
+
+def _shifted(pulse: Pulse, days: float) -> Pulse:
+    shift = np.int64(round(days * 24)) * HOUR
+    return Pulse(*(str((_when(t) + shift).astype("datetime64[m]")).replace("T", " ")
+                   for t in (pulse.takeoff, pulse.peak, pulse.fade)))
+
+
+def _story_draws(draws: _Draws, shape: str) -> dict:
+    """Timing, wave sizes and validation strength of one shape, in days after t0 (the first takeoff).
+
+    Shapes with an interest wave start their validation on the day an alert first becomes possible with
+    noise-free data (`_noise_free_alert_from`), at 10:00, as the samples do (``validation_wait_days`` later
+    for a slow rise): `new_scenario` sets it once the waves are known. ``alert_by`` is the latest acceptable
+    first alert."""
+    d = draws
+    if shape == "fast":  # like fast-fade: interest up on 小红书 and 抖音 at once, demand peaks 4.5-5.5 days in
+        t0 = np.datetime64("2025-02-20T00:00") + d.integer("t0_days_after_2025_02_20", 0, 22) * DAY
+        xhs = _pulse_after(t0, 0.0, d.uniform("interest_rise_days", 2.5, 3.5, 1),
+                           d.uniform("interest_fall_days", 2.5, 3.5, 1))
+        demand = _pulse_after(t0, 1.0, d.uniform("demand_rise_days", 3.5, 4.5, 1),
+                              d.uniform("demand_fall_days", 2.5, 3.5, 1))
+        return dict(t0=t0, interest={"小红书": xhs, "抖音": _shifted(xhs, 0.25), "淘宝": demand}, demand=demand,
+                    extra=d.uniform("demand_peak_extra_per_day", 180, 360, 0), social_amp=(18, 26),
+                    taobao_amp=(10, 16), cart_lift=d.uniform("cart_lift_24h", 8.0, 12.0),
+                    poll=d.uniform("poll_rate", 0.25, 0.31, 3), traffic=d.uniform("traffic_amplitude", 10.0, 16.0, 1),
+                    alert_by=demand.peak)
+    if shape == "slow":  # a gentle rise over 2-3 weeks and a long tail; demand lags interest by a few days
+        t0 = np.datetime64("2025-02-10T00:00") + d.integer("t0_days_after_2025_02_10", 0, 8) * DAY
+        xhs = _pulse_after(t0, 0.0, d.uniform("interest_rise_days", 11.0, 14.0, 1),
+                           d.uniform("interest_fall_days", 10.0, 14.0, 1))
+        dy = _pulse_after(t0, d.uniform("douyin_lag_days", 1.0, 3.0, 1), d.uniform("douyin_rise_days", 11.0, 14.0, 1),
+                          d.uniform("douyin_fall_days", 10.0, 14.0, 1))
+        demand = _pulse_after(t0, d.uniform("demand_lag_days", 3.0, 5.0, 1), d.uniform("demand_rise_days", 12.0, 15.0, 1),
+                              d.uniform("demand_fall_days", 12.0, 16.0, 1))
+        return dict(t0=t0, interest={"小红书": xhs, "抖音": dy, "淘宝": demand}, demand=demand,
+                    extra=d.uniform("demand_peak_extra_per_day", 220, 420, 0), social_amp=(24, 34),
+                    taobao_amp=(14, 20), cart_lift=d.uniform("cart_lift_24h", 8.0, 11.0),
+                    poll=d.uniform("poll_rate", 0.25, 0.30, 3), traffic=d.uniform("traffic_amplitude", 10.0, 16.0, 1),
+                    alert_by=_text_at(_when(demand.peak), -5.0),
+                    validation_wait_days=3)  # a gentle rise takes longer to stand out of the noise
+    if shape == "double":  # a first bump, a lull, then a bigger second wave (interest and demand alike)
+        t0 = np.datetime64("2025-02-12T00:00") + d.integer("t0_days_after_2025_02_12", 0, 12) * DAY
+        first = _pulse_after(t0, 0.0, d.uniform("first_rise_days", 2.5, 3.5, 1), d.uniform("first_fall_days", 3.0, 4.0, 1))
+        second = _pulse_after(t0, d.uniform("second_takeoff_days", 9.5, 11.0, 1), d.uniform("second_rise_days", 4.0, 6.0, 1),
+                              d.uniform("second_fall_days", 4.0, 6.0, 1))
+        # Talk of the first bump is nearly as loud as of the second; its sales are a fraction of the second's.
+        loud = d.uniform("first_interest_height", 0.6, 0.8)
+        height = d.uniform("first_demand_height", 0.3, 0.5)
+        demand_first = _pulse_after(t0, 1.0, d.uniform("first_demand_rise_days", 3.5, 4.5, 1),
+                                    d.uniform("first_demand_fall_days", 3.0, 4.0, 1))
+        demand = Waves((demand_first, _shifted(second, 1.0)), (height, 1.0))
+        interest = {"小红书": Waves((first, second), (loud, 1.0)),
+                    "抖音": Waves((_shifted(first, 0.25), _shifted(second, 0.5)), (loud, 1.0)), "淘宝": demand}
+        return dict(t0=t0, interest=interest, demand=demand,
+                    extra=d.uniform("demand_peak_extra_per_day", 250, 420, 0), social_amp=(20, 28),
+                    taobao_amp=(10, 16), cart_lift=d.uniform("cart_lift_24h", 8.0, 12.0),
+                    poll=d.uniform("poll_rate", 0.25, 0.31, 3), traffic=d.uniform("traffic_amplitude", 10.0, 16.0, 1),
+                    alert_by=demand_first.peak)
+    if shape == "flop":  # people talk about it on social platforms, nobody buys: demand a few units a day
+        t0 = np.datetime64("2025-02-18T00:00") + d.integer("t0_days_after_2025_02_18", 0, 20) * DAY
+        xhs = _pulse_after(t0, 0.0, d.uniform("interest_rise_days", 4.0, 6.0, 1), d.uniform("interest_fall_days", 4.0, 7.0, 1))
+        demand = _pulse_after(t0, 1.0, d.uniform("demand_rise_days", 4.0, 6.0, 1), d.uniform("demand_fall_days", 4.0, 6.0, 1))
+        return dict(t0=t0, interest={"小红书": xhs, "抖音": _shifted(xhs, 0.5)}, demand=demand,
+                    extra=d.uniform("demand_peak_extra_per_day", 3, 15, 1), social_amp=(16, 24), taobao_amp=None,
+                    cart_lift=d.uniform("cart_lift_24h", 1.0, 2.2), poll=d.uniform("poll_rate", 0.10, 0.15, 3),
+                    traffic=d.uniform("traffic_amplitude", 1.0, 3.0, 1), alert_by=_text_at(_when(xhs.peak), 1.0))
+    if shape == "steady":  # no wave anywhere; demand wobbles by at most a few units around its base
+        t0 = np.datetime64("2025-02-25T00:00") + d.integer("t0_days_after_2025_02_25", 0, 18) * DAY
+        return dict(t0=t0, interest={}, demand=_pulse_after(t0, 0.0, 2.0, 2.0),
+                    extra=d.uniform("demand_peak_extra_per_day", 0.0, 2.0, 1), social_amp=None, taobao_amp=None,
+                    cart_lift=d.uniform("cart_lift_24h", 0.9, 1.4), poll=d.uniform("poll_rate", 0.10, 0.14, 3),
+                    traffic=d.uniform("traffic_amplitude", 0.0, 0.3, 2), alert_by=None)
+    raise ConfigError(f"unknown shape {shape!r}. Fix: use one of {', '.join(SHAPES)}")
+
+
+def _amplitudes(draws: _Draws, social: tuple[float, float] | None,
+                taobao: tuple[float, float] | None) -> dict[tuple[str, str], float]:
+    """Wave size per trending series: product words and the scene word on the social platforms, product words
+    on 淘宝; the scene word moves about half as much as the product words."""
+    sizes: dict[tuple[str, str], float] = {}
+    for platform in SOCIAL_PLATFORMS if social else ():
+        for keyword in PRODUCT_KEYWORDS:
+            sizes[(keyword, platform)] = draws.uniform(f"amplitude {keyword}@{platform}", *social, 1)
+        sizes[(SCENE_KEYWORDS[0], platform)] = draws.uniform(f"amplitude {SCENE_KEYWORDS[0]}@{platform}",
+                                                             social[0] / 2, social[1] / 2, 1)
+    for keyword in PRODUCT_KEYWORDS if taobao else ():
+        sizes[(keyword, "淘宝")] = draws.uniform(f"amplitude {keyword}@淘宝", *taobao, 1)
+    return sizes
+
+
+def _regional_shares(draws: _Draws) -> tuple[tuple[str, float], ...]:
+    """The usual regional split, perturbed (Dirichlet), in whole percent summing to 100."""
+    base = np.array([share for _, share in DEFAULT_REGIONAL_SHARES])
+    drawn = draws.rng.dirichlet(base * 150.0)
+    percent = np.maximum(np.round(drawn * 100), 3).astype(int)
+    percent[0] += 100 - percent.sum()  # 华东, the largest, takes the rounding
+    shares = tuple((region, int(p) / 100) for (region, _), p in zip(DEFAULT_REGIONAL_SHARES, percent))
+    draws.drawn["regional_shares"] = dict(shares)
+    return shares
+
+
+def _design_preference(draws: _Draws, go: bool) -> tuple[dict[str, float], str | None]:
+    """Go: one design wins clearly (38-48% of the votes, every other at most 22%). No-go: votes spread."""
+    if not go:
+        spread = draws.rng.dirichlet(np.full(len(DESIGNS), 200.0))
+        draws.drawn["design_preference"] = {design: round(float(share), 3) for design, share in zip(DESIGNS, spread)}
+        return draws.drawn["design_preference"], None
+    winner = draws.choice("winning_design", DESIGNS)
+    top = draws.uniform("winning_share", 0.38, 0.48)
+    others = [design for design in DESIGNS if design != winner]
+    rest = draws.rng.dirichlet(np.full(len(others), 30.0)) * (1.0 - top)
+    rest = np.minimum(rest, 0.22)
+    preference = {winner: top, **{design: round(float(share), 3) for design, share in zip(others, rest)}}
+    draws.drawn["design_preference"] = {design: preference[design] for design in DESIGNS}
+    return draws.drawn["design_preference"], winner
+
+
+def _funnel(draws: _Draws, with_poor_and_strong: bool):
+    """(funnel rates, poor platform, strong platform): alike everywhere, or one platform converting credibly
+    worse (1.0-1.5% of views) and one better (3.8-4.5%) than the others (2.6-3.4%)."""
+    if not with_poor_and_strong:
+        return DEFAULT_FUNNEL_RATES, None, None
+    poor = draws.choice("poor_platform", DATA_ROOM_PLATFORMS)
+    strong = draws.choice("strong_platform", tuple(p for p in DATA_ROOM_PLATFORMS if p != poor))
+    rates = []
+    for platform in DATA_ROOM_PLATFORMS:
+        cart = round(float(draws.rng.uniform(0.09, 0.12)), 2)
+        low, high = (0.010, 0.015) if platform == poor else (0.038, 0.045) if platform == strong else (0.026, 0.034)
+        rates.append((platform, cart, round(float(draws.rng.uniform(low, high)), 3)))
+    draws.drawn["funnel_rates"] = {p: [c, o] for p, c, o in rates}
+    return tuple(rates), poor, strong
+
+
+def _audience_shift(draws: _Draws, validation_start: np.datetime64) -> AudienceShift:
+    """One segment grows on one platform from a window start a day or two into the validation."""
+    platform = draws.choice("audience_shift_platform", ("小红书", "抖音", "快手"))
+    segment = draws.choice("audience_shift_segment", AUDIENCE_SEGMENTS[:3])
+    from_share = AUDIENCE_MIX[platform][AUDIENCE_SEGMENTS.index(segment)]
+    to_share = round(from_share + draws.uniform("audience_shift_gain", 0.15, 0.25), 2)
+    at = validation_start.astype("datetime64[D]") + draws.integer("audience_shift_days_after_validation", 1, 2) * DAY
+    return AudienceShift(platform, segment, from_share, to_share, _text_at(at.astype("datetime64[m]"), 0.0))
+
+
+def _price_changes(draws: _Draws, fade: str) -> tuple[tuple[str, float], ...]:
+    """Discounts on every other day after demand has faded (so the price response can be told from the trend),
+    within the data range."""
+    first = _when(fade).astype("datetime64[D]") + DAY
+    last = DATA_END.astype("datetime64[D]")
+    discounts = (0.10, 0.20, 0.30, 0.20, 0.10)
+    changes = tuple((_day_text(first + 2 * i * DAY), discounts[i]) for i in range(len(discounts))
+                    if first + 2 * i * DAY <= last)
+    draws.drawn["price_changes"] = dict(changes)
+    return changes
+
+
+def greedy_purchases(scenario: Scenario) -> tuple[tuple[str, int, float, int], ...]:
+    """The generator's stand-in for chapter 03's order at default as_of (not its optimum): cover the planning
+    rate over the horizon, less the stock on hand, from tier A then tier B suppliers, cheapest first within a
+    tier, each up to what it can deliver in the horizon at 70% of capacity (minimum orders respected).
+    Returns (supplier, units, cost = units x unit_cost + setup_cost, last arrival day)."""
+    suppliers = make_suppliers(scenario)
+    rate = expected_presale_per_day(scenario)
+    remaining = max(0, round(rate * SUPPLY_HORIZON_DAYS) - scenario.stock_on_hand)
+    plan = []
+    for _, row in suppliers[suppliers["tier"].isin(["A", "B"])].sort_values(["tier", "unit_cost"]).iterrows():
+        if remaining <= 0:
+            break
+        lead = math.ceil(row["lead_days"])
+        units = min(remaining, producible_units(row, SUPPLY_HORIZON_DAYS - lead))
+        if units < row["min_order"]:
+            continue
+        making = next(day for day in range(1, SUPPLY_HORIZON_DAYS + 1) if producible_units(row, day) >= units)
+        cost = round(units * float(row["unit_cost"]) + float(row["setup_cost"]), 2)
+        plan.append((str(row["supplier"]), int(units), cost, int(making + lead)))
+        remaining -= units
+    return tuple(plan)
+
+
+def new_scenario(name: str, seed: int, shape: str) -> Scenario:
+    """A new scenario of the same shop: the template of ``shape`` (see SHAPES) with its parameters (timing, wave
+    sizes, validation strength, price, stock, supplier news, funnel, ...) drawn from ``seed``."""
+    check_name(name, "scenario name")
+    if name in SCENARIOS:
+        raise ConfigError(f"scenario name {name!r} is a built-in sample scenario. Fix: choose another name")
+    if shape not in SHAPES:
+        raise ConfigError(f"unknown shape {shape!r}. Fix: use one of {', '.join(SHAPES)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed {seed!r} must be a whole number >= 0")
+    seed = int(seed)
+    draws = _Draws(seed, shape)
+    go = shape in GO_SHAPES
+    story = _story_draws(draws, shape)
+    demand = story["demand"]
+    t0 = story["t0"]
+    validation_start = t0 + DAY + 10 * HOUR  # without an interest wave; else set from the waves below
+    base = draws.uniform("demand_base_per_day", 6.0, 12.0, 1)
+    price = draws.choice("price", PRICES)
+    preference, winner = _design_preference(draws, go)
+    funnel, poor, strong = _funnel(draws, shape != "steady")
+    news_count = draws.integer("supplier_news_count", 0, 2)
+    picks = draws.rng.choice(len(SUPPLIER_NEWS_OPTIONS), size=news_count, replace=False)
+    news: dict[tuple[str, str], float | int] = {}
+    for i in sorted(int(k) for k in picks):  # one value per supplier x column
+        supplier, column, value = SUPPLIER_NEWS_OPTIONS[i]
+        news.setdefault((supplier, column), value)
+    supplier_news = tuple((supplier, column, value) for (supplier, column), value in news.items())
+    draws.drawn["supplier_news"] = [list(item) for item in supplier_news]
+    formats_cells = [(fmt, platform) for fmt in POST_FORMATS for platform in DATA_ROOM_PLATFORMS]
+    content_best = lucky = None
+    if shape != "steady":
+        content_best = draws.choice("content_best", formats_cells)
+        lucky = draws.choice("lucky_cell", [cell for cell in formats_cells if cell != content_best])
+    cash_on_hand = float(draws.integer("cash_on_hand_thousands", 14, 30) * 1000)
+    stock = draws.integer("stock_on_hand", 20, 80)
+    scenario = Scenario(
+        name=name,
+        story="",  # written below, once every number is known
+        seed=seed,
+        real_trend=shape != "steady",
+        interest=story["interest"],
+        amplitude=_amplitudes(draws, story["social_amp"], story["taobao_amp"]),
+        bursts=(),
+        demand=demand,
+        demand_peak_extra_per_day=story["extra"],
+        validation_start=_text_at(validation_start, 0.0),
+        cart_lift_24h=story["cart_lift"],
+        poll_rate=story["poll"],
+        design_preference=preference,
+        decision="go" if go else "no-go",
+        winning_design=winner,
+        first_alert_not_before=None if story["alert_by"] is None else _text_at(t0, 1.0),
+        first_alert_no_later_than=story["alert_by"],
+        demand_base_per_day=base,
+        sku="starry-mug-" + (DESIGN_SKU[winner] if winner else "classic"),
+        price=price,
+        stock_on_hand=stock,
+        regional_shares=_regional_shares(draws),
+        supplier_news=supplier_news,
+        price_changes=_price_changes(draws, demand.fade),
+        price_elasticity=-draws.uniform("price_elasticity_magnitude", 1.5, 2.8),
+        traffic_amplitude=story["traffic"],
+        funnel_rates=funnel,
+        poor_platform=poor,
+        strong_platform=strong,
+        posts_total=draws.integer("posts_total", 48, 70) if shape != "steady" else draws.integer("posts_total", 36, 44),
+        content_best=content_best,
+        content_best_boost=draws.uniform("content_best_boost", 1.4, 1.8) if content_best else 1.6,
+        lucky_cell=lucky,
+        cash=(("cash_on_hand", cash_on_hand), ("cash_floor", 5000.0), ("other_products_budget", 8000.0)),
+        product_ad_spend_per_day=float(draws.integer("ad_spend_per_day_hundreds", 5, 15) * 100) if go else 0.0,
+        shape=shape,
+        aftersales=AfterSales(join_rate=draws.uniform("join_rate", 0.08, 0.20),
+                              repurchase_rate=draws.uniform("repurchase_rate", 0.06, 0.15),
+                              active_rate=draws.uniform("active_rate", 0.12, 0.30),
+                              defect_rates=GENERATED_DEFECTS),
+    )
+    possible = _noise_free_alert_from(scenario)
+    if possible is not None:  # the shop validates on the day an alert becomes possible, as in the samples
+        validation_start = (np.datetime64(possible[:10], "D") + story.get("validation_wait_days", 0) * DAY
+                            ).astype("datetime64[m]") + 10 * HOUR
+        scenario = replace(scenario, validation_start=_text_at(validation_start, 0.0))
+    if go:
+        scenario = replace(scenario, audience_shift=_audience_shift(draws, validation_start))
+        scenario = replace(scenario, planned_purchases=greedy_purchases(scenario))
+    scenario = replace(scenario, draws=tuple(draws.drawn.items()))
+    return replace(scenario, story=_generated_story(scenario))
+
+
+def _generated_story(scenario: Scenario) -> str:
+    dates, units = daily_demand(scenario)
+    peak = int(units.argmax())
+    waves = scenario.interest
+    interest = ("no interest wave on any platform" if not waves else "interest takes off on "
+                + ", ".join(f"{platform} from {waves[platform].takeoff}" for platform in waves))
+    demand = (f"true demand stays near its base of {scenario.demand_base_per_day:g} units a day (at most "
+              f"{units.max():.1f})" if scenario.shape in ("steady", "flop") else
+              f"true demand peaks on {_day_text(dates[peak])} at {units[peak]:.0f} units a day and fades by "
+              f"{scenario.demand.fade[:10]}")
+    if isinstance(scenario.demand, Waves):
+        first = scenario.demand.pulses[0]
+        demand += f", after a first bump that peaks on {first.peak[:10]}"
+    votes = (f"{scenario.winning_design} wins the design vote" if scenario.winning_design
+             else "votes spread over the five designs")
+    return (f"Generated '{scenario.shape}' scenario, seed {scenario.seed}: {SHAPES[scenario.shape]}. "
+            f"{interest[0].upper() + interest[1:]}; {demand}. The validation from {scenario.validation_start} "
+            f"sees add-to-cart about {scenario.cart_lift_24h:g}x the usual daily level in its first 24 hours, "
+            f"{scenario.poll_rate:.0%} poll participation against the usual {scenario.usual_poll_rate:.0%}, and "
+            f"{votes}: {scenario.decision}.")
+
+
+def _replay_facts(scenario: Scenario, tables: dict[str, pd.DataFrame]) -> dict:
+    """What a closed-loop replay needs to score lost and leftover units: the true demand per day (demand.csv's
+    days and values), the decision, the peak, unit economics, the price response and the suppliers' lead times."""
+    demand = tables["demand"]
+    units = demand["units"].to_numpy(dtype=float)
+    peak = int(units.argmax())
+    pulses = scenario.demand.pulses if isinstance(scenario.demand, Waves) else (scenario.demand,)
+    heights = scenario.demand.heights if isinstance(scenario.demand, Waves) else (1.0,)
+    stock = tables["stock"].iloc[0]
+    suppliers = tables["suppliers"]
+    spike = scenario.shape != "steady"
+    return {
+        "shape": scenario.shape,
+        "shape_description": SHAPES[scenario.shape],
+        "decision": scenario.decision,
+        "peak_day": str(demand["date"].iloc[peak]) if spike else None,
+        "peak_units_per_day": round(float(units[peak]), 2),
+        "base_units_per_day": scenario.demand_base_per_day,
+        "demand_waves": [{"takeoff": _iso(_when(p.takeoff)), "peak": _iso(_when(p.peak)), "fade": _iso(_when(p.fade)),
+                          "peak_extra_per_day": round(h * scenario.demand_peak_extra_per_day, 2)}
+                         for p, h in zip(pulses, heights)],
+        "demand_rule": ("true demand (units/day) = base + the sum over waves of peak_extra_per_day x the wave's "
+                        "pulse (5% of its peak at takeoff and fade); after the last date it stays at the base"),
+        "true_demand_units_per_day": {str(day): round(float(u), 2) for day, u in zip(demand["date"], units)},
+        "true_demand_total": round(float(units.sum()), 1),
+        "unit_cost": float(stock["unit_cost"]),
+        "price": float(stock["price"]),
+        "price_elasticity": scenario.price_elasticity,
+        "price_rule": "orders = true demand x weekday factor x (price / base price) ^ price_elasticity",
+        "salvage_value": float(stock["salvage_value"]),
+        "holding_cost_per_day": float(stock["holding_cost_per_day"]),
+        "stock_on_hand": int(stock["on_hand"]),
+        "supplier_lead_days": {str(row.supplier): float(row.lead_days) for row in suppliers.itertuples()},
+        "supplier_unit_cost": {str(row.supplier): float(row.unit_cost) for row in suppliers.itertuples()},
+        "planned_purchases": [{"supplier": s, "units": n, "cost": c, "last_arrival_day": d}
+                              for s, n, c, d in scenario.planned_purchases],
+        "drawn_parameters": {key: value for key, value in scenario.draws},
+    }
+
+
+def generated_dir(data_root: Path | str | None = None) -> Path:
+    root = default_data_root() if data_root is None else Path(data_root).resolve()
+    return resolve_under(root, GENERATED_DIR, "generated scenarios folder")
+
+
+def spike_file_text(scenario: Scenario) -> str:
+    """The spike file of a generated scenario, like the samples' (data paths under the data root)."""
+    folder = f"{GENERATED_DIR}/{scenario.name}"
+    groups = "\n".join(f"      {group}: [{', '.join(words)}]" for group, words in KEYWORD_GROUPS.items())
+    as_of = str(default_as_of(scenario)).replace("T", " ")
+    summary = (f"generated {scenario.shape} scenario, seed {scenario.seed}: {SHAPES[scenario.shape]}")
+    data = "\n".join(f"  {table}: {folder}/{file}" for table, (file, _) in TABLE_MAKERS.items() if table != "demand")
+    return (f"{GENERATED_SPIKE_MARKER} --seed {scenario.seed} --shape {scenario.shape}.\n"
+            f"# Reproducible from the seed; the answer key is {folder}/truth.json under the data root.\n"
+            f"description: {json.dumps(summary, ensure_ascii=False)}\n"
+            f"timezone: {TIMEZONE}\n"
+            f'default_as_of: "{as_of}"\n'
+            f"data:\n{data}\n"
+            "parameters:\n"
+            '  "01":\n'
+            "    keyword_groups:\n"
+            f"{groups}\n"
+            '  "09":\n'
+            f"    ad_spend_per_day: {scenario.product_ad_spend_per_day:.1f}     # this product's own ad spend\n")
+
+
+def create(name: str, seed: int, shape: str, data_root: Path | str | None = None,
+           playbook: Path | str | None = None, force: bool = False) -> tuple[Path, Path]:
+    """Make scenario ``name`` from ``seed`` and ``shape``: its files under <data root>/generated/<name>/ and
+    its spike file <playbook>/spikes/<name>.yaml. Refuses an existing folder or spike file unless ``force``
+    (and even then a spike file this command did not write). Built aside and moved in, so a failure leaves
+    nothing half-written. Returns (data folder, spike file)."""
+    scenario = new_scenario(name, seed, shape)  # checks name, shape and seed first
+    root = default_data_root() if data_root is None else Path(data_root).resolve()
+    book = default_playbook_dir() if playbook is None else Path(playbook).resolve()
+    for folder, what, option in ((root, "data root", "--data-root"), (book, "playbook folder", "--playbook")):
+        if not folder.is_dir():
+            raise ConfigError(f"{what} {folder} does not exist. Fix: give an existing folder with {option}")
+    base = generated_dir(root)
+    target = resolve_under(base, name, "scenario folder")
+    spikes = book / "spikes"
+    spike_file = spikes / f"{name}.yaml"
+    existing = [str(p) for p in (target, spike_file) if p.exists() or p.is_symlink()]
+    if existing and not force:
+        raise ConfigError(f"scenario {name!r} exists already ({', '.join(existing)}). "
+                          "Fix: choose another name, or pass --force to replace it")
+    if spike_file.is_file():
+        with spike_file.open(encoding="utf-8", errors="replace") as handle:
+            first_line = handle.readline()
+        if not first_line.startswith(GENERATED_SPIKE_MARKER):
+            raise ConfigError(f"spike file {spike_file} was not written by `python -m spikekit.samples new`, "
+                              "so --force does not replace it. Fix: choose another name")
+    base.mkdir(parents=True, exist_ok=True)
+    spikes.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=base))
+    spike_staging = spikes / f".{name}.yaml.partial"
+    old = None
+    moved_in = False
+    try:
+        generate_scenario(scenario, staging)
+        spike_staging.write_text(spike_file_text(scenario), encoding="utf-8")
+        if target.exists() or target.is_symlink():
+            old = base / f".{name}.old.{os.getpid()}"
+            os.replace(target, old)
+        os.replace(staging, target)
+        moved_in = True
+        os.replace(spike_staging, spike_file)
+    except BaseException:
+        shutil.rmtree(target if moved_in else staging, ignore_errors=True)
+        spike_staging.unlink(missing_ok=True)
+        if old is not None:
+            os.replace(old, target)  # put the earlier scenario back
+            old = None
+        raise
+    finally:
+        if old is not None:
+            if old.is_symlink() or old.is_file():
+                old.unlink()
+            else:
+                shutil.rmtree(old, ignore_errors=True)
+    return target, spike_file
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spikekit.samples", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="regenerate into a temporary folder and fail if the committed files differ")
     parser.add_argument("--data-root", default=None, help="data folder (default: the project's data/)")
+    commands = parser.add_subparsers(dest="command", metavar="new")
+    new = commands.add_parser(
+        "new", help="make a new scenario from a seed and a shape",
+        description="Make a new scenario from a seed and a shape: its tables and truth.json under "
+                    "<data root>/generated/NAME/ and the spike file <playbook>/spikes/NAME.yaml. Shapes: "
+                    + "; ".join(f"{shape}: {text}" for shape, text in SHAPES.items()) + ".")
+    new.add_argument("name", help="scenario and spike name (lower-case letters, digits, '.', '_', '-')")
+    new.add_argument("--seed", type=int, required=True, help="whole number >= 0; the same seed gives the same files")
+    new.add_argument("--shape", choices=list(SHAPES), required=True, help="the story's template")
+    new.add_argument("--data-root", dest="new_data_root", default=None, metavar="DIR",
+                     help="data folder (default: the project's data/); files go to <it>/generated/NAME/")
+    new.add_argument("--playbook", default=None, metavar="DIR", help="playbook folder (default: the project's playbook/)")
+    new.add_argument("--force", action="store_true", help="replace an earlier generated scenario of that name")
     args = parser.parse_args(argv)
-    if args.check:
-        problems = check(args.data_root)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print("samples: OK, committed files match a fresh generation" if not problems
-              else f"samples: {len(problems)} file(s) differ; run `python -m spikekit.samples` and commit")
-        return 1 if problems else 0
-    for name, files in generate_all(args.data_root).items():
-        sizes = ", ".join(f"{f} {p.stat().st_size / 1e6:.2f} MB" for f, p in files.items())
-        print(f"{name}: {sizes}")
+    try:
+        if args.command == "new":
+            return _main_new(args)
+        if args.check:
+            problems = check(args.data_root)
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            print("samples: OK, committed files match a fresh generation" if not problems
+                  else f"samples: {len(problems)} file(s) differ; run `python -m spikekit.samples` and commit")
+            return 1 if problems else 0
+        for name, files in generate_all(args.data_root).items():
+            sizes = ", ".join(f"{f} {p.stat().st_size / 1e6:.2f} MB" for f, p in files.items())
+            print(f"{name}: {sizes}")
+        return 0
+    except SpikeError as exc:
+        print(f"samples: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main_new(args) -> int:
+    folder, spike_file = create(args.name, args.seed, args.shape, data_root=args.new_data_root,
+                                playbook=args.playbook, force=args.force)
+    replay = json.loads((folder / "truth.json").read_text(encoding="utf-8"))["replay"]
+    peak = "no peak" if replay["peak_day"] is None else (
+        f"true demand peaks {replay['peak_day']} at {replay['peak_units_per_day']:g} units/day")
+    print(f"scenario {args.name} ({args.shape}, seed {args.seed}): {peak}; the playbook should say "
+          f"{replay['decision']}")
+    print(f"data: {folder}")
+    print(f"spike file: {spike_file}")
+    print(f"next: spike run --spike {args.name} --chapters 01,02")
     return 0
 
 
