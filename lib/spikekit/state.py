@@ -350,7 +350,7 @@ def position(ledger: Ledger, sales: pd.DataFrame | None, as_of: Any, *,
         if not backorders:
             backlog = 0.0  # sales beyond stock cannot have happened: the table's figure is what shipped
         rows.append({"day": day, "sold": units, "received": received, "on_hand_end": on_hand,
-                     "backlog_end": backlog, "sold_out": (not backorders) and on_hand <= 0.5 and units > 0})
+                     "backlog_end": backlog, "sold_out": (not backorders) and on_hand <= 0.5})
     daily = pd.DataFrame(rows, columns=["day", "sold", "received", "on_hand_end", "backlog_end", "sold_out"])
     orders = open_orders(seen, t)
     overdue = orders[orders["overdue"]]
