@@ -1,14 +1,16 @@
 """Input contracts: the one place that reads and validates every input table.
 
-A ``Contract`` declares a table's columns (type, required or optional, allowed values, sign, a one-line
-description) and its key. ``load_table`` reads a file (CSV/TXT in UTF-8, UTF-8 with BOM or GBK/GB18030,
+A ``Contract`` declares a table's columns (type, required or optional, allowed values, plausibility bounds,
+a one-line description) and its key. ``load_table`` reads a file (CSV/TXT in UTF-8, UTF-8 with BOM or GBK/GB18030,
 XLSX, Parquet, or a Google Trends "interest over time" export), checks it against a contract and returns a
 clean frame: typed columns, timestamps in the spike's time zone, sorted by the key, provenance in
 ``df.attrs["source"]``. Chapter code receives these frames and never re-checks columns.
 
 Every problem in the data raises one ``InputError`` naming the file, the column, the spreadsheet row
-numbers (header = row 1) and the fix. The checks are vectorised so a 21.6 M-row Parquet file of signals
-loads in about a second.
+numbers (header = row 1) and the fix. Nothing is resolved silently: two headers naming the same column, a
+workbook with data on two sheets, a number outside its column's bounds are errors, not guesses. The checks
+are vectorised so a 21.6 M-row Parquet file of signals loads in about a second. ``check_inputs`` runs the
+same loads for every input of a run before the run starts.
 """
 from __future__ import annotations
 
