@@ -816,3 +816,245 @@ def test_chapter_11_12_readme_examples_load(tmp_path):
         block = readme.split(f"Example (`{table}.csv`):", 1)[1].split("```", 2)[1]
         write(tmp_path, f"{table}.csv", block.lstrip("\n"))
         assert len(getattr(sc, f"load_{table}")(f"{table}.csv", data_root=tmp_path)) == 2, table
+
+
+# ------------------------------------------------------------------------------ repeated headers
+
+SIGNALS_ROW = "kw,douyin,2025-03-01 10:00,1,posts"
+
+
+@pytest.mark.parametrize("second, problem", [
+    ("value", "the header 'value' appears twice"),
+    (" value", "the headers 'value' and ' value' name the same column"),
+    ("VALUE ", "the headers 'value' and 'VALUE ' name the same column"),
+])
+@pytest.mark.parametrize("encoding, sep", [("utf-8", ","), ("utf-8-sig", ","), ("gbk", ","), ("utf-8", ";"),
+                                           ("utf-8", "\t")])
+def test_a_repeated_csv_header_names_both_columns(tmp_path, second, problem, encoding, sep):
+    # Before: pandas renamed the second 'value' to 'value.1' and it was dropped without a word; ' value'
+    # ended in an AttributeError.
+    header = sep.join(["keyword", "platform", "timestamp", "value", "metric", second]) + "\n"
+    row = sep.join(["露营椅", "抖音", "2025-03-01 10:00", "1", "posts", "2"]) + "\n"
+    (tmp_path / "dup.csv").write_bytes(("\n" + header + row).encode(encoding))  # header on file row 2
+    err = error_of(load, tmp_path, "dup.csv")
+    assert problem in str(err)
+    assert "columns D and F (positions 4 and 6)" in str(err)
+    assert err.column == "value" and err.rows == [2] and "dup.csv" in str(err) and "delete one" in err.fix
+
+
+def test_a_repeated_xlsx_header_names_both_columns(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["keyword", "platform", "timestamp", "value", "metric", "Value"])
+    sheet.append(["kw", "douyin", "2025-03-01 10:00", 1, "posts", 2])
+    book.save(tmp_path / "dup.xlsx")
+    err = error_of(load, tmp_path, "dup.xlsx")
+    assert "the headers 'value' and 'Value' name the same column" in str(err)
+    assert "columns D and F" in str(err) and err.column == "value" and err.rows == [1]
+
+
+def test_a_repeated_parquet_column_names_both_positions(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"keyword": ["kw"], "platform": ["x"], "timestamp": ["2025-03-01"], "value": [1.0], "metric": ["m"]}
+    table = pa.table(list(map(pa.array, columns.values())) + [pa.array([2.0])], names=[*columns, "value"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    err = error_of(load, tmp_path, "dup.parquet")
+    assert "the header 'value' appears twice: columns 4 and 6 of the file" in str(err) and err.column == "value"
+
+
+def test_a_frame_with_repeated_columns_is_refused_in_memory():
+    raw = pd.DataFrame([["a", "x", "2025-03-01", 1.0, "m", 2.0]],
+                       columns=["keyword", "platform", "timestamp", "value", "metric", "value"])
+    err = error_of(sc.validate_table, raw, sc.SIGNALS, file="frame")
+    assert "appears twice" in str(err) and err.column == "value"
+
+
+def test_unnamed_columns_are_not_taken_for_repeated_headers(tmp_path):
+    name = write(tmp_path, "s.csv", SIGNALS_HEADER.strip() + ",,\n" + SIGNALS_ROW + ",,\n")
+    assert list(load(tmp_path, name)["value"]) == [1.0]
+
+
+# ------------------------------------------------------------------------------ workbooks with several sheets
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]]) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+
+
+HEADER_CELLS = ["keyword", "platform", "timestamp", "value", "metric"]
+
+
+def test_two_sheets_with_data_are_refused_naming_them(tmp_path):
+    # Before: the first sheet was read and the second ignored without a word.
+    _workbook(tmp_path / "two.xlsx", {
+        "3月": [HEADER_CELLS, ["a", "x", "2025-03-01", 1, "m"]],
+        "notes": [["what"], ["made by hand"]],
+        "4月": [HEADER_CELLS, ["a", "x", "2025-04-01", 9, "m"]],
+    })
+    err = error_of(load, tmp_path, "two.xlsx")
+    assert "3 sheets with data ('3月', 'notes', '4月')" in str(err) and "two.xlsx" in str(err)
+    assert "keep the table on one sheet" in err.fix and "sheet='3月'" in err.fix
+    assert list(load(tmp_path, "two.xlsx", sheet="4月")["value"]) == [9.0]  # a named sheet is read as asked
+
+
+def test_empty_and_header_only_sheets_are_passed_over(tmp_path):
+    _workbook(tmp_path / "one.xlsx", {
+        "empty": [],
+        "template": [HEADER_CELLS],
+        "data": [HEADER_CELLS, ["a", "x", "2025-03-01", 1, "m"], ["a", "x", "2025-03-02", -1, "m"]],
+    })
+    err = error_of(load, tmp_path, "one.xlsx")
+    assert err.column == "value" and err.rows == [3]  # read from the sheet with data, rows as on that sheet
+    _workbook(tmp_path / "none.xlsx", {"empty": [], "template": [HEADER_CELLS]})
+    assert "file is empty" in str(error_of(load, tmp_path, "none.xlsx"))
+
+
+def test_an_unknown_sheet_lists_the_sheets(tmp_path):
+    _workbook(tmp_path / "s.xlsx", {"data": [HEADER_CELLS, ["a", "x", "2025-03-01", 1, "m"]]})
+    err = error_of(load, tmp_path, "s.xlsx", sheet="Sheet1")
+    assert "no sheet 'Sheet1' in the workbook (its sheets: 'data')" in str(err)
+
+
+# ------------------------------------------------------------------------------ plausibility bounds
+
+
+@pytest.mark.parametrize("cell, shown", [("1e308", "1e+308"), ("1000000001", "1,000,000,001")])
+def test_a_value_above_the_ceiling_is_refused(tmp_path, cell, shown):
+    # Before: a 1e308 cell loaded as data.
+    name = signals_csv(tmp_path, ["a,x,2025-03-01 00:00,1,posts", f"a,x,2025-03-01 01:00,{cell},posts",
+                                  "a,x,2025-03-01 02:00,1000000000,posts"])
+    err = error_of(load, tmp_path, name)
+    assert err.column == "value" and err.rows == [3]  # the ceiling itself (row 4) is allowed
+    assert f"value {shown} out of range: value must be between 0 and 1,000,000,000" in str(err)
+    assert "typo" in err.fix
+
+
+def test_a_parquet_value_above_the_ceiling_is_refused(tmp_path):
+    pd.DataFrame({"keyword": ["a", "a"], "platform": ["x", "x"],
+                  "timestamp": pd.to_datetime(["2025-03-01", "2025-03-02"]), "value": [1.0, 1e308],
+                  "metric": ["m", "m"]}).to_parquet(tmp_path / "big.parquet")
+    err = error_of(load, tmp_path, "big.parquet")
+    assert err.column == "value" and err.rows == [3] and "out of range" in str(err)
+
+
+@pytest.mark.parametrize("cells", [["inf", "1"], ["-inf", "1"], ["NaN", "1"], ["1", "Infinity"]])
+def test_infinite_and_nan_numbers_are_refused(tmp_path, cells):
+    name = signals_csv(tmp_path, [f"a,x,2025-03-01 0{i}:00,{c},posts" for i, c in enumerate(cells)])
+    err = error_of(load, tmp_path, name)
+    bad = next(i for i, c in enumerate(cells) if c != "1")
+    assert err.column == "value" and err.rows == [bad + 2] and "not a number" in str(err)
+
+
+@pytest.mark.parametrize("value, problem", [(np.inf, "not a number"), (np.nan, "empty value")])
+def test_infinite_and_nan_parquet_numbers_are_refused(tmp_path, value, problem):
+    pd.DataFrame({"keyword": ["a", "a"], "platform": ["x", "x"],
+                  "timestamp": pd.to_datetime(["2025-03-01", "2025-03-02"]), "value": [1.0, value],
+                  "metric": ["m", "m"]}).to_parquet(tmp_path / "odd.parquet")
+    err = error_of(load, tmp_path, "odd.parquet")
+    assert err.column == "value" and err.rows == [3] and problem in str(err)
+
+
+@pytest.mark.parametrize("table, column, bad, good, rule", [
+    ("supplier_terms", "deposit_share", "1.01", "1", "between 0 and 1"),
+    ("stock", "price", "0", "6", "above 0 and at most 1,000,000"),  # salvage_value is 6
+    ("sales", "price", "0", "0.5", "above 0 and at most 1,000,000"),
+    ("suppliers", "lead_days", "366", "365", "between 0 and 365"),
+    ("financing", "rate_annual", "12", "0.12", "between 0 and 1"),
+    ("cash", "amount", "-20000000000", "-5000", "between -10,000,000,000 and 10,000,000,000"),
+    ("budget", "daily_budget", "1e11", "1e10", "between 0 and 10,000,000,000"),
+    ("urgent_orders", "distance_km", "40000", "20000", "between 0 and 20,000"),
+])
+def test_bounds_refuse_just_outside_and_accept_the_edge(tmp_path, table, column, bad, good, rule):
+    path = ROOT / "data" / "samples" / "starry-mug" / f"{table}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for value, ok in ((good, True), (bad, False)):
+        frame.loc[0, column] = value
+        frame.to_csv(tmp_path / f"{table}.csv", index=False)
+        loader = getattr(sc, f"load_{table}")
+        if ok:
+            loader(f"{table}.csv", data_root=tmp_path)
+            continue
+        err = error_of(loader, f"{table}.csv", data_root=tmp_path)
+        assert err.column == column and err.rows == [2]
+        assert f"out of range: {column} must be {rule}" in str(err)
+
+
+def test_a_trends_index_above_100_is_refused(tmp_path):
+    err = error_of(load, tmp_path, write(tmp_path, "t.csv", CLASSIC.replace("2022-01-09,15", "2022-01-09,150")))
+    assert err.column == "wordle: (Worldwide)" and err.rows == [7]
+    assert "value 150 out of range: a Google Trends index is between 0 and 100" in str(err)
+
+
+@pytest.mark.parametrize("scenario", ["starry-mug", "fast-fade", "false-alarm"])
+def test_every_sample_file_loads_within_the_bounds(scenario):
+    for name, contract in sc.CONTRACTS.items():
+        frame = sc.load_table(f"samples/{scenario}/{name}.csv", contract, data_root=ROOT / "data")
+        assert len(frame) > 0, name
+
+
+def test_bounds_are_declared_on_numbers_only_and_in_order():
+    with pytest.raises(ConfigError, match="bounds only apply to number columns"):
+        sc.Column("name", "str", "x", maximum=3)
+    with pytest.raises(ConfigError, match="not below maximum"):
+        sc.Column("n", "float", "x", minimum=2, maximum=1)
+    with pytest.raises(ConfigError, match="exclusive_minimum needs a minimum"):
+        sc.Column("n", "float", "x", exclusive_minimum=True)
+    assert sc.Column("n", "int", "x", non_negative=True).minimum == 0
+
+
+def test_the_readme_shows_the_bounds_and_is_regenerated_from_the_contracts():
+    readme = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    assert "| `share` | number | yes | >= 0; <= 1 |" in readme
+    assert "| `price` | number | yes | > 0; <= 1,000,000 | Normal selling price per unit (yuan). |" in readme
+    assert sc.refresh_readme(readme) == readme
+    stale = readme.replace("| `share` | number | yes | >= 0; <= 1 |", "| `share` | number | yes | >= 0 |")
+    assert stale != readme and sc.refresh_readme(stale) == readme
+
+
+# ------------------------------------------------------------------------------ checking a run's inputs up front
+
+
+def _copy_samples(tmp_path: Path, tables) -> Path:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    for table in tables:
+        (folder / f"{table}.csv").write_bytes((ROOT / "data" / "samples" / "starry-mug" / f"{table}.csv").read_bytes())
+    return folder
+
+
+def test_check_inputs_loads_every_table_and_returns_its_provenance(tmp_path):
+    folder = _copy_samples(tmp_path, ["signals", "budget"])
+    (folder / "notes.txt").write_text("anything", encoding="utf-8")
+    sources = sc.check_inputs({"signals": "s/signals.csv", "budget": "s/budget.csv", "notes": "s/notes.txt"},
+                              data_root=tmp_path)
+    assert sources["signals"]["sha256"] == sc.sha256_file(folder / "signals.csv")
+    assert sources["signals"]["rows"] == len(sc.load_signals("s/signals.csv", data_root=tmp_path))
+    assert sources["notes"]["sha256"] == sc.sha256_file(folder / "notes.txt")
+
+
+def test_check_inputs_raises_what_the_chapter_would(tmp_path):
+    folder = _copy_samples(tmp_path, ["signals", "budget"])
+    text = (folder / "budget.csv").read_text(encoding="utf-8").splitlines()
+    text[2] = text[2].rsplit(",", 1)[0] + ",-5"
+    (folder / "budget.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    err = error_of(sc.check_inputs, {"signals": "s/signals.csv", "budget": "s/budget.csv"}, data_root=tmp_path)
+    assert err.column == "daily_budget" and err.rows == [3] and "budget.csv" in str(err)
+    (folder / "dir.csv").mkdir()
+    err = error_of(sc.check_inputs, {"signals": "s/dir.csv"}, data_root=tmp_path)
+    assert "a folder, not a file" in str(err) and "dir.csv" in str(err)
+    err = error_of(sc.check_inputs, {"notes": "s/missing.txt"}, data_root=tmp_path)
+    assert "file not found" in str(err)
+    with pytest.raises(ConfigError, match="outside"):
+        sc.check_inputs({"signals": "../signals.csv"}, data_root=tmp_path)

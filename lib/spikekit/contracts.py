@@ -1,14 +1,16 @@
 """Input contracts: the one place that reads and validates every input table.
 
-A ``Contract`` declares a table's columns (type, required or optional, allowed values, sign, a one-line
-description) and its key. ``load_table`` reads a file (CSV/TXT in UTF-8, UTF-8 with BOM or GBK/GB18030,
+A ``Contract`` declares a table's columns (type, required or optional, allowed values, plausibility bounds,
+a one-line description) and its key. ``load_table`` reads a file (CSV/TXT in UTF-8, UTF-8 with BOM or GBK/GB18030,
 XLSX, Parquet, or a Google Trends "interest over time" export), checks it against a contract and returns a
 clean frame: typed columns, timestamps in the spike's time zone, sorted by the key, provenance in
 ``df.attrs["source"]``. Chapter code receives these frames and never re-checks columns.
 
 Every problem in the data raises one ``InputError`` naming the file, the column, the spreadsheet row
-numbers (header = row 1) and the fix. The checks are vectorised so a 21.6 M-row Parquet file of signals
-loads in about a second.
+numbers (header = row 1) and the fix. Nothing is resolved silently: two headers naming the same column, a
+workbook with data on two sheets, a number outside its column's bounds are errors, not guesses. The checks
+are vectorised so a 21.6 M-row Parquet file of signals loads in about a second. ``check_inputs`` runs the
+same loads for every input of a run before the run starts.
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ __all__ = [
     "read_signals_any",
     "sha256_file",
     "describe_contract",
+    "check_inputs",
+    "refresh_readme",
 ]
 
 DTYPES = ("str", "float", "int", "timestamp")
@@ -74,6 +78,12 @@ class Column:
     non_negative: bool = False
     categorical: bool = False  # output as pandas ``category`` (text columns repeated over many rows)
     required_when: tuple[str, str] | None = None
+    # Plausibility bounds of a number column (inclusive; ``exclusive_minimum`` makes the lower one strict).
+    # ``non_negative`` alone means minimum 0. ``bound_fix`` is the advice given with a value out of bounds.
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    bound_fix: str | None = None
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
@@ -83,6 +93,51 @@ class Column:
         if not self.required and self.dtype != "str":
             # An absent text column reads as ""; numbers and times have no such neutral value.
             raise ConfigError(f"column {self.name!r}: only str columns can be optional")
+        bounded = self.minimum is not None or self.maximum is not None or self.exclusive_minimum
+        if bounded and self.dtype not in ("float", "int"):
+            raise ConfigError(f"column {self.name!r}: bounds only apply to number columns")
+        if self.non_negative and self.minimum is None:
+            object.__setattr__(self, "minimum", 0.0)
+        if self.non_negative and self.minimum < 0:
+            raise ConfigError(f"column {self.name!r}: non_negative with a negative minimum")
+        if self.exclusive_minimum and self.minimum is None:
+            raise ConfigError(f"column {self.name!r}: exclusive_minimum needs a minimum")
+        if self.minimum is not None and self.maximum is not None and self.minimum >= self.maximum:
+            raise ConfigError(f"column {self.name!r}: minimum {self.minimum} is not below maximum {self.maximum}")
+
+    @property
+    def bounded(self) -> bool:
+        return self.minimum is not None or self.maximum is not None
+
+    def range_text(self) -> str:
+        """The allowed range in words, e.g. 'between 0 and 1', 'above 0 and at most 1,000,000'."""
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None and not self.exclusive_minimum:
+            return f"between {_number_text(low)} and {_number_text(high)}"
+        parts = []
+        if low is not None:
+            parts.append(f"{'above' if self.exclusive_minimum else 'at least'} {_number_text(low)}")
+        if high is not None:
+            parts.append(f"at most {_number_text(high)}")
+        return " and ".join(parts)
+
+
+def _number_text(value: float) -> str:
+    """1000000000.0 -> '1,000,000,000'; 0.5 -> '0.5'; 1e308 -> '1e+308' (readable in an error message)."""
+    return format(float(value), ",.15g")
+
+
+# Plausibility ceilings: far above any real shop's numbers, low enough that a slip (a value pasted into the
+# wrong column, a unit mix-up, 1e308) cannot pass as data and silently move a decision.
+COUNT_MAX = 1e9  # counts in one row: views, visitors, orders, units
+UNIT_MONEY_MAX = 1e6  # yuan per unit or per order: prices, unit and handling costs
+MONEY_MAX = 1e10  # yuan in total: cash, budgets, credit limits, set-up costs
+DAYS_MAX = 365.0  # lead times, delivery days, payment lags
+HOURS_MAX = 24 * DAYS_MAX
+DISTANCE_KM_MAX = 20_000.0  # half the Earth's circumference
+MATERIAL_NEVER_DAY_MAX = 1e6  # suppliers "use a large number if none is coming"
+TRENDS_INDEX_MAX = 100.0  # Google Trends scales each chart to 0-100
+SHARE_FIX = "write it as a fraction between 0 and 1 (0.05 = 5%)"
 
 
 @dataclass(frozen=True)
@@ -128,7 +183,7 @@ SIGNALS = Contract(
             categorical=True,
         ),
         Column("timestamp", "timestamp", "When the value was known: the END of the hour/day/week it counts (10:00 = 09:00-10:00). A run uses a row once this is <= as_of."),
-        Column("value", "float", "The measured amount for that period.", non_negative=True),
+        Column("value", "float", "The measured amount for that period.", non_negative=True, maximum=COUNT_MAX),
         Column(
             "metric",
             "str",
@@ -150,7 +205,7 @@ VALIDATION = Contract(
             "What was counted.",
             allowed=("poll_invited", "poll_participated", "add_to_cart", "presale_order", "design_vote"),
         ),
-        Column("count", "int", "How many in that period.", non_negative=True),
+        Column("count", "int", "How many in that period.", non_negative=True, maximum=COUNT_MAX),
         Column(
             "phase",
             "str",
@@ -246,6 +301,44 @@ def _is_blank(line: str) -> bool:
 def _looks_like_category_line(line: str) -> bool:
     stripped = line.strip().strip('"')
     return bool(stripped) and (":" in stripped or "：" in stripped)
+
+
+def _column_letters(position: int) -> str:
+    """1 -> 'A', 26 -> 'Z', 27 -> 'AA': how a spreadsheet names the column at a 1-based position."""
+    letters = ""
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _check_unique_headers(names: Sequence, file, *, spreadsheet: bool, header_row: int | None) -> None:
+    """Two headers that name the same column once the loader has normalised them (spaces stripped, upper/lower
+    case ignored) are an error: otherwise one of the two columns would be read and the other silently dropped."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        key = "" if name is None else str(name).strip().lower()
+        if not key:
+            continue  # an unnamed column is never read
+        if key not in seen:
+            seen[key] = position
+            continue
+        first = seen[key]
+        before, again = str(names[first - 1]), str(name)
+        if spreadsheet:
+            letters = f"{_column_letters(first)} and {_column_letters(position)}"
+            where = f"columns {letters} (positions {first} and {position})"
+        else:
+            where = f"columns {first} and {position} of the file"
+        same = (f"the header {before!r} appears twice" if before == again else
+                f"the headers {before!r} and {again!r} name the same column (spaces and upper/lower case are ignored)")
+        raise InputError(
+            f"{same}: {where}",
+            file=str(file),
+            column=before.strip(),
+            rows=None if header_row is None else [header_row],
+            fix="delete one of the two columns, or rename one if both are needed (each header must appear once)",
+        )
 
 
 def _trends_header(lines: list[str]) -> tuple[int, list[str]] | None:
@@ -348,6 +441,17 @@ def _read_trends(text: str, header_at: int, header: list[str], path) -> tuple[pd
         raise _empty_file_error(path)
     n_rows, n_terms = len(stamps), len(terms)
     value_matrix = np.asarray(values, dtype=np.float64)  # rows x terms
+    over = value_matrix > TRENDS_INDEX_MAX
+    if over.any():
+        row, term = (int(i) for i in np.argwhere(over)[0])
+        raise InputError(
+            f"value {_number_text(value_matrix[row, term])} out of range: a Google Trends index is between 0 and "
+            f"{_number_text(TRENDS_INDEX_MAX)}",
+            file=str(path),
+            column=header[1 + term],
+            rows=[line_numbers[i] for i in np.flatnonzero(over[:, term])],
+            fix="export the Google Trends chart again without editing it",
+        )
     frame = pd.DataFrame(
         {
             "keyword": np.repeat([t for t, _ in terms], n_rows),
@@ -383,6 +487,9 @@ def _read_text(path: Path) -> tuple[pd.DataFrame, dict]:
     first = next(i for i, line in enumerate(lines) if not _is_blank(line))
     sample = [line for line in lines[first : first + 50] if line.strip()]
     sep = _sniff_separator(sample)
+    # pandas would rename a repeated header ('value' -> 'value.1'): check the header as written.
+    _check_unique_headers(next(csv.reader([lines[first]], delimiter=sep)), path, spreadsheet=True,
+                          header_row=first + 1)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -407,23 +514,72 @@ def _read_text(path: Path) -> tuple[pd.DataFrame, dict]:
     return _drop_blank_rows(frame, info)
 
 
+def _first_rows(sheet, limit: int = 2) -> list[tuple[int, list]]:
+    """The first ``limit`` non-blank rows of a worksheet as (spreadsheet row number, cell values)."""
+    found = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if any(v is not None and not (isinstance(v, str) and not v.strip()) for v in values):
+            found.append((number, list(values)))
+            if len(found) == limit:
+                break
+    return found
+
+
 def _read_excel(path: Path, sheet) -> tuple[pd.DataFrame, dict]:
+    """One worksheet of a workbook. Unnamed, the workbook must hold data rows on one sheet only: sheets that are
+    empty or hold a header alone are passed over, two sheets with data are an error (never a silent pick)."""
+    import openpyxl
+
     try:
-        frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, engine="openpyxl")
-    except ValueError as exc:
-        if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
-            raise InputError(
-                f"no sheet {sheet!r} in the workbook", file=str(path), fix="name an existing sheet"
-            ) from None
-        raise
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises assorted types for corrupt files
         raise InputError(
             f"cannot read the workbook ({type(exc).__name__}: {exc})",
             file=str(path),
             fix="open it in Excel/WPS and save it again as .xlsx",
         ) from None
+    try:
+        titles = [ws.title for ws in book.worksheets]
+        if sheet is None:
+            with_data = [(ws.title, rows) for ws in book.worksheets if len(rows := _first_rows(ws)) == 2]
+            if len(with_data) > 1:
+                shown = ", ".join(repr(title) for title, _ in with_data)
+                raise InputError(
+                    f"the workbook has {len(with_data)} sheets with data ({shown}); the loader reads one table and "
+                    "will not guess which sheet holds it",
+                    file=str(path),
+                    fix="keep the table on one sheet and delete the other sheets or save them as separate files "
+                    f"(in a notebook you may instead pass sheet={with_data[0][0]!r} to the loader)",
+                )
+            if not with_data:
+                raise _empty_file_error(path)
+            name, rows = with_data[0]
+        else:
+            if isinstance(sheet, int) and 0 <= sheet < len(titles):
+                name = titles[sheet]
+            elif isinstance(sheet, str) and sheet in titles:
+                name = sheet
+            else:
+                raise InputError(
+                    f"no sheet {sheet!r} in the workbook (its sheets: {', '.join(repr(t) for t in titles)})",
+                    file=str(path),
+                    fix="name an existing sheet",
+                )
+            rows = _first_rows(book[name], limit=1)
+    finally:
+        book.close()
+    if rows and rows[0][0] == 1:  # pandas takes row 1 as the header (a blank row 1 gives 'Unnamed' columns)
+        _check_unique_headers(rows[0][1], path, spreadsheet=True, header_row=1)
+    try:
+        frame = pd.read_excel(path, sheet_name=name, engine="openpyxl")
+    except Exception as exc:
+        raise InputError(
+            f"cannot read sheet {name!r} of the workbook ({type(exc).__name__}: {exc})",
+            file=str(path),
+            fix="open it in Excel/WPS and save it again as .xlsx",
+        ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    info = {"format": "xlsx", "encoding": None, "sheet": 0 if sheet is None else sheet, "first_row": 2}
+    info = {"format": "xlsx", "encoding": None, "sheet": name, "first_row": 2}
     return _drop_blank_rows(frame, info)
 
 
@@ -518,6 +674,7 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> tuple[pd.DataFra
 
     try:
         schema = pq.read_schema(path)
+        _check_unique_headers(schema.names, path, spreadsheet=False, header_row=None)
         names = [str(n).strip() for n in schema.names]
         wanted = list(schema.names)
         if columns is not None:
@@ -604,8 +761,11 @@ def read_raw(
     """
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise InputError("this is a folder, not a file", file=str(path),
+                             fix="give the path of the table file inside it (e.g. .../signals.csv)")
         raise InputError(
-            "file not found" if not path.exists() else "not a file",
+            "file not found" if not path.exists() else "not a regular file",
             file=str(path),
             fix="check the path (relative paths are taken inside the data folder)",
         )
@@ -800,13 +960,36 @@ def _numbers(col: Column, raw: pd.Series, ctx: _Context) -> np.ndarray:
             raise ctx.error(
                 "not a whole number", col.name, np.flatnonzero(fractional), fix="counts must be whole numbers"
             )
-    if col.non_negative and len(values) and values.min() < 0:
-        negative = values < 0
-        if negative.any():
-            raise ctx.error(
-                "negative value", col.name, np.flatnonzero(negative), fix=f"{col.name} cannot be below 0; correct it"
-            )
+    if col.bounded and len(values):
+        _check_bounds(col, values, ctx)
     return values
+
+
+def _check_bounds(col: Column, values: np.ndarray, ctx: _Context) -> None:
+    """Values outside the column's plausibility bounds are errors (one min and one max pass when all are in)."""
+    low, high = col.minimum, col.maximum
+    lowest, highest = values.min(), values.max()
+    if col.non_negative and lowest < 0:
+        raise ctx.error(
+            "negative value", col.name, np.flatnonzero(values < 0), fix=f"{col.name} cannot be below 0; correct it"
+        )
+    too_low = low is not None and (lowest <= low if col.exclusive_minimum else lowest < low)
+    too_high = high is not None and highest > high
+    if not (too_low or too_high):
+        return
+    bad = np.zeros(len(values), dtype=bool)
+    if too_low:
+        bad |= (values <= low) if col.exclusive_minimum else (values < low)
+    if too_high:
+        bad |= values > high
+    positions = np.flatnonzero(bad)
+    raise ctx.error(
+        f"value {_number_text(values[positions[0]])} out of range: {col.name} must be {col.range_text()}",
+        col.name,
+        positions,
+        fix=col.bound_fix or "correct the cell (a value this far out is a typo, a unit mix-up or a value from "
+        "another column)",
+    )
 
 
 _OFFSET_RE = re.compile(
@@ -986,6 +1169,8 @@ def validate_table(
     ctx = _Context(str(file), info.get("row_numbers"), int(info.get("first_row", 2)))
     if len(raw) == 0:
         raise _empty_file_error(file)
+    if not raw.columns.is_unique or len({str(c).strip().lower() for c in raw.columns}) < raw.shape[1]:
+        _check_unique_headers(list(raw.columns), file, spreadsheet=False, header_row=None)
     mapping, extra = _match_columns(raw, contract, ctx)
     info["ignored_columns"] = extra
 
@@ -1178,6 +1363,30 @@ def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.
     return frame
 
 
+def check_inputs(
+    files: dict[str, str], *, tz: str = "Asia/Shanghai", data_root: str | os.PathLike | None = None
+) -> dict[str, dict]:
+    """Load and check every input a run will read, before the run writes anything.
+
+    ``files`` maps an input key (a spike file's ``data:`` key, which is its table's contract name) to its path
+    under the data folder. Raises the first problem as the loader would in the chapter: ConfigError for a path
+    outside the data folder, InputError for a missing file, a folder, or a table breaking its contract. A key
+    without a contract only has to be a readable file. Returns each key's provenance (``df.attrs["source"]``).
+    """
+    _check_tz(tz)
+    root = paths.data_root() if data_root is None else Path(data_root)
+    sources = {}
+    for key, path in files.items():
+        resolved = paths.resolve_under(root, path, what=f"'{key}' input")
+        if key in CONTRACTS:
+            sources[key] = dict(_load_resolved(resolved, CONTRACTS[key], tz=tz, sheet=None).attrs["source"])
+        else:
+            if not resolved.is_file():
+                read_raw(resolved)  # raises the loader's own error for a missing path or a folder
+            sources[key] = {"path": str(resolved), "sha256": sha256_file(resolved)}
+    return sources
+
+
 def _file_rows(frame: pd.DataFrame, mask) -> list[int]:
     """Spreadsheet rows of the flagged rows of a frame: from the loader's record of where each sorted row
     stood in the file, or, for a frame built in memory, its own order (row = position + 2)."""
@@ -1237,8 +1446,10 @@ def _rule_text(col: Column) -> str:
             rules.append("non-empty")
         if col.allowed:
             rules.append("one of " + ", ".join(f"`{a}`" for a in col.allowed))
-    if col.non_negative:
-        rules.append(">= 0")
+    if col.minimum is not None:
+        rules.append(f"{'>' if col.exclusive_minimum else '>='} {_number_text(col.minimum)}")
+    if col.maximum is not None:
+        rules.append(f"<= {_number_text(col.maximum)}")
     if col.dtype == "timestamp":
         rules.append("local time of the spike, or with a UTC offset (not both in one file)")
     return "; ".join(rules) or "-"
@@ -1262,6 +1473,42 @@ def describe_contract(contract: Contract) -> str:
     return "\n".join(lines) + "\n"
 
 
+_README_KEY_LINE = "Key (each combination at most once): "
+
+
+def refresh_readme(text: str) -> str:
+    """``text`` (data/README.md) with each ``### Table `<name>``` section's generated part (description, column
+    table, key line) replaced by ``describe_contract``; the hand-written example after it is kept."""
+    for contract in CONTRACTS.values():
+        heading = f"### Table `{contract.name}`\n\n"
+        start = text.find(heading)
+        if start < 0:
+            raise ConfigError(f"the data README has no section '### Table `{contract.name}`'. "
+                              "Fix: add the heading (with an example) and run this again")
+        begin = start + len(heading)
+        key_at = text.index(_README_KEY_LINE, begin)
+        end = text.index("\n", key_at) + 1
+        text = text[:begin] + describe_contract(contract) + text[end:]
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m spikekit.contracts --update-readme [PATH]``: regenerate the table sections of data/README.md."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m spikekit.contracts", description=main.__doc__)
+    parser.add_argument("--update-readme", nargs="?", const=str(paths.PROJECT_ROOT / "data" / "README.md"),
+                        metavar="PATH", required=True, help="the README to rewrite (default: data/README.md)")
+    args = parser.parse_args(argv)
+    readme = Path(args.update_readme)
+    old = readme.read_text(encoding="utf-8")
+    new = refresh_readme(old)
+    if new != old:
+        readme.write_text(new, encoding="utf-8")
+    print(f"{readme}: {'updated' if new != old else 'already up to date'}")
+    return 0
+
+
 # --- warehouses, lanes, regional_demand, urgent_orders (chapter 05) ---
 
 WAREHOUSES = Contract(
@@ -1272,8 +1519,10 @@ WAREHOUSES = Contract(
         Column("kind", "str", "main = the shop's own warehouse; cloud = a cloud warehouse paid per order.",
                allowed=("main", "cloud")),
         Column("city", "str", "City the warehouse ships from."),
-        Column("capacity_per_day", "int", "Orders it can pack and hand over per day.", non_negative=True),
-        Column("handling_cost", "float", "Packing and handling cost per order (yuan).", non_negative=True),
+        Column("capacity_per_day", "int", "Orders it can pack and hand over per day.",
+               non_negative=True, maximum=COUNT_MAX),
+        Column("handling_cost", "float", "Packing and handling cost per order (yuan).",
+               non_negative=True, maximum=UNIT_MONEY_MAX),
     ),
     key=("warehouse",),
 )
@@ -1284,8 +1533,10 @@ LANES = Contract(
     columns=(
         Column("warehouse", "str", "Warehouse name, as in warehouses."),
         Column("region", "str", "Destination region (e.g. 华东, 西南), as in regional_demand."),
-        Column("cost_per_order", "float", "Carrier cost per order on this lane (yuan).", non_negative=True),
-        Column("delivery_days", "float", "Usual days from hand-over to delivery on this lane.", non_negative=True),
+        Column("cost_per_order", "float", "Carrier cost per order on this lane (yuan).",
+               non_negative=True, maximum=UNIT_MONEY_MAX),
+        Column("delivery_days", "float", "Usual days from hand-over to delivery on this lane.",
+               non_negative=True, maximum=DAYS_MAX),
     ),
     key=("warehouse", "region"),
 )
@@ -1295,9 +1546,11 @@ REGIONAL_DEMAND = Contract(
     description="Where the orders go: each region's share of orders and the shop's usual logistics cost there.",
     columns=(
         Column("region", "str", "Destination region, as in lanes."),
-        Column("share", "float", "Share of orders going to the region, 0 to 1; the shares sum to 1.", non_negative=True),
+        Column("share", "float", "Share of orders going to the region, 0 to 1; the shares sum to 1.",
+               non_negative=True, maximum=1.0, bound_fix=SHARE_FIX),
         Column("normal_cost_per_order", "float",
-               "The shop's usual logistics cost per order to the region before the spike (yuan).", non_negative=True),
+               "The shop's usual logistics cost per order to the region before the spike (yuan).",
+               non_negative=True, maximum=UNIT_MONEY_MAX),
     ),
     key=("region",),
 )
@@ -1309,12 +1562,16 @@ URGENT_ORDERS = Contract(
         Column("order_id", "str", "Order number."),
         Column("timestamp", "timestamp", "When the order was placed; a run uses a row once this is <= as_of."),
         Column("region", "str", "Destination region or city district."),
-        Column("distance_km", "float", "Distance from the shipping warehouse to the customer (km).", non_negative=True),
+        Column("distance_km", "float", "Distance from the shipping warehouse to the customer (km).",
+               non_negative=True, maximum=DISTANCE_KM_MAX),
         Column("promised_hours", "float", "Delivery promised within this many hours of the order (> 0).",
-               non_negative=True),
-        Column("standard_hours", "float", "Expected delivery time by the normal carrier (hours).", non_negative=True),
-        Column("standard_cost", "float", "Normal carrier cost for this order (yuan).", non_negative=True),
-        Column("courier_cost", "float", "Crowdsourced courier quote for this order (yuan).", non_negative=True),
+               non_negative=True, maximum=HOURS_MAX),
+        Column("standard_hours", "float", "Expected delivery time by the normal carrier (hours).",
+               non_negative=True, maximum=HOURS_MAX),
+        Column("standard_cost", "float", "Normal carrier cost for this order (yuan).",
+               non_negative=True, maximum=UNIT_MONEY_MAX),
+        Column("courier_cost", "float", "Crowdsourced courier quote for this order (yuan).",
+               non_negative=True, maximum=UNIT_MONEY_MAX),
     ),
     key=("order_id",),
 )
@@ -1343,12 +1600,7 @@ def validate_lanes(frame: pd.DataFrame, file: str = "lanes.csv") -> pd.DataFrame
 
 
 def validate_regional_demand(frame: pd.DataFrame, file: str = "regional_demand.csv") -> pd.DataFrame:
-    """Cross-row rules of ``regional_demand``: each share at most 1, and the shares sum to 1 (within 0.001)."""
-    over = frame["share"].to_numpy(dtype=float) > 1
-    if over.any():
-        raise InputError("a share above 1: shares are fractions of all orders (0.25 = 25%)", file=file,
-                         column="share", rows=_file_rows(frame, over),
-                         fix="write shares as fractions between 0 and 1")
+    """Cross-row rule of ``regional_demand``: the shares (each 0 to 1, by the contract) sum to 1 (within 0.001)."""
     total = float(frame["share"].sum())
     if abs(total - 1.0) > SHARE_SUM_TOLERANCE:
         raise InputError(f"the shares sum to {total:.4f}, not 1 (within {SHARE_SUM_TOLERANCE})", file=file,
@@ -1394,13 +1646,14 @@ STOCK = Contract(
     description="Stock of the spike product now: units on hand, what a unit costs and sells for, and what a leftover is worth.",
     columns=(
         Column("sku", "str", "Stock-keeping unit (e.g. starry-mug-blue)."),
-        Column("on_hand", "int", "Units in the warehouse now, sellable.", non_negative=True),
-        Column("unit_cost", "float", "Purchase cost per unit (yuan).", non_negative=True),
-        Column("price", "float", "Normal selling price per unit (yuan).", non_negative=True),
+        Column("on_hand", "int", "Units in the warehouse now, sellable.", non_negative=True, maximum=COUNT_MAX),
+        Column("unit_cost", "float", "Purchase cost per unit (yuan).", non_negative=True, maximum=UNIT_MONEY_MAX),
+        Column("price", "float", "Normal selling price per unit (yuan).",
+               non_negative=True, minimum=0.0, exclusive_minimum=True, maximum=UNIT_MONEY_MAX),
         Column("holding_cost_per_day", "float", "Cost of keeping one unit in stock for one day (yuan).",
-               non_negative=True),
+               non_negative=True, maximum=UNIT_MONEY_MAX),
         Column("salvage_value", "float", "What one unit left over at the end fetches (clearance, yuan).",
-               non_negative=True),
+               non_negative=True, maximum=UNIT_MONEY_MAX),
     ),
     key=("sku",),
 )
@@ -1431,19 +1684,24 @@ SUPPLIERS = Contract(
         Column("supplier", "str", "Supplier name (e.g. 东莞工厂A)."),
         Column("tier", "str", "A = small orders fast (under 100 units, within 7 days); B = under 300 units, within "
                "10 days; C = regular supplier kept as backup.", allowed=("A", "B", "C")),
-        Column("min_order", "int", "Smallest order it accepts (units); 0 = none.", non_negative=True),
-        Column("max_units", "int", "Most units it will take in this order; at least min_order.", non_negative=True),
-        Column("material_units", "int", "Units it can make from the material on hand now.", non_negative=True),
+        Column("min_order", "int", "Smallest order it accepts (units); 0 = none.",
+               non_negative=True, maximum=COUNT_MAX),
+        Column("max_units", "int", "Most units it will take in this order; at least min_order.",
+               non_negative=True, maximum=COUNT_MAX),
+        Column("material_units", "int", "Units it can make from the material on hand now.",
+               non_negative=True, maximum=COUNT_MAX),
         Column("material_ready_day", "float", "Day more material arrives (day 1 = first day after the order); from "
-               "then on material does not limit. Use a large number if none is coming.", non_negative=True),
-        Column("daily_capacity", "int", "Units it can make per day at full capacity.", non_negative=True),
+               "then on material does not limit. Use a large number if none is coming.",
+               non_negative=True, maximum=MATERIAL_NEVER_DAY_MAX),
+        Column("daily_capacity", "int", "Units it can make per day at full capacity.",
+               non_negative=True, maximum=COUNT_MAX),
         Column("lead_days", "float", "Days from a unit finished to it arriving at our warehouse (rounded up).",
-               non_negative=True),
-        Column("unit_cost", "float", "Price per unit (yuan).", non_negative=True),
+               non_negative=True, maximum=DAYS_MAX),
+        Column("unit_cost", "float", "Price per unit (yuan).", non_negative=True, maximum=UNIT_MONEY_MAX),
         Column("setup_cost", "float", "Fixed cost if it gets any order: samples, moulds, set-up (yuan).",
-               non_negative=True),
+               non_negative=True, maximum=MONEY_MAX),
         Column("reliability", "float", "Share of promised units that arrived on time in the past, 0 to 1.",
-               non_negative=True),
+               non_negative=True, maximum=1.0, bound_fix=SHARE_FIX),
     ),
     key=("supplier",),
 )
@@ -1453,12 +1711,7 @@ CONTRACTS[SUPPLIERS.name] = SUPPLIERS
 
 
 def validate_suppliers(frame: pd.DataFrame, file: str = "suppliers.csv") -> pd.DataFrame:
-    """Cross-row rules of ``suppliers``: reliability at most 1, and min_order <= max_units on every row."""
-    above_one = frame["reliability"].to_numpy(dtype=float) > 1
-    if above_one.any():
-        raise InputError("reliability above 1: it is the share of units that arrived on time (0.95 = 95%)",
-                         file=file, column="reliability", rows=_file_rows(frame, above_one),
-                         fix="write reliability as a fraction between 0 and 1")
+    """Cross-row rule of ``suppliers``: min_order <= max_units on every row (reliability 0-1 is a contract bound)."""
     inverted = frame["min_order"].to_numpy() > frame["max_units"].to_numpy()
     if inverted.any():
         raise InputError("min_order is above max_units: no order could satisfy this supplier", file=file,
@@ -1480,9 +1733,9 @@ SALES = Contract(
     columns=(
         Column("timestamp", "timestamp", "END of the day counted: 2025-03-10 00:00 counts 2025-03-09. A run uses a "
                "row once this is <= as_of."),
-        Column("orders", "int", "Units sold that day.", non_negative=True),
+        Column("orders", "int", "Units sold that day.", non_negative=True, maximum=COUNT_MAX),
         Column("price", "float", "Average selling price that day (yuan); its changes let chapter 06 estimate the "
-               "price response.", non_negative=True),
+               "price response.", non_negative=True, minimum=0.0, exclusive_minimum=True, maximum=UNIT_MONEY_MAX),
     ),
     key=("timestamp",),
 )
@@ -1515,7 +1768,7 @@ TRAFFIC = Contract(
                "a row once this is <= as_of."),
         Column("platform", "str", "Platform (e.g. 小红书, 抖音, 淘宝, 拼多多, 微信, 快手).", categorical=True),
         Column("source", "str", "Traffic source (e.g. 推荐, 搜索, 直播, 广告).", categorical=True),
-        Column("visitors", "int", "Visitors from that source in that hour.", non_negative=True),
+        Column("visitors", "int", "Visitors from that source in that hour.", non_negative=True, maximum=COUNT_MAX),
     ),
     key=("timestamp", "platform", "source"),
 )
@@ -1527,9 +1780,11 @@ FUNNEL = Contract(
         Column("timestamp", "timestamp", "END of the hour counted, on the hour: 10:00 counts 09:00-10:00. A run uses "
                "a row once this is <= as_of."),
         Column("platform", "str", "Platform (e.g. 小红书, 抖音).", categorical=True),
-        Column("views", "int", "Product page views in that hour.", non_negative=True),
-        Column("add_to_cart", "int", "Add-to-carts in that hour; at most views.", non_negative=True),
-        Column("orders", "int", "Paid orders in that hour; at most add_to_cart.", non_negative=True),
+        Column("views", "int", "Product page views in that hour.", non_negative=True, maximum=COUNT_MAX),
+        Column("add_to_cart", "int", "Add-to-carts in that hour; at most views.",
+               non_negative=True, maximum=COUNT_MAX),
+        Column("orders", "int", "Paid orders in that hour; at most add_to_cart.",
+               non_negative=True, maximum=COUNT_MAX),
     ),
     key=("timestamp", "platform"),
 )
@@ -1543,7 +1798,7 @@ AUDIENCE = Contract(
         Column("platform", "str", "Platform (e.g. 小红书, 抖音).", categorical=True),
         Column("segment", "str", "Audience segment (e.g. 女 18-24, 女 25-35, 女 36+, 男 18-24, 男 25-35, 男 36+).",
                categorical=True),
-        Column("visitors", "int", "Visitors of that segment in that window.", non_negative=True),
+        Column("visitors", "int", "Visitors of that segment in that window.", non_negative=True, maximum=COUNT_MAX),
     ),
     key=("timestamp", "platform", "segment"),
 )
@@ -1553,7 +1808,8 @@ BUDGET = Contract(
     description="Advertising budget per platform now, in yuan per day: what the data room may move.",
     columns=(
         Column("platform", "str", "Platform, as in funnel."),
-        Column("daily_budget", "float", "Ad spend per day on that platform now (yuan).", non_negative=True),
+        Column("daily_budget", "float", "Ad spend per day on that platform now (yuan).",
+               non_negative=True, maximum=MONEY_MAX),
     ),
     key=("platform",),
 )
@@ -1643,9 +1899,11 @@ POSTS = Contract(
         Column("platform", "str", "Platform (e.g. 小红书, 抖音, 淘宝, 拼多多, 微信, 快手).", categorical=True),
         Column("format", "str", "Content format: scenario (the product in use), unboxing, testimonial.",
                allowed=("scenario", "unboxing", "testimonial"), categorical=True),
-        Column("views", "int", "Views of the post so far.", non_negative=True),
-        Column("clicks", "int", "Clicks from the post to the product page; at most views.", non_negative=True),
-        Column("orders", "int", "Orders attributed to the post; at most clicks.", non_negative=True),
+        Column("views", "int", "Views of the post so far.", non_negative=True, maximum=COUNT_MAX),
+        Column("clicks", "int", "Clicks from the post to the product page; at most views.",
+               non_negative=True, maximum=COUNT_MAX),
+        Column("orders", "int", "Orders attributed to the post; at most clicks.",
+               non_negative=True, maximum=COUNT_MAX),
     ),
     key=("post_id",),
 )
@@ -1681,7 +1939,7 @@ CASH = Contract(
         Column("item", "str", "What the amount is: cash_on_hand (liquid funds now), cash_floor (never go below), "
                "other_products_budget (spend planned for other products that could be shifted).",
                allowed=("cash_on_hand", "cash_floor", "other_products_budget")),
-        Column("amount", "float", "Amount in yuan."),
+        Column("amount", "float", "Amount in yuan.", minimum=-MONEY_MAX, maximum=MONEY_MAX),
     ),
     key=("item",),
 )
@@ -1690,9 +1948,12 @@ SETTLEMENT = Contract(
     description="How each platform pays out: days from a sale to cash in the account, platform fee and refunds.",
     columns=(
         Column("platform", "str", "Sales platform (e.g. 淘宝, 抖音)."),
-        Column("lag_days", "int", "Days from a sale to the money reaching the shop's account.", non_negative=True),
-        Column("fee_share", "float", "Platform fee as a share of sales, 0 to 1.", non_negative=True),
-        Column("refund_share", "float", "Share of sales refunded, 0 to 1.", non_negative=True),
+        Column("lag_days", "int", "Days from a sale to the money reaching the shop's account.",
+               non_negative=True, maximum=DAYS_MAX),
+        Column("fee_share", "float", "Platform fee as a share of sales, 0 to 1.",
+               non_negative=True, maximum=1.0, bound_fix=SHARE_FIX),
+        Column("refund_share", "float", "Share of sales refunded, 0 to 1.",
+               non_negative=True, maximum=1.0, bound_fix=SHARE_FIX),
     ),
     key=("platform",),
 )
@@ -1701,8 +1962,10 @@ SUPPLIER_TERMS = Contract(
     description="Payment terms per supplier: deposit when the order is placed, balance some days after delivery.",
     columns=(
         Column("supplier", "str", "Supplier name, as in the suppliers table."),
-        Column("deposit_share", "float", "Share of the order paid when it is placed, 0 to 1.", non_negative=True),
-        Column("balance_days", "int", "Days after delivery that the balance is paid.", non_negative=True),
+        Column("deposit_share", "float", "Share of the order paid when it is placed, 0 to 1.",
+               non_negative=True, maximum=1.0, bound_fix=SHARE_FIX),
+        Column("balance_days", "int", "Days after delivery that the balance is paid.",
+               non_negative=True, maximum=DAYS_MAX),
     ),
     key=("supplier",),
 )
@@ -1714,25 +1977,19 @@ FINANCING = Contract(
         Column("kind", "str", "purchase_loan (on confirmed orders), receivable_advance (platform pays receivables "
                "early) or presale (customers pay ahead at a discount).",
                allowed=("purchase_loan", "receivable_advance", "presale")),
-        Column("limit", "float", "Most it will provide (yuan).", non_negative=True),
+        Column("limit", "float", "Most it will provide (yuan).", non_negative=True, maximum=MONEY_MAX),
         Column("fee_share", "float", "One-off fee as a share of the amount drawn (for a presale: the discount).",
-               non_negative=True),
-        Column("term_days", "int", "Days until it is repaid; must be above 0.", non_negative=True),
-        Column("rate_annual", "float", "Simple interest per year on the amount drawn (0.12 = 12%).", non_negative=True),
+               non_negative=True, maximum=1.0, bound_fix=SHARE_FIX),
+        Column("term_days", "int", "Days until it is repaid; must be above 0.",
+               non_negative=True, maximum=10 * DAYS_MAX),
+        Column("rate_annual", "float", "Simple interest per year on the amount drawn (0.12 = 12%).",
+               non_negative=True, maximum=1.0, bound_fix="write the yearly rate as a fraction (0.12 = 12%)"),
     ),
     key=("offer",),
 )
 for _contract in (CASH, SETTLEMENT, SUPPLIER_TERMS, FINANCING):
     CONTRACTS[_contract.name] = _contract
 del _contract
-
-
-def _share_columns(frame: pd.DataFrame, columns, contract: Contract, file: str) -> None:
-    for column in columns:
-        above = frame[column].to_numpy(dtype=float) > 1
-        if above.any():
-            raise InputError(f"{column} above 1: it is a share (0.05 = 5%)", file=file, column=column,
-                             rows=_file_rows(frame, above), fix="write it as a fraction between 0 and 1")
 
 
 def validate_cash(frame: pd.DataFrame, file: str = "cash.csv") -> pd.DataFrame:
@@ -1750,8 +2007,7 @@ def validate_cash(frame: pd.DataFrame, file: str = "cash.csv") -> pd.DataFrame:
 
 
 def validate_settlement(frame: pd.DataFrame, file: str = "settlement.csv") -> pd.DataFrame:
-    """Cross-column rules of ``settlement``: shares at most 1, and fee plus refunds at most the whole sale."""
-    _share_columns(frame, ("fee_share", "refund_share"), SETTLEMENT, file)
+    """Cross-column rule of ``settlement``: fee plus refunds at most the whole sale (each share 0-1 by the contract)."""
     over = (frame["fee_share"].to_numpy(dtype=float) + frame["refund_share"].to_numpy(dtype=float)) > 1
     if over.any():
         raise InputError("fee_share + refund_share is above 1: the platform would pay out less than nothing",
@@ -1761,8 +2017,7 @@ def validate_settlement(frame: pd.DataFrame, file: str = "settlement.csv") -> pd
 
 
 def validate_supplier_terms(frame: pd.DataFrame, file: str = "supplier_terms.csv") -> pd.DataFrame:
-    """Cross-row rule of ``supplier_terms``: deposit_share at most 1."""
-    _share_columns(frame, ("deposit_share",), SUPPLIER_TERMS, file)
+    """Cross-row rules of ``supplier_terms``: none beyond the contract (deposit_share 0-1 is a column bound)."""
     return frame
 
 
@@ -1812,15 +2067,16 @@ ORDERS = Contract(
         Column("platform", "str", "Where it was sold (e.g. 淘宝, 抖音)."),
         Column("variant", "str", "Design or colour variant (e.g. 星空蓝)."),
         Column("region", "str", "Delivery region, as in regional_demand (e.g. 华东)."),
-        Column("price", "float", "Price paid (yuan).", non_negative=True),
+        Column("price", "float", "Price paid (yuan).", non_negative=True, maximum=UNIT_MONEY_MAX),
         Column("promised_ship", "timestamp", "Latest ship time promised at checkout."),
         Column("shipped", "str", "Date-time it was shipped; empty = not shipped yet. A run treats a time after "
                "as_of as not shipped yet. At or after timestamp.", required=False),
         Column("delivered", "str", "Date-time it was delivered; empty = not delivered yet. At or after shipped.",
                required=False),
-        Column("buyer_prior_orders", "int", "Orders of this buyer before this one (shop history).", non_negative=True),
+        Column("buyer_prior_orders", "int", "Orders of this buyer before this one (shop history).",
+               non_negative=True, maximum=COUNT_MAX),
         Column("buyer_prior_returns", "int", "Returns of this buyer before this order; at most buyer_prior_orders.",
-               non_negative=True),
+               non_negative=True, maximum=COUNT_MAX),
     ),
     key=("order_id",),
 )
@@ -1886,10 +2142,11 @@ INSPECTIONS = Contract(
         Column("batch_id", "str", "The batch (purchase-order delivery) inspected."),
         Column("supplier", "str", "Supplier of the batch, as in suppliers."),
         Column("timestamp", "timestamp", "When the round was inspected."),
-        Column("lot_size", "int", "Units in the batch; above 0.", non_negative=True),
+        Column("lot_size", "int", "Units in the batch; above 0.", non_negative=True, maximum=COUNT_MAX),
         Column("round", "int", "Inspection round, 1 to 3.", non_negative=True),
-        Column("inspected", "int", "Units inspected in this round; above 0 and at most lot_size.", non_negative=True),
-        Column("defects", "int", "Defective units found; at most inspected.", non_negative=True),
+        Column("inspected", "int", "Units inspected in this round; above 0 and at most lot_size.",
+               non_negative=True, maximum=COUNT_MAX),
+        Column("defects", "int", "Defective units found; at most inspected.", non_negative=True, maximum=COUNT_MAX),
     ),
     key=("batch_id", "round"),
 )
@@ -1908,7 +2165,8 @@ MEMBER_ACTIVITY = Contract(
     columns=(
         Column("buyer_id", "str", "The member, as in members."),
         Column("timestamp", "timestamp", "END of the day active (2025-04-02 00:00 = active on 04-01)."),
-        Column("actions", "int", "Actions that day (messages, likes, ...); at least 1.", non_negative=True),
+        Column("actions", "int", "Actions that day (messages, likes, ...); at least 1.",
+               non_negative=True, maximum=COUNT_MAX),
     ),
     key=("buyer_id", "timestamp"),
 )
@@ -2069,3 +2327,7 @@ def load_members(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFram
 def load_member_activity(path, tz: str = "Asia/Shanghai", data_root=None) -> pd.DataFrame:
     """Load the members' active days; load_table applies validate_member_activity."""
     return load_table(path, CONTRACTS["member_activity"], tz=tz, data_root=data_root)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
