@@ -1500,6 +1500,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-readme", nargs="?", const=str(paths.PROJECT_ROOT / "data" / "README.md"),
                         metavar="PATH", required=True, help="the README to rewrite (default: data/README.md)")
     args = parser.parse_args(argv)
+    from . import state  # noqa: F401  (registers the ledger's tables, documented in the same README)
+
     readme = Path(args.update_readme)
     old = readme.read_text(encoding="utf-8")
     new = refresh_readme(old)
