@@ -20,9 +20,20 @@ def _cmd_run(args) -> int:
         address = scheduler_address(args.scheduler)
         pool = pool_for(address, size=args.workers, records=args.records)
         tags = {"executor": "dask", "scheduler": address}
+    world = {}
+    if args.replay:
+        from .closedloop import replay_world
+
+        if not args.spike:
+            from .errors import ConfigError
+
+            raise ConfigError("--replay needs --spike (the replay's spike)")
+        world = replay_world(args.spike, args.replay, args.records)
+        tags = dict(tags or {}, replay_world=args.replay)
     try:
         outcome = run(args.spike, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
-                      resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm, pool=pool, tags=tags)
+                      resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm, pool=pool, tags=tags,
+                      **world)
     finally:
         if pool is not None:
             pool.close()
@@ -224,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", help="a run id: reuse its successful chapters, run the rest")
     p.add_argument("--timeout", type=float, help="per-chapter execution timeout in seconds")
     p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")
+    p.add_argument("--replay", help="run in the simulated world (sales and ledger) of this closed-loop replay id")
     p.add_argument("--executor", choices=["local", "dask"], help="where chapters run: local worker processes (default) "
                    "or a Dask distributed cluster (shared filesystem; see README)")
     p.add_argument("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 "

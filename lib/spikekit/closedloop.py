@@ -441,8 +441,19 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
                                       "on_hand": round(float(shop.on_hand), 1), "on_order": shop.on_order(day)})
             rows.append(timeline_row(m))
             _write_json(staging / "replay.json", manifest)
-    for d in range(simulated, len(world.days)):  # the rest of the spike: no more calls, orders still arrive
+    # The rest of the spike: no more calls, orders still arrive. Its days are written too, so a later run in this
+    # replay's world (`spike run --replay ID`) sees how the spike ended.
+    sales_rows, receipt_rows = [], []
+    for d in range(simulated, len(world.days)):
+        before = len(shop.received)
         shop.simulate(d)
+        sales_rows.append([_stamp((world.days[d] + DAY).tz_localize(None)), int(shop.sold[d]),
+                           f"{world.price * (1 - shop.discount.get(d, 0.0)):.2f}"])
+        receipt_rows += [[key, _stamp((world.days[d] + pd.Timedelta(hours=10)).tz_localize(None)), units]
+                         for _, key, units in shop.received[before:]]
+    _write_rows(sim / "sales.csv", ["timestamp", "orders", "price"], sales_rows)
+    if receipt_rows:
+        _write_rows(sim / "ledger" / LEDGER_FILES["receipts"], ["po_id", "received_at", "units"], receipt_rows)
     go_moment, validation_sales = first_go(spike, world.days)
     go_day = world.index_of(go_moment) if go_moment is not None else None
     shops = {"playbook": shop, "handbook": handbook_policy(world, go_day, validation_sales),
@@ -526,3 +537,21 @@ step's proposals approved and applied to a simulated shop; the same true demand 
 <img alt="stock by policy" style="max-width:100%" src="data:image/png;base64,{img}">
 <h2>Steps</h2><table><tr><th>as of</th><th>phase</th><th>approved</th><th>on hand</th><th>on order</th><th>run</th></tr>
 {steps}</table></body></html>"""
+
+
+def replay_world(spike_name: str, replay_id: str, records: Path | str | None = None) -> dict:
+    """The overrides that run a spike in a closed-loop replay's simulated world (its sales and ledger), for
+    ``spike run --replay ID``: reviewers can look at any other moment of that world."""
+    from .paths import check_name, records_root
+
+    root = Path(records).resolve() if records else records_root()
+    folder = root / check_name(spike_name) / "replays" / check_name(replay_id, "replay id")
+    manifest_file = folder / "replay.json"
+    if not manifest_file.is_file():
+        raise ConfigError(f"no replay {replay_id!r} of '{spike_name}' under {root / spike_name / 'replays'}. "
+                          "Fix: pass a replay id printed by `spike replay --follow`")
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    sim = (manifest.get("simulation") or {}).get("data")
+    if not manifest.get("follow") or not sim:
+        raise ConfigError(f"replay {replay_id} is not a closed-loop (--follow) replay: it has no simulated world")
+    return {"data_overrides": {"sales": f"{sim}/sales.csv"}, "ledger": f"{sim}/ledger", "backorders": False}
