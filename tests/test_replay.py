@@ -105,3 +105,39 @@ def test_watch_reruns_the_data_room_on_a_simulated_clock(tmp_path):
     # At 12:00 the 小红书 audience shift of the truth file is visible; an hour earlier the window had not closed.
     calls = [m["chapters"]["07"]["results"]["creative_call"] for m in manifests]
     assert calls == ["keep", "change the creative"]
+
+
+def test_a_closed_loop_replay_applies_each_steps_orders_and_scores_three_policies(tmp_path, monkeypatch):
+    """Two steps on fast-fade around its go, running chapters 01-03: the go step's purchase orders are approved into
+    the replay's own ledger, the next step sees them as open orders, and outcome.json scores the policies."""
+    from spikekit.closedloop import follow_replay
+    from spikekit.state import load_ledger
+
+    data = tmp_path / "data"
+    shutil.copytree(data_root(), data, ignore=shutil.ignore_patterns("ledger", "replays", "generated"))
+    monkeypatch.setenv("SPIKE_DATA_ROOT", str(data))
+    records = tmp_path / "records"
+    done = follow_replay("fast-fade", "2025-03-05 12:00", "2025-03-06 12:00", chapters=["03"], records=records,
+                         progress=open("/dev/null", "w"))
+    out = json.loads((done.folder / "outcome.json").read_text(encoding="utf-8"))
+    assert set(out) >= {"playbook", "handbook", "hindsight", "contradictions", "world"}
+    for policy in ("playbook", "handbook", "hindsight"):
+        assert set(out[policy]) >= {"fill_rate", "lost_units", "leftover_units", "leftover_value", "cash_low",
+                                    "gross_margin", "first_order_at"}
+    # The same true demand for every policy: sold + lost is the same units.
+    totals = {p: round(float(s.sold.sum() + s.lost.sum())) for p, s in done.shops.items()}
+    assert len(set(totals.values())) == 1, totals
+    # Hindsight is the limit: no policy loses plus leaves over less.
+    costs = {p: out[p]["cost_lost_plus_leftover"] for p in ("playbook", "handbook", "hindsight")}
+    assert costs["hindsight"] <= min(costs["playbook"], costs["handbook"]) + 1e-6
+    sim = json.loads((done.folder / "replay.json").read_text())["simulation"]["data"]
+    ledger = load_ledger(f"{sim}/ledger", tz="Asia/Shanghai", data_root=data)
+    steps = json.loads((done.folder / "replay.json").read_text())["steps"]
+    first = json.loads((records / "fast-fade" / steps[0]["run_id"] / "run.json").read_text())
+    second = json.loads((records / "fast-fade" / steps[1]["run_id"] / "run.json").read_text())
+    ordered = int(ledger.purchase_orders.loc[ledger.purchase_orders["source_run"] == first["run_id"], "units"].sum())
+    # What the first step ordered (and nothing arrived yet) is on order when the second step runs.
+    assert second["state"]["position"]["on_order"] >= ordered - int(
+        ledger.approvals.loc[(ledger.approvals["run_id"] == first["run_id"]) & (ledger.approvals["kind"] == "cancel"),
+                             "units"].sum())
+    assert second["tags"]["overrides"]["ledger"] == f"{sim}/ledger"
