@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import SpikeError
+from .errors import ConfigError, SpikeError
 
 MIN_TIMEOUT_S = 5.0           # below this no chapter gets past starting its kernel
 MAX_TIMEOUT_S = 7 * 86400.0   # a week: larger values overflow the kernel client's timers
@@ -110,8 +110,6 @@ def _check_as_of(option: str, as_of: str | None, spike: str | None) -> None:
 def _cmd_run(args) -> int:
     from .runner import run
 
-    from .errors import ConfigError
-
     chapters = _resolve_chapters(args.chapters)
     if args.scheduler and args.executor == "local":
         raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
@@ -202,7 +200,6 @@ def _cmd_show(args) -> int:
 
 def _cmd_scan(args) -> int:
     from . import contracts, signals
-
     from .record import parse_as_of
     from .settings import check_timezone
 
@@ -221,8 +218,6 @@ def _cmd_samples(args) -> int:
     from . import samples
 
     if args.refresh_upstream and args.check:
-        from .errors import ConfigError
-
         raise ConfigError("--check and --refresh-upstream do different things: give one of them")
     if args.refresh_upstream:
         from .fixtures import refresh_upstream_fixtures
@@ -248,8 +243,6 @@ def _cmd_dataroom(args) -> int:
     import os
 
     from .dataroom import voila_command
-
-    from .errors import ConfigError
 
     if args.as_of and not args.spike:
         raise ConfigError("--as-of needs --spike: without a spike the data room shows the notebook's sample "
