@@ -217,6 +217,13 @@ def _fake_run(records: Path, body: bytes) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("command", [["list"], ["site"], ["patterns"], ["show", "x"]])
+def test_a_records_root_that_is_a_file_is_refused(command, mini_project, tmp_path, capsys):
+    a_file = tmp_path / "records.txt"
+    a_file.write_text("x", encoding="utf-8")
+    _refused([*command, "--records", str(a_file)], capsys, "--records", "is a file, not a folder")
+
+
 def test_a_run_json_that_is_not_utf8_or_not_json_names_the_file(mini_project, capsys):
     folder = _fake_run(mini_project["records"], b'{"run_id": "\xff\xfe"}')
     _refused(["show", "mini/20250101T000000Z-0001"], capsys, str(folder / "run.json"), "not utf-8 text", "Fix:")

@@ -84,6 +84,16 @@ def _moment(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _records_root(text: str) -> str:
+    """A records root: it may not exist yet (a first run creates it), but if it exists it is a folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty. Fix: give a folder, e.g. --records records")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder. Fix: give the folder that holds the records")
+    return text
+
+
 WORKERS = _whole(1, MAX_WORKERS, "workers")
 
 
@@ -314,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapters", type=_chapter_list,
                    help="comma-separated chapter ids, e.g. 01,02 or 1,2 (their upstream chapters are added)")
     p.add_argument("--workers", type=WORKERS, help="chapters run at once, 1-64 (default from playbook.yaml; 2 suits 2 cores)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--resume", help="a run id: reuse its successful chapters, run the rest")
     p.add_argument("--timeout", type=_timeout, help=f"per-chapter execution timeout in seconds, {MIN_TIMEOUT_S:g} or more "
                    "(default from playbook.yaml)")
@@ -331,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", required=True, help="last as_of")
     p.add_argument("--every", default="1d", type=_duration, help="step between runs (default 1d; e.g. 12h, 2d)")
     p.add_argument("--chapters", type=_chapter_list, help="comma-separated chapter ids (their upstream chapters are added)")
-    p.add_argument("--records")
+    p.add_argument("--records", type=_records_root)
     p.add_argument("--workers", type=WORKERS)
     p.set_defaults(func=_cmd_replay)
 
@@ -341,19 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", default="1h", type=_duration, help="time between runs (default 1h)")
     p.add_argument("--times", type=_whole(1, None, "runs"), help="stop after this many runs, 1 or more (default: until interrupted)")
     p.add_argument("--as-of", dest="as_of", help="simulated clock start (runs back to back); default: now, on schedule")
-    p.add_argument("--records")
+    p.add_argument("--records", type=_records_root)
     p.add_argument("--workers", type=WORKERS)
     p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("list", help="runs per spike with their status")
     p.add_argument("--spike")
-    p.add_argument("--records")
+    p.add_argument("--records", type=_records_root)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="the decisions a run recorded, as a short text")
     p.add_argument("run", help="run id, <spike>/<run id> or a run folder")
-    p.add_argument("--records")
+    p.add_argument("--records", type=_records_root)
     p.add_argument("--json", action="store_true", help="print the whole run.json")
     p.set_defaults(func=_cmd_show)
 
@@ -371,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_samples)
 
     p = sub.add_parser("site", help="a static HTML site of the records (open index.html, no server needed)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--out", help="site folder (default: <records>/site); rebuilt in one step")
     p.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also compare these two runs of a spike (consecutive runs are always compared)")
@@ -388,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON lines (one object per row) instead of CSV")
     p.set_defaults(func=_cmd_sentiment)
     p = sub.add_parser("patterns", help="the spike pattern library (seed entries plus spikes chapter 12 recorded)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--before", type=_moment, help="only entries made at or before this moment (naive: Asia/Shanghai)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_patterns)
