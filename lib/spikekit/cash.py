@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, did_you_mean
 
 __all__ = [
     "CashSettings", "Gap", "cash_items", "project", "first_gap", "order_cost", "order_cap",
@@ -96,6 +96,50 @@ def _per_day(values, horizon: int, what: str) -> np.ndarray:
     if (out < 0).any() or not np.isfinite(out).all():
         raise ConfigError(f"{what} must be finite and >= 0")
     return out
+
+
+def _rows_in_file(frame: pd.DataFrame, column: str, values: set[str]) -> list[int]:
+    """Spreadsheet rows (header = row 1) of the rows whose ``column`` is one of ``values``.
+
+    A loaded table is sorted by its key, so its order is not the file's: the file is read again as it is.
+    A frame built in memory counts its own rows.
+    """
+    from . import contracts
+
+    path = (frame.attrs.get("source") or {}).get("path")
+    if path:
+        try:
+            raw, info = contracts.read_raw(path)
+            match = [c for c in raw.columns if str(c).strip().lower() == column]
+            if match:
+                cells = raw[match[0]].astype(str).str.strip()
+                first = int(info.get("first_row", 2))
+                return [first + i for i, v in enumerate(cells) if v in values]
+        except (OSError, ValueError):
+            pass  # the table was loaded once; if it cannot be read again, count the frame's own rows
+    return [i + 2 for i, v in enumerate(frame[column].astype(str)) if v in values]
+
+
+def check_supplier_terms(supplier_terms: pd.DataFrame, suppliers: pd.DataFrame) -> pd.DataFrame:
+    """Refuse payment terms for a supplier the suppliers table does not have (a misspelt or stale name).
+
+    Such a row would be ignored, and the supplier it was meant for paid entirely up front. A supplier without
+    terms is allowed: its orders are paid in full on day 0 and the projection says so in its notes.
+    Returns ``supplier_terms``.
+    """
+    terms_file = (supplier_terms.attrs.get("source") or {}).get("path", "supplier_terms")
+    suppliers_file = (suppliers.attrs.get("source") or {}).get("path", "suppliers")
+    known = suppliers["supplier"].astype(str).tolist()
+    named = supplier_terms["supplier"].astype(str)
+    unknown = [s for s in dict.fromkeys(named) if s not in set(known)]
+    if unknown:
+        listed = ", ".join(f"'{s}'" for s in unknown)
+        raise InputError(
+            f"supplier {listed} has payment terms but is not in the suppliers table {suppliers_file}"
+            f"{did_you_mean(unknown[0], known)}",
+            file=terms_file, column="supplier", rows=_rows_in_file(supplier_terms, "supplier", set(unknown)),
+            fix=f"spell the supplier as in {suppliers_file} ({', '.join(known)}) or remove the row")
+    return supplier_terms
 
 
 def _terms_for(supplier: str, terms: pd.DataFrame, notes: list[str]) -> tuple[float, int]:

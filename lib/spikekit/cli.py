@@ -3,16 +3,127 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
-from .errors import SpikeError
+from .errors import ConfigError, SpikeError
+
+MIN_TIMEOUT_S = 5.0           # below this no chapter gets past starting its kernel
+MAX_TIMEOUT_S = 7 * 86400.0   # a week: larger values overflow the kernel client's timers
+MAX_WORKERS = 64
+EXIT_BAD_INPUT = 2            # bad options, settings or input (the message says what to fix)
+EXIT_BUG = 70                 # an unexpected exception: a bug in spikekit (EX_SOFTWARE)
+EXIT_BROKEN_PIPE = 141        # the reader of stdout went away (`spike show RUN | head`): 128 + SIGPIPE
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Option types: each refuses a bad value where it is parsed, with what is wrong and what to give instead.
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of {what}")
+    return value
+
+
+def _timeout(text: str) -> float:
+    value = _number(text, "seconds")
+    if not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"{text} seconds is out of range: give {MIN_TIMEOUT_S:g} to {MAX_TIMEOUT_S:g} seconds per chapter "
+            "(0 or a negative number does not turn the timeout off), e.g. --timeout 1800")
+    return value
+
+
+def _whole(low: int, high: int | None, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"{low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{what} must be {span}, got {text}")
+        return value
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse
+
+
+def _chapter_list(text: str) -> list[str]:
+    """Comma-separated chapter ids, checked against the playbook later (where its path is known)."""
+    items = [c.strip() for c in text.split(",")]
+    if not any(items):
+        raise argparse.ArgumentTypeError(f"{text!r} names no chapter. Fix: give ids such as 01,02 "
+                                         "(leave the option out to run every chapter)")
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty chapter id between commas. Fix: e.g. 01,02")
+    return items
+
+
+def _duration(text: str):
+    from .replay import _interval
+
+    try:
+        _interval(text)
+    except SpikeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration. Fix: e.g. 1d, 12h, 30min") from None
+    return text
+
+
+def _moment(text: str):
+    """A time as the pattern library compares them (naive: Asia/Shanghai, as load_library reads it)."""
+    from .record import parse_as_of
+
+    try:
+        return parse_as_of(text, "Asia/Shanghai", what="time")
+    except SpikeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _records_root(text: str) -> str:
+    """A records root: it may not exist yet (a first run creates it), but if it exists it is a folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty. Fix: give a folder, e.g. --records records")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder. Fix: give the folder that holds the records")
+    return text
+
+
+WORKERS = _whole(1, MAX_WORKERS, "workers")
+
+
+def _resolve_chapters(chapters: list[str] | None) -> list[str] | None:
+    """--chapters ids as the playbook spells them ('1' is '01'); an unknown id is refused with a did-you-mean."""
+    if not chapters:
+        return None
+    from .settings import load_playbook
+
+    book = load_playbook()
+    return [book.chapter_id(c, "--chapters") for c in chapters]
+
+
+def _check_as_of(option: str, as_of: str | None, spike: str | None) -> None:
+    """Check a time option in the spike's zone before anything starts; the error names the option."""
+    if as_of is None or spike is None:
+        return
+    from .record import parse_as_of
+    from .settings import load_spike
+
+    parse_as_of(as_of, load_spike(spike).timezone, what=option)
 
 
 def _cmd_run(args) -> int:
     from .runner import run
 
-    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    chapters = _resolve_chapters(args.chapters)
+    if args.scheduler and args.executor == "local":
+        raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
+    _check_as_of("--as-of", args.as_of, args.spike)
     pool, tags = None, None
     if args.executor == "dask" or (args.executor is None and args.scheduler):
         from .distributed import pool_for, scheduler_address
@@ -25,21 +136,20 @@ def _cmd_run(args) -> int:
         from .closedloop import replay_world
 
         if not args.spike:
-            from .errors import ConfigError
-
             raise ConfigError("--replay needs --spike (the replay's spike)")
         world = replay_world(args.spike, args.replay, args.records)
         tags = dict(tags or {}, replay_world=args.replay)
     try:
         outcome = run(args.spike, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
                       resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm, pool=pool, tags=tags,
-                      **world)
+                      progress=sys.stderr, **world)  # today's stderr, not the one bound when the runner was imported
     finally:
         if pool is not None:
             pool.close()
     m = outcome.manifest
     print(f"run {m['run_id']} of '{m['spike']}' as of {m['as_of']}: {m['status']} in {m['duration_s']:.1f}s",
           file=sys.stderr)
+    _report_failures(m, outcome.run_dir)
     print(outcome.run_dir)
     return 0 if outcome.ok else 1
 
@@ -47,12 +157,14 @@ def _cmd_run(args) -> int:
 def _cmd_replay(args) -> int:
     from .replay import replay
 
-    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    chapters = _resolve_chapters(args.chapters)
+    _check_as_of("--from", args.start, args.spike)
+    _check_as_of("--to", args.end, args.spike)
     if args.follow:
         from .closedloop import follow_replay
 
         done = follow_replay(args.spike, args.start, args.end, every=args.every, chapters=chapters,
-                             records=args.records, workers=args.workers, seed=args.seed)
+                             records=args.records, workers=args.workers, seed=args.seed, progress=sys.stderr)
         o = done.outcome
         print(f"closed-loop replay of '{args.spike}': cost of lost + leftover units: playbook "
               f"{o['playbook']['cost_lost_plus_leftover']:,.0f}, handbook {o['handbook']['cost_lost_plus_leftover']:,.0f}, "
@@ -61,12 +173,14 @@ def _cmd_replay(args) -> int:
         print(done.folder)
         return 0
     outcome = replay(args.spike, args.start, args.end, every=args.every, chapters=chapters, records=args.records,
-                     workers=args.workers)
+                     workers=args.workers, progress=sys.stderr)
     m = outcome.manifest
     failed = [s for s in m["steps"] if s["status"] != "ok"]
     print(f"replay {m['replay_id']} of '{m['spike']}': {len(m['steps'])} steps in {m['duration_s']:.1f}s, "
           f"{len(failed)} with a failed chapter; first calls: "
           + ", ".join(f"{c}: {w or '-'}" for c, w in m["first_actions"].items()), file=sys.stderr)
+    for step in failed:  # replays/<id> sits in records/<spike>/, beside the steps' runs
+        _report_failures(None, outcome.folder.parent.parent / step["run_id"])
     print(outcome.folder)
     return 0 if not failed else 1
 
@@ -74,12 +188,14 @@ def _cmd_replay(args) -> int:
 def _cmd_watch(args) -> int:
     from .replay import watch
 
-    chapters = [c.strip() for c in args.chapters.split(",") if c.strip()] if args.chapters else None
+    chapters = _resolve_chapters(args.chapters)
+    _check_as_of("--as-of", args.as_of, args.spike)
     folders = watch(args.spike, every=args.every, chapters=chapters, times=args.times, as_of=args.as_of,
-                    records=args.records, workers=args.workers)
+                    records=args.records, workers=args.workers, progress=sys.stderr)
+    failed = [folder for folder in folders if _report_failures(None, folder)]
     for folder in folders:
         print(folder)
-    return 0
+    return 1 if failed else 0
 
 
 def _cmd_list(args) -> int:
@@ -114,9 +230,13 @@ def _cmd_show(args) -> int:
 
 def _cmd_scan(args) -> int:
     from . import contracts, signals
+    from .record import parse_as_of
+    from .settings import check_timezone
 
+    check_timezone(args.timezone, "--timezone")
+    as_of = None if args.as_of is None else parse_as_of(args.as_of, args.timezone, what="--as-of")
     frame, info = contracts.read_signals_any(args.file, tz=args.timezone)
-    alerts = signals.scan_table(frame, as_of=args.as_of, settings=signals.DetectorSettings(tz=args.timezone))
+    alerts = signals.scan_table(frame, as_of=as_of, settings=signals.DetectorSettings(tz=args.timezone))
     if args.json:
         print(json.dumps(signals.alerts_to_json(alerts), ensure_ascii=False, indent=1))
     else:
@@ -127,6 +247,8 @@ def _cmd_scan(args) -> int:
 def _cmd_samples(args) -> int:
     from . import samples
 
+    if args.refresh_upstream and args.check:
+        raise ConfigError("--check and --refresh-upstream do different things: give one of them")
     if args.refresh_upstream:
         from .fixtures import refresh_upstream_fixtures
 
@@ -152,6 +274,11 @@ def _cmd_dataroom(args) -> int:
 
     from .dataroom import voila_command
 
+    if args.as_of and not args.spike:
+        raise ConfigError("--as-of needs --spike: without a spike the data room shows the notebook's sample "
+                          "defaults and would ignore it. Fix: add --spike NAME")
+    if args.as_of and args.as_of.strip().lower() != "now":
+        _check_as_of("--as-of", args.as_of, args.spike)
     notebook = None
     if args.spike:
         from .dataroom import prepare_notebook
@@ -207,8 +334,12 @@ def _cmd_approve(args) -> int:
 
     folder, manifest = load_run(args.run, args.records)
     spike = load_spike(manifest["spike"])
-    chapters = [c.strip().zfill(2) for c in args.chapter.split(",") if c.strip()] if args.chapter else None
+    chapters = _resolve_chapters(args.chapter)
     by = args.by or getpass.getuser()
+    if args.at is not None:
+        from .record import parse_as_of
+
+        parse_as_of(args.at, spike.timezone, what="--at")
     added = approve(manifest, ledger_folder(spike), by=by, at=args.at, chapters=chapters, tz=spike.timezone)
     where = ledger_folder(spike)
     if not any(added.values()):
@@ -222,18 +353,29 @@ def _cmd_approve(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (like every other error of the command) instead of usage + error."""
+
+    def error(self, message: str):
+        _print_error(f"{message}. See '{self.prog} --help'", prog=self.prog)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spike", description="Spike Playbook: the spike handbook as notebooks.")
+    parser = _Parser(prog="spike", description="Spike Playbook: the spike handbook as notebooks.",
+                     epilog="Errors print one line (wrapped on a terminal) and exit 2; SPIKE_DEBUG=1 adds the traceback.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the playbook for a spike as of a moment")
     p.add_argument("--spike", help="spike name (playbook/spikes/<name>.yaml); optional with --resume")
     p.add_argument("--as-of", dest="as_of", help="moment to evaluate at, e.g. '2025-03-09 12:00' (spike time zone); default: the spike's default_as_of")
-    p.add_argument("--chapters", help="comma-separated chapter ids, e.g. 01,02 (their upstream chapters are added)")
-    p.add_argument("--workers", type=int, help="chapters run at once (default from playbook.yaml; 2 suits 2 cores)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--chapters", type=_chapter_list,
+                   help="comma-separated chapter ids, e.g. 01,02 or 1,2 (their upstream chapters are added)")
+    p.add_argument("--workers", type=WORKERS, help="chapters run at once, 1-64 (default from playbook.yaml; 2 suits 2 cores)")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--resume", help="a run id: reuse its successful chapters, run the rest")
-    p.add_argument("--timeout", type=float, help="per-chapter execution timeout in seconds")
+    p.add_argument("--timeout", type=_timeout, help=f"per-chapter execution timeout in seconds, {MIN_TIMEOUT_S:g} or more "
+                   "(default from playbook.yaml)")
     p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")
     p.add_argument("--replay", help="run in the simulated world (sales and ledger) of this closed-loop replay id")
     p.add_argument("--executor", choices=["local", "dask"], help="where chapters run: local worker processes (default) "
@@ -246,10 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spike", required=True)
     p.add_argument("--from", dest="start", required=True, help="first as_of, e.g. '2025-03-03 12:00'")
     p.add_argument("--to", dest="end", required=True, help="last as_of")
-    p.add_argument("--every", default="1d", help="step between runs (default 1d; e.g. 12h, 2d)")
-    p.add_argument("--chapters", help="comma-separated chapter ids (their upstream chapters are added)")
-    p.add_argument("--records")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--every", default="1d", type=_duration, help="step between runs (default 1d; e.g. 12h, 2d)")
+    p.add_argument("--chapters", type=_chapter_list, help="comma-separated chapter ids (their upstream chapters are added)")
+    p.add_argument("--records", type=_records_root)
+    p.add_argument("--workers", type=WORKERS)
     p.add_argument("--follow", action="store_true", help="closed loop: approve each step's proposals into a simulated "
                    "shop that sells the scenario's true demand; scores playbook, handbook and hindsight (outcome.json)")
     p.add_argument("--seed", type=int, default=20250401, help="with --follow: seed of the daily demand draws")
@@ -257,23 +399,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="rerun chapters on a schedule (e.g. the hourly data room) with warm workers")
     p.add_argument("--spike", required=True)
-    p.add_argument("--chapters", default="07", help="comma-separated chapter ids (default 07, the data room)")
-    p.add_argument("--every", default="1h", help="time between runs (default 1h)")
-    p.add_argument("--times", type=int, help="stop after this many runs (default: until interrupted)")
+    p.add_argument("--chapters", default="07", type=_chapter_list, help="comma-separated chapter ids (default 07, the data room)")
+    p.add_argument("--every", default="1h", type=_duration, help="time between runs (default 1h)")
+    p.add_argument("--times", type=_whole(1, None, "runs"), help="stop after this many runs, 1 or more (default: until interrupted)")
     p.add_argument("--as-of", dest="as_of", help="simulated clock start (runs back to back); default: now, on schedule")
-    p.add_argument("--records")
-    p.add_argument("--workers", type=int)
+    p.add_argument("--records", type=_records_root)
+    p.add_argument("--workers", type=WORKERS)
     p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("list", help="runs per spike with their status")
     p.add_argument("--spike")
-    p.add_argument("--records")
+    p.add_argument("--records", type=_records_root)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="the decisions a run recorded, as a short text")
     p.add_argument("run", help="run id, <spike>/<run id> or a run folder")
-    p.add_argument("--records")
+    p.add_argument("--records", type=_records_root)
     p.add_argument("--json", action="store_true", help="print the whole run.json")
     p.set_defaults(func=_cmd_show)
 
@@ -281,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--as-of", dest="as_of")
     p.add_argument("--timezone", default="Asia/Shanghai", help="zone for naive timestamps (default Asia/Shanghai)")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_whole(1, None, "alerts"), default=20, help="alerts listed (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_scan)
 
@@ -291,14 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_samples)
 
     p = sub.add_parser("site", help="a static HTML site of the records (open index.html, no server needed)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--out", help="site folder (default: <records>/site); rebuilt in one step")
     p.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also compare these two runs of a spike (consecutive runs are always compared)")
     p.set_defaults(func=_cmd_site)
 
     p = sub.add_parser("dataroom", help="serve chapter 07 (the hourly data room) with Voila on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    p.add_argument("--port", type=_whole(1, 65535, "port"), default=8866, help="TCP port, 1-65535 (default 8866)")
     p.add_argument("--spike", help="serve this spike's data room (playbook defaults, the spike's inputs and overrides)")
     p.add_argument("--as-of", dest="as_of", help="with --spike: a time in the spike's zone, or 'now' (default: the spike's default_as_of)")
     p.set_defaults(func=_cmd_dataroom)
@@ -310,29 +452,177 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("approve", help="append a run's proposals (orders, brakes, markdown, budget moves, kit, "
                        "financing, exit) to the spike's ledger, so later runs see them")
     p.add_argument("run", help="run id, <spike>/<run id> or a run folder")
-    p.add_argument("--chapter", help="only these chapters' proposals, e.g. 03 or 03,06 (default: all)")
+    p.add_argument("--chapter", type=_chapter_list, help="only these chapters' proposals, e.g. 03 or 03,06 (default: all)")
     p.add_argument("--by", help="who approves (default: the login name)")
     p.add_argument("--at", help="when it was approved, in the spike's time zone (default: the run's as_of)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.set_defaults(func=_cmd_approve)
     p = sub.add_parser("patterns", help="the spike pattern library (seed entries plus spikes chapter 12 recorded)")
-    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
-    p.add_argument("--before", help="only entries made at or before this moment")
+    p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--before", type=_moment, help="only entries made at or before this moment (naive: Asia/Shanghai)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_patterns)
     return parser
 
 
+# ----------------------------------------------------------------------------------------------------------
+# What the user reads when something goes wrong: the whole message (never cut), what, where and the fix.
+def _say(text: str, stream=None) -> None:
+    """Print a message whole; on a terminal, wrap it at word boundaries to the window's width."""
+    stream = stream or sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        import shutil
+        import textwrap
+
+        width = max(shutil.get_terminal_size().columns - 1, 40)
+        text = "\n".join(
+            "\n".join(textwrap.wrap(line, width=width, break_long_words=False, break_on_hyphens=False,
+                                    subsequent_indent="    ")) or line
+            for line in text.split("\n"))
+    print(text, file=stream, flush=True)
+
+
+def _print_error(message: str, prog: str = "spike") -> None:
+    _say(f"{prog}: error: {message}")
+
+
+def _report_failures(manifest: dict | None, run_dir: Path) -> bool:
+    """Say each failed chapter's whole error and where its notebook and the run's record are; True if any."""
+    run_dir = Path(run_dir)
+    if manifest is None:
+        try:
+            manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+    failed = [(cid, ch) for cid, ch in (manifest.get("chapters") or {}).items() if ch.get("status") == "failed"]
+    for cid, chapter in failed:
+        err = chapter.get("error") or {}
+        cell = f" in cell {err['cell']}" if err.get("cell") is not None else ""
+        _say(f"spike: chapter {cid} failed{cell}: {err.get('ename')}: {err.get('evalue')}")
+        if chapter.get("notebook"):
+            _say(f"spike:   its executed notebook: {run_dir / chapter['notebook']}")
+    if failed:
+        _say(f"spike: the failed run's record: {run_dir}")
+    return bool(failed)
+
+
+def _file_in_traceback(exc: BaseException, content: bytes | None = None) -> str | None:
+    """The file being read when ``exc`` was raised (decode errors carry no path), from the raising frames' locals.
+
+    ``content``: what failed to decode; a file (or a file in a folder) named by a local and holding exactly these
+    bytes is the one. Otherwise the innermost local that names a file.
+    """
+    tb, frames = exc.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    named: list[Path] = []
+    for frame in reversed(frames):  # innermost first: the closest reader knows its file
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, (str, os.PathLike)) and len(os.fspath(value)) < 4096:
+                try:
+                    path = Path(value)
+                    if path.is_file():
+                        named.append(path)
+                    elif path.is_dir() and content is not None:
+                        named.extend(p for p in sorted(path.iterdir())[:200] if p.is_file())
+                except (OSError, ValueError, TypeError):
+                    continue
+    if content is not None:
+        for path in named:
+            try:
+                if path.stat().st_size == len(content) and path.read_bytes() == content:
+                    return str(path)
+            except OSError:
+                continue
+    return f"a file (probably {named[0]})" if named else None
+
+
+def _describe_os_error(exc: OSError) -> str:
+    import errno
+
+    fixes = {
+        errno.ENOSPC: "the disk is full: free some space, or give --records on another disk, and run again",
+        errno.EDQUOT: "your disk quota is used up: free some space, or give --records elsewhere, and run again",
+        errno.EACCES: "check you may read or write it (ls -l), or choose another place (e.g. --records DIR)",
+        errno.EPERM: "check you may read or write it (ls -l), or choose another place (e.g. --records DIR)",
+        errno.EROFS: "that file system is read-only: choose a writable place (e.g. --records DIR)",
+        errno.ENOTDIR: "a part of that path is a file, not a folder: check the path (e.g. --records DIR)",
+        errno.EISDIR: "that is a folder: give a file",
+        errno.ENOENT: "check the path: it does not exist",
+        errno.EEXIST: "something is already there: remove it or choose another name",
+        errno.EMFILE: "too many files are open: raise the limit (ulimit -n) or run fewer --workers",
+        errno.ENAMETOOLONG: "the path is too long: choose a shorter one",
+    }
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(os.fspath(p) if isinstance(p, (str, os.PathLike)) else repr(p) for p in paths)
+    what = exc.strerror or type(exc).__name__
+    fix = fixes.get(exc.errno, "check the path and the disk, then run again")
+    return f"{what}: {where or '(the system named no path)'}. Fix: {fix}"
+
+
+def _describe(exc: Exception) -> tuple[str, int]:
+    """One line for an exception that reached the command: (message, exit code)."""
+    if isinstance(exc, SpikeError):
+        return str(exc), EXIT_BAD_INPUT
+    if isinstance(exc, UnicodeDecodeError):
+        raw = bytes(exc.object) if isinstance(exc.object, (bytes, bytearray)) else None
+        where = _file_in_traceback(exc, raw) or "a file"
+        bad = exc.object[exc.start:exc.start + 1] if isinstance(exc.object, (bytes, bytearray)) else b""
+        return (f"{where} is not {exc.encoding} text: byte {bad.hex() or '?'} at offset {exc.start} ({exc.reason}). "
+                "Fix: save it as UTF-8", EXIT_BAD_INPUT)
+    if isinstance(exc, json.JSONDecodeError):
+        where = _file_in_traceback(exc, exc.doc.encode("utf-8")) or "a JSON file"
+        return (f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. "
+                "Fix: restore or regenerate that file", EXIT_BAD_INPUT)
+    if type(exc).__module__.split(".")[0] == "yaml":
+        mark = getattr(exc, "problem_mark", None)
+        where = _file_in_traceback(exc) or getattr(mark, "name", None) or "a YAML file"
+        return f"{where} is not valid YAML: {' '.join(str(exc).split())}. Fix: correct that line", EXIT_BAD_INPUT
+    if isinstance(exc, OSError):
+        return _describe_os_error(exc), EXIT_BAD_INPUT
+    # Anything else (a bare ValueError too: options are checked by their parsers and input by the contracts,
+    # which raise SpikeErrors) means the code missed a case.
+    return (f"unexpected {type(exc).__name__}: {str(exc).rstrip('.')}. This is a bug in spikekit: please report "
+            "it with the command you ran (SPIKE_DEBUG=1 shows the traceback)", EXIT_BUG)
+
+
+def _stdout_went_away() -> int:
+    """The reader closed stdout (``spike show RUN | head``): stop quietly, as the Python docs' recipe does.
+
+    Point stdout at /dev/null so the interpreter's final flush does not fail a second time.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (tests capture it)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Exit 0 ok, 1 a run with a failed chapter, 2 bad options/settings/input (one error line),
+    70 a bug (set SPIKE_DEBUG=1 for the traceback), 130 interrupted, 141 stdout closed early."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or an option error argparse has printed
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
     try:
         return int(args.func(args) or 0)
-    except SpikeError as exc:
-        print(f"spike: error: {exc}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:
+        return _stdout_went_away()
     except KeyboardInterrupt:
         print("spike: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the one place every error becomes a message and an exit code
+        message, code = _describe(exc)
+        _print_error(message)
+        if os.environ.get("SPIKE_DEBUG", "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -57,3 +57,21 @@ class InputError(SpikeError, ValueError):
 
 class ConfigError(SpikeError, ValueError):
     """Bad settings: unknown spike, unknown or ill-typed parameter, a path outside its root, a bad graph."""
+
+
+def closest(name: object, candidates: Iterable[object]) -> str | None:
+    """The candidate closest to a mistyped name, or None when none is close; case is ignored for the comparison
+    ('asia/shanghai' finds 'Asia/Shanghai'), the candidate keeps its own spelling."""
+    import difflib
+
+    by_lower: dict[str, str] = {}
+    for candidate in candidates:
+        by_lower.setdefault(str(candidate).lower(), str(candidate))
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
+    return by_lower[close[0]] if close else None
+
+
+def did_you_mean(name: object, candidates: Iterable[object]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate to a mistyped name, or '' when none is close."""
+    hit = closest(name, candidates)
+    return f" (did you mean '{hit}'?)" if hit else ""

@@ -152,20 +152,64 @@ class ChapterContext:
 _CONTEXT: ChapterContext | None = None
 
 
-def parse_as_of(as_of: Any, timezone: str):
-    """A moment in the spike's time zone: naive values are local time there, aware ones are converted."""
+AS_OF_EARLIEST = "2000-01-01"  # no spike the playbook deals with is older; earlier is a typo in the year
+AS_OF_MAX_AHEAD_DAYS = 366     # a plan may look ahead, but not more than about a year
+
+
+def parse_as_of(as_of: Any, timezone: str, what: str = "as_of"):
+    """A moment in the spike's time zone: naive values are local time there, aware ones are converted.
+
+    Refused with a ConfigError (what, why, fix): an unknown zone; text that is not a time; a moment before
+    2000-01-01 or more than a year after now (a mistyped year: every chapter would fail or overflow); a local
+    time that does not exist in the zone (the hour skipped when daylight saving time starts) and one that
+    happens twice (the hour repeated when it ends): the run cannot guess which is meant, so give the offset.
+    'now' (or 'today') is the current moment in the zone. ``what`` names the value in errors (e.g. '--as-of').
+    """
+    import datetime as _dt
+
     import pandas as pd
 
+    from .settings import check_timezone
+
+    check_timezone(timezone, "time zone of the spike")
+    if isinstance(as_of, str) and as_of.strip().lower() in {"now", "today"}:
+        return pd.Timestamp.now(tz=timezone)
     try:
         ts = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"as_of {as_of!r} is not a date/time ({exc}). Fix: give e.g. '2025-03-09 12:00'") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{what} {as_of!r} is not a date/time ({exc}). Fix: give e.g. '2025-03-09 12:00'") from None
     if ts is pd.NaT:
-        raise ConfigError("as_of is empty. Fix: give the moment to evaluate the spike at, e.g. '2025-03-09 12:00'")
-    try:
-        return ts.tz_localize(timezone) if ts.tzinfo is None else ts.tz_convert(timezone)
-    except Exception as exc:  # unknown zone name
-        raise ConfigError(f"time zone {timezone!r} is not known ({exc}). Fix: use an IANA name like 'Asia/Shanghai'") from None
+        raise ConfigError(f"{what} is empty. Fix: give the moment to evaluate the spike at, e.g. '2025-03-09 12:00'")
+    if ts.tzinfo is None:
+        import zoneinfo
+
+        zone = zoneinfo.ZoneInfo(timezone)
+        naive = ts.to_pydatetime(warn=False)
+        first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+        if first.utcoffset() != second.utcoffset():
+            back = first.astimezone(_dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
+            if back != naive:  # the wall clock never shows this time: it is skipped
+                raise ConfigError(
+                    f"{what} {str(as_of)!r} does not exist in {timezone}: the clocks skip that time when daylight "
+                    f"saving time starts. Fix: give a time that exists, e.g. '{back:%Y-%m-%d %H:%M}', or add the "
+                    "UTC offset you mean")
+            raise ConfigError(
+                f"{what} {str(as_of)!r} is ambiguous in {timezone}: that local time happens twice when daylight "
+                "saving time ends. Fix: add the UTC offset, e.g. "
+                f"'{first.isoformat(sep=' ', timespec='minutes')}' (the first) or "
+                f"'{second.isoformat(sep=' ', timespec='minutes')}' (the second)")
+        local = ts.tz_localize(timezone)
+    else:
+        local = ts.tz_convert(timezone)
+    earliest = pd.Timestamp(AS_OF_EARLIEST, tz=timezone)
+    latest = pd.Timestamp.now(tz=timezone) + pd.Timedelta(days=AS_OF_MAX_AHEAD_DAYS)
+    if local < earliest:
+        raise ConfigError(f"{what} {str(as_of)!r} is before {AS_OF_EARLIEST}: no spike this playbook handles is that "
+                          "old. Fix: check the year, e.g. '2025-03-09 12:00'")
+    if local > latest:
+        raise ConfigError(f"{what} {str(as_of)!r} is more than a year after now ({latest - pd.Timedelta(days=AS_OF_MAX_AHEAD_DAYS):%Y-%m-%d}): "
+                          "no data exists for it. Fix: check the year, or give 'now'")
+    return local
 
 
 def begin(chapter: str, *, spike: str, as_of: Any, timezone: str = "Asia/Shanghai", upstream_run: str = "") -> ChapterContext:
