@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("site", help="a static HTML site of the records (open index.html, no server needed)")
     p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
-    p.add_argument("--out", help="site folder (default: <records>/site); rebuilt in one step")
+    p.add_argument("--out", help="site folder (default: <records>/.site); rebuilt in one step")
     p.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also compare these two runs of a spike (consecutive runs are always compared)")
     p.set_defaults(func=_cmd_site)

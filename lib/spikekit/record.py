@@ -302,9 +302,11 @@ def latest_run(spike: str, *, ok_only: bool = True) -> Path | None:
     runs = []
     for manifest in folder.glob("*/run.json"):
         try:
-            meta = read_manifest(manifest)
-        except ConfigError:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             continue  # a damaged record is never anyone's upstream
+        if not isinstance(meta, dict):
+            continue
         if ok_only and meta.get("status") != "ok":
             continue
         runs.append((meta.get("started", ""), manifest.parent))
