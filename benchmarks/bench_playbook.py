@@ -155,6 +155,8 @@ def main(argv=None) -> int:
         print(f"  ratio spike run / plain Python floor     : {med['spike run'] / med['plain Python floor']:.2f}")
         print(f"  ratio floor / naive loop with HTML       : {med['plain Python floor'] / med['naive papermill + nbconvert loop']:.2f}")
     finally:
+        for folder, _dirs, _files in os.walk(tmp):  # sealed run folders are read-only (0555)
+            os.chmod(folder, 0o755)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

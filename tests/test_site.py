@@ -113,9 +113,9 @@ def hand_records(tmp_path):
 def test_site_pages_escape_text_copy_chapters_and_leave_records_untouched(hand_records):
     before = tree_digest(hand_records)
     outcome = build_site(hand_records)
-    assert outcome.folder == hand_records / "site"
+    assert outcome.folder == hand_records / ".site"  # a dot-folder: never a spike's folder
     # Records are byte-identical (the site is the only new thing under the root).
-    after = {k: v for k, v in tree_digest(hand_records).items() if not k.startswith("site/")}
+    after = {k: v for k, v in tree_digest(hand_records).items() if not k.startswith(".site/")}
     assert after == before
     spike_page = (outcome.folder / "spikes" / "hand" / "index.html").read_text(encoding="utf-8")
     assert "<script>" not in spike_page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in spike_page
@@ -169,15 +169,98 @@ def test_out_folders_that_would_touch_records_are_refused(hand_records, tmp_path
 
 def test_rebuild_swaps_the_whole_site_and_leaves_no_temporary_folder(hand_records, tmp_path):
     out = tmp_path / "public" / "site"
-    build_site(hand_records, out)
-    (out / "stale.html").write_text("from an older build", encoding="utf-8")
     outcome = build_site(hand_records, out, diff=("hand/20250301T000000Z-aaaa", "20250303T000000Z-cccc"))
-    assert not (out / "stale.html").exists() and (out / SITE_MARKER).exists()
-    assert sorted(p.name for p in out.parent.iterdir()) == ["site"]
     # The asked-for non-consecutive diff is there too, with the threshold change.
     assert outcome.diff_page.name == "20250301T000000Z-aaaa__20250303T000000Z-cccc.html"
     text = outcome.diff_page.read_text(encoding="utf-8")
     assert "threshold" in text and "watch" in text and "alert" in text
+    # A rebuild without --diff: the page only the earlier build wrote is gone, the rest rebuilt.
+    build_site(hand_records, out)
+    assert not outcome.diff_page.exists() and (out / SITE_MARKER).exists() and (out / "index.html").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["site"]
+
+
+def _sealed_run(records: Path, spike: str, run_id: str) -> Path:
+    """A hand-made finished run of ``spike``, read-only like the runner's."""
+    folder = records / spike / run_id
+    folder.mkdir(parents=True)
+    manifest = _manifest(run_id, "2025-03-04T00:00:00+08:00", {"01": _chapter("alert", "kept", 5)})
+    (folder / "run.json").write_text(json.dumps(dict(manifest, spike=spike)), encoding="utf-8")
+    (folder / "01_x.html").write_text("<html><body>kept</body></html>", encoding="utf-8")
+    for path in folder.iterdir():
+        path.chmod(0o444)
+    return folder
+
+
+def test_a_spike_named_site_keeps_its_sealed_run_when_the_site_is_rebuilt(hand_records):
+    build_site(hand_records)
+    # 'site' is a legal spike name; its run lands in <records>/site after the first build.
+    run = _sealed_run(hand_records, "site", "20250304T000000Z-dddd")
+    before = tree_digest(run)
+    outcome = build_site(hand_records)
+    assert tree_digest(run) == before
+    assert (outcome.folder / "spikes" / "site" / "runs" / "20250304T000000Z-dddd" / "index.html").is_file()
+    # Asked for explicitly, a folder with a spike's name is refused (even before any run of it exists).
+    with pytest.raises(ConfigError, match="folder of spike 'site'"):
+        build_site(hand_records, hand_records / "site")
+    with pytest.raises(ConfigError, match="inside the folder of spike 'later'"):
+        build_site(hand_records, hand_records / "later" / "pages")
+    assert tree_digest(run) == before
+
+
+def test_a_records_root_inside_the_site_folder_stops_the_rebuild_and_is_kept(hand_records, tmp_path):
+    out = tmp_path / "public"
+    build_site(hand_records, out)
+    # Someone keeps another records root inside the site folder.
+    nested = _sealed_run(out / "records", "hand", "20250305T000000Z-eeee")
+    before = tree_digest(nested)
+    with pytest.raises(ConfigError, match=r"holds run records: records/hand/20250305T000000Z-eeee/run\.json"):
+        build_site(hand_records, out)
+    assert tree_digest(nested) == before and (out / "index.html").is_file()
+    # Its records root refused as the site of its parent folder too.
+    with pytest.raises(ConfigError, match="would replace the records folder"):
+        build_site(out / "records", out)
+    assert tree_digest(nested) == before
+
+
+def test_files_the_site_did_not_write_stop_a_rebuild_and_are_kept(hand_records, tmp_path):
+    out = tmp_path / "public" / "site"
+    build_site(hand_records, out)
+    (out / "spikes" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"holds files the last `spike site` build did not write: spikes/notes\.txt"):
+        build_site(hand_records, out)
+    assert (out / "spikes" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    # A marker from an older build (no file list) is not trusted either.
+    (out / "spikes" / "notes.txt").unlink()
+    (out / SITE_MARKER).write_text("built by spike site; safe to delete and rebuild\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="older `spike site`"):
+        build_site(hand_records, out)
+    assert (out / "index.html").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["site"]  # no temporary build left behind
+
+
+def test_the_site_is_readable_by_everyone_whatever_the_umask(hand_records, tmp_path):
+    old = os.umask(0o077)
+    try:
+        outcome = build_site(hand_records, tmp_path / "pub" / "site")
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(outcome.folder).as_posix(): p.stat().st_mode & 0o777
+             for p in [outcome.folder, *outcome.folder.rglob("*")]}
+    assert modes["."] == 0o755 and modes["spikes/hand"] == 0o755 and modes["index.html"] == 0o644
+    assert modes["spikes/hand/runs/20250302T000000Z-bbbb/chapters/01_x.html"] == 0o644
+    assert set(modes.values()) == {0o755, 0o644}
+
+
+def test_a_damaged_run_json_is_skipped_with_a_warning_naming_it(hand_records, tmp_path, capsys):
+    bad = hand_records / "hand" / "20250306T000000Z-ffff"
+    bad.mkdir()
+    (bad / "run.json").write_text("[1, 2]", encoding="utf-8")
+    outcome = build_site(hand_records, tmp_path / "s")
+    assert "runs/20250302T000000Z-bbbb" in " ".join(outcome.pages)
+    assert not any("ffff" in page for page in outcome.pages)
+    err = capsys.readouterr().err
+    assert f"spike: warning: skipped: run record {bad / 'run.json'} holds a JSON list" in err
 
 
 def test_spike_site_command_prints_the_index(hand_records, tmp_path):
@@ -241,7 +324,7 @@ def test_site_in_headless_chromium_index_to_spike_to_run_to_chapter_notebook(two
     records = two_real_runs["records"]
     before = tree_digest(records)
     outcome = build_site(records)
-    assert {k: v for k, v in tree_digest(records).items() if not k.startswith("site/")} == before
+    assert {k: v for k, v in tree_digest(records).items() if not k.startswith(".site/")} == before
     first, second = two_real_runs["first"].manifest, two_real_runs["second"].manifest
 
     browser.get(outcome.index.as_uri())
@@ -273,4 +356,4 @@ def test_site_in_headless_chromium_index_to_spike_to_run_to_chapter_notebook(two
     assert browser.current_url.startswith("file://") and browser.current_url.endswith("/chapters/01_alert.html")
     notebook_text = browser.find_element(By.TAG_NAME, "body").text
     assert "Alert check: value 7 against threshold 9" in notebook_text
-    assert str(records / "site") in browser.current_url
+    assert str(records / ".site") in browser.current_url

@@ -361,6 +361,47 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+def _cmd_verify(args) -> int:
+    from .errors import ConfigError
+    from .record import read_manifest
+    from .runner import locate_run_folder
+    from .seal import verify
+
+    folder = locate_run_folder(args.run, args.records)
+    report = verify(folder)
+    lines = report.lines()
+    if (folder / "run.json").is_file():
+        try:
+            read_manifest(folder / "run.json")
+        except ConfigError as exc:
+            lines.append(f"damaged: {exc}")
+    if not lines:
+        print(f"intact: {folder} ({report.files} files match seal.json)")
+        return 0
+    for line in lines:
+        print(line)
+    counts = f"{len(report.missing)} missing, {len(report.changed)} changed, {len(report.extra)} extra"
+    print(f"NOT intact: {folder} ({counts})")
+    return 1
+
+
+def _cmd_prune(args) -> int:
+    from .errors import ConfigError
+    from .runner import prune_partials
+
+    if not args.partials:
+        raise ConfigError("spike prune: say what to prune. Fix: spike prune --partials (removes partial runs whose "
+                          "runner is gone)")
+    removed, kept = prune_partials(args.records, args.spike)
+    for folder, why in removed:
+        print(f"removed {folder} ({why})")
+    for folder, why in kept:
+        print(f"kept {folder} ({why})", file=sys.stderr)
+    if not removed:
+        print("nothing to prune: no dead partial runs")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spike", description="Spike Playbook: the spike handbook as notebooks.",
                      epilog="Errors print one line (wrapped on a terminal) and exit 2; SPIKE_DEBUG=1 adds the traceback.")
@@ -434,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("site", help="a static HTML site of the records (open index.html, no server needed)")
     p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
-    p.add_argument("--out", help="site folder (default: <records>/site); rebuilt in one step")
+    p.add_argument("--out", help="site folder (default: <records>/.site); rebuilt in one step")
     p.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also compare these two runs of a spike (consecutive runs are always compared)")
     p.set_defaults(func=_cmd_site)
@@ -462,6 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--before", type=_moment, help="only entries made at or before this moment (naive: Asia/Shanghai)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_patterns)
+    p = sub.add_parser("verify", help="check a sealed run against its seal.json: missing, changed or extra files "
+                       "(exit 0 intact, 1 changed)")
+    p.add_argument("run", help="run id, <spike>/<run id> or a run folder")
+    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.set_defaults(func=_cmd_verify)
+    p = sub.add_parser("prune", help="remove partial runs whose runner is gone (never a live one)")
+    p.add_argument("--partials", action="store_true", help="remove dead partial runs under <records>/.partial")
+    p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
+    p.add_argument("--spike", help="only this spike's partial runs")
+    p.set_defaults(func=_cmd_prune)
     return parser
 
 

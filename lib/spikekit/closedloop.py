@@ -347,7 +347,8 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     from .paths import check_name, data_root, project_root, records_root
     from .record import parse_as_of
     from .replay import steps_between, timeline_row
-    from .runner import PARTIAL, WorkerPool, _seal, _write_json, new_run_id, run
+    from .runner import PARTIAL, WorkerPool, _seal, _write_json, new_run_id, run, runner_identity
+    from .seal import lock
     from .settings import load_playbook, load_spike
     from .state import LEDGER_FILES, approve, brief_contradictions, load_ledger
 
@@ -381,6 +382,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
         "from": steps[0].isoformat(), "to": steps[-1].isoformat(), "every": every, "chapters": order,
         "notebooks": {cid: book.chapters[cid].notebook.with_suffix(".html").name for cid in order},
         "simulation": {"data": rel, "seed": seed, "lead_days": lead},
+        "runner": runner_identity(),  # `spike prune --partials` removes a replay whose runner died
         "started": dt.datetime.now(dt.timezone.utc).isoformat(), "steps": [],
     }
     contradictions, rows, simulated = [], [], 0
@@ -479,6 +481,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     final.parent.mkdir(parents=True, exist_ok=True)
     _seal(staging)
     os.rename(staging, final)
+    lock(final)
     return FollowOutcome(final, result, shops)
 
 

@@ -7,24 +7,57 @@ listens on 127.0.0.1 so the data room is not exposed beyond this machine.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from .errors import ConfigError
-from .paths import notebooks_dir
+from .paths import cache_dir, check_name, notebooks_dir
 
 KERNEL = "spikekit"
 NOTEBOOK = "07_data_room.ipynb"
 DEFAULT_PORT = 8866
 
 
+def cache_folder(spike: str, pid: int | None = None) -> Path:
+    """Where ``spike dataroom --spike`` writes the notebook it serves: one folder per serving process
+    (``<cache>/dataroom/<spike>-<pid>``; voila takes over that process, so the pid is the server's)."""
+    return cache_dir() / "dataroom" / f"{check_name(spike)}-{os.getpid() if pid is None else int(pid)}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def clean_cache() -> list[Path]:
+    """Remove the served-notebook folders of data room servers that have stopped; returns what was removed."""
+    base = cache_dir() / "dataroom"
+    removed = []
+    for folder in sorted(base.iterdir()) if base.is_dir() else []:
+        name, _, pid = folder.name.rpartition("-")
+        if not (name and pid.isdigit()) or folder.is_symlink() or not folder.is_dir():
+            continue  # not one of ours
+        if int(pid) != os.getpid() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def prepare_notebook(spike: str, as_of: str | None = None, folder: Path | None = None) -> Path:
     """Chapter 07 with a spike's parameters filled in (the playbook's defaults, the spike's overrides and input
     files, ``as_of``: a time in the spike's zone, ``now``, or the spike's default), written to ``folder``
-    for Voilà to serve. Not a record: nothing is executed here, and each page view runs it afresh."""
+    for Voilà to serve. Not a record: nothing is executed here, and each page view runs it afresh.
+
+    Default ``folder``: this process's cache folder (``cache_folder``), overwritten on each call; the folders
+    of servers that have stopped are removed first, so starts leave nothing behind."""
     import datetime as dt
-    import tempfile
 
     import nbformat
     from papermill.iorw import load_notebook_node
@@ -49,10 +82,15 @@ def prepare_notebook(spike: str, as_of: str | None = None, folder: Path | None =
     params = chapter_parameters(book, settings, chapter.id, as_of=stamp.isoformat(), upstream_run="")
     nb = load_notebook_node(str(chapter.notebook))  # papermill's reader: gives every cell the tags it looks for
     nb = parameterize_notebook(nb, params, report_mode=False)
-    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="spike-dataroom-"))
+    if folder is None:
+        clean_cache()
+        folder = cache_folder(spike)
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / NOTEBOOK
-    nbformat.write(nb, out)
+    tmp = folder / (NOTEBOOK + ".tmp")
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, out)  # a server already reading this folder never sees half a notebook
     return out
 
 

@@ -307,6 +307,36 @@ def _find_run(ref: str, spike: str | None = None) -> Path:
 
 _RUN_PART_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
+# What every run.json the runner writes has; a manifest without them cannot be shown, listed or resumed.
+MANIFEST_KEYS = ("run_id", "spike", "as_of", "status", "chapters")
+
+
+def read_manifest(path: Path | str) -> dict:
+    """A run's ``run.json``, checked to be a JSON object with the keys every run manifest has.
+
+    Raises ConfigError naming the file and what is wrong with it (unreadable, not JSON, not an object, keys
+    missing), so commands report a damaged record in one line instead of a traceback."""
+    path = Path(path)
+    fix = ("Fix: run `spike verify` on the run to see what changed; restore the record from a backup or move the "
+           "run folder out of the records root")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"run record {path} cannot be read ({exc}). {fix}") from None
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"run record {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg}). {fix}") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(f"run record {path} holds a JSON {type(meta).__name__}, not the run's manifest "
+                          f"(an object). {fix}")
+    missing = [k for k in MANIFEST_KEYS if k not in meta]
+    if missing or not isinstance(meta.get("chapters"), dict):
+        what = f"lacks {', '.join(missing)}" if missing else "has no chapters object"
+        raise ConfigError(f"run record {path} is not a run manifest: it {what}. {fix}")
+    return meta
+
 
 def latest_run(spike: str, *, ok_only: bool = True) -> Path | None:
     """The newest finished run of ``spike`` (never one still in the partial area)."""
@@ -317,7 +347,9 @@ def latest_run(spike: str, *, ok_only: bool = True) -> Path | None:
     for manifest in folder.glob("*/run.json"):
         try:
             meta = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
+            continue  # a damaged record is never anyone's upstream
+        if not isinstance(meta, dict):
             continue
         if ok_only and meta.get("status") != "ok":
             continue

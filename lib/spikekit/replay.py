@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigError
-from .paths import check_name, data_root, project_root, records_root
+from .paths import check_name, check_records_root, data_root, project_root, records_root, remove_tree
 from .record import _TYPE, parse_as_of
-from .runner import PARTIAL, WorkerPool, _seal, _write_json, new_run_id, run
+from .runner import PARTIAL, WorkerPool, _seal, _write_json, new_run_id, run, runner_identity
+from .seal import lock
 from .settings import load_playbook, load_spike
 
 REPLAY_FORMAT = "spikekit.replay/1"
@@ -198,7 +199,7 @@ def replay(
     book = load_playbook()
     order = book.order(chapters)
     steps = steps_between(start, end, every, spike.timezone)
-    records_dir = Path(records).resolve() if records else records_root()
+    records_dir = check_records_root(Path(records) if records else records_root())
     os.environ["SPIKE_RECORDS"] = str(records_dir)
     replay_id = new_run_id()
     staging = records_dir / PARTIAL / spike.name / f"replay-{replay_id}"
@@ -208,7 +209,9 @@ def replay(
         "from": steps[0].isoformat(), "to": steps[-1].isoformat(), "every": every, "chapters": order,
         "notebooks": {cid: book.chapters[cid].notebook.with_suffix(".html").name for cid in order},
         "started": dt.datetime.now(dt.timezone.utc).isoformat(), "steps": [],
+        "runner": runner_identity(),  # `spike prune --partials` removes a replay whose runner died
     }
+    _write_json(staging / "replay.json", manifest)
     t0 = time.time()
     rows = []
     cwd = str(project_root() / "notebooks")
@@ -216,9 +219,19 @@ def replay(
         for i, step in enumerate(steps):
             if progress is not None:
                 print(f"[replay {i + 1}/{len(steps)}] as of {step:%Y-%m-%d %H:%M}", file=progress, flush=True)
-            outcome = run(spike.name, step.isoformat(), chapters=order, records=records_dir, workers=workers,
-                          progress=progress, prewarm=prewarm, pool=pool, more_after=i < len(steps) - 1,
-                          tags={"replay": replay_id, "step": i})
+            try:
+                outcome = run(spike.name, step.isoformat(), chapters=order, records=records_dir, workers=workers,
+                              progress=progress, prewarm=prewarm, pool=pool, more_after=i < len(steps) - 1,
+                              tags={"replay": replay_id, "step": i})
+            except BaseException:
+                if not manifest["steps"]:  # refused before any step ran: leave nothing behind
+                    remove_tree(staging)
+                    for folder in (staging.parent, staging.parent.parent):
+                        try:
+                            folder.rmdir()
+                        except OSError:
+                            pass
+                raise
             manifest["steps"].append({"as_of": step.isoformat(), "run_id": outcome.manifest["run_id"],
                                       "status": outcome.manifest["status"]})
             rows.append(timeline_row(outcome.manifest))
@@ -239,6 +252,7 @@ def replay(
     final.parent.mkdir(parents=True, exist_ok=True)
     _seal(staging)
     os.rename(staging, final)
+    lock(final)
     return ReplayOutcome(final, manifest, timeline)
 
 

@@ -14,13 +14,16 @@ How a run is built (and why):
 - The run folder is built aside, in ``<records>/.partial/<spike>/<run-id>/``, and moved into
   ``<records>/<spike>/<run-id>/`` by one rename when the run ends (ok or with failed chapters). A runner
   that dies leaves its work in ``.partial`` and never a half-written folder among the records; finished
-  records are made read-only and never touched again.
+  records are sealed (``seal.json`` lists every file's sha256; files and folders read-only, spikekit.seal)
+  and never touched again. The partial's run.json names its runner (pid, host, process start), so a partial
+  whose runner died shows as dead and ``spike prune --partials`` can remove it.
 - A failed chapter keeps its executed notebook (with the error), its dependents are skipped, the rest run.
 - ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``).
 """
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import multiprocessing.connection as mpc
 import os
@@ -41,8 +44,10 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import ConfigError, SpikeError
-from .paths import check_name, check_records_root, data_root, project_root, records_root
-from .record import RESULTS_DIR, _find_run, parse_as_of, read_notebook_records
+from .paths import check_name, check_records_root, data_root, project_root, records_root, remove_tree
+from .record import RESULTS_DIR, _find_run, parse_as_of, read_manifest, read_notebook_records
+from .seal import SEAL_FILE, lock
+from .seal import seal as seal_folder
 from .settings import chapter_parameters, load_playbook, load_spike
 
 RUN_FORMAT = "spikekit.run/1"
@@ -474,15 +479,26 @@ def run(
     in the manifest (e.g. which replay a step belongs to). ``data_overrides`` (input key -> path under the data
     root), ``ledger`` (ledger folder under the data root) and ``backorders`` replace the spike file's settings for
     this run only (a closed-loop replay runs on its own simulated sales and ledger); they are recorded in the tags.
+
+    Everything that can be checked (settings, parameters, inputs, the records root) is checked before a run id
+    is claimed, so a refused run leaves nothing behind. A run that cannot write its record raises SpikeError:
+    before its chapters start its staging folder is removed, after that it stays in the partial area marked
+    ``failed`` (resume it once the cause is fixed).
     """
     book = load_playbook(playbook)
     records_dir = check_records_root(Path(records) if records else records_root())
+    _check_writable(records_dir)
     os.environ["SPIKE_RECORDS"] = str(records_dir)  # kernels inherit it: upstream lookups agree with us
     earlier = None
     if resume:
         earlier_dir = _find_run(resume)
-        earlier = json.loads((earlier_dir / "run.json").read_text(encoding="utf-8"))
+        earlier = read_manifest(earlier_dir / "run.json")
         earlier["_dir"] = earlier_dir
+        if _in_partial_area(earlier_dir, records_dir) and partial_state(earlier) == "running" \
+                and runner_state(earlier.get("runner")) == "alive":
+            who = earlier["runner"]
+            raise ConfigError(f"--resume {resume}: that run is still being built (runner pid {who.get('pid')} on "
+                              f"{who.get('host')}). Fix: wait for it to finish or stop it, then resume")
         if spike_name and spike_name != earlier["spike"]:
             raise ConfigError(f"--resume {resume} is a run of '{earlier['spike']}', not '{spike_name}'")
         spike_name = earlier["spike"]
@@ -507,93 +523,152 @@ def run(
     kernel = _kernel_info(book.kernel)
     workers = max(1, int(workers or book.workers))
     timeout_s = float(timeout_s or book.timeout_s)
-
-    run_id, staging = _claim_run_id(records_dir, spike.name)
-    (staging / RESULTS_DIR).mkdir()
+    spike_dir = records_dir / spike.name
+    if spike_dir.exists() and not spike_dir.is_dir():
+        raise ConfigError(f"{spike_dir} is a file, so runs of '{spike.name}' have no folder to go to. "
+                          "Fix: move that file out of the records root")
 
     inputs = {}
     for key in sorted({k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs}):
         if key in spike.data:
-            path = spike.input_path(key)
+            path = spike.input_path(key)  # refuses paths that leave the data root
             if not path.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-                raise ConfigError(f"input '{key}' of spike '{spike.name}' is missing: {path}")
-            inputs[key] = {"path": spike.data[key], "sha256": _sha256(path), "bytes": path.stat().st_size}
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' is missing: {path}. "
+                                  f"Fix: put the file there or correct `{key}:` under data: in {spike.path}")
+            if not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' is {kind}: {path}. "
+                                  f"Fix: point `{key}:` under data: in {spike.path} at the file itself")
+            try:
+                inputs[key] = {"path": spike.data[key], "sha256": _sha256(path), "bytes": path.stat().st_size}
+            except OSError as exc:
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' cannot be read: {path} ({exc.strerror or exc}). "
+                                  "Fix: make the file readable") from None
     if earlier is not None:
         changed = [k for k, v in inputs.items() if earlier.get("inputs", {}).get(k, {}).get("sha256") not in (None, v["sha256"])]
         if changed:
-            shutil.rmtree(staging, ignore_errors=True)
             raise ConfigError(f"inputs {changed} changed since run {earlier['run_id']}: its chapters cannot be reused. Fix: start a fresh run")
+    # upstream_run is the run being built: filled in once its id is claimed (the parameters' types are checked now).
+    params = {cid: chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run="") for cid in order}
 
-    params = {}
-    try:
-        for cid in order:
-            params[cid] = chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run=run_id)
-        # The spike's state as of T (ledger, stock position, phase, demand forecast), derived once for the whole run.
-        from .state import derive_for_run, ledger_inputs
+    # Every input table is loaded and checked now: a bad file is one clear error before anything is written.
+    from .contracts import check_inputs
 
-        spike_state = derive_for_run(book, spike, as_of_ts)
-        for key, path in ledger_inputs(spike).items():
-            inputs[key] = {"path": str(path.relative_to(data_root())), "sha256": _sha256(path),
-                           "bytes": path.stat().st_size}
-    except Exception:
-        shutil.rmtree(staging, ignore_errors=True)
+    check_inputs({k: spike.data[k] for k in inputs}, tz=spike.timezone)
+    # The spike's state as of T (ledger, stock position, phase, demand forecast), derived once for the whole run.
+    from .state import derive_for_run, ledger_inputs
+
+    spike_state = derive_for_run(book, spike, as_of_ts)
+    for key, path in ledger_inputs(spike).items():
+        inputs[key] = {"path": str(path.relative_to(data_root())), "sha256": _sha256(path),
+                       "bytes": path.stat().st_size}
+
+    run_id, staging = _claim_run_id(records_dir, spike.name)
+    for cid in order:
+        params[cid]["upstream_run"] = run_id
+
+    def put_json(path: Path, data: dict) -> None:
+        try:
+            _write_json(path, data)
+        except OSError as exc:
+            raise _WriteFailed(path, exc) from exc
+
+    def put_documents(results: dict) -> None:
+        try:
+            _write_documents(staging, results)
+        except OSError as exc:
+            raise _WriteFailed(staging, exc) from exc
+
+    try:  # until the first chapter starts, any error removes the staging folder: nothing is half-left
+        (staging / RESULTS_DIR).mkdir()
+        manifest: dict[str, Any] = {
+            "format": RUN_FORMAT,
+            "run_id": run_id,
+            "spike": spike.name,
+            "as_of": as_of_ts.isoformat(),
+            "timezone": spike.timezone,
+            "status": "running",
+            "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "finished": None,
+            "duration_s": None,
+            "command": sys.argv,
+            "spikekit_version": __version__,
+            "git": _git_state(),
+            "python": platform.python_version(),
+            "host": socket.gethostname(),
+            # Who builds this run: `spike list` / `spike prune` tell a live partial from one whose runner died.
+            "runner": runner_identity(),
+            "kernel": dict(kernel, launch="fork" if fork_kernels_enabled(prewarm) else "spawn"),
+            "workers": workers,
+            "timeout_s": timeout_s,
+            "data_root": str(data_root()),
+            "settings": {
+                "playbook": {"path": str(book.path.relative_to(project_root()) if book.path.is_relative_to(project_root()) else book.path),
+                              "sha256": _sha256(book.path)},
+                "spike": {"path": str(spike.path.relative_to(project_root()) if spike.path.is_relative_to(project_root()) else spike.path),
+                           "sha256": _sha256(spike.path)},
+            },
+            "inputs": inputs,
+            "state": {"phase": spike_state["phase"], "phase_evidence": spike_state["phase_evidence"],
+                      "position": {k: spike_state["position"][k] for k in ("on_hand", "on_order", "backlog", "available")},
+                      "forecast": spike_state["forecast"].get("source"), "ledger": spike_state["ledger"]["folder"]},
+            "resumed_from": earlier["run_id"] if earlier else None,
+            "tags": dict(tags or {}),
+            "chapters": {
+                cid: {
+                    "title": book.chapters[cid].title,
+                    "notebook": book.chapters[cid].notebook.name,
+                    "html": None,
+                    "needs": list(book.chapters[cid].needs),
+                    "status": "pending",
+                    "parameters": params[cid],
+                    "results": {},
+                    "error": None,
+                    "duration_s": None,
+                    "reused_from": None,
+                }
+                for cid in order
+            },
+        }
+        put_json(staging / "run.json", manifest)
+        put_json(staging / RESULTS_DIR / "state.json", spike_state)  # what sk.spike_state() reads
+        report = Progress(progress, {cid: book.chapters[cid].name for cid in order})
+        if progress is not None:
+            print(f"spike '{spike.name}' as of {as_of_ts:%Y-%m-%d %H:%M}: phase {spike_state['phase']} ("
+                  + "; ".join(spike_state["phase_evidence"][-1:]) + ")", file=progress, flush=True)
+        t0 = time.time()
+
+        # Reuse what an earlier run finished (resume).
+        if earlier is not None:
+            for cid in order:
+                old = earlier["chapters"].get(cid)
+                upstream_rerun = [n for n in book.chapters[cid].needs if manifest["chapters"][n]["status"] != "reused"]
+                if old and old["status"] in {"ok", "reused"} and not _same_parameters(old["parameters"], params[cid]):
+                    report(cid, "rerun", f"(parameters changed since {earlier['run_id']})")
+                elif old and old["status"] in {"ok", "reused"} and upstream_rerun:
+                    report(cid, "rerun", f"(it needs {', '.join(upstream_rerun)}, which runs again)")
+                elif old and old["status"] in {"ok", "reused"}:
+                    src = earlier["_dir"]
+                    for name in (old["notebook"], old.get("html")):
+                        if name and (src / name).exists():
+                            try:
+                                shutil.copyfile(src / name, staging / name)  # content only: the copy is writable
+                            except OSError as exc:
+                                raise _WriteFailed(staging / name, exc) from exc
+                    entry = manifest["chapters"][cid]
+                    entry.update(status="reused", results=old["results"], html=old.get("html"),
+                                 duration_s=0.0, reused_from=old.get("reused_from") or earlier["run_id"])
+                    put_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
+                    put_documents(old["results"])
+                    report(cid, "reused", f"from {entry['reused_from']}")
+            put_json(staging / "run.json", manifest)
+    except BaseException as exc:
+        _discard_staging(staging, records_dir)
+        if isinstance(exc, _WriteFailed):
+            raise exc.error(records_dir, run_id, None) from None
+        if isinstance(exc, OSError):
+            raise _WriteFailed(staging, exc).error(records_dir, run_id, None) from None
         raise
-
-    manifest: dict[str, Any] = {
-        "format": RUN_FORMAT,
-        "run_id": run_id,
-        "spike": spike.name,
-        "as_of": as_of_ts.isoformat(),
-        "timezone": spike.timezone,
-        "status": "running",
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "finished": None,
-        "duration_s": None,
-        "command": sys.argv,
-        "spikekit_version": __version__,
-        "git": _git_state(),
-        "python": platform.python_version(),
-        "host": socket.gethostname(),
-        "kernel": dict(kernel, launch="fork" if fork_kernels_enabled(prewarm) else "spawn"),
-        "workers": workers,
-        "timeout_s": timeout_s,
-        "data_root": str(data_root()),
-        "settings": {
-            "playbook": {"path": str(book.path.relative_to(project_root()) if book.path.is_relative_to(project_root()) else book.path),
-                          "sha256": _sha256(book.path)},
-            "spike": {"path": str(spike.path.relative_to(project_root()) if spike.path.is_relative_to(project_root()) else spike.path),
-                       "sha256": _sha256(spike.path)},
-        },
-        "inputs": inputs,
-        "state": {"phase": spike_state["phase"], "phase_evidence": spike_state["phase_evidence"],
-                  "position": {k: spike_state["position"][k] for k in ("on_hand", "on_order", "backlog", "available")},
-                  "forecast": spike_state["forecast"].get("source"), "ledger": spike_state["ledger"]["folder"]},
-        "resumed_from": earlier["run_id"] if earlier else None,
-        "tags": dict(tags or {}),
-        "chapters": {
-            cid: {
-                "title": book.chapters[cid].title,
-                "notebook": book.chapters[cid].notebook.name,
-                "html": None,
-                "needs": list(book.chapters[cid].needs),
-                "status": "pending",
-                "parameters": params[cid],
-                "results": {},
-                "error": None,
-                "duration_s": None,
-                "reused_from": None,
-            }
-            for cid in order
-        },
-    }
-    _write_json(staging / "run.json", manifest)
-    _write_json(staging / RESULTS_DIR / "state.json", spike_state)  # what sk.spike_state() reads
-    report = Progress(progress, {cid: book.chapters[cid].name for cid in order})
-    if progress is not None:
-        print(f"spike '{spike.name}' as of {as_of_ts:%Y-%m-%d %H:%M}: phase {spike_state['phase']} ("
-              + "; ".join(spike_state["phase_evidence"][-1:]) + ")", file=progress, flush=True)
-    t0 = time.time()
 
     def finish_chapter(cid: str, outcome: dict) -> None:
         entry = manifest["chapters"][cid]
@@ -603,37 +678,16 @@ def run(
             entry["kernel_launch"] = outcome["kernel_launch"]
             launches = {e.get("kernel_launch") for e in manifest["chapters"].values()} - {None}
             manifest["kernel"]["launch"] = launches.pop() if len(launches) == 1 else "mixed"
-        _write_json(staging / RESULTS_DIR / f"{cid}.json", outcome["results"])
-        _write_documents(staging, outcome["results"])
-        _write_json(staging / "run.json", manifest)
-
-    # Reuse what an earlier run finished (resume).
-    if earlier is not None:
-        for cid in order:
-            old = earlier["chapters"].get(cid)
-            upstream_rerun = [n for n in book.chapters[cid].needs if manifest["chapters"][n]["status"] != "reused"]
-            if old and old["status"] in {"ok", "reused"} and not _same_parameters(old["parameters"], params[cid]):
-                report(cid, "rerun", f"(parameters changed since {earlier['run_id']})")
-            elif old and old["status"] in {"ok", "reused"} and upstream_rerun:
-                report(cid, "rerun", f"(it needs {', '.join(upstream_rerun)}, which runs again)")
-            elif old and old["status"] in {"ok", "reused"}:
-                src = earlier["_dir"]
-                for name in (old["notebook"], old.get("html")):
-                    if name and (src / name).exists():
-                        shutil.copyfile(src / name, staging / name)
-                entry = manifest["chapters"][cid]
-                entry.update(status="reused", results=old["results"], html=old.get("html"),
-                             duration_s=0.0, reused_from=old.get("reused_from") or earlier["run_id"])
-                _write_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
-                _write_documents(staging, old["results"])
-                report(cid, "reused", f"from {entry['reused_from']}")
-        _write_json(staging / "run.json", manifest)
+        put_json(staging / RESULTS_DIR / f"{cid}.json", outcome["results"])
+        put_documents(outcome["results"])
+        put_json(staging / "run.json", manifest)
 
     state = {cid: manifest["chapters"][cid]["status"] for cid in order}
     cwd = str(project_root() / "notebooks")
     own_pool = pool is None or (pool.kernel, pool.cwd) != (book.kernel, cwd)
     workers_pool = WorkerPool(book.kernel, cwd, prewarm, workers) if own_pool else pool
     interrupted = False
+    write_failure: _WriteFailed | None = None
     previous_handler = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):  # treat a polite kill like Ctrl-C: stop, keep the partial area
@@ -668,7 +722,7 @@ def run(
                                        warm_next=waiting > busy_elsewhere or more_after)
                     state[cid] = "running"
                     manifest["chapters"][cid]["status"] = "running"
-                    _write_json(staging / "run.json", manifest)
+                    put_json(staging / "run.json", manifest)
                     worker.submit(task)
                     report(cid, "running")
             busy = [w for w in pool if w.task is not None]
@@ -706,27 +760,124 @@ def run(
                     worker.idle_since = time.time()
     except KeyboardInterrupt:
         interrupted = True
+    except _WriteFailed as exc:
+        write_failure = exc
     finally:
-        if own_pool or interrupted:
-            workers_pool.close(kill=interrupted)
+        stop_now = interrupted or write_failure is not None
+        if own_pool or stop_now:
+            workers_pool.close(kill=stop_now)
         if threading_is_main():
             signal.signal(signal.SIGTERM, previous_handler)
 
     manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
     manifest["duration_s"] = round(time.time() - t0, 3)
+    if write_failure is not None:
+        _mark_failed(staging, manifest, write_failure)
+        raise write_failure.error(records_dir, run_id, staging) from None
     if interrupted:
         manifest["status"] = "interrupted"
-        _write_json(staging / "run.json", manifest)
+        try:
+            _write_json(staging / "run.json", manifest)
+        except OSError:
+            pass  # the partial then shows as dead once this process is gone
         raise SpikeError(f"run interrupted; its partial record stays in {staging} (resume with --resume {run_id})")
     statuses = [manifest["chapters"][c]["status"] for c in order]
     manifest["status"] = "ok" if all(s in {"ok", "reused"} for s in statuses) else "failed"
-    _write_json(staging / "run.json", manifest)
-    final = records_dir / spike.name / run_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _seal(staging)
-    os.rename(staging, final)  # the one moment the run appears among the records: complete
+    final = spike_dir / run_id
+    try:
+        put_json(staging / "run.json", manifest)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            # seal.json is written last, then files 0444 and sub-folders 0555; the run folder itself is
+            # locked after the rename (moving a folder to another parent needs write access to it).
+            _seal(staging)
+            os.rename(staging, final)  # the one moment the run appears among the records: complete
+        except OSError as exc:
+            raise _WriteFailed(staging, exc) from exc
+    except _WriteFailed as exc:
+        _mark_failed(staging, manifest, exc)
+        raise exc.error(records_dir, run_id, staging) from None
+    try:
+        lock(final)
+    except OSError:
+        pass  # every file is read-only and listed in seal.json already
     _prune_empty(staging.parent)
+    if earlier is not None and _in_partial_area(earlier["_dir"], records_dir):
+        _mark_superseded(earlier["_dir"], run_id, progress)
     return RunOutcome(final, manifest)
+
+
+class _WriteFailed(Exception):
+    """The runner could not write (part of) its record: turned into one SpikeError line by ``error``."""
+
+    def __init__(self, path: Path, cause: OSError):
+        super().__init__(f"{path}: {cause}")
+        self.path, self.cause = path, cause
+
+    def error(self, records_dir: Path, run_id: str, kept: Path | None) -> SpikeError:
+        cause = self.cause
+        code = errno.errorcode.get(cause.errno or 0, "")
+        why = f"{cause.strerror or cause}" + (f" ({code})" if code else "")
+        if cause.errno == errno.ENOSPC or cause.errno == errno.EDQUOT:
+            fix = f"free disk space for {records_dir}"
+        elif cause.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            fix = f"make {records_dir} writable, or give another --records"
+        else:
+            fix = f"check {records_dir} (a folder, writable, with free space)"
+        if kept is not None:
+            return SpikeError(f"run {run_id} could not write its record: {self.path}: {why}. Its partial record "
+                              f"stays in {kept}, marked failed. Fix: {fix}, then `spike run --resume {run_id}`")
+        return SpikeError(f"run {run_id} could not write its record: {self.path}: {why}; nothing was kept. "
+                          f"Fix: {fix}, then run again")
+
+
+def _mark_failed(staging: Path, manifest: dict, failure: _WriteFailed) -> None:
+    """Best effort: the partial says it failed, and why (on a full disk this write may fail too; the partial
+    then shows as dead in `spike list` once this process has exited)."""
+    manifest["status"] = "failed"
+    manifest["record_error"] = {"path": str(failure.path), "errno": failure.cause.errno,
+                                "error": str(failure.cause.strerror or failure.cause)}
+    for entry in manifest["chapters"].values():
+        if entry["status"] == "running":
+            entry.update(status="failed", error={"cell": None, "ename": "RecordWriteError",
+                                                 "evalue": "stopped: the run could not write its record"})
+    try:
+        (staging / SEAL_FILE).unlink(missing_ok=True)  # a seal of a record that never finished would mislead
+        _write_json(staging / "run.json", manifest)
+    except OSError:
+        pass
+
+
+def _discard_staging(staging: Path, records_dir: Path) -> None:
+    """Remove a staging folder of a run that never started, and the partial-area folders it leaves empty."""
+    try:
+        remove_tree(staging)
+    except OSError:
+        pass
+    _prune_empty(staging.parent)
+    _prune_empty(records_dir / PARTIAL)
+
+
+def _check_writable(records_dir: Path) -> None:
+    """The records root (or the folder it will be created in) must be a writable folder: said before anything
+    starts. (Root passes any mode check; the claim of the run folder reports what the file system refuses.)"""
+    existing = records_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"records root {records_dir} cannot be created: {existing} is a file, not a folder. "
+                          "Fix: give a records folder whose parents are folders, e.g. --records records")
+    for folder in (existing, records_dir / PARTIAL):
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"records root {records_dir} is read-only ({folder} cannot be written). "
+                              "Fix: make it writable, or give another --records")
+
+
+def _in_partial_area(folder: Path, records_dir: Path) -> bool:
+    try:
+        return Path(folder).resolve().relative_to(records_dir.resolve()).parts[0] == PARTIAL
+    except (ValueError, IndexError):
+        return False
 
 
 def _claim_run_id(records_dir: Path, spike: str) -> tuple[str, Path]:
@@ -735,6 +886,7 @@ def _claim_run_id(records_dir: Path, spike: str) -> tuple[str, Path]:
     ``mkdir`` of the staging folder is the atomic claim against a run that is still in .partial; a finished
     run of the same id (it left .partial by one rename) is looked for after the claim, so neither is missed.
     A concurrent run may prune the empty ``.partial/<spike>`` between our two mkdirs: then we just retry.
+    A file system that refuses the folder (read-only, full, a file in the way) is a ConfigError.
     """
     for _ in range(100):
         run_id = new_run_id()
@@ -743,6 +895,11 @@ def _claim_run_id(records_dir: Path, spike: str) -> tuple[str, Path]:
         for _attempt in range(20):
             try:
                 staging.parent.mkdir(parents=True, exist_ok=True)
+            except FileNotFoundError:
+                continue  # .partial was pruned under us
+            except OSError as exc:
+                raise _claim_error(records_dir, staging.parent, exc) from None
+            try:
                 staging.mkdir()
                 claimed = True
                 break
@@ -750,6 +907,8 @@ def _claim_run_id(records_dir: Path, spike: str) -> tuple[str, Path]:
                 continue  # .partial/<spike> was pruned under us
             except FileExistsError:
                 break  # a run with this id is being built
+            except OSError as exc:
+                raise _claim_error(records_dir, staging, exc) from None
         if not claimed:
             continue
         if (records_dir / spike / run_id).exists():
@@ -757,6 +916,13 @@ def _claim_run_id(records_dir: Path, spike: str) -> tuple[str, Path]:
             continue
         return run_id, staging
     raise SpikeError(f"could not claim a free run id under {records_dir / PARTIAL / spike}")
+
+
+def _claim_error(records_dir: Path, path: Path, exc: OSError) -> ConfigError:
+    code = errno.errorcode.get(exc.errno or 0, "")
+    return ConfigError(f"records root {records_dir} cannot be written: {path}: {exc.strerror or exc}"
+                       + (f" ({code})" if code else "")
+                       + ". Fix: make the records root a writable folder with free space, or give another --records")
 
 
 def _same_parameters(a: dict, b: dict) -> bool:
@@ -771,10 +937,9 @@ def threading_is_main() -> bool:
 
 
 def _seal(folder: Path) -> None:
-    """Make a finished record's files read-only: records are never edited after the run."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            path.chmod(0o444)
+    """Seal a finished record (seal.json with every file's sha256, files 0444, sub-folders 0555); its top
+    folder is locked by the caller after the final rename (see spikekit.seal)."""
+    seal_folder(folder)
 
 
 def _prune_empty(folder: Path) -> None:
@@ -785,10 +950,153 @@ def _prune_empty(folder: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Partial runs: who is building them, and which are dead
+# ----------------------------------------------------------------------------------------------------------
+def _process_start(pid: int) -> int | None:
+    """When a process started (clock ticks since boot, Linux /proc); None where that cannot be read.
+    With the pid it identifies one process: a pid reused later has another start time."""
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def runner_identity() -> dict:
+    """The process building a run: pid, host, start time and boot id (a reboot kills every runner)."""
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "process_start": _process_start(pid), "boot_id": _boot_id()}
+
+
+def runner_state(runner: Any) -> str:
+    """'alive', 'dead' or 'unknown' (no runner recorded, or a runner on another host: it cannot be checked)."""
+    if not isinstance(runner, dict) or not isinstance(runner.get("pid"), int) or runner.get("host") != socket.gethostname():
+        return "unknown"
+    if runner.get("boot_id") and _boot_id() and runner["boot_id"] != _boot_id():
+        return "dead"
+    pid = runner["pid"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "dead"
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return "unknown"
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state in {"Z", "X"}:
+            return "dead"
+    except (OSError, IndexError):
+        pass
+    started = _process_start(pid)
+    if runner.get("process_start") is not None and started is not None and started != runner["process_start"]:
+        return "dead"  # the pid now belongs to another process
+    return "alive"
+
+
+def partial_state(meta: dict) -> str:
+    """What a partial run is: its recorded status, or 'dead' for a 'running' one whose runner is gone."""
+    status = str(meta.get("status"))
+    if status == "running" and runner_state(meta.get("runner")) == "dead":
+        return "dead"
+    return status
+
+
+def _removable(meta: dict) -> tuple[bool, str]:
+    """Whether ``spike prune --partials`` may delete a partial (never one a live runner may still move)."""
+    status = str(meta.get("status"))
+    state = runner_state(meta.get("runner"))
+    runner = meta.get("runner") if isinstance(meta.get("runner"), dict) else {}
+    if status == "superseded":  # marked only once its runner was done with it (see _mark_superseded)
+        return True, f"superseded by {meta.get('superseded_by')}"
+    if status == "interrupted":
+        return True, "interrupted"
+    if meta.get("record_error"):
+        return True, "failed: it could not write its record"
+    if state == "dead":
+        return True, f"{status}, its runner (pid {runner.get('pid')}) is gone"
+    if state == "alive":
+        return False, f"its runner (pid {runner.get('pid')}) is still running"
+    if runner:
+        return False, f"its runner is on host {runner.get('host')}, which cannot be checked from here"
+    return False, "it names no runner (made by an older spikekit): delete it by hand if no run is going on"
+
+
+def _mark_superseded(folder: Path, run_id: str, progress: TextIO | None) -> None:
+    """A partial that a successful resume completed: kept (its chapters were copied from it) but marked, once
+    its own runner is done with it (interrupted, gave up writing, or gone); `spike prune` then removes it."""
+    try:
+        meta = read_manifest(folder / "run.json")
+        finished = meta.get("status") == "interrupted" or meta.get("record_error")
+        if not finished and runner_state(meta.get("runner")) != "dead":
+            return
+        meta.update(status="superseded", superseded_by=run_id)
+        _write_json(folder / "run.json", meta)
+    except (OSError, SpikeError) as exc:
+        if progress is not None:
+            print(f"note: could not mark the partial {folder} superseded ({exc})", file=progress)
+
+
+def prune_partials(records: Path | str | None = None, spike: str | None = None,
+                   stale_after_s: float = 600.0) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Delete dead partial runs (and replays) under ``<records>/.partial``; returns (removed, kept), each a
+    list of (folder, reason). A folder without a manifest is removed only when older than ``stale_after_s``
+    (a run writes its manifest right after claiming its folder)."""
+    root = Path(records).resolve() if records else records_root()
+    base = root / PARTIAL
+    spike_dirs = [base / check_name(spike)] if spike else (sorted(base.iterdir()) if base.is_dir() else [])
+    removed, kept = [], []
+    for spike_dir in spike_dirs:
+        if not spike_dir.is_dir() or spike_dir.is_symlink():
+            continue
+        for folder in sorted(spike_dir.iterdir()):
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            manifest = folder / ("replay.json" if folder.name.startswith("replay-") else "run.json")
+            if not manifest.exists():
+                age = time.time() - folder.stat().st_mtime
+                ok, why = (age > stale_after_s, "no manifest: a run that never started")
+                if not ok:
+                    why = "no manifest yet: a run may be starting"
+            else:
+                try:
+                    meta = json.loads(manifest.read_text(encoding="utf-8"))
+                    if not isinstance(meta, dict):
+                        raise ValueError("not a JSON object")
+                except (OSError, ValueError) as exc:
+                    kept.append((folder, f"{manifest.name} unreadable ({exc}); left for a person to look at"))
+                    continue
+                ok, why = _removable(meta)
+            if ok:
+                remove_tree(folder)
+                removed.append((folder, why))
+            else:
+                kept.append((folder, why))
+        _prune_empty(spike_dir)
+    _prune_empty(base)
+    return removed, kept
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Reading records
 # ----------------------------------------------------------------------------------------------------------
-def list_runs(records: Path | str | None = None, spike: str | None = None) -> list[dict]:
-    """Finished runs, and runs still (or forever, if their runner died) in the partial area."""
+def _warn(message: str) -> None:
+    print(f"spike: warning: {message}", file=sys.stderr)
+
+
+def list_runs(records: Path | str | None = None, spike: str | None = None, warn=_warn) -> list[dict]:
+    """Finished runs, and runs still (or forever, if their runner died) in the partial area.
+
+    A partial whose runner is gone shows as ``partial (dead)``. A manifest that cannot be read is skipped with
+    a ``warn`` line naming it."""
     root = Path(records).resolve() if records else records_root()
     rows = []
     for base, partial in ((root, False), (root / PARTIAL, True)):
@@ -796,28 +1104,66 @@ def list_runs(records: Path | str | None = None, spike: str | None = None) -> li
             if not partial and manifest.parts[-3].startswith("."):
                 continue
             try:
-                meta = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
+                meta = read_manifest(manifest)
+            except ConfigError as exc:
+                if warn is not None:
+                    warn(f"skipped: {exc}")
                 continue
             if spike and meta.get("spike") != spike:
                 continue
-            status = str(meta.get("status"))
+            status = partial_state(meta) if partial else str(meta.get("status"))
             rows.append({
                 "spike": meta.get("spike"), "run_id": meta.get("run_id"),
                 "status": f"partial ({status})" if partial else status,
                 "as_of": meta.get("as_of"), "started": meta.get("started"), "duration_s": meta.get("duration_s"),
-                "chapters": {c: v.get("status") for c, v in meta.get("chapters", {}).items()},
+                "chapters": {c: (v.get("status") if isinstance(v, dict) else None)
+                             for c, v in meta.get("chapters", {}).items()},
                 "path": str(manifest.parent),
             })
-    rows.sort(key=lambda r: (r["spike"] or "", r["started"] or ""))
+    rows.sort(key=lambda r: (str(r["spike"] or ""), str(r["started"] or "")))
     return rows
+
+
+def locate_run_folder(ref: str, records: Path | str | None = None) -> Path:
+    """A run folder by id, '<spike>/<run id>' or folder path, inside the records root (finished runs first, then
+    the partial area). Unlike ``load_run`` it needs no run.json: ``spike verify`` must find a run whose
+    run.json was deleted."""
+    from .record import _RUN_PART_RE
+
+    root = Path(records).resolve() if records else records_root()
+    if not isinstance(ref, str) or not ref.strip() or "\x00" in ref:
+        raise ConfigError(f"run reference {ref!r} is empty or not text. Fix: pass a run id from `spike list`")
+    candidate = Path(ref).expanduser()
+    if candidate.is_dir() and (candidate.is_absolute() or len(candidate.parts) > 2 or ref.startswith(".")):
+        folder = candidate.resolve()
+        if root not in folder.parents:
+            raise ConfigError(f"run folder {ref!r} resolves to {folder}, outside the records root {root}. "
+                              "Fix: pass a run id from `spike list`, or --records the root that holds it")
+        return folder
+    parts = ref.split("/")
+    if len(parts) > 2 or not all(_RUN_PART_RE.fullmatch(p) and ".." not in p for p in parts):
+        raise ConfigError(f"run reference {ref!r} is not a run id, '<spike>/<run id>' or a run folder under the "
+                          f"records root {root}. Fix: pass a run id from `spike list`")
+    for base in (root, root / PARTIAL):
+        if len(parts) == 2:
+            hits = [base / parts[0] / parts[1]] if (base / parts[0] / parts[1]).is_dir() else []
+        else:
+            hits = [h for h in sorted(base.glob(f"*/{ref}")) if h.is_dir() and not h.parent.name.startswith(".")] \
+                if base.is_dir() else []
+        if len(hits) > 1:
+            raise ConfigError(f"run id {ref!r} names runs of several spikes under {base}: "
+                              + ", ".join(h.parent.name for h in hits) + f". Fix: pass '<spike>/{ref}'")
+        if hits:
+            return hits[0].resolve()
+    raise ConfigError(f"run {ref!r} was not found under {root} (nor in {root / PARTIAL}). "
+                      "Fix: pass a run id from `spike list`, or --records the root that holds it")
 
 
 def load_run(ref: str, records: Path | str | None = None) -> tuple[Path, dict]:
     if records:
         os.environ["SPIKE_RECORDS"] = str(Path(records).resolve())
     folder = _find_run(ref)
-    return folder, json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    return folder, read_manifest(folder / "run.json")
 
 
 if __name__ == "__main__":

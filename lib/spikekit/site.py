@@ -11,6 +11,11 @@ disk space, about one HTML notebook per chapter per run.
 
 The site is built in a temporary folder beside ``out`` and swapped into place in one step (an atomic exchange
 of the two folders on Linux, two renames elsewhere), so a reader never sees half a site.
+
+The site deletes only what it wrote. Its default folder is ``<records>/.site``: a spike name never starts with
+a dot, so no spike's runs can ever live there (``site`` is a legal spike name). The marker file ``.spike-site``
+lists every file a build wrote; a rebuild refuses, rather than deletes, a folder holding anything else, and an
+``--out`` that is a spike's folder, inside a run or replay, or that holds the records root or any record.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +38,9 @@ from .errors import ConfigError
 from .paths import records_root, resolve_under
 
 SITE_MARKER = ".spike-site"
+SITE_FORMAT = "spikekit.site/1"
+SITE_DIR = ".site"  # default folder under the records root: never a spike name (those start with [a-z0-9])
+FOLDER_MODE, FILE_MODE = 0o755, 0o644  # a site is for reading and serving: not private like a temp folder
 IGNORED_PARAMETERS = {"upstream_run"}  # differs by construction between any two runs
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -77,19 +86,25 @@ def _slug(name: str) -> str:
     return _SAFE.sub("_", str(name)) or "_"
 
 
-def read_runs(records: Path) -> dict[str, list[Run]]:
+def _warn(message: str) -> None:
+    print(f"spike: warning: {message}", file=sys.stderr)
+
+
+def read_runs(records: Path, warn=_warn) -> dict[str, list[Run]]:
     """Finished runs per spike (``<records>/<spike>/<run-id>/run.json``), ordered by as_of then start.
-    The partial area and unreadable manifests are left out."""
+    The partial area is left out; a manifest that cannot be read is skipped with a ``warn`` line naming it."""
+    from .record import read_manifest
+
     spikes: dict[str, list[Run]] = {}
     for manifest_path in sorted(records.glob("*/*/run.json")):
         spike_dir = manifest_path.parent.parent
         if spike_dir.name.startswith("."):
             continue
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("chapters"), dict):
+            manifest = read_manifest(manifest_path)
+        except ConfigError as exc:
+            if warn is not None:
+                warn(f"skipped: {exc}")
             continue
         spike = spike_dir.name
         spikes.setdefault(spike, []).append(
@@ -383,21 +398,74 @@ def _diff_page(a: Run, b: Run, depth_to_spike: str = "../") -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Building
 # ----------------------------------------------------------------------------------------------------------
-def _check_out(out: Path, records: Path) -> None:
-    """Refuse an output folder that would overwrite records: the records root or a folder above it, a run or
-    replay folder or anything inside one, the partial area, or an existing folder that is not a site."""
+def _check_out(out: Path, records: Path) -> set[str] | None:
+    """Refuse an output folder that could hold or become records; returns the files the previous build there
+    wrote (None: no previous build).
+
+    Refused: the records root or a folder above it; a folder directly under the records root whose name could
+    be a spike's (only dot-folders such as the default ``.site`` are safe), or anything inside one; the partial
+    area; a run or replay folder or anything inside one; and an existing folder holding anything a previous
+    ``spike site`` build did not write (records, another records root, a person's files)."""
+    default = records / SITE_DIR
     if out == records or out in records.parents:
         raise ConfigError(f"--out {out} would replace the records folder {records}; choose a folder of its own, "
-                          f"e.g. {records / 'site'}")
+                          f"e.g. {default} (the default)")
     for folder in (out, *out.parents):
         if (folder / "run.json").exists() or (folder / "replay.json").exists():
             raise ConfigError(f"--out {out} is inside the run folder {folder}; records are never modified. "
-                              f"Fix: choose a folder outside it, e.g. {records / 'site'}")
+                              f"Fix: choose a folder outside it, e.g. {default}")
         if folder.name == ".partial":
             raise ConfigError(f"--out {out} is inside the partial area {folder}; choose another folder")
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).exists())):
+    if records in out.parents:
+        first = out.relative_to(records).parts[0]
+        if first == ".partial":
+            raise ConfigError(f"--out {out} is inside the partial area {records / first}, where runs are built. "
+                              f"Fix: use the default {default} or a folder outside {records}")
+        if not first.startswith("."):
+            what = "is the folder" if out == records / first else "is inside the folder"
+            raise ConfigError(f"--out {out} {what} of spike '{first}' under the records root (any such name can be "
+                              f"a spike's, whose runs would be lost on the next rebuild). "
+                              f"Fix: use the default {default} or a folder outside {records}")
+    if not out.exists() and not out.is_symlink():
+        return None
+    if out.is_symlink() or not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder; it is left alone. Fix: give a new folder")
+    if not any(out.iterdir()):
+        return None
+    marker = out / SITE_MARKER
+    if not marker.is_file():
         raise ConfigError(f"--out {out} exists and is not a site built by `spike site`; it is left alone. "
                           "Fix: give an empty or new folder")
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8"))
+        written = {str(f) for f in listed["files"]} if listed.get("format") == SITE_FORMAT else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        written = None
+    if written is None:
+        raise ConfigError(f"--out {out} was built by an older `spike site` that did not list the files it wrote, so "
+                          "a rebuild cannot tell them from anything else there; it is left alone. Fix: delete it "
+                          "yourself once you have checked it holds only the site, or give a new --out")
+    # A build writes plain files and folders only: a symlink is never its own, even where the marker lists it.
+    unexpected = [rel for rel in _tree(out) if (out / rel).is_symlink()
+                  or (rel not in written and rel != SITE_MARKER and not any(w.startswith(rel + "/") for w in written))]
+    if unexpected:
+        records_inside = [r for r in unexpected if r.rsplit("/", 1)[-1] in {"run.json", "replay.json"}]
+        shown = records_inside or unexpected
+        what = "run records" if records_inside else "files the last `spike site` build did not write"
+        raise ConfigError(f"--out {out} holds {what}: {', '.join(shown[:5])}"
+                          + (f" (+{len(shown) - 5} more)" if len(shown) > 5 else "")
+                          + "; a rebuild would delete them, so nothing was changed. "
+                          "Fix: move them elsewhere, or give another --out")
+    return written
+
+
+def _tree(folder: Path) -> list[str]:
+    """Every file, symlink and folder under ``folder`` (relative, '/'-separated); symlinks are not followed."""
+    out = []
+    for here, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(here)
+        out += [(base / name).relative_to(folder).as_posix() for name in dirs + files]
+    return sorted(out)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -412,17 +480,57 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
-def _swap_into_place(staging: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(staging, out)
-        return
-    if _exchange(staging, out):
-        shutil.rmtree(staging)  # now holds the previous site
-        return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    os.rename(out, old)
-    os.rename(staging, out)
-    shutil.rmtree(old)
+def _remove_previous(old: Path, written: set[str] | None) -> None:
+    """Delete a previous build moved aside: only the files it listed, then the folders they leave empty.
+    Anything else (put there during this build) stays, and is said."""
+    root = old.resolve()
+    for rel in sorted(written or ()):
+        path = old / rel
+        parent = path.parent.resolve()
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or not (parent == root or root in parent.parents):
+            continue  # a marker naming a path outside the site (edited by hand?) deletes nothing there
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+    (old / SITE_MARKER).unlink(missing_ok=True)
+    folders = [p for p in old.rglob("*") if p.is_dir() and not p.is_symlink()]
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True) + [old]:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+    if old.exists():
+        _warn(f"left {old}: it holds files the previous site build did not write (added during this build)")
+
+
+def _swap_into_place(staging: Path, out: Path, written: set[str] | None) -> None:
+    """Put the new build in place in one step, then delete what the previous build wrote (only that)."""
+    try:
+        if not out.exists():
+            os.rename(staging, out)
+            return
+        if _exchange(staging, out):
+            old = staging  # now holds the previous site
+        else:
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.rename(out, old)
+            try:
+                os.rename(staging, out)
+            except OSError:
+                os.rename(old, out)
+                raise
+    except BaseException:
+        if staging.exists() and (staging / SITE_MARKER).is_file() and not any(staging.glob("*/run.json")):
+            shutil.rmtree(staging, ignore_errors=True)  # the new build, never swapped in: ours alone
+        raise
+    _remove_previous(old, written)
+
+
+def _normal_modes(folder: Path) -> None:
+    """Folders 0755 and files 0644, whatever the umask or mkdtemp's private 0700."""
+    for here, dirs, files in os.walk(folder):
+        os.chmod(here, FOLDER_MODE)
+        for name in files:
+            os.chmod(os.path.join(here, name), FILE_MODE)
 
 
 def _find_run(spikes: dict[str, list[Run]], ref: str) -> Run:
@@ -438,12 +546,13 @@ def _find_run(spikes: dict[str, list[Run]], ref: str) -> Run:
 
 def build_site(records: Path | str | None = None, out: Path | str | None = None,
                diff: tuple[str, str] | None = None) -> SiteOutcome:
-    """Build the site of ``records`` (default: the records root) into ``out`` (default ``<records>/site``),
+    """Build the site of ``records`` (default: the records root) into ``out`` (default ``<records>/.site``),
     replacing an earlier site there in one step. ``diff``: two run refs (run id or <spike>/<run id>) whose
-    diff page is added besides the consecutive ones. Reads the records only."""
+    diff page is added besides the consecutive ones. Reads the records only; deletes only what an earlier
+    build listed in its marker file."""
     records = Path(records).resolve() if records else records_root()
-    out = Path(out).resolve() if out else records / "site"
-    _check_out(out, records)
+    out = Path(out).resolve() if out else records / SITE_DIR
+    written_before = _check_out(out, records)
     spikes = read_runs(records)
     pair = None
     if diff:
@@ -455,7 +564,6 @@ def build_site(records: Path | str | None = None, out: Path | str | None = None,
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     outcome = SiteOutcome(out)
     try:
-        (staging / SITE_MARKER).write_text("built by spike site; safe to delete and rebuild\n", encoding="utf-8")
 
         def write(rel: str, text: str) -> None:
             path = staging / rel
@@ -502,8 +610,14 @@ def build_site(records: Path | str | None = None, out: Path | str | None = None,
             timeline = decision_timeline(records, spike, runs)
             write(f"{base}/index.html", _spike_page(spike, runs, timeline, read_replays(records, spike), diffs))
         write("index.html", _index_page(spikes, replay_counts))
-        _swap_into_place(staging, out)
+        # The marker lists every file this build wrote: the next rebuild deletes those and nothing else.
+        (staging / SITE_MARKER).write_text(json.dumps({
+            "format": SITE_FORMAT, "note": "built by spike site; rebuilt from the records on every `spike site`",
+            "records": str(records), "files": [rel for rel in _tree(staging) if (staging / rel).is_file()],
+        }, indent=1), encoding="utf-8")
+        _normal_modes(staging)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # the unfinished new build, nothing else
         raise
+    _swap_into_place(staging, out, written_before)
     return outcome
