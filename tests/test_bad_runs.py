@@ -32,19 +32,10 @@ AS_OF = "2025-03-09 12:00"
 SIGNALS = "samples/starry-mug/signals.csv"
 CATALOGUE = {case.id: case for case in ALL_CASES}
 
-# Today the runner does not read input tables before the run starts: chapter 01 meets the broken table in its
-# kernel and fails (exit 1, a sealed failed record, the error cut at 120 characters in the progress line).
-# contracts.check_inputs does the whole check up front; runner.run has to call it before claiming a run id.
-# Until it does, one sentinel case shows it (test_a_broken_table_is_refused_before_the_run_starts, strict xfail)
-# and the other table cases are marked xfail without each paying a kernel start (~10 s); once it does, every
-# case runs (about a second each, no kernel) and must pass.
-NOT_CHECKED_UP_FRONT = ("runner.run does not call contracts.check_inputs before claiming a run id: the chapter "
-                        "fails on the table instead (exit 1, a failed record)")
+# The runner reads every input table (contracts.check_inputs) before it claims a run id: a broken table is one
+# error line, exit 2, and nothing is written. The sentinel case checks that once, for a table the first chapter
+# reads, with the records of an earlier run in the same root.
 SENTINEL = "signals-wrong-type"
-LEAVES_PARTIAL = pytest.mark.xfail(strict=True, reason="runner leaves .partial; fixed on wip-records")
-FOLDER_INPUT = pytest.mark.xfail(
-    strict=True, reason="runner leaves .partial; fixed on wip-records (today it hashes the folder: IsADirectoryError "
-                        "traceback)")
 
 
 @dataclass(frozen=True)
@@ -74,10 +65,10 @@ RUN_CASES = [
     _catalogue("signals-1e308-value"),
     pytest.param(RunCase("path-escaping-the-data-folder", signals="../../etc/passwd",
                          expect=("'../../etc/passwd'", "outside", "Fix:")),
-                 id="path-escaping-the-data-folder", marks=LEAVES_PARTIAL),
+                 id="path-escaping-the-data-folder"),
     pytest.param(RunCase("input-path-is-a-folder", signals="samples/starry-mug",
                          expect=("samples/starry-mug", "Fix:"), expect_any=("folder", "directory")),
-                 id="input-path-is-a-folder", marks=FOLDER_INPUT),
+                 id="input-path-is-a-folder"),
     pytest.param(RunCase("unknown-spike-name", spike="starry-mugg",
                          expect=("unknown spike 'starry-mugg'", "did you mean 'starry-mug'", "Fix:")),
                  id="unknown-spike-name"),
@@ -180,7 +171,6 @@ def checked_up_front(earlier, tmp_path_factory) -> dict:
     return {"code": code, "unchanged": _listing(world["records"]) == world["before"][2]}
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_CHECKED_UP_FRONT)
 def test_a_broken_table_is_refused_before_the_run_starts(checked_up_front):
     assert checked_up_front == {"code": 2, "unchanged": True}
 
@@ -196,8 +186,7 @@ def test_the_run_catalogue_has_every_stated_case():
 @pytest.mark.parametrize("case", RUN_CASES)
 def test_a_bad_input_stops_spike_run_with_one_line_and_writes_nothing(case, earlier, checked_up_front, tmp_path,
                                                                       monkeypatch, capfd):
-    if case.catalogue is not None and checked_up_front["code"] != 2:
-        pytest.xfail(NOT_CHECKED_UP_FRONT + " (shown by the sentinel case)")
+    assert checked_up_front["code"] == 2, "the runner no longer checks input tables before it starts"
     world = _world(tmp_path, case, earlier["records"])
     _environment(monkeypatch, world)
     data, records = world["data"], world["records"]

@@ -226,7 +226,8 @@ def test_a_records_root_that_is_a_file_is_refused(command, mini_project, tmp_pat
 
 def test_a_run_json_that_is_not_utf8_or_not_json_names_the_file(mini_project, capsys):
     folder = _fake_run(mini_project["records"], b'{"run_id": "\xff\xfe"}')
-    _refused(["show", "mini/20250101T000000Z-0001"], capsys, str(folder / "run.json"), "not utf-8 text", "Fix:")
+    _refused(["show", "mini/20250101T000000Z-0001"], capsys, str(folder / "run.json"), "cannot be read", "utf-8",
+             "Fix:")
     (folder / "run.json").write_text('{"run_id": ', encoding="utf-8")
     _refused(["show", "mini/20250101T000000Z-0001"], capsys, str(folder / "run.json"), "not valid JSON", "line 1")
 
@@ -251,8 +252,8 @@ def test_a_closed_stdout_ends_quietly(monkeypatch, capsys):
 def test_spike_show_into_a_pipe_closed_early_ends_without_a_traceback(mini_project):
     import os
 
-    manifest = {"run_id": "20250101T000000Z-0001", "spike": "mini", "status": "ok",
-                "padding": ["x" * 100] * 5000}  # ~0.5 MB: more than a pipe holds
+    manifest = {"run_id": "20250101T000000Z-0001", "spike": "mini", "status": "ok", "as_of": "2025-01-01T00:00:00+08:00",
+                "chapters": {}, "padding": ["x" * 100] * 5000}  # ~0.5 MB: more than a pipe holds
     _fake_run(mini_project["records"], json.dumps(manifest).encode())
     proc = subprocess.Popen([sys.executable, "-m", "spikekit.cli", "show", "--json", "mini/20250101T000000Z-0001"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))

@@ -36,7 +36,8 @@ def _gone_pid() -> int:
 
 def _error_lines(err: str) -> list[str]:
     assert "Traceback" not in err, err
-    return [line for line in err.splitlines() if line.startswith("spike: error:")]
+    # "spike: error:" from the command, "spike run: error:" when argparse refuses an option as it is parsed
+    return [line for line in err.splitlines() if line.startswith(("spike: error:", "spike run: error:"))]
 
 
 # ----------------------------------------------------------------------------------------------------------

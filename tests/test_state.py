@@ -234,7 +234,7 @@ def test_proposals_read_from_recorded_results():
 def _manifest(run_id: str, as_of: str) -> dict:
     orders = pd.DataFrame({"supplier": ["甲厂", "乙厂"], "units": [38, 72], "unit_cost": [16.0, 14.5],
                            "cost": [758.0, 1244.0], "first_arrival_day": [3, 3], "last_arrival_day": [4, 5]})
-    return {"run_id": run_id, "spike": "demo", "as_of": as_of, "chapters": {
+    return {"run_id": run_id, "spike": "demo", "as_of": as_of, "status": "ok", "chapters": {
         "03": {"status": "ok", "results": {"decision": "order", "purchase_orders": to_jsonable(orders)}},
         "08": {"status": "ok", "results": {"kit": to_jsonable({"items": ["主图"]}), "kit_deadline": "2025-03-09T22:00"}},
         "09": {"status": "ok", "results": {"chosen_financing": to_jsonable(
