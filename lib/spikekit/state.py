@@ -571,6 +571,20 @@ def _num(value: Any) -> float:
     return number if math.isfinite(number) else 0.0
 
 
+def _brakes(value: Any) -> pd.DataFrame | None:
+    """Chapter 06's brake list reduced to the lines it actually brakes: with an ``action`` column only the lines
+    whose action cancels production ("keep (no decline signal)" and "finish ..." lines brake nothing), each for
+    its ``not_started_units`` when recorded; without one, every line for its ``units``."""
+    brakes = _frame(value)
+    if brakes is None or not len(brakes):
+        return None
+    if "action" in brakes:
+        brakes = brakes[brakes["action"].astype(str).str.contains("cancel")]
+        if "not_started_units" in brakes:
+            brakes = brakes.assign(units=brakes["not_started_units"])
+    return brakes if len(brakes) else None
+
+
 def proposals_from_results(results: Mapping[str, Mapping[str, Any]]) -> list[Proposal]:
     """The actionable calls of one run, read from each chapter's recorded results."""
     out: list[Proposal] = []
@@ -593,7 +607,7 @@ def proposals_from_results(results: Mapping[str, Mapping[str, Any]]) -> list[Pro
     if isinstance(promo, Mapping) and str(promo.get("name", "")).startswith("hold"):
         out.append(Proposal("04", "hold_price", item=str(promo.get("name"))))
     r06 = results.get("06", {}) or {}
-    brakes = _frame(r06.get("brake_list"))
+    brakes = _brakes(r06.get("brake_list"))
     if brakes is not None and len(brakes):
         units = float(pd.to_numeric(brakes.get("units", pd.Series(dtype=float)), errors="coerce").fillna(0).sum())
         out.append(Proposal("06", "brake", units, 0.0, f"{len(brakes)} production line(s) to brake"))
@@ -756,7 +770,7 @@ def proposals_to_approve(manifest: Mapping[str, Any], chapters: Iterable[str] | 
             approval("03", "order", f"{row.get('supplier', '?')}", units, _num(row.get("cost")),
                      f"po {run_id}-{i}, due {arrival:%Y-%m-%d}")
     r06 = results.get("06", {})
-    brakes = _frame(r06.get("brake_list"))
+    brakes = _brakes(r06.get("brake_list"))
     if brakes is not None and len(brakes):
         for row in brakes.to_dict(orient="records"):
             target = row.get("po_id") or row.get("supplier", "?")
