@@ -970,7 +970,8 @@ def promotion_for_phase(phase: str, stock: float, daily_rate, ladder: pd.DataFra
     - otherwise (watching, validating, no-go, peak): the ladder as it stands.
     Adds ``phase`` and ``note`` to the level's dict.
     """
-    level = promotion_now(stock, daily_rate, ladder)
+    level = {**promotion_now(stock, daily_rate, ladder),
+             "basis": "position: on hand + on order + chapter 03's proposal - backlog"}
     top = float(ladder["to_days"].iloc[2])
     if phase in ("declining", "exited"):
         return {**level, "level": None, "name": "chapter 06 markdown", "discount": None, "extra_ads": False,

@@ -783,8 +783,9 @@ def headline_points(plan: PointPlan, courier_summary: pd.DataFrame) -> str:
     high_alloc, high_check = plan["peak high"]
     busy = (f"busy case {high_alloc.orders_per_day:.0f}/day {high_check.overrun:+.0%}"
             + ("" if high_alloc.feasible else f", SHORT {high_alloc.shortfall:.1f}/day"))
-    return (f"{verdict}: now {part(now_alloc, now_check)}; peak {pts.loc['peak', 'date']} "
-            f"{part(peak_alloc, peak_check)} ({busy}); {couriers} rush orders to couriers")
+    peak = ("the forecast's peak is the coming day" if int(pts.loc["peak", "day"]) == 1 else
+            f"peak {pts.loc['peak', 'date']} {part(peak_alloc, peak_check)}")
+    return f"{verdict}: now {part(now_alloc, now_check)}; {peak} ({busy}); {couriers} rush orders to couriers"
 
 
 def plot_points(plan: PointPlan):
