@@ -434,3 +434,22 @@ def test_launch_shrinks_the_order_until_it_fits_the_cash_rule():
     # Too little cash for even the setup: hold, and say why.
     broke = sp.launch(one_supplier(setup_cost=100.0), spike_state(), cash_on_hand=300.0)
     assert broke.decision == "hold" and broke.reason == "cash"
+
+
+def test_cash_is_an_optional_input_of_chapter_03(tmp_path, monkeypatch):
+    """A spike without a cash table runs chapter 03 without the cash rule, never on the notebook's sample cash."""
+    import shutil
+
+    from spikekit.paths import playbook_dir
+    from spikekit.settings import chapter_parameters, load_playbook, load_spike
+
+    playbook = tmp_path / "playbook"
+    shutil.copytree(playbook_dir(), playbook)
+    (playbook / "spikes" / "demo.yaml").write_text(
+        "timezone: Asia/Shanghai\ndata:\n  suppliers: samples/starry-mug/suppliers.csv\n", encoding="utf-8")
+    monkeypatch.setenv("SPIKE_PLAYBOOK", str(playbook))
+    book = load_playbook()
+    as_of = "2025-03-09T12:00:00+08:00"
+    assert chapter_parameters(book, load_spike("demo"), "03", as_of=as_of, upstream_run="r")["cash_file"] == ""
+    named = chapter_parameters(book, load_spike("starry-mug"), "03", as_of=as_of, upstream_run="r")
+    assert named["cash_file"] == "samples/starry-mug/cash.csv"
