@@ -489,7 +489,7 @@ class ReorderChoice:
         return (f"Now: the {self.reorder_days:g}-day rule says {now['rule']:.0f} units, the {self.service_level:.0%} "
                 f"service-level point says {now['service']:.0f} (lead-time demand {now['lead_time_demand']:.0f} + "
                 f"safety stock {now['safety_stock']:.0f}, lead {self.lead_days:g} +- {self.lead_days_sd:g} days). "
-                f"{now['basis'].capitalize()}: {which} is used, {now['chosen']:.0f} units.")
+                f"{now['basis'].split(':')[0].capitalize()}: {which} is used, {now['chosen']:.0f} units.")
 
     def to_dict(self) -> dict:
         return _json_safe({**self.now, "table": self.table})
@@ -518,7 +518,8 @@ def compare_reorder_points(forecast: DemandForecast, reorder_days: float = 7.0, 
         service = reorder_point_service(d, sd_daily, lead, lead_days_sd, service_level)
         rising = forecast.mean[r + 1] > forecast.mean[r]
         chosen = max(rule, service.reorder_point) if rising else service.reorder_point
-        basis = "rising spike: the larger of the two" if rising else "past the peak: the service-level point"
+        basis = ("rising forecast: the larger of the two" if rising else
+                 "forecast past its peak: the service-level point")
         records.append({"day": int(r), "rate": rate, "rule": rule, "lead_time_demand": service.lead_time_demand,
                         "safety_stock": service.safety_stock, "service": service.reorder_point, "chosen": chosen,
                         "basis": basis})
