@@ -912,6 +912,8 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
     evidence = [f"Phase **{phase}**: " + "; ".join(state.get("phase_evidence") or ["no evidence recorded"]) + "."]
     evidence.append(f"Window {window} days: {window_note}.")
     evidence.extend(r if r.endswith(".") else r + "." for r in inc.reasons)
+    if first is None and not confirmed:
+        evidence.append("No validation-period sales recorded (chapter 02): the first-order cap cannot be applied.")
     if first is not None and not confirmed:
         evidence.append(f"Handbook first order: {settings.first_order_share:.0%} of {float(validation_sales):.0f} "
                         f"validation-period sales = {first} units; {on_order:.0f} already on order, so at most "
