@@ -1001,7 +1001,12 @@ def test_a_trends_index_above_100_is_refused(tmp_path):
 
 @pytest.mark.parametrize("scenario", ["starry-mug", "fast-fade", "false-alarm"])
 def test_every_sample_file_loads_within_the_bounds(scenario):
+    from spikekit.settings import load_playbook
+
+    inputs = set(load_playbook().input_names)  # the ledger's tables (spikekit.state) have no sample files
     for name, contract in sc.CONTRACTS.items():
+        if name not in inputs:
+            continue
         frame = sc.load_table(f"samples/{scenario}/{name}.csv", contract, data_root=ROOT / "data")
         assert len(frame) > 0, name
 

@@ -237,6 +237,92 @@ def test_settings_refuse_unknown_and_bad_values():
     with pytest.raises(ConfigError):
         inv.InventorySettings.from_mapping({"reorder_dayz": 7})
     with pytest.raises(ConfigError):
-        inv.InventorySettings(peak_day=10, life_days=9)
+        inv.InventorySettings(service_level=1.0)
+    with pytest.raises(ConfigError, match="unknown"):  # the bell's constants are gone: the forecast is the state's
+        inv.InventorySettings.from_mapping({"spike_day": 3.0})
     settings = inv.InventorySettings.from_mapping({"cover_thresholds": [7, 14, 21], "runs": 2000})
     assert settings.cover_thresholds == (7.0, 14.0, 21.0)
+
+
+# ------------------------------------------------------------------------------ on the spike's state
+
+
+def test_forecast_from_the_spike_state_keeps_its_days_and_interval():
+    shared = {"source": "hand case", "peak_date": None, "remaining": {"estimate": 60.0, "conf": 0.9},
+              "daily": [{"day": "2025-03-10", "expected": 10, "low": 5, "high": 20},
+                        {"day": "2025-03-11", "expected": 20, "low": 10, "high": 40},
+                        {"day": "2025-03-12", "expected": 30, "low": 15, "high": 60}]}
+    fc = inv.DemandForecast.from_state(shared, 3, start="2025-03-09 12:00")
+    assert fc.daily.tolist() == [10, 20, 30]
+    assert fc.mean[3:6].tolist() == [30, 30, 30]  # past the forecast's last day: its last day repeated
+    # Over the horizon: high 120 / low 30 = 4 = exp(2 z sigma), z the 90% two-sided normal quantile.
+    assert fc.level_sigma == pytest.approx(math.log(4) / (2 * sps.norm.ppf(0.95)))
+    frame = fc.to_frame()
+    assert frame["low"].tolist() == [5, 10, 15] and frame["high"].tolist() == [20, 40, 60]
+    assert str(frame["date"].iloc[0]) == "2025-03-10"
+    assert fc.shape["peak_day"] == 3 and fc.shape["remaining_units"] == 60.0
+    with pytest.raises(ConfigError, match="no daily forecast"):
+        inv.DemandForecast.from_state({"daily": []}, 3)
+
+
+def test_next_order_due_is_the_first_day_the_position_falls_to_the_reorder_point():
+    # Position 500, 100 a day, reorder at 250: 500, 400, 300 at the end of days 0-2, then 200 <= 250 on day 3.
+    due = inv.next_order_due(500, [100] * 10, [250] * 10, start="2025-03-09 12:00")
+    assert (due["day"], str(due["date"]), due["position"]) == (3, "2025-03-12", 200.0)
+    assert inv.next_order_due(200, [100] * 10, [250] * 10)["day"] == 0  # already below: due now
+    late = inv.next_order_due(5000, [100] * 10, [250] * 10)
+    assert late["day"] is None and late["date"] is None and late["horizon_days"] == 10
+    # A reorder point that falls with the forecast (the spike fading) is never reached.
+    fading = inv.next_order_due(500, [100, 50, 25, 10, 5, 5, 5, 5, 5, 5], [300, 150, 80, 40, 30, 30, 30, 30, 30, 30])
+    assert fading["day"] is None  # 500, 400, 350, 325, ... never reaches the fading reorder point
+    assert inv.verdict("rising", due) == "covered; next order due 2025-03-12"
+    assert inv.verdict("rising", {"day": 0}) == "reorder due now"
+    assert inv.verdict("declining", {"day": 0}) == "no reorders: the spike is declining"
+
+
+def test_backlog_ships_first_from_stock_then_from_the_earliest_arrivals():
+    # 100 pre-sold, 30 on hand: the 30 go now, day 2's 50 and 20 of day 3's 40 clear the rest on day 3.
+    stock, left, unserved, cleared = inv.net_of_backlog(30, 100, [0, 50, 40, 60])
+    assert (stock, unserved, cleared) == (0, 0, 3)
+    assert left.tolist() == [0, 0, 20, 60]
+    stock, left, unserved, cleared = inv.net_of_backlog(120, 20, [10])
+    assert (stock, left.tolist(), cleared) == (100, [10], 0)
+    assert inv.net_of_backlog(0, 100, [30])[2:] == (70, None)  # 70 wait beyond every arrival known
+
+
+def test_arrivals_combine_the_ledger_and_chapter_03():
+    open_orders = [
+        {"po_id": "PO-1", "supplier": "A", "units_open": 20, "expected_arrival": "2025-03-08T10:00:00+08:00"},  # overdue
+        {"po_id": "PO-2", "supplier": "A", "units_open": 30, "expected_arrival": "2025-03-12T10:00:00+08:00"},
+        {"po_id": "PO-3", "supplier": "B", "units_open": 15, "expected_arrival": "2025-03-25T10:00:00+08:00"},
+    ]
+    proposed = pd.DataFrame({"day": [2, 3], "date": [None, None], "arrivals": [40, 5]})
+    got = inv.arrivals_from_state(open_orders, pd.Timestamp("2025-03-09 12:00", tz="Asia/Shanghai"), proposed, 14)
+    assert len(got) == 16  # the last line lands on day 16, beyond the 14-day horizon: kept as on order
+    assert got[:4].tolist() == [20, 40, 35, 0] and got[15] == 15 and got.sum() == 110
+
+
+def test_promotion_follows_the_phase():
+    ladder = inv.promotion_ladder()
+    # 300 units at 20 a day: 15 days of cover, the ladder says push.
+    assert inv.promotion_for_phase("peak", 300, 20.0, ladder)["name"] == "push"
+    young = inv.promotion_for_phase("rising", 300, 20.0, ladder)
+    assert young["name"] == "normal" and young["discount"] == 0 and "no push" in young["note"]
+    # Huge cover (30 days, beyond the top threshold of 21): a push even while rising.
+    assert inv.promotion_for_phase("launching", 600, 20.0, ladder)["name"] == "push hard"
+    # Declining with thin stock (3 days): not "hold price" but chapter 06's markdown.
+    fading = inv.promotion_for_phase("declining", 60, 20.0, ladder)
+    assert fading["name"] == "chapter 06 markdown" and fading["level"] is None
+    from spikekit import state
+
+    kinds = [p.kind for p in state.proposals_from_results({"04": {"promotion_now": fading}})]
+    assert kinds == []  # no hold-price call to contradict the markdown
+    assert [p.kind for p in state.proposals_from_results(
+        {"04": {"promotion_now": inv.promotion_for_phase("rising", 60, 20.0, ladder)}})] == ["hold_price"]
+
+
+def test_explanation_names_the_reorder_point_actually_used():
+    fc = inv.DemandForecast.constant(100.0, 10)  # flat: not rising, so the service-level point is used
+    choice = inv.compare_reorder_points(fc, 7, 4, 1, 0.95)
+    assert choice.now["chosen"] == choice.now["service"] < choice.now["rule"]
+    assert choice.explain().endswith(f"the service-level point is used, {choice.now['service']:.0f} units.")

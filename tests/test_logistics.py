@@ -374,3 +374,41 @@ def test_split_lists_main_warehouse_first_and_records_as_json():
     json.dumps(to_jsonable(a), allow_nan=False)
     _, summary = lg.courier_rule(urgent(DAY))
     assert from_jsonable(json.loads(json.dumps(to_jsonable(summary))))["to_courier"].tolist() == [0, 1, 0]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Planning the spike's forecast: the coming day and the peak
+# ----------------------------------------------------------------------------------------------------------
+def forecast(expected, high):
+    days = pd.date_range("2025-03-10", periods=len(expected), freq="D")
+    return {"source": "hand case", "daily": [{"day": f"{d:%Y-%m-%d}", "expected": e, "low": e / 2, "high": h}
+                                             for d, e, h in zip(days, expected, high)]}
+
+
+def test_chapter_05_plans_the_forecasts_peak_not_the_coming_day_alone():
+    # One region, normal cost 5. The main warehouse ships at 5 but packs only 50 a day; the cloud one ships at 8.
+    wh = warehouses([("M", "main", "x", 50, 0.0), ("C", "cloud", "y", 200, 0.0)])
+    ln = lanes([("M", "R", 5.0, 1.0), ("C", "R", 8.0, 1.0)])
+    rd = regions([("R", 1.0, 5.0)])
+    points = lg.plan_points(forecast([40, 60, 100, 80], [50, 80, 150, 100]))
+    assert points["point"].tolist() == ["now", "peak", "peak high"]
+    assert points["day"].tolist() == [1, 3, 3] and points["date"].tolist() == ["2025-03-10", "2025-03-12", "2025-03-12"]
+    assert points["orders_per_day"].tolist() == [40, 100, 150]
+    plan = lg.plan_at_points(points, rd, wh, ln, NO_PENALTY)
+    # Now: all 40 from M at 5 (+0%). Peak: 50 at 5 + 50 at 8 = 6.50 (+30%, past the 20% ceiling).
+    # Busy case: 50 at 5 + 100 at 8 = 7.00 (+40%).
+    assert plan.points["cost_per_order"].tolist() == pytest.approx([5.0, 6.5, 7.0])
+    assert plan.points["level"].tolist() == ["ok", "alert", "alert"]
+    _, summary = lg.courier_rule(urgent(DAY))
+    verdict, reasons = lg.review_points(plan, summary)
+    assert verdict == "OVER CEILING"  # the coming day alone would say READY
+    assert any(r.startswith("The forecast's peak (2025-03-12, day 3): 100 orders") for r in reasons)
+    assert lg.headline_points(plan, summary).startswith("OVER CEILING: now 40 orders/day")
+    assert "peak 2025-03-12 100 orders/day" in lg.headline_points(plan, summary)
+    # A cloud warehouse too small for the peak: add capacity before it, though the coming day ships fine.
+    small = warehouses([("M", "main", "x", 50, 0.0), ("C", "cloud", "y", 40, 0.0)])
+    tight = lg.plan_at_points(points, rd, small, ln, NO_PENALTY)
+    assert tight["now"][0].feasible and not tight["peak"][0].feasible
+    assert lg.review_points(tight, summary)[0] == "ADD CAPACITY"
+    with pytest.raises(ConfigError, match="no daily forecast"):
+        lg.plan_points({"daily": []})

@@ -316,3 +316,23 @@ def test_selling_out_after_the_go_confirms_the_spike():
                                      validated={"estimate": 60.0, "low": 50.0, "high": 70.0})
     assert forecast["source"].startswith("the life prior")
     assert state.forecast_units(forecast, 3) > 3 * 12
+
+
+def test_a_brake_list_that_keeps_production_is_no_brake():
+    """Chapter 06 lists open production with an action; "keep (no decline signal)" lines brake nothing, so an
+    order from chapter 03 beside them is no contradiction, and approving the run cancels nothing."""
+    keep = pd.DataFrame({"supplier": ["甲厂"], "units": [383.0], "not_started_units": [300.0],
+                         "action": ["keep (no decline signal)"]})
+    results = {"03": {"decision": "order", "purchase_orders": pd.DataFrame({"supplier": ["甲厂"], "units": [90],
+                                                                             "cost": [900.0]})},
+               "06": {"brake_list": keep}}
+    assert [p.kind for p in state.proposals_from_results(results)] == ["order"]
+    assert state.brief_contradictions(results, {"phase": "rising"}) == []
+    cancel = keep.assign(action=["finish what has started; cancel the rest, switch to make-to-order"])
+    brake = [p for p in state.proposals_from_results({"06": {"brake_list": cancel}}) if p.kind == "brake"]
+    assert len(brake) == 1 and brake[0].units == 300  # the units not yet started
+    manifest = {"run_id": "r1", "as_of": "2025-03-14T12:00:00+08:00", "chapters": {
+        "06": {"status": "ok", "results": {"brake_list": to_jsonable(keep)}}}}
+    assert state.proposals_to_approve(manifest)["approvals"] == []
+    manifest["chapters"]["06"]["results"]["brake_list"] = to_jsonable(cancel)
+    assert [(a["kind"], a["units"]) for a in state.proposals_to_approve(manifest)["approvals"]] == [("cancel", 300)]

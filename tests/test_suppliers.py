@@ -333,3 +333,123 @@ def test_load_suppliers_refuses_reliability_above_one_and_unknown_tier(tmp_path)
     with pytest.raises(InputError) as err:
         load_suppliers(rel, data_root=tmp_path)
     assert err.value.column == "tier"
+
+
+# ------------------------------------------------------------------------------------------ the order, net of the state
+#
+# A hand case shared by the tests below (as of 2025-03-09 12:00): one supplier with material on hand and a
+# 2-day lead time, so a new order's first unit lands on day 3 and the cover window is 3 + 1 review day = 4
+# days. The forecast says 75 units a day.
+
+
+def one_supplier(setup_cost: float = 0.0, min_order: int = 0) -> pd.DataFrame:
+    return table(["A", "A", min_order, 1000, 1000, 0, 200, 2, 10.0, setup_cost, 1.0])
+
+
+def spike_state(phase="rising", on_hand=80, backlog=20, open_orders=((150, "2025-03-11T10:00:00+08:00"),),
+                per_day=75.0) -> dict:
+    lines = [{"po_id": f"PO-{i}", "supplier": "A", "units_open": units, "expected_arrival": due, "overdue": False}
+             for i, (units, due) in enumerate(open_orders, start=1)]
+    days = pd.date_range("2025-03-10", periods=21, freq="D")
+    return {
+        "as_of": "2025-03-09T12:00:00+08:00", "phase": phase, "phase_evidence": [f"evidence for {phase}"],
+        "position": {"on_hand": on_hand, "backlog": backlog, "on_order": sum(u for u, _ in open_orders),
+                     "open_orders": lines},
+        "forecast": {"source": "hand case", "daily": [{"day": f"{d:%Y-%m-%d}", "expected": per_day,
+                                                        "low": per_day * 0.8, "high": per_day * 1.2} for d in days]},
+    }
+
+
+def test_cover_window_is_the_fastest_first_arrival_plus_the_review():
+    # 收纳箱 suppliers: A has no material before day 3 (arrives day 5), B has material now and a 3-day lead
+    # (day 4), C is 6 days away (day 7): B is the fastest, so the window is 4 + 1 days.
+    first = sp.first_arrival(handbook_suppliers(), 0.3, horizon_days=10)
+    assert first == {"supplier": "B", "production_day": 1, "lead_days": 3, "arrival_day": 4}
+    assert sp.cover_window(handbook_suppliers(), {"horizon_days": 10})[0] == 5
+    assert sp.cover_window(handbook_suppliers(), {"review_days": 2})[0] == 6
+    assert sp.cover_window(handbook_suppliers(), {"cover_days": 9}) == (9, "cover_days=9 (set for this spike)")
+
+
+def test_launch_orders_the_increment_net_of_stock_backlog_and_open_orders():
+    call = sp.launch(one_supplier(), spike_state())
+    assert call.cover_days == 4
+    # need 320 = 4 days x 75 + backlog 20; have 80 on hand + 150 on order -> 90 more.
+    assert (call.increment.units, call.increment.need) == (90, 320)
+    assert call.decision == "order" and call.plan.units_ordered == 90
+    assert call.plan.total_cost == pytest.approx(900.0)
+    # Day by day: need 95, 170, 245, 320 against 80, 230 (the open line lands on day 2), 230, 230: short 15,
+    # covered, short 15, short 90. Delivered units stay, so the order must have brought 15 by day 1 and all by day 4.
+    assert call.coverage["shortfall"].tolist() == [15, -60, 15, 90]
+    assert call.coverage["wanted"].tolist() == [15, 15, 15, 90]
+    assert sp.launch_headline(call).startswith("ORDER 90 units (A 90) for ¥900")
+    assert "need 320 = forecast 300 over 4 days + backlog 20, have 80 on hand + 150 on order" in sp.launch_headline(call)
+
+
+def test_launch_orders_nothing_while_the_spike_declines():
+    call = sp.launch(one_supplier(), spike_state(phase="declining", on_hand=0, open_orders=()))
+    assert call.increment.net > 0  # there would be a need ...
+    assert call.decision == "hold" and call.reason == "phase"  # ... but no production is ordered after the peak
+    assert call.plan.purchase_orders.empty and call.plan.arrivals.empty and call.plan.total_cost == 0
+    assert sp.launch_headline(call) == "HOLD: the spike is declining, no new production (evidence for declining)"
+    assert call.to_dict()["plan"]["purchase_orders"] == []
+
+
+def test_launch_keeps_the_first_order_while_the_spike_is_unconfirmed():
+    # Launching: 50% of 132 validation-period sales = 66 units, although the forecast needs 300.
+    call = sp.launch(one_supplier(), spike_state(phase="launching", on_hand=0, backlog=0, open_orders=()),
+                     validation_sales=132)
+    assert call.increment.units == 66 and call.increment.capped_by == "first order"
+    assert call.plan.units_ordered == 66
+    assert "capped at the handbook's first order (66 units)" in sp.launch_headline(call)
+    # 40 already on order: 26 more at most; 70 on order: nothing more until sales confirm the spike.
+    more = sp.launch(one_supplier(), spike_state(phase="launching", on_hand=0, backlog=0,
+                                                 open_orders=((40, "2025-03-12T10:00:00+08:00"),)),
+                     validation_sales=132)
+    assert more.plan.units_ordered == 26
+    done = sp.launch(one_supplier(), spike_state(phase="launching", on_hand=0, backlog=0,
+                                                 open_orders=((70, "2025-03-12T10:00:00+08:00"),)),
+                     validation_sales=132)
+    assert done.decision == "hold" and done.reason == "first order"
+    # Once realised sales confirm the spike (rising) the forecast sizes the order: 300 - 70.
+    rising = sp.launch(one_supplier(), spike_state(phase="rising", on_hand=0, backlog=0,
+                                                   open_orders=((70, "2025-03-12T10:00:00+08:00"),)),
+                       validation_sales=132)
+    assert rising.plan.units_ordered == 230
+
+
+def test_launch_holds_when_stock_and_open_orders_cover_the_window_and_says_until_when():
+    call = sp.launch(one_supplier(), spike_state(on_hand=200, backlog=0))  # 200 + 150 on order >= 300 needed
+    assert call.decision == "hold" and call.reason == "covered" and call.increment.units == 0
+    # 350 units last 4 days of 75 (300), not 5 (375): covered until the end of 2025-03-13.
+    assert call.covered_until == pd.Timestamp("2025-03-13") and not call.covered_beyond
+    assert sp.launch_headline(call).startswith("HOLD: covered until 2025-03-13; need 300")
+
+
+def test_launch_shrinks_the_order_until_it_fits_the_cash_rule():
+    # 30% of ¥2,000 = ¥600; each unit costs ¥10 plus a ¥100 setup: 50 units (¥600), not the 90 needed.
+    call = sp.launch(one_supplier(setup_cost=100.0), spike_state(), cash_on_hand=2000.0)
+    assert call.plan.units_ordered == 50 and call.plan.total_cost == pytest.approx(600.0)
+    assert call.increment.capped_by == "cash" and call.cash_limit == pytest.approx(600.0)
+    assert "capped by the cash rule (¥600)" in sp.launch_headline(call)
+    # Too little cash for even the setup: hold, and say why.
+    broke = sp.launch(one_supplier(setup_cost=100.0), spike_state(), cash_on_hand=300.0)
+    assert broke.decision == "hold" and broke.reason == "cash"
+
+
+def test_cash_is_an_optional_input_of_chapter_03(tmp_path, monkeypatch):
+    """A spike without a cash table runs chapter 03 without the cash rule, never on the notebook's sample cash."""
+    import shutil
+
+    from spikekit.paths import playbook_dir
+    from spikekit.settings import chapter_parameters, load_playbook, load_spike
+
+    playbook = tmp_path / "playbook"
+    shutil.copytree(playbook_dir(), playbook)
+    (playbook / "spikes" / "demo.yaml").write_text(
+        "timezone: Asia/Shanghai\ndata:\n  suppliers: samples/starry-mug/suppliers.csv\n", encoding="utf-8")
+    monkeypatch.setenv("SPIKE_PLAYBOOK", str(playbook))
+    book = load_playbook()
+    as_of = "2025-03-09T12:00:00+08:00"
+    assert chapter_parameters(book, load_spike("demo"), "03", as_of=as_of, upstream_run="r")["cash_file"] == ""
+    named = chapter_parameters(book, load_spike("starry-mug"), "03", as_of=as_of, upstream_run="r")
+    assert named["cash_file"] == "samples/starry-mug/cash.csv"

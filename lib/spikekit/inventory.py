@@ -2,28 +2,31 @@
 
 The handbook's rules: first order = 50% of the validation-period sales; the reorder point ("alarm line")
 is 7 days of sales and triggers a small batch; promotion depth follows stock depth (deep stock: push; thin
-stock: hold the price). A spike lives about 9 days and peaks on days 5-7.
+stock: hold the price).
 
-What this module adds to the rules of thumb:
+Chapter 04 watches; chapter 03 is the one chapter that orders. On the spike's state (``sk.spike_state()``:
+phase, stock position, the shared demand forecast) this module gives:
 
-- a demand forecast shaped by the spike's life (``demand_forecast``), with the uncertainty of chapter 02's
-  demand interval and day-to-day count noise;
+- the forecast as paths to simulate (``DemandForecast.from_state``): the shared forecast's expected days, its
+  interval as a lognormal level uncertainty, Poisson day-to-day counts;
 - the classic service-level reorder point next to the 7-day rule (``compare_reorder_points``), per day,
   because in a spike both move with the forecast;
-- a seeded Monte Carlo of the stock day by day (``simulate``), vectorised over runs, giving stock bands,
-  the stock-out probability by day, the fill rate and the expected leftover at the end;
-- the promotion ladder by days of cover (``promotion_ladder``, ``promotion_now``, ``promotion_plan``).
+- when the next order is due (``next_order_due``): the first day the inventory position (on hand + on
+  order + chapter 03's proposal - backlog), run down by the forecast, falls to the reorder point;
+- a seeded Monte Carlo of the stock day by day if nothing more is ordered (``simulate``), vectorised over runs:
+  stock bands, the stock-out probability by day, the fill rate and the expected leftover at the end; the
+  backlog of pre-sold units is served first (``net_of_backlog``);
+- the promotion ladder by days of cover (``promotion_ladder``, ``promotion_now``), gated by the phase
+  (``promotion_for_phase``: no push while the spike is young, chapter 06's markdown once it declines).
 
-Day numbering (shared with chapter 03): day d is the d-th 24 hours after ``as_of`` (day 1 is the first day
-after the order is placed); its ``date`` is the calendar date on which it ends. Within a day, arrivals due
-that day land first, then the day's demand is served (sales = min(stock, demand); the rest is lost), then
-stock is reviewed and an order may be placed. An order placed at the end of day d with a lead time of L
-days (whole days, rounded up) lands at the start of day d + L. Day 0 is ``as_of`` itself: stock is reviewed
-once before any demand.
+Day numbering (shared with chapter 03): day d is the d-th day after ``as_of`` (day 1 is the first day after
+the order is placed); its ``date`` is that calendar day. Within a day, arrivals due that day land first, then
+the day's demand is served (sales = min(stock, demand); the rest is lost), then stock is reviewed and an order
+may be placed. An order placed at the end of day d with a lead time of L days (whole days, rounded up) lands
+at the start of day d + L. Day 0 is ``as_of`` itself: stock is reviewed once before any demand.
 
-Time discipline: nothing here reads timestamped rows. The stock table is a snapshot, chapter 02's demand
-and chapter 03's arrival schedule are results recorded at or before ``as_of``; ``start`` (= as_of) only
-labels the days.
+Time discipline: nothing here reads timestamped rows. The state (derived as of ``as_of``), chapter 02's and
+chapter 03's results are all known at ``as_of``; ``start`` (= as_of) only labels the days.
 """
 from __future__ import annotations
 
@@ -62,6 +65,11 @@ __all__ = [
     "headline",
     "plot_forecast",
     "plot_projection",
+    "arrivals_from_state",
+    "net_of_backlog",
+    "next_order_due",
+    "promotion_for_phase",
+    "verdict",
 ]
 
 LEVEL_NAMES = ("hold price", "normal", "push", "push hard")
@@ -96,18 +104,14 @@ def _number(name, value, *, low=None, high=None, low_open=False, whole=False):
 class InventorySettings:
     """The chapter's parameters (each a notebook parameter); defaults follow the handbook.
 
-    first_order_share: first order as a share of the validation-period sales (handbook: 50%).
-    reorder_days: the handbook's alarm line, in days of current sales (7).
+    first_order_share: first order as a share of the validation-period sales (handbook: 50%); reported while
+        the spike is launching (chapter 03 places it).
+    reorder_days: the handbook's alarm line, in days of the coming day's forecast sales (7).
     service_level: probability of no stock-out during a lead time, for the service-level reorder point.
-    lead_days, lead_days_sd: replenishment lead time (days) and its standard deviation.
-    life_days, peak_day: the spike's life and its peak day (handbook: about 9 days, peak on days 5-7).
-    spike_day: where ``as_of`` falls in the spike's life. The early warning fires about 5 days before the
-        peak and validation takes 2 days, so about 3 days before a day-6 peak.
-    life_floor: a spike lives while it sells at least this share of its peak day (sets the bell's widths).
-    validation_days: length of chapter 02's window, over which the validated rate was measured.
+    lead_days, lead_days_sd: days until a new order lands (0: chapter 03's cover window, the fastest supplier's
+        first arrival plus the review period) and its standard deviation.
     dispersion: negative-binomial extra variance of daily demand (0 = Poisson counts).
     horizon_days: days projected.
-    batch_days: each reorder covers this many days of forecast sales after it lands (small batches).
     runs, seed: Monte Carlo runs and seed (same seed, same record).
     cover_thresholds: days of cover separating the promotion levels hold / normal / push / push hard.
     promo_discounts: discount of each of the four levels (fractions of the price).
@@ -117,16 +121,10 @@ class InventorySettings:
     first_order_share: float = 0.5
     reorder_days: float = 7.0
     service_level: float = 0.95
-    lead_days: float = 4.0
+    lead_days: float = 0.0
     lead_days_sd: float = 1.0
-    life_days: float = 9.0
-    peak_day: float = 6.0
-    spike_day: float = 3.0
-    life_floor: float = 0.1
-    validation_days: float = 2.0
     dispersion: float = 0.0
     horizon_days: int = 14
-    batch_days: float = 5.0
     runs: int = 2000
     seed: int = 20250304
     cover_thresholds: tuple = (7.0, 14.0, 21.0)
@@ -139,16 +137,8 @@ class InventorySettings:
         _number("service_level", self.service_level, low=0.5, high=0.9999)
         _number("lead_days", self.lead_days, low=0)
         _number("lead_days_sd", self.lead_days_sd, low=0)
-        _number("life_days", self.life_days, low=0, low_open=True)
-        _number("peak_day", self.peak_day, low=0, low_open=True)
-        if self.peak_day >= self.life_days:
-            raise ConfigError(f"peak_day={self.peak_day!r} must come before the end of life_days={self.life_days!r}")
-        _number("spike_day", self.spike_day, low=0, low_open=True)
-        _number("life_floor", self.life_floor, low=0.001, high=0.9)
-        _number("validation_days", self.validation_days, low=0, low_open=True)
         _number("dispersion", self.dispersion, low=0)
         _number("horizon_days", self.horizon_days, low=1, high=365, whole=True)
-        _number("batch_days", self.batch_days, low=0)
         _number("runs", self.runs, low=100, high=1_000_000, whole=True)
         _number("seed", self.seed, low=0, whole=True)
         thresholds = tuple(float(_number("cover_thresholds", t, low=0)) for t in self.cover_thresholds)
@@ -278,6 +268,45 @@ class DemandForecast:
     start: pd.Timestamp | None = None
     rate: float = float("nan")
     shape: dict = field(default_factory=dict)
+    low: np.ndarray | None = field(default=None, repr=False)  # the source's own interval, days 1..horizon
+    high: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_state(cls, forecast: Mapping[str, Any], horizon_days: int, *, dispersion: float = 0.0,
+                   start=None) -> "DemandForecast":
+        """The spike's shared forecast (``state["forecast"]``: daily expected / low / high for the days after
+        as_of) as paths to simulate. Days past the forecast's horizon repeat its last day (by then the spike is
+        over and sales are back at their normal level). The level uncertainty is the forecast's own interval
+        over the horizon: log-sd = ln(sum high / sum low) / (2 z) (or ln(high / expected) / z when the low end
+        is 0)."""
+        rows = list((forecast or {}).get("daily") or [])
+        if not rows:
+            raise ConfigError("the spike state has no daily forecast. Fix: run the playbook (the runner derives it) "
+                              "or call sk.spike_state()")
+        horizon_days = int(_number("horizon_days", horizon_days, low=1, whole=True))
+
+        def column(name):
+            values = np.array([max(0.0, float(r[name])) for r in rows], dtype=float)
+            size = horizon_days + _TAIL_DAYS
+            return np.concatenate([values, np.full(max(0, size - len(values)), values[-1])])[:size]
+
+        mean, low, high = column("expected"), column("low"), column("high")
+        conf = float(((forecast.get("remaining") or {}).get("conf")) or forecast.get("conf") or 0.9)
+        z = float(sps.norm.ppf(0.5 + conf / 2))
+        lo, mid, hi = (float(a[:horizon_days].sum()) for a in (low, mean, high))
+        if lo > 0 and hi > lo:
+            sigma = math.log(hi / lo) / (2 * z)
+        elif hi > mid > 0:
+            sigma = math.log(hi / mid) / z
+        else:
+            sigma = 0.0
+        peak = int(np.argmax(mean[:horizon_days]))
+        shape = {"kind": "shared forecast", "source": forecast.get("source"), "peak_day": peak + 1,
+                 "peak_rate": float(mean[peak]), "peak_date": forecast.get("peak_date"),
+                 "remaining_units": float(((forecast.get("remaining") or {}).get("estimate")) or 0.0)}
+        return cls(mean=mean, horizon_days=horizon_days, level_sigma=sigma, dispersion=float(dispersion), conf=conf,
+                   start=None if start is None else pd.Timestamp(start), rate=float(mean[0]), shape=shape,
+                   low=low[:horizon_days], high=high[:horizon_days])
 
     @classmethod
     def constant(cls, rate: float, horizon_days: int, *, level_sigma: float = 0.0, dispersion: float = 0.0,
@@ -313,18 +342,18 @@ class DemandForecast:
         return rng.poisson(lam).astype(np.float64)
 
     def to_frame(self) -> pd.DataFrame:
-        """Day, date, spike day, expected demand and its level interval (at ``conf``), without count noise."""
+        """Day, date, expected demand and its interval (at ``conf``; the source's own when it gave one, else the
+        level interval), without count noise; the spike day too for the handbook's bell."""
         days = np.arange(1, self.horizon_days + 1)
         z = float(sps.norm.ppf(0.5 + self.conf / 2))
+        frame = pd.DataFrame({"day": days, "date": self.dates(days)})
         spike_now = self.shape.get("spike_day")
-        return pd.DataFrame({
-            "day": days,
-            "date": self.dates(days),
-            "spike_day": (days + spike_now) if spike_now is not None else np.nan,
-            "expected": self.daily,
-            "low": self.daily * math.exp(-z * self.level_sigma),
-            "high": self.daily * math.exp(z * self.level_sigma),
-        })
+        if spike_now is not None:
+            frame["spike_day"] = days + spike_now
+        frame["expected"] = self.daily
+        frame["low"] = self.low if self.low is not None else self.daily * math.exp(-z * self.level_sigma)
+        frame["high"] = self.high if self.high is not None else self.daily * math.exp(z * self.level_sigma)
+        return frame
 
     def to_dict(self) -> dict:
         return _json_safe({"horizon_days": self.horizon_days, "rate": self.rate, "level_sigma": self.level_sigma,
@@ -369,7 +398,10 @@ def _demand_parts(daily_demand) -> tuple[float, float, float, float]:
 def demand_forecast(daily_demand, horizon_days: int, life_days: float = 9.0, peak_day: float = 6.0, *,
                     spike_day: float = 3.0, life_floor: float = 0.1, validation_days: float = 2.0,
                     dispersion: float = 0.0, start=None) -> DemandForecast:
-    """Expected daily demand over the horizon, shaped by the spike's life, with chapter 02's uncertainty.
+    """The handbook's bell: expected daily demand over the horizon, shaped by an assumed spike life, with
+    chapter 02's uncertainty. Chapter 04 no longer plans on it (it assumed where as_of falls in the spike's life
+    and never read the sales); it plans on the spike's shared forecast (``DemandForecast.from_state``). Kept for
+    what-if studies and as a simple test forecast.
 
     Shape: a two-sided bell in spike days (a Gaussian curve with a wider rising half and a narrower falling
     half, as the handbook's spikes climb for ``peak_day`` days and are gone ``life_days - peak_day`` days
@@ -453,11 +485,11 @@ class ReorderChoice:
 
     def explain(self) -> str:
         now = self.now
-        which = "the service-level point" if now["service"] >= now["rule"] else "the 7-day rule"
+        which = "the service-level point" if now["chosen"] == now["service"] else "the 7-day rule"
         return (f"Now: the {self.reorder_days:g}-day rule says {now['rule']:.0f} units, the {self.service_level:.0%} "
                 f"service-level point says {now['service']:.0f} (lead-time demand {now['lead_time_demand']:.0f} + "
                 f"safety stock {now['safety_stock']:.0f}, lead {self.lead_days:g} +- {self.lead_days_sd:g} days). "
-                f"{now['basis'].capitalize()}: {which} is used, {now['chosen']:.0f} units.")
+                f"{now['basis'].split(':')[0].capitalize()}: {which} is used, {now['chosen']:.0f} units.")
 
     def to_dict(self) -> dict:
         return _json_safe({**self.now, "table": self.table})
@@ -486,7 +518,8 @@ def compare_reorder_points(forecast: DemandForecast, reorder_days: float = 7.0, 
         service = reorder_point_service(d, sd_daily, lead, lead_days_sd, service_level)
         rising = forecast.mean[r + 1] > forecast.mean[r]
         chosen = max(rule, service.reorder_point) if rising else service.reorder_point
-        basis = "rising spike: the larger of the two" if rising else "past the peak: the service-level point"
+        basis = ("rising forecast: the larger of the two" if rising else
+                 "forecast past its peak: the service-level point")
         records.append({"day": int(r), "rate": rate, "rule": rule, "lead_time_demand": service.lead_time_demand,
                         "safety_stock": service.safety_stock, "service": service.reorder_point, "chosen": chosen,
                         "basis": basis})
@@ -861,52 +894,170 @@ def promotion_plan(sim: SimulationResult, forecast: DemandForecast, ladder: pd.D
     return pd.DataFrame.from_records(records)
 
 
+# ------------------------------------------------------------------------------------- the spike's state
+
+
+def arrivals_from_state(open_orders, as_of, proposed=None, horizon_days: int = 14) -> np.ndarray:
+    """Units expected per day 1..N: the open purchase orders of the ledger (an overdue line counts on day 1)
+    plus chapter 03's proposed arrivals (its ``arrivals`` table: day, arrivals). N covers the horizon and the
+    latest arrival (later days stay on order)."""
+    from .suppliers import open_arrivals
+
+    rows = [dict(r) for r in (open_orders.to_dict(orient="records") if isinstance(open_orders, pd.DataFrame)
+                              else (open_orders or []))]
+    today = pd.Timestamp(pd.Timestamp(as_of).date())
+    last = horizon_days
+    for row in rows:
+        due = pd.Timestamp(row["expected_arrival"])
+        if due.tzinfo is not None and pd.Timestamp(as_of).tzinfo is not None:
+            due = due.tz_convert(pd.Timestamp(as_of).tz)
+        last = max(last, (pd.Timestamp(due.date()) - today).days)
+    ledger = open_arrivals(rows, as_of, last)
+    new = arrivals_by_day(proposed if proposed is not None and len(proposed) else None, last)
+    size = max(len(ledger), len(new))
+    return np.pad(ledger, (0, size - len(ledger))) + np.pad(new, (0, size - len(new)))
+
+
+def net_of_backlog(on_hand: float, backlog: float, arrivals) -> tuple[float, np.ndarray, float, int | None]:
+    """Pre-sold units (the backlog) ship first: from stock on hand, then from the earliest arrivals.
+
+    Returns (stock left for new demand, arrivals left for new demand, backlog still unserved after every
+    arrival, the day the backlog is cleared: 0 = from stock now, None = not by the last arrival)."""
+    on_hand = _number("on_hand", on_hand, low=0)
+    left = _number("backlog", backlog, low=0)
+    arrivals = np.asarray(arrivals, dtype=float).copy()
+    take = min(on_hand, left)
+    stock, left = on_hand - take, left - take
+    cleared = 0 if left <= 0 else None
+    for i in range(len(arrivals)):
+        if left <= 0:
+            break
+        take = min(arrivals[i], left)
+        arrivals[i] -= take
+        left -= take
+        if left <= 0:
+            cleared = i + 1
+    return stock, arrivals, left, cleared
+
+
+def next_order_due(position: float, demand, reorder_point, start=None) -> dict:
+    """The first review day on which the inventory position falls to the reorder point.
+
+    ``position``: units on hand + on order (+ proposed) - backlog now; ``demand``: expected demand of days 1..H;
+    ``reorder_point``: the reorder point of review days 0..H-1 (day 0 = as_of). The position at the end of day r
+    is position - demand of days 1..r; the order is due on the first r with position(r) <= reorder_point[r].
+    Returns day (None when not within the horizon), date, position and reorder_point on that day.
+    """
+    demand = np.asarray(demand, dtype=float)
+    rop = np.asarray(reorder_point, dtype=float)
+    days = min(len(demand), len(rop))
+    run_down = float(position) - np.concatenate([[0.0], np.cumsum(demand)])[:days]
+    hit = np.flatnonzero(run_down <= rop[:days] + 1e-9)
+    if len(hit) == 0:
+        return {"day": None, "date": None, "position": float(run_down[-1]) if days else float(position),
+                "reorder_point": float(rop[days - 1]) if days else float("nan"), "horizon_days": int(days)}
+    r = int(hit[0])
+    when = None if start is None else (pd.Timestamp(start) + pd.Timedelta(days=r)).date()
+    return {"day": r, "date": when, "position": float(run_down[r]), "reorder_point": float(rop[r]),
+            "horizon_days": int(days)}
+
+
+def promotion_for_phase(phase: str, stock: float, daily_rate, ladder: pd.DataFrame) -> dict:
+    """The ladder's level (``promotion_now``), gated by where the spike stands.
+
+    - launching / rising: the spike sells by itself; no push unless the stock would last beyond the ladder's
+      top threshold (days of cover "huge"), else at most the normal level;
+    - declining / exited: chapter 06's markdown plan sets the price (no "hold price" call from here);
+    - otherwise (watching, validating, no-go, peak): the ladder as it stands.
+    Adds ``phase`` and ``note`` to the level's dict.
+    """
+    level = {**promotion_now(stock, daily_rate, ladder),
+             "basis": "position: on hand + on order + chapter 03's proposal - backlog"}
+    top = float(ladder["to_days"].iloc[2])
+    if phase in ("declining", "exited"):
+        return {**level, "level": None, "name": "chapter 06 markdown", "discount": None, "extra_ads": False,
+                "action": "hand over to chapter 06: its markdown plan sets the price while the spike fades",
+                "phase": phase, "note": f"the spike is {phase}: chapter 06 prices the clearance"}
+    if phase in ("launching", "rising") and level["level"] >= 2 and not level["days_of_cover"] > top:
+        normal = ladder.iloc[1]
+        return {**level, "level": int(normal["level"]), "name": str(normal["name"]),
+                "discount": float(normal["discount"]), "extra_ads": bool(normal["extra_ads"]),
+                "action": str(normal["action"]), "phase": phase,
+                "note": (f"the spike is {phase}: no push with {level['days_of_cover']:.1f} days of cover "
+                         f"(only beyond {top:g})")}
+    return {**level, "phase": phase, "note": ""}
+
+
+def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0) -> str:
+    """Chapter 04's call in a few words (chapter 03 places the orders)."""
+    from .state import ORDERING_PHASES
+
+    if phase in ("peak", "declining", "exited"):
+        return f"no reorders: the spike is {phase}"
+    if phase not in ORDERING_PHASES:
+        return f"no orders while {phase}"
+    if due.get("day") == 0:
+        return "reorder due now"
+    if due.get("day") is None:
+        return f"covered beyond {due.get('horizon_days')} days"
+    return f"covered; next order due {pd.Timestamp(due['date']):%Y-%m-%d}"
+
+
 # ---------------------------------------------------------------------------------------- headline
 
 
-def decide(validation_decision: str | None, first_units: int, arrivals_planned: bool, choice: ReorderChoice,
-           sim: SimulationResult, promo: dict) -> tuple[str, list[str]]:
-    """The chapter's call in words: (verdict, reasons). No orders unless chapter 02 said go."""
+def decide(phase: str, stock: Mapping[str, Any], due: Mapping[str, Any], choice: ReorderChoice,
+           sim: SimulationResult, promo: dict, *, phase_evidence: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """The chapter's call in words: (verdict, reasons). ``stock``: on_hand, on_order, proposed, backlog,
+    position. Chapter 04 never orders; it says when chapter 03's next order is due."""
+    from .state import ORDERING_PHASES
+
     t = sim.table
     worst = t.loc[t["stockout_prob"].idxmax()]
-    risky = t.loc[t["stockout_prob"] >= 0.5, "day"].tolist()
+    when = worst["date"] if worst["date"] is not None else f"day {int(worst['day'])}"
     over = sim.expected_overstock
-    reasons = [f"Chapter 02 said {validation_decision or 'nothing yet'}."]
-    if arrivals_planned:
-        total = float(t["scheduled_arrivals"].sum())
-        reasons.append(f"Chapter 03's purchase orders bring {total:.0f} units within the horizon; the handbook's first "
-                       f"order ({first_units} units, 50% of validation sales) is already inside them.")
-    else:
-        reasons.append(f"No purchase orders recorded yet: planning without arrivals. The handbook's first order, "
-                       f"{first_units} units, is placed now and lands on day {max(1, math.ceil(choice.lead_days))}.")
+    reasons = [f"Phase {phase}" + (": " + "; ".join(phase_evidence) if phase_evidence else "") + "."]
+    reasons.append(f"Position {stock['position']:.0f} = {stock['on_hand']:.0f} on hand + {stock['on_order']:.0f} on "
+                   f"order (ledger) + {stock['proposed']:.0f} proposed by chapter 03 today - {stock['backlog']:.0f} "
+                   "pre-sold units waiting (backlog).")
     reasons.append(choice.explain())
-    reasons.append(f"Simulation ({sim.runs} runs): fill rate {sim.fill_rate:.0%}; stock-out risk peaks at "
-                   f"{worst['stockout_prob']:.0%} on day {int(worst['day'])}"
-                   + (f"; days with risk of 50% or more: {', '.join(str(int(d)) for d in risky)}" if risky else "")
-                   + f"; {sim.orders_mean:.1f} orders per run, {sim.ordered_units_mean:.0f} units on average.")
-    reasons.append(f"Overstock: {over['units']:.0f} units expected left after {sim.horizon_days} days (95% of runs "
-                   f"at most {over['units_p95']:.0f}), worth {over['value']:.0f} yuan at cost minus salvage; "
+    if phase not in ORDERING_PHASES:
+        reasons.append(f"No reorders while the spike is {phase}"
+                       + (": chapter 06 brakes what is not yet made and clears the stock." if phase in
+                          ("peak", "declining", "exited") else "."))
+    elif due.get("day") is None:
+        reasons.append(f"The position stays above the reorder point for all {due['horizon_days']} days projected: "
+                       "no order due.")
+    elif due["day"] == 0:
+        reasons.append(f"The position ({due['position']:.0f}) is already at or below the reorder point "
+                       f"({due['reorder_point']:.0f}): the next order is due now; chapter 03 sizes and places it.")
+    else:
+        reasons.append(f"Next order due {pd.Timestamp(due['date']):%Y-%m-%d} (day {due['day']}): the position runs "
+                       f"down to {due['position']:.0f} against a reorder point of {due['reorder_point']:.0f}; chapter "
+                       "03 places it at that day's run.")
+    risky = t.loc[t["stockout_prob"] >= 0.5, "date"].tolist()
+    reasons.append(f"If nothing more is ordered ({sim.runs} runs): fill rate {sim.fill_rate:.0%}; stock-out risk "
+                   f"peaks at {worst['stockout_prob']:.0%} ({when})"
+                   + (f"; risk of 50% or more on {len(risky)} day(s) from {risky[0]}" if risky else "") + ".")
+    reasons.append(f"Leftover: {over['units']:.0f} units expected after {sim.horizon_days} days (95% of runs at most "
+                   f"{over['units_p95']:.0f}), worth {over['value']:.0f} yuan at cost minus salvage; "
                    f"{over['on_order_after_horizon']:.0f} more still on order.")
     cover = promo["days_of_cover"]
     reasons.append(f"Promotion now: {promo['name']} ({'unlimited' if not math.isfinite(cover) else f'{cover:.1f}'} "
-                   f"days of cover): {promo['action']}.")
-    if validation_decision != "go":
-        return "HOLD: no order (the 48-hour validation did not say go)", reasons
-    return f"ORDER {first_units} units now; reorder at {choice.now['chosen']:.0f} units of stock position", reasons
+                   f"days of cover): {promo['action']}" + (f" ({promo['note']})" if promo.get("note") else "") + ".")
+    return verdict(phase, due), reasons
 
 
-
-
-def headline(first_units: int, choice: ReorderChoice, sim: SimulationResult, promo: dict) -> str:
+def headline(phase: str, stock: Mapping[str, Any], due: Mapping[str, Any], choice: ReorderChoice,
+             sim: SimulationResult, promo: dict) -> str:
     """One line for the run summary."""
     table = sim.table
     worst = table.loc[table["stockout_prob"].idxmax()]
     when = worst["date"] if worst["date"] is not None else f"day {int(worst['day'])}"
-    over = sim.expected_overstock
-    return (f"First order {first_units} units; reorder at {choice.now['chosen']:.0f} units of stock position; "
-            f"stock-out risk peaks at {worst['stockout_prob']:.0%} ({when}); fill rate {sim.fill_rate:.0%}; "
-            f"expected leftover {over['units']:.0f} units ({over['value']:.0f} yuan) after {sim.horizon_days} days; "
-            f"promotion now: {promo['name']}.")
+    return (f"{verdict(phase, due).capitalize()}; position {stock['position']:.0f} ({stock['on_hand']:.0f} on hand + "
+            f"{stock['on_order']:.0f} on order + {stock['proposed']:.0f} proposed - {stock['backlog']:.0f} backlog), "
+            f"reorder point {choice.now['chosen']:.0f}; if nothing more is ordered stock-out risk peaks at "
+            f"{worst['stockout_prob']:.0%} ({when}), fill rate {sim.fill_rate:.0%}; promotion now: {promo['name']}.")
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -922,9 +1073,10 @@ def plot_forecast(forecast: DemandForecast):
     fig, ax = plt.subplots()
     ax.fill_between(frame["day"], frame["low"], frame["high"], alpha=0.25, label=f"{forecast.conf:.0%} level interval")
     ax.plot(frame["day"], frame["expected"], marker="o", label="expected demand")
-    ax.axhline(forecast.rate, color="grey", linestyle=":", label="validated rate (chapter 02)")
+    if forecast.shape.get("kind") == "two-sided bell":
+        ax.axhline(forecast.rate, color="grey", linestyle=":", label="validated rate (chapter 02)")
     ax.legend(loc="upper right")
-    finish(ax, "Demand forecast over the spike's life", "day after as_of", "units per day")
+    finish(ax, "Demand forecast (the spike's shared forecast)", "day after as_of", "units per day")
     return fig
 
 
@@ -938,7 +1090,9 @@ def plot_projection(sim: SimulationResult):
     fig, ax = plt.subplots()
     ax.fill_between(t["day"], t["stock_p5"], t["stock_p95"], alpha=0.25, label="stock, 5-95% of runs")
     ax.plot(t["day"], t["stock_p50"], marker="o", label="stock, median")
-    ax.step(t["day"], t["reorder_point"], where="mid", color="tab:red", linestyle="--", label="reorder point (stock position)")
+    if (t["reorder_point"] >= 0).any():  # a projection without reorders has none to draw
+        ax.step(t["day"], t["reorder_point"], where="mid", color="tab:red", linestyle="--",
+                label="reorder point (stock position)")
     ax.set_ylim(bottom=0)
     risk = ax.twinx()
     risk.bar(t["day"], t["stockout_prob"] * 100, width=0.5, alpha=0.3, color="tab:orange", label="P(stock-out)")

@@ -15,6 +15,11 @@ the same data as the baseline to compare with.
 
 ``courier_rule`` applies the courier rule per re-planning slot; ``cost_vs_normal`` compares the plan's cost
 per order with the shop's normal cost per order and raises the ceiling alert.
+
+What is planned: the spike's shared demand forecast (``sk.spike_state()["forecast"]``) at two moments
+(``plan_points``): the coming day and the forecast's peak day (and that day at the high end of its interval);
+``plan_at_points`` splits and costs each, ``review_points`` makes the call (the peak's cost per order over the
+ceiling is the alert).
 """
 from __future__ import annotations
 
@@ -42,6 +47,12 @@ __all__ = [
     "plot_split",
     "plot_cost",
     "plot_courier_slots",
+    "plan_points",
+    "PointPlan",
+    "plan_at_points",
+    "review_points",
+    "headline_points",
+    "plot_points",
 ]
 
 MAIN, CLOUD = "main", "cloud"
@@ -134,7 +145,10 @@ class LogisticsSettings:
 
 
 def planned_orders(daily_demand: Mapping[str, Any], settings: LogisticsSettings | None = None) -> float:
-    """Orders per day to plan for: chapter 02's daily demand (its ``demand_level`` figure) x peak_multiplier."""
+    """Orders per day at a flat rate: chapter 02's daily demand (its ``demand_level`` figure) x peak_multiplier.
+
+    Chapter 05 no longer plans this way (the flat pre-sale rate missed the peak); it plans the shared forecast's
+    coming day and peak with ``plan_points``. Kept for what-if studies."""
     settings = settings or LogisticsSettings()
     value = (daily_demand or {}).get(settings.demand_level)
     if value is None or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -637,6 +651,167 @@ def headline(allocation: Allocation, check: CostCheck, courier_summary: pd.DataF
     if not allocation.feasible:
         text += f"; SHORT {allocation.shortfall:.1f} orders/day"
     return text
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Planning the spike's forecast: the coming day and the peak
+# ----------------------------------------------------------------------------------------------------------
+POINT_COLUMNS = ["point", "day", "date", "orders_per_day", "feasible", "shortfall", "cost_per_order", "overrun",
+                 "level", "main_share"]
+
+
+def plan_points(forecast: Mapping[str, Any]) -> pd.DataFrame:
+    """The moments chapter 05 plans, from the spike's shared forecast (``state["forecast"]``):
+
+    - ``now``: the coming day (forecast day 1, the day after as_of): what the warehouses pack next;
+    - ``peak``: the forecast's busiest day (the highest expected day over its horizon);
+    - ``peak high``: that same day at the high end of the forecast's interval (the busy case).
+
+    Columns: point, day (1 = the day after as_of), date, orders_per_day.
+    """
+    rows = list((forecast or {}).get("daily") or [])
+    if not rows:
+        raise ConfigError("the spike state has no daily forecast to plan. Fix: run the playbook (the runner derives "
+                          "it) or call sk.spike_state()")
+    expected = np.array([float(r["expected"]) for r in rows])
+    high = np.array([float(r.get("high", r["expected"])) for r in rows])
+    if not np.isfinite(expected).all() or (expected < 0).any():
+        raise ConfigError("the forecast's daily expected demand must be numbers >= 0")
+    top = int(np.argmax(expected))
+    return pd.DataFrame({
+        "point": ["now", "peak", "peak high"],
+        "day": [1, top + 1, top + 1],
+        "date": [str(rows[0]["day"]), str(rows[top]["day"]), str(rows[top]["day"])],
+        "orders_per_day": [float(expected[0]), float(expected[top]), float(max(high[top], expected[top]))],
+    })
+
+
+@dataclass(frozen=True)
+class PointPlan:
+    """The split and the cost check at each planned point (``plan_points``), and the summary table."""
+
+    points: pd.DataFrame
+    allocations: dict = field(repr=False)  # point -> Allocation
+    checks: dict = field(repr=False)  # point -> CostCheck
+
+    def __getitem__(self, point: str) -> tuple["Allocation", "CostCheck"]:
+        return self.allocations[point], self.checks[point]
+
+
+def plan_at_points(points: pd.DataFrame, regional_demand: pd.DataFrame, warehouses: pd.DataFrame, lanes: pd.DataFrame,
+                   settings: LogisticsSettings | None = None) -> PointPlan:
+    """``allocate`` and ``cost_vs_normal`` at each point's orders per day."""
+    settings = settings or LogisticsSettings()
+    allocations, checks, rows = {}, {}, []
+    for row in points.to_dict(orient="records"):
+        alloc = allocate(float(row["orders_per_day"]), regional_demand, warehouses, lanes, settings)
+        check = cost_vs_normal(alloc, regional_demand, ceiling=(settings.cost_ceiling_warn, settings.cost_ceiling_alert))
+        allocations[row["point"]], checks[row["point"]] = alloc, check
+        main = alloc.split.loc[alloc.split["kind"] == MAIN, "share"].sum()
+        rows.append({**row, "feasible": alloc.feasible, "shortfall": alloc.shortfall,
+                     "cost_per_order": alloc.cost_per_order, "overrun": check.overrun, "level": check.level,
+                     "main_share": float(main)})
+    return PointPlan(points=pd.DataFrame(rows, columns=POINT_COLUMNS), allocations=allocations, checks=checks)
+
+
+_LEVEL_RANK = {"ok": 0, "warn": 1, "alert": 2}
+
+
+def review_points(plan: PointPlan, courier_summary: pd.DataFrame) -> tuple[str, list[str]]:
+    """The chapter's call on the coming day and the forecast's peak, and its reasons.
+
+    ADD CAPACITY when the orders of the coming day or of the peak cannot all ship; OVER CEILING when the cost
+    per order at either runs past the alert ceiling (the peak usually decides); WATCH COST past the warning
+    ceiling; else READY. The peak's high end is reported as the busy case, not the call.
+    """
+    now_alloc, now_check = plan["now"]
+    peak_alloc, peak_check = plan["peak"]
+    high_alloc, high_check = plan["peak high"]
+    pts = plan.points.set_index("point")
+    peak_date = pts.loc["peak", "date"]
+    if not now_alloc.feasible or not peak_alloc.feasible:
+        verdict = "ADD CAPACITY"
+    else:
+        worst = max(now_check.level, peak_check.level, key=_LEVEL_RANK.get)
+        verdict = {"alert": "OVER CEILING", "warn": "WATCH COST", "ok": "READY"}[worst]
+
+    def split_text(alloc):
+        return ", ".join(f"{w} {s:.0%}" for w, s in zip(alloc.split["warehouse"], alloc.split["share"]))
+
+    same_day = int(pts.loc["peak", "day"]) == 1
+    reasons = [f"The coming day ({pts.loc['now', 'date']}): {now_alloc.orders_per_day:.0f} orders; "
+               + now_alloc.explanation + f"; split {split_text(now_alloc)}; cost {now_check.message}.",
+               ("The forecast puts its peak on the coming day itself." if same_day else
+                f"The forecast's peak ({peak_date}, day {int(pts.loc['peak', 'day'])}): "
+                f"{peak_alloc.orders_per_day:.0f} orders; " + peak_alloc.explanation
+                + f"; split {split_text(peak_alloc)}; cost {peak_check.message}."),
+               f"At the high end of the forecast on that day, {high_alloc.orders_per_day:.0f} orders: "
+               + ("all ship" if high_alloc.feasible else f"{high_alloc.shortfall:.1f} orders/day cannot ship")
+               + f"; cost {high_check.message}.",
+               f"The fixed 70/15/15 split would cost {peak_alloc.baseline_cost_per_order:.2f} yuan/order at the peak"
+               + (" and overload " + ", ".join(peak_alloc.baseline_over_capacity) if peak_alloc.baseline_over_capacity
+                  else "") + "."]
+    full = peak_alloc.split[peak_alloc.split["binding"]]
+    if len(full):
+        reasons.append("Full at the peak (one more order/day of capacity saves): " + ", ".join(
+            f"{w} {v:.2f} yuan/day" for w, v in zip(full["warehouse"], full["capacity_value"])) + ".")
+    if len(courier_summary):
+        peaks = int(courier_summary["peak"].sum())
+        reasons.append(f"Rush orders: {int(courier_summary['to_courier'].sum())} of {int(courier_summary['orders'].sum())} "
+                       f"go to couriers in {peaks} peak slot(s), for {courier_summary['extra_cost'].sum():.0f} yuan extra; "
+                       f"{int(courier_summary['promises_missed'].sum())} promise(s) still at risk.")
+    else:
+        reasons.append("No rush orders up to as_of.")
+    return verdict, reasons
+
+
+def headline_points(plan: PointPlan, courier_summary: pd.DataFrame) -> str:
+    """One line for `spike show` and the team brief: the call, the coming day and the peak."""
+    verdict = review_points(plan, courier_summary)[0]
+    now_alloc, now_check = plan["now"]
+    peak_alloc, peak_check = plan["peak"]
+    pts = plan.points.set_index("point")
+    couriers = int(courier_summary["to_courier"].sum()) if len(courier_summary) else 0
+
+    def part(alloc, check):
+        main = alloc.split.sort_values("orders", ascending=False)
+        split = " / ".join(f"{w} {s:.0%}" for w, s in zip(main["warehouse"], main["share"]))
+        return (f"{alloc.orders_per_day:.0f} orders/day split {split}, {check.cost_per_order:.2f} yuan/order "
+                f"({check.overrun:+.0%} vs normal, {check.level})"
+                + (f", SHORT {alloc.shortfall:.1f}/day" if not alloc.feasible else ""))
+
+    high_alloc, high_check = plan["peak high"]
+    busy = (f"busy case {high_alloc.orders_per_day:.0f}/day {high_check.overrun:+.0%}"
+            + ("" if high_alloc.feasible else f", SHORT {high_alloc.shortfall:.1f}/day"))
+    peak = ("the forecast's peak is the coming day" if int(pts.loc["peak", "day"]) == 1 else
+            f"peak {pts.loc['peak', 'date']} {part(peak_alloc, peak_check)}")
+    return f"{verdict}: now {part(now_alloc, now_check)}; {peak} ({busy}); {couriers} rush orders to couriers"
+
+
+def plot_points(plan: PointPlan):
+    """Cost per order at the coming day, the peak and its high end against the warn and alert ceilings."""
+    import matplotlib.pyplot as plt
+
+    from .plots import finish
+
+    pts = plan.points
+    normal = next(iter(plan.checks.values())).normal_cost_per_order
+    warn, alert = next(iter(plan.checks.values())).warn, next(iter(plan.checks.values())).alert
+    labels = [f"{p}\n{d}\n{o:.0f} orders/day" for p, d, o in zip(pts["point"], pts["date"], pts["orders_per_day"])]
+    colors = [{"ok": "C2", "warn": "C1", "alert": "C3"}[lv] for lv in pts["level"]]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar(labels, pts["cost_per_order"], color=colors)
+    for i, v in enumerate(pts["cost_per_order"]):
+        if np.isfinite(v):
+            ax.annotate(f"{v:.2f}", (i, v), ha="center", va="bottom", fontsize=9)
+    ax.axhline(normal, color="0.5", ls=":", label=f"normal {normal:.2f}")
+    ax.axhline(normal * (1 + warn), color="C1", ls="--", label=f"warn: normal +{warn:.0%}")
+    ax.axhline(normal * (1 + alert), color="C3", ls="--", label=f"alert: normal +{alert:.0%}")
+    finite = [v for v in pts["cost_per_order"] if np.isfinite(v)]
+    ax.set_ylim(0, max(finite + [normal * (1 + alert)]) * 1.25)
+    ax.legend(loc="upper left", fontsize=8)
+    finish(ax, "Logistics cost per order: the coming day and the forecast's peak", "", "cost per order (yuan)")
+    return fig
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -483,6 +483,8 @@ def chapter_parameters(book: Playbook, spike: Spike, chapter_id: str, *, as_of: 
         if key in spike.data:
             spike.input_path(key)  # refuses paths outside the data root before anything runs
             params[f"{key}_file"] = spike.data[key]
+        elif key in chapter.optional_inputs:
+            params[f"{key}_file"] = ""  # absent: the chapter goes without it (never the notebook's sample file)
         elif key in chapter.inputs:
             raise ConfigError(
                 f"chapter {chapter_id} reads '{key}' but spike '{spike.name}' ({spike.path}) names no '{key}' file. "

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,17 @@ __all__ = [
     "headline",
     "reasons",
     "plot_arrivals",
+    "first_arrival",
+    "cover_window",
+    "forecast_daily",
+    "open_arrivals",
+    "coverage",
+    "covered_until",
+    "need_schedule",
+    "LaunchCall",
+    "launch",
+    "launch_headline",
+    "plot_coverage",
 ]
 
 DEMAND_LEVELS = ("estimate", "low", "high")
@@ -76,27 +87,36 @@ _EARLIER_TIEBREAK = 1e-5
 class SupplySettings:
     """The chapter's parameters (each one a notebook parameter).
 
-    horizon_days: days of demand the first order covers, from day 1 (the first day after as_of); production
-        is planned on these days.
+    horizon_days: the production window: production is planned on days 1..horizon_days (day 1 = the first day
+        after as_of), and the demand schedule runs over it.
     reserve_share: share of every supplier's daily capacity kept free (handbook checklist: 30% elastic
         capacity), so no day is planned above (1 - reserve_share) of capacity.
     lateness_penalty: yuan per unit per day a unit arrives after the day it is wanted (refunds, coupons and
         lost ranking of a late pre-sale). Raise it to buy speed, lower it to buy cheap.
     slip_days: expected delay of a unit that does not arrive on time; with the supplier's reliability r it adds
         lateness_penalty * slip_days * (1 - r) to each of its units. 0 ignores reliability.
-    first_order_units: units the first order must cover; 0 derives it as the horizon's demand.
-    demand_level: which of chapter 02's daily demand figures to plan for: estimate, low or high (the ends of
-        its interval).
+    demand_level: which level of the spike's shared demand forecast to plan for: estimate (its expected
+        demand), low or high (the ends of its interval).
     time_limit_s: the solver's time limit; a plan not proven optimal in time is reported as such.
+    cover_days: days of forecast demand an order covers (the lead-time window); 0 derives it: the day the
+        fastest usable supplier's first unit of a new order can be here, plus ``review_days``.
+    review_days: days until the position is reviewed again (the playbook runs daily: 1); only used when
+        ``cover_days`` is derived.
+    first_order_share: while realised sales have not confirmed the spike (phase launching), everything on order
+        stays within this share of the validation-period sales (handbook: the first order is 50% of them).
+    max_tie_share: one order costs at most this share of the cash on hand (handbook: 30%).
     """
 
     horizon_days: int = 10
     reserve_share: float = 0.30
     lateness_penalty: float = 5.0
     slip_days: float = 2.0
-    first_order_units: int = 0
     demand_level: str = "estimate"
     time_limit_s: float = 30.0
+    cover_days: int = 0
+    review_days: int = 1
+    first_order_share: float = 0.5
+    max_tie_share: float = 0.3
 
     def __post_init__(self):
         def number(name, low, high=math.inf, *, low_open=False, high_open=False, whole=False):
@@ -116,8 +136,11 @@ class SupplySettings:
         number("reserve_share", 0, 1, high_open=True)
         number("lateness_penalty", 0)
         number("slip_days", 0)
-        number("first_order_units", 0, whole=True)
         number("time_limit_s", 0, low_open=True)
+        number("cover_days", 0, 366, whole=True)
+        number("review_days", 0, 366, whole=True)
+        number("first_order_share", 0, 1, low_open=True)
+        number("max_tie_share", 0, 1, low_open=True)
         if self.demand_level not in DEMAND_LEVELS:
             raise ConfigError(f"demand_level={self.demand_level!r} must be one of {', '.join(DEMAND_LEVELS)}")
 
@@ -252,17 +275,20 @@ def _date_of_day(day1: pd.Timestamp, day: int) -> pd.Timestamp:
 
 def demand_schedule(daily_demand, as_of, horizon_days: int = 10, first_order_units: int = 0,
                     level: str = "estimate") -> pd.DataFrame:
-    """Cumulative demand the first order must meet, day by day over the horizon.
+    """A flat-rate demand schedule (hand cases and what-ifs; the chapter plans with ``need_schedule`` from the
+    spike's shared forecast).
 
-    ``daily_demand`` is chapter 02's record ({"estimate", "low", "high", ...} in units per day) or a number.
-    Day 1 is the first calendar day after ``as_of`` (in as_of's own zone); ``date`` is that calendar day. The
-    cumulative demand by day t is ceil(rate x t), capped at the order; the order (``first_order_units``, 0 =
-    the horizon's demand, ceil(rate x horizon)) is wanted in full by the last day, so an order larger than the
-    horizon's demand puts the rest on the last day. ``as_of`` only dates the days: the schedule reads no rows.
+    ``daily_demand`` is a record like chapter 02's ({"estimate", "low", "high", ...} in units per day) or a
+    number. Day 1 is the first calendar day after ``as_of`` (in as_of's own zone); ``date`` is that calendar
+    day. The cumulative demand by day t is ceil(rate x t), capped at the order; the order (``first_order_units``,
+    0 = the horizon's demand, ceil(rate x horizon)) is wanted in full by the last day, so an order larger than
+    the horizon's demand puts the rest on the last day. ``as_of`` only dates the days: the schedule reads no rows.
 
     Columns: day, date, demand (units wanted that day), cumulative_demand.
     """
-    horizon = SupplySettings(horizon_days=horizon_days, first_order_units=first_order_units, demand_level=level)
+    horizon = SupplySettings(horizon_days=horizon_days, demand_level=level)
+    if isinstance(first_order_units, bool) or not isinstance(first_order_units, (int, np.integer)) or first_order_units < 0:
+        raise ConfigError(f"first_order_units={first_order_units!r} must be a whole number >= 0")
     if isinstance(daily_demand, Mapping):
         if level not in daily_demand or daily_demand[level] is None:
             raise ConfigError(f"daily_demand has no {level!r} figure (it has {sorted(daily_demand)}); "
@@ -276,10 +302,7 @@ def demand_schedule(daily_demand, as_of, horizon_days: int = 10, first_order_uni
         raise ConfigError(f"daily demand {rate!r} is not a number of units per day") from None
     if not (math.isfinite(rate) and rate >= 0):
         raise ConfigError(f"daily demand {rate!r} must be a number >= 0 (units per day)")
-    stamp = pd.Timestamp(as_of)
-    if pd.isna(stamp):
-        raise ConfigError("as_of is missing; give the moment the order is placed, e.g. '2025-03-09 12:00'")
-    day1 = pd.Timestamp(stamp.date()) + pd.Timedelta(days=1)
+    day1 = _day_one(as_of)
     days = np.arange(1, horizon.horizon_days + 1)
     order = int(first_order_units) if first_order_units else _ceil(rate * horizon.horizon_days)
     cumulative = np.minimum(np.array([_ceil(rate * d) for d in days], dtype=np.int64), order)
@@ -290,6 +313,14 @@ def demand_schedule(daily_demand, as_of, horizon_days: int = 10, first_order_uni
         "demand": np.diff(cumulative, prepend=0).astype(np.int64),
         "cumulative_demand": cumulative,
     })
+
+
+def _day_one(as_of) -> pd.Timestamp:
+    """Day 1: the calendar day after ``as_of`` (naive, in as_of's own zone)."""
+    stamp = pd.Timestamp(as_of)
+    if pd.isna(stamp):
+        raise ConfigError("as_of is missing; give the moment the order is placed, e.g. '2025-03-09 12:00'")
+    return pd.Timestamp(stamp.date()) + pd.Timedelta(days=1)
 
 
 # ------------------------------------------------------------------------------------------ capacity
@@ -620,6 +651,358 @@ def plan_orders(suppliers: pd.DataFrame, schedule: pd.DataFrame,
                 optimal=optimal)
 
 
+# ------------------------------------------------------------------------------------------ the order, net of the spike's state
+#
+# Chapter 03 orders the INCREMENT: forecast demand over the lead-time window plus the customer backlog, minus
+# stock on hand and units already on order (``spikekit.state.order_increment``), only while the spike is
+# launching or rising. The MILP above then splits that increment among the suppliers, against a schedule
+# that follows the shared forecast day by day.
+
+_LEVEL_COLUMN = {"estimate": "expected", "low": "low", "high": "high"}
+COVERAGE_COLUMNS = ["day", "date", "demand", "cumulative_need", "open_arrivals", "supply", "shortfall", "wanted"]
+
+
+def first_arrival(suppliers: pd.DataFrame, reserve_share: float = 0.30, horizon_days: int = 10) -> dict | None:
+    """The supplier whose first unit of a new order could be at our warehouse soonest: supplier,
+    production_day (day 1 when it has material on hand, else the day its material arrives), lead_days,
+    arrival_day. Only suppliers that can make at least their minimum order in the production window count;
+    None when none can."""
+    best = None
+    for sup in _suppliers(suppliers, reserve_share):
+        made, _ = _can_make(sup, horizon_days)
+        if made <= 0 or made < sup.min_order:
+            continue
+        start = 1 if sup.material_units > 0 else max(1, _ceil(sup.material_ready_day))
+        found = {"supplier": sup.name, "production_day": int(start), "lead_days": int(sup.lead),
+                 "arrival_day": int(start + sup.lead)}
+        if best is None or found["arrival_day"] < best["arrival_day"]:
+            best = found
+    return best
+
+
+def cover_window(suppliers: pd.DataFrame, settings: SupplySettings | Mapping | None = None) -> tuple[int, str]:
+    """Days of forecast demand an order placed now must cover, and why.
+
+    An order placed now lands at the earliest on the fastest usable supplier's first-arrival day; the next
+    order can only be placed at the next review (the next run), so this one must carry demand until the
+    first unit of that next order can land: first arrival + ``review_days``. ``cover_days`` > 0 sets it."""
+    settings = _settings(settings)
+    if settings.cover_days:
+        return int(settings.cover_days), f"cover_days={settings.cover_days} (set for this spike)"
+    first = first_arrival(suppliers, settings.reserve_share, settings.horizon_days)
+    if first is None:
+        return int(settings.horizon_days), (f"no supplier can make its minimum order within the "
+                                            f"{settings.horizon_days}-day production window: the whole window")
+    days = first["arrival_day"] + settings.review_days
+    return int(days), (f"{first['supplier']}, the fastest usable supplier, can land a new order's first unit on day "
+                       f"{first['arrival_day']} (production from day {first['production_day']}, "
+                       f"{first['lead_days']} day(s) lead time), + {settings.review_days} day(s) until the next review")
+
+
+def forecast_daily(forecast: Mapping[str, Any], days: int, level: str = "estimate") -> np.ndarray:
+    """The shared forecast's daily demand for days 1..``days`` at ``level`` (estimate, low or high); days
+    past the forecast's horizon count 0."""
+    if level not in _LEVEL_COLUMN:
+        raise ConfigError(f"demand_level={level!r} must be one of {', '.join(DEMAND_LEVELS)}")
+    rows = list((forecast or {}).get("daily") or [])
+    out = np.zeros(int(days))
+    for i, row in enumerate(rows[: int(days)]):
+        out[i] = max(0.0, float(row[_LEVEL_COLUMN[level]]))
+    return out
+
+
+def _open_order_rows(open_orders) -> list[dict]:
+    if open_orders is None:
+        return []
+    if isinstance(open_orders, pd.DataFrame):
+        return open_orders.to_dict(orient="records")
+    return [dict(r) for r in open_orders]
+
+
+def open_arrivals(open_orders, as_of, days: int) -> np.ndarray:
+    """Units of the open purchase orders expected on each day 1..``days`` (an overdue line, or one due on the
+    as_of day itself, counts on day 1; lines due after the last day are left out)."""
+    out = np.zeros(int(days))
+    today = pd.Timestamp(pd.Timestamp(as_of).date())
+    for row in _open_order_rows(open_orders):
+        due = pd.Timestamp(row["expected_arrival"])
+        if due.tzinfo is not None and pd.Timestamp(as_of).tzinfo is not None:
+            due = due.tz_convert(pd.Timestamp(as_of).tz)
+        offset = max(1, (pd.Timestamp(due.date()) - today).days)
+        if offset <= days:
+            out[offset - 1] += float(row["units_open"])
+    return out
+
+
+def coverage(*, as_of, demand: Sequence[float], on_hand: float, backlog: float, open_orders=(),
+             units: int = 0) -> pd.DataFrame:
+    """Day by day (day 1 = the day after as_of): what must have shipped and what we have to ship it with.
+
+    cumulative_need = backlog + cumulative forecast demand; supply = stock on hand + open orders arrived by
+    that day; shortfall = need - supply (negative: covered). ``wanted`` is what a new order of ``units``
+    must have delivered by each day: the running maximum of the shortfall (delivered units stay), capped at
+    the order and reaching it on the last day.
+    """
+    demand = np.asarray(demand, dtype=float)
+    days = len(demand)
+    day1 = _day_one(as_of)
+    need = float(backlog) + np.cumsum(demand)
+    arriving = open_arrivals(open_orders, as_of, days)
+    supply = float(on_hand) + np.cumsum(arriving)
+    shortfall = need - supply
+    wanted = np.minimum(np.array([_ceil(v) for v in np.maximum.accumulate(np.maximum(shortfall, 0.0))],
+                                 dtype=np.int64), int(units))
+    if days:
+        wanted[-1] = int(units)
+    return pd.DataFrame({
+        "day": np.arange(1, days + 1, dtype=np.int64),
+        "date": [_date_of_day(day1, d) for d in range(1, days + 1)],
+        "demand": demand, "cumulative_need": need, "open_arrivals": arriving, "supply": supply,
+        "shortfall": shortfall, "wanted": wanted,
+    }, columns=COVERAGE_COLUMNS)
+
+
+def covered_until(*, as_of, demand: Sequence[float], on_hand: float, backlog: float, on_order: float):
+    """The last day stock on hand plus everything on order still covers the backlog and the forecast demand
+    (whenever the open orders land): a date, None when the backlog alone is more than that, or the last
+    forecast day with ``beyond`` True when the forecast never runs past it. Returns (date or None, beyond)."""
+    demand = np.asarray(demand, dtype=float)
+    have = float(on_hand) + float(on_order)
+    need = float(backlog) + np.cumsum(demand)
+    short = np.flatnonzero(need > have + 1e-9)
+    day1 = _day_one(as_of)
+    if float(backlog) > have + 1e-9:
+        return None, False
+    if len(short) == 0:
+        return (_date_of_day(day1, len(demand)) if len(demand) else None), True
+    first = int(short[0]) + 1  # the first day 1.. not covered
+    return (_date_of_day(day1, first - 1) if first > 1 else pd.Timestamp(pd.Timestamp(as_of).date())), False
+
+
+def need_schedule(table: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """The MILP's demand schedule from a ``coverage`` table: cumulative units the new order must have delivered
+    by each day 1..max(horizon, window); after the window the whole order is wanted."""
+    days = max(int(horizon_days), len(table))
+    wanted = table["wanted"].to_numpy(dtype=np.int64)
+    units = int(wanted[-1]) if len(wanted) else 0
+    cumulative = np.concatenate([wanted, np.full(days - len(wanted), units, dtype=np.int64)])
+    day1 = pd.Timestamp(table["date"].iloc[0]) if len(table) else pd.Timestamp("1970-01-01")
+    return pd.DataFrame({
+        "day": np.arange(1, days + 1, dtype=np.int64),
+        "date": [_date_of_day(day1, d) for d in range(1, days + 1)],
+        "demand": np.diff(cumulative, prepend=0).astype(np.int64),
+        "cumulative_demand": cumulative,
+    })
+
+
+@dataclass(frozen=True)
+class LaunchCall:
+    """Chapter 03's call on the spike's state: order the increment, or hold and why.
+
+    reason: "order" (ordering), "phase" (not launching or rising), "covered" (stock and open orders cover the
+    window), "first order" (the unconfirmed spike's first order is already on order), "cash" (the 30% rule
+    leaves nothing), "capacity" (no supplier can make anything in the window).
+    """
+
+    decision: str
+    reason: str
+    phase: str
+    phase_evidence: list
+    increment: Any  # spikekit.state.Increment
+    plan: Plan
+    cover_days: int
+    window: str
+    coverage: pd.DataFrame = field(repr=False)
+    covered_until: pd.Timestamp | None
+    covered_beyond: bool
+    position: dict
+    demand_over_window: float
+    first_order: int | None
+    first_order_cap: float | None
+    cash_on_hand: float | None
+    cash_limit: float | None
+    evidence: list
+
+    @property
+    def purchase_orders(self) -> pd.DataFrame:
+        return self.plan.purchase_orders
+
+    def to_dict(self) -> dict:
+        return _json_safe({
+            "decision": self.decision, "reason": self.reason, "phase": self.phase,
+            "phase_evidence": list(self.phase_evidence),
+            "increment": self.increment.to_dict(), "cover_days": self.cover_days, "window": self.window,
+            "covered_until": self.covered_until, "covered_beyond": self.covered_beyond,
+            "demand_over_window": self.demand_over_window, "first_order": self.first_order,
+            "first_order_cap": self.first_order_cap, "cash_on_hand": self.cash_on_hand, "cash_limit": self.cash_limit,
+            "evidence": list(self.evidence), "plan": self.plan.to_dict(),
+        })
+
+
+def _hold(schedule: pd.DataFrame, settings: SupplySettings, reason: str) -> Plan:
+    plan = hold_plan(schedule, settings, reason=reason)
+    return replace(plan, arrivals=pd.DataFrame(columns=ARRIVAL_COLUMNS), order_units=0)
+
+
+def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySettings | Mapping | None = None, *,
+           validation_sales: float | None = None, cash_on_hand: float | None = None) -> LaunchCall:
+    """Size the order net of the spike's state and split it among the suppliers.
+
+    ``state``: ``sk.spike_state()`` (phase, position, forecast). The increment is
+    ``state.order_increment``: forecast demand (``demand_level``) over the cover window (``cover_window``) plus
+    the backlog, minus stock on hand and units on order; nothing outside the launching and rising phases.
+    While the spike is launching (realised sales have not confirmed it), everything on order stays within the
+    handbook's first order, ``first_order_share`` of ``validation_sales``. With ``cash_on_hand`` the order
+    costs at most ``max_tie_share`` of it: the order is shrunk until the MILP's plan fits.
+    """
+    from .state import order_increment
+
+    settings = _settings(settings)
+    phase = str(state.get("phase") or "watching")
+    pos = dict(state.get("position") or {})
+    forecast = state.get("forecast") or {}
+    as_of = pd.Timestamp(state.get("as_of") or pos.get("as_of"))
+    on_hand, backlog, on_order = (float(pos.get(k) or 0) for k in ("on_hand", "backlog", "on_order"))
+    open_lines = pos.get("open_orders") or []
+    window, window_note = cover_window(suppliers, settings)
+    daily = forecast_daily(forecast, window, settings.demand_level)
+    demand = float(daily.sum())
+    confirmed = phase != "launching"
+    first, cap = None, None
+    if validation_sales is not None:
+        first = int(math.ceil(float(validation_sales) * settings.first_order_share - 1e-9))
+        if not confirmed:
+            cap = max(0.0, first - on_order)
+    limit = settings.max_tie_share * float(cash_on_hand) if cash_on_hand is not None else None
+    horizon_daily = forecast_daily(forecast, len(forecast.get("daily") or []) or window, settings.demand_level)
+    until, beyond = covered_until(as_of=as_of, demand=horizon_daily, on_hand=on_hand, backlog=backlog,
+                                  on_order=on_order)
+
+    def size(cash_cap=None):
+        return order_increment(demand_over_window=demand, backlog=backlog, on_hand=on_hand, on_order=on_order,
+                               phase=phase, confirmed=confirmed, first_order_cap=cap, cash_cap_units=cash_cap,
+                               window_days=window)
+
+    def table(units):
+        return coverage(as_of=as_of, demand=daily, on_hand=on_hand, backlog=backlog, open_orders=open_lines,
+                        units=units)
+
+    inc = size()
+    plan = None
+    cash_cap = None
+    for _ in range(40):  # each pass shrinks the order by at least one unit; a handful suffice in practice
+        if inc.units <= 0:
+            break
+        plan = plan_orders(suppliers, need_schedule(table(inc.units), settings.horizon_days), settings)
+        if limit is None or plan.total_cost <= limit + 1e-6:
+            break
+        cash_cap = min(inc.units - 1, _floor(inc.units * limit / plan.total_cost))
+        inc = size(cash_cap)
+        plan = None
+    cover = table(inc.units)
+    if plan is None or inc.units <= 0:
+        reason = {"phase": "phase", "first order": "first order", "cash": "cash"}.get(inc.capped_by, "covered")
+        plan = _hold(need_schedule(cover, settings.horizon_days), settings, reason)
+    elif plan.decision == "hold":
+        reason = "capacity"
+    else:
+        reason = "order"
+    decision = "order" if reason == "order" else "hold"
+
+    evidence = [f"Phase **{phase}**: " + "; ".join(state.get("phase_evidence") or ["no evidence recorded"]) + "."]
+    evidence.append(f"Window {window} days: {window_note}.")
+    evidence.extend(r if r.endswith(".") else r + "." for r in inc.reasons)
+    if first is None and not confirmed:
+        evidence.append("No validation-period sales recorded (chapter 02): the first-order cap cannot be applied.")
+    if first is not None and not confirmed:
+        evidence.append(f"Handbook first order: {settings.first_order_share:.0%} of {float(validation_sales):.0f} "
+                        f"validation-period sales = {first} units; {on_order:.0f} already on order, so at most "
+                        f"{cap:.0f} more until realised sales confirm the spike.")
+    if limit is not None:
+        evidence.append(f"Cash rule: one order ties up at most {settings.max_tie_share:.0%} of the "
+                        f"{_money(float(cash_on_hand))} on hand = {_money(limit)}"
+                        + (f"; this order costs {_money(plan.total_cost)}." if decision == "order" else "."))
+    if until is not None:
+        evidence.append(f"Stock on hand and open orders cover the backlog and forecast demand "
+                        + (f"beyond {until:%Y-%m-%d}, the forecast's last day." if beyond else
+                           f"until {until:%Y-%m-%d}."))
+    else:
+        evidence.append(f"Stock on hand and open orders ({on_hand + on_order:.0f} units) do not even cover the "
+                        f"backlog of {backlog:.0f} pre-sold units.")
+    if decision == "order":
+        evidence.extend(reasons(plan))
+    return LaunchCall(decision=decision, reason=reason, phase=phase,
+                      phase_evidence=list(state.get("phase_evidence") or []), increment=inc, plan=plan, cover_days=window,
+                      window=window_note, coverage=cover, covered_until=until, covered_beyond=beyond, position=pos,
+                      demand_over_window=demand, first_order=first, first_order_cap=cap,
+                      cash_on_hand=None if cash_on_hand is None else float(cash_on_hand), cash_limit=limit,
+                      evidence=evidence)
+
+
+def launch_headline(call: LaunchCall) -> str:
+    """One line for `spike show` and the team brief: the order with its sizing, or the hold with its reason."""
+    inc, pos = call.increment, call.position
+    have = f"have {pos.get('on_hand', 0):.0f} on hand + {pos.get('on_order', 0):.0f} on order"
+    need = (f"need {inc.need:.0f} = forecast {call.demand_over_window:.0f} over {call.cover_days} days + backlog "
+            f"{pos.get('backlog', 0):.0f}")
+    if call.decision == "order":
+        plan = call.plan
+        split = " + ".join(f"{r.supplier} {r.units}" for r in plan.purchase_orders.itertuples())
+        text = f"ORDER {plan.units_ordered} units ({split}) for {_money(plan.total_cost)}"
+        got = plan.arrivals.loc[plan.arrivals["arrivals"] > 0]
+        if len(got):
+            text += f"; first {int(got['arrivals'].iloc[0])} arrive {pd.Timestamp(got['date'].iloc[0]):%m-%d}"
+            text += f", all by {pd.Timestamp(got['date'].iloc[-1]):%m-%d}"
+        text += f"; {need}, {have}"
+        if inc.capped_by == "cash":
+            text += f"; capped by the cash rule ({_money(call.cash_limit or 0)})"
+        elif inc.capped_by == "first order":
+            text += f"; capped at the handbook's first order ({call.first_order} units)"
+        if plan.shortage_units:
+            text += f"; SHORT {plan.shortage_units}"
+        return text
+    if call.reason == "phase":
+        why = call.phase_evidence[-1] if call.phase_evidence else "no evidence recorded"
+        return f"HOLD: the spike is {call.phase}, no new production ({why})"
+    if call.reason == "covered":
+        until = ("beyond the forecast" if call.covered_beyond else
+                 f"until {call.covered_until:%Y-%m-%d}" if call.covered_until is not None else "")
+        return f"HOLD: covered {until}; {need}, {have}".replace("covered ;", "covered;")
+    if call.reason == "first order":
+        return (f"HOLD: the handbook's first order ({call.first_order} units) is already on order; more once realised "
+                "sales confirm the spike")
+    if call.reason == "cash":
+        return f"HOLD: the cash rule ({_money(call.cash_limit or 0)}) leaves no order; {need}, {have}"
+    return "HOLD: " + (call.plan.explanation[0] if call.plan.explanation else "no supplier can make the order").rstrip(".")
+
+
+def plot_coverage(call: LaunchCall, title: str | None = None):
+    """Cumulative need (backlog + forecast demand) against stock, open orders and this order's arrivals."""
+    import matplotlib.pyplot as plt
+
+    from .plots import finish
+
+    frame = call.coverage
+    fig, ax = plt.subplots()
+    if len(frame):
+        dates = pd.to_datetime(frame["date"])
+        ax.step(dates, frame["cumulative_need"], where="post", color="black", lw=2,
+                label="backlog + cumulative forecast demand")
+        ax.step(dates, frame["supply"], where="post", color="C0", label="stock on hand + open orders arrived")
+        if call.decision == "order" and len(call.plan.arrivals):
+            arr = call.plan.arrivals
+            new = pd.Series(arr["arrivals"].to_numpy(), index=pd.to_datetime(arr["date"])).cumsum()
+            new = new.reindex(dates, method="ffill").fillna(0).to_numpy()
+            ax.step(dates, frame["supply"].to_numpy() + new, where="post", color="C2", ls="--",
+                    label="... + this order's arrivals")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8)
+    finish(ax, title or f"{call.decision.upper()} ({call.reason}): need and supply over the {call.cover_days}-day window",
+           "date (end of day)", "units (cumulative)")
+    fig.autofmt_xdate()
+    return fig
+
+
 # ------------------------------------------------------------------------------------------ reading the solution
 
 
@@ -712,7 +1095,8 @@ def _explain(status, sups, suppliers, made, arrivals, cumulative, settings, cost
     used = [(sup, int(made[s].sum())) for s, sup in enumerate(sups) if made[s].sum() > 0]
     split = " + ".join(f"{sup.name} {units}" for sup, units in used) or "nothing"
     lines.append(
-        f"Order {int(made.sum())} units for a first order of {order}: {split}. Purchase cost "
+        f"Order {int(made.sum())} units" + (f" for an order of {order}" if int(made.sum()) != order else "")
+        + f": {split}. Purchase cost "
         f"{_money(costs['purchase'])} (units {_money(costs['units'])}, setup {_money(costs['setup'])})."
     )
     if status == "short":
