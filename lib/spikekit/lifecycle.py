@@ -11,8 +11,11 @@ What this module adds to the rules of thumb:
   posteriori, with the handbook's life facts as a prior, giving the peak date and the remaining demand with
   intervals; ``fit_path`` refits day by day to show how the estimate moves as data arrives;
 - the decline rule on a day-of-week adjusted series (``decline_signal``), using trailing data only;
-- the brake list of open production (``brake_list``), the markdown ladder sized with a constant-elasticity
-  price response (``markdown_ladder``, ``estimate_elasticity``) and the long-term commitment check
+- the brake list of what is actually open (``brake_open_lines``: the ledger's open order lines and this run's
+  chapter 03 proposal), braked only once the spike's phase is declining or exited, or the decline signal fired
+  (``braking``); the markdown ladder sized with a constant-elasticity price response (``markdown_ladder``,
+  ``estimate_elasticity``) on the stock the spike state's position says is left (``stock_to_clear``), started only
+  once the spike is declining or over (``marking_down``); the long-term commitment check
   (``long_term_commitment_risk``).
 
 Why Bass. A spike is a diffusion: early buyers who act on their own (innovation, ``p``) and later buyers who
@@ -26,8 +29,9 @@ asymmetric tails better but add a parameter the early data cannot pin down; Bass
 short-life products and is enough for a decision made days before the tail.
 
 Time and units. Daily rows are stamped at the END of the day counted (``2025-03-10 00:00`` counts 9 March)
-and a row is used once its stamp is <= ``as_of``. Spike time ``t`` is in days since the takeoff (chapter 01's
-first alert, or the detected takeoff); the day ending at stamp ``s`` covers ``(t(s) - 1, t(s)]``. Sales are
+and a row is used once its stamp is <= ``as_of``. Spike time ``t`` is in days since the takeoff: in a playbook
+the start of the rise in the sales (``spikekit.state.lifecycle_fit``, the fit the shared forecast uses), not chapter
+01's alert; ``fit_bass`` alone detects one when not given. The day ending at stamp ``s`` covers ``(t(s) - 1, t(s)]``. Sales are
 modelled as the shop's normal baseline (measured before the takeoff) plus the spike: remaining demand is the
 spike's units still to sell, on top of the baseline.
 """
