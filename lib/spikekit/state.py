@@ -1152,6 +1152,27 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
     return out
 
 
+def open_order_arrivals(open_orders: Iterable[Mapping[str, Any]] | pd.DataFrame | None, as_of: Any,
+                        tz: str = "Asia/Shanghai") -> pd.DataFrame:
+    """The open order lines (the state's ``position["open_orders"]``) as arrivals by day: day 0 is the day of
+    ``as_of``, day d the d-th calendar day after. A line already overdue is expected tomorrow (day 1): it is late,
+    not lost. Columns: po_id, supplier, day, date, units, unit_cost, overdue."""
+    columns = ["po_id", "supplier", "day", "date", "units", "unit_cost", "overdue"]
+    rows = pd.DataFrame(open_orders if open_orders is not None else [])
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    day0 = _ts(as_of, tz).tz_localize(None).normalize()
+    arrive = pd.to_datetime(rows["expected_arrival"], utc=True, format="ISO8601").dt.tz_convert(tz).dt.tz_localize(None)
+    day = ((arrive.dt.normalize() - day0) / pd.Timedelta(days=1)).astype(int)
+    overdue = (day < 0) | rows.get("overdue", pd.Series(False, index=rows.index)).astype(bool)
+    day = day.where(~overdue, 1).clip(lower=0)
+    return pd.DataFrame({"po_id": rows["po_id"].astype(str), "supplier": rows["supplier"].astype(str), "day": day,
+                         "date": day0 + pd.to_timedelta(day, unit="D"),
+                         "units": pd.to_numeric(rows["units_open"]).astype(float),
+                         "unit_cost": pd.to_numeric(rows.get("unit_cost", pd.Series(np.nan, index=rows.index))).astype(float),
+                         "overdue": overdue})[columns].reset_index(drop=True)
+
+
 def forecast_units(forecast: Mapping[str, Any], days: float, level: str = "expected", start_day: int = 1) -> float:
     """Units of forecast demand over ``days`` days starting at forecast day ``start_day`` (1 = the day after as_of);
     a fractional last day counts in part."""
