@@ -1120,7 +1120,8 @@ def headline(verdict: str, fit: BassFit | None, signal: DeclineSignal, plan: Mar
     if brakes is not None and len(brakes) and verdict in ("brake", "exit"):
         parts.append(f"brake {brakes['units'].sum():.0f} units")
     if plan is not None and verdict == "exit":
-        parts.append(f"markdown of {plan.stock_units:.0f} units clears {plan.cleared_share:.0%}")
+        parts.append(f"markdown of {plan.stock_units:.0f} units clears {plan.cleared_share:.0%}" if plan.stock_units > 0
+                     else "nothing left to mark down")
     return "; ".join(parts)
 
 
