@@ -790,7 +790,7 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
                          "expected_arrival": decision_day + int(arrival_day) * DAY if arrival_day is not None else pd.NaT,
                          "made_units": 0.0, "started_units": 0.0, "not_started_units": units,
                          "units": units if brake else 0.0, "unit_cost": cost, "money_saved": (units if brake else 0.0) * cost,
-                         "action": "do not place (the spike is declining)" if brake else "proposed by chapter 03, not placed"})
+                         "action": "do not place: production is braked" if brake else "proposed by chapter 03, not placed"})
     table = pd.DataFrame(rows, columns=BRAKE_COLUMNS)
     table["expected_arrival"] = pd.to_datetime(table["expected_arrival"])
     return table
