@@ -386,7 +386,9 @@ def test_retrospective_is_interim_until_the_spike_has_exited(tmp_path):
     added, note = retro.library_entry(entry, "exited")
     assert added == entry and note == "added to the pattern library: the spike has exited"
     assert retro.library_entry(None, "exited")[0] is None
+    assert retro.library_entry(entry, "no-go")[0] is None  # a no-go is final, but its flat shape teaches nothing
     assert retro.is_interim("declining") and retro.is_interim(None) and not retro.is_interim("exited")
+    assert not retro.is_interim("no-go")
     ready = pd.DataFrame({"item": ["SOP version"], "passed": [True], "figure": ["1.0"], "threshold": ["set"]})
     timings = pd.DataFrame({"stage": ["signal"], "on_time": [None]})
     verdict, reasons = retro.decide(ready, timings, "declining")

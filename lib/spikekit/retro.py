@@ -852,10 +852,13 @@ def sop_markdown(timings: pd.DataFrame, version: str | None, spike: str, as_of, 
     return "\n".join(lines).rstrip() + "\n"
 
 
+FINAL_PHASES = ("exited", "no-go")  # phases after which a spike's figures no longer move
+
+
 def is_interim(phase: str | None) -> bool:
     """A retrospective is interim until the spike has exited (the spike state's phase): its retention, timings and
-    shape are still moving."""
-    return phase != "exited"
+    shape are still moving. A no-go is final too: there was no spike to wait for."""
+    return phase not in FINAL_PHASES
 
 
 def library_entry(entry: Mapping[str, Any] | None, phase: str | None) -> tuple[dict | None, str]:
@@ -863,6 +866,8 @@ def library_entry(entry: Mapping[str, Any] | None, phase: str | None) -> tuple[d
     prior never learns from a spike still under way (its peak and life would be partly the prior talking)."""
     if entry is None:
         return None, "no spike: nothing to add to the pattern library"
+    if phase == "no-go":
+        return None, "not added to the pattern library: chapter 02 said no-go, there was no spike to learn from"
     if is_interim(phase):
         return None, (f"not added to the pattern library: the spike is {phase or 'of unknown phase'}, not exited; "
                       "its shape and life are not final")
