@@ -345,3 +345,33 @@ def test_settings_refuse_bad_values():
     with pytest.raises(ConfigError):
         af.AftersalesSettings(inspection_level="X")
     assert af.AftersalesSettings().surge_alert == 1.0
+
+
+# ------------------------------------------------------------------ on the spike state: supply and spare stock
+
+
+def test_supply_arrivals_merge_open_lines_and_the_proposal():
+    as_of = T("2025-03-10 12:00")
+    open_lines = pd.DataFrame({"po_id": ["PO-1", "PO-2"], "day": [0, 2], "units": [5.0, 100.0]})  # PO-1 due later today
+    proposal = pd.DataFrame({"date": [pd.Timestamp("2025-03-12"), pd.Timestamp("2025-03-13")], "arrivals": [50, 0],
+                             "demand": [66, 66]})
+    table = af.supply_arrivals(open_lines, proposal, as_of)
+    assert table[["date", "arrivals", "source"]].values.tolist() == [
+        [pd.Timestamp("2025-03-11"), 5, "ledger open lines"],  # booked in later today: ships from tomorrow
+        [pd.Timestamp("2025-03-12"), 50, "chapter 03 proposal"],
+        [pd.Timestamp("2025-03-12"), 100, "ledger open lines"]]
+    assert af.supply_arrivals(None, None, as_of) is None
+    # The delay notices ship the backlog from them: 6 unshipped orders, nothing on hand; 5 arrive 03-11, the rest 03-12.
+    plan = af.delay_notices(_orders(), as_of, arrivals=table, stock_on_hand=0)
+    projected = plan.backlog.set_index("order_id")["projected_ship"]
+    assert (projected[["o0", "o1", "o2", "o3", "o4"]] == T("2025-03-11")).all() and projected["o5"] == T("2025-03-12")
+    assert any(n.startswith("arrivals (chapter 03 proposal, ledger open lines): 155 units") for n in plan.notes)
+
+
+def test_spare_stock_sized_on_the_units_to_ship():
+    forecast = {"daily": [{"day": "2025-03-11", "expected": 10.0}, {"day": "2025-03-12", "expected": 20.5},
+                          {"day": "2025-03-13", "expected": 30.0}]}
+    assert af.units_to_ship(forecast, backlog=5) == 65.5
+    assert af.units_to_ship(forecast, backlog=5, days=2) == 35.5
+    assert af.spare_stock(af.units_to_ship(forecast, backlog=5), 0.03) == 2  # ceil(1.965)
+    assert af.units_to_ship(None) == 0.0

@@ -187,3 +187,62 @@ def test_ad_spend_and_platform_shares_from_chapter_07():
     # a platform without settlement terms: its share is spread over the others, and the projection says so
     p = c.project(**tiny_inputs(platform_shares={"A": 0.5, "Z": 0.5}))
     assert p["sales_inflow"].iloc[3] == pytest.approx(80.0) and any("Z" in n for n in p.attrs["notes"])
+
+
+# ------------------------------------------------------------------ on the spike state: only units that exist sell
+
+
+def test_capped_sales_by_hand():
+    # Free stock -5 (a backlog of 5 beyond what is on hand): day 2's 20 arrivals fill it, then sales take what is left.
+    sold = c.capped_sales([0, 10, 10, 10, 10], -5, [0, 0, 20, 0, 10])
+    assert sold.tolist() == [0, 0, 10, 5, 10]
+
+
+def test_projection_sells_only_units_that_exist_and_pays_open_lines():
+    """5 units free now, an open line of 8 arriving day 3 (deposit paid when placed: its balance 60% x 8 x 20 = 96 is
+    due day 4), chapter 03's order of 10 + 10 on days 2 and 4; 10 a day forecast: 5, 10, 8, 10, 0 sell."""
+    open_line = pd.DataFrame({"po_id": ["PO-1"], "supplier": ["S"], "day": [3], "units": [8.0], "unit_cost": [20.0]})
+    p = c.project(**tiny_inputs(stock_units=5, open_orders=open_line))
+    assert p["sales_demand"].tolist() == [0, 10, 10, 10, 10, 10]
+    assert p["sales_units"].tolist() == [0, 5, 10, 8, 10, 0]
+    assert p["sales_units"].sum() == 5 + 8 + 20  # never more than exists or arrives
+    assert p["open_order_payments"].tolist() == [0, 0, 0, 0, 96.0, 0]
+    assert p["sales_earned"].tolist() == [0, 40.0, 80.0, 64.0, 80.0, 0]  # price 10 less 20% fees and refunds
+    assert any("capped by the units there are: 33 of 50" in n for n in p.attrs["notes"])
+    # The stress test scales chapter 03's order with the sales: 4 x (10 + 10) more units can sell.
+    stressed = c.stress(tiny_inputs(stock_units=5, open_orders=open_line), 4.0)["projection"]
+    assert stressed["sales_units"].tolist() == [0, 5, 40, 8, 40, 0]
+
+
+def test_gap_causes_add_up_to_closing_minus_floor():
+    p = c.project(**tiny_inputs())
+    causes = c.gap_causes(p, 200.0, day=5).set_index("item")["amount"]
+    # By day 5: start 1000 - 200 floor; 50 units sold earn 400 net, of which days 1-3 (240) are paid out after the
+    # 2-day lag: 160 waits in settlement; the order's deposit 200 + two balances of 150; ads 25; logistics 50.
+    assert causes.to_dict() == {"cash above the floor at the start": 800.0, "sales earned": 400.0, "financing drawn": 0.0,
+                                "ads": -25.0, "settlement lag": -160.0, "order deposits and balances": -500.0,
+                                "open orders' balances": 0.0, "logistics": -50.0, "repayments": 0.0}
+    assert causes.sum() == pytest.approx(p["closing"].iloc[5] - 200.0)
+    table = c.gap_causes(p, 200.0, day=5)
+    assert table.attrs["main_cause"] == "order deposits and balances"
+    assert c.describe_causes(table) == ("by day 5: order deposits and balances 500 (68%), settlement lag 160 (22%), "
+                                        "logistics 50 (7%)")
+    assert c.gap_causes(p, 200.0).attrs["day"] == int(p["closing"].idxmin())  # default: the lowest day
+
+
+def test_review_reports_sales_cap_causes_and_stress_with_and_without_financing():
+    inputs = tiny_inputs(floor=900.0)
+    p = c.project(**inputs)
+    gap = c.first_gap(p, 900.0)
+    chosen = c.choose_financing(gap, c.financing_options(pd.DataFrame({
+        "offer": ["loan"], "kind": ["purchase_loan"], "limit": [1000.0], "fee_share": [0.0], "term_days": [30],
+        "rate_annual": [0.0]})))
+    draws = c.financing_draws(chosen, gap.day)
+    plain, financed = c.stress(inputs, 4.0), c.stress({**inputs, "draws": draws}, 4.0)
+    assert not plain["ok"] and plain["min_closing"] < financed["min_closing"]
+    reasons = c.review("gap now", gap, c.order_cap(inputs), chosen, plain, 900.0, causes=c.gap_causes(p, 900.0),
+                       stress_financed=financed, sales={"units": 50, "demand": 50, "sellable": 70})
+    text = "\n".join(reasons)
+    assert "sales projected 50 units over the horizon" in text
+    assert "the gap's main cause is **order deposits and balances**" in text
+    assert "stress x4 orders without financing: cash breaks" in text and "stress x4 orders with the chosen financing" in text

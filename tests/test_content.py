@@ -184,6 +184,50 @@ def test_no_posts_yet_gives_empty_tables_and_the_call_still_follows_chapter_02()
     assert content.headline("produce", kit, plan, more) == "PRODUCE: kit due 03-09 14:00; 12 videos over 6 platforms in 7 days."
 
 
+# ---------------------------------------------------------------- on the spike state: the kit once, the plan by days since the go
+GO = pd.Timestamp("2025-03-08 13:00", tz=TZ)
+
+
+def test_kit_is_due_two_hours_after_the_go_on_every_run_and_done_once_approved():
+    due = pd.Timestamp("2025-03-08 15:00", tz=TZ)
+    first = content.kit_status(GO, pd.Timestamp("2025-03-08 14:00", tz=TZ))
+    later = content.kit_status(GO, pd.Timestamp("2025-03-09 12:00", tz=TZ))
+    assert (first["status"], first["due"]) == ("due", due)
+    assert (later["status"], later["due"]) == ("overdue", due)  # the deadline does not move with the run
+    approved = [{"kind": "budget_move", "approved_at": "2025-03-08T14:00:00+08:00", "by": "ops"},
+                {"kind": "content_kit", "approved_at": "2025-03-08T14:30:00+08:00", "by": "ops lead"}]
+    done = content.kit_status(GO, pd.Timestamp("2025-03-09 12:00", tz=TZ), approvals=approved)
+    assert done["status"] == "done" and done["approved_at"] == pd.Timestamp("2025-03-08 14:30", tz=TZ)
+    assert done["text"] == "level-1 kit already approved 2025-03-08 14:30 by ops lead: no new kit"
+    # Never approved and the 7-day plan over (go 03-08, day 7 = 03-15): no longer asked for.
+    assert content.kit_status(GO, pd.Timestamp("2025-03-15 20:00", tz=TZ))["status"] == "overdue"
+    assert content.kit_status(GO, pd.Timestamp("2025-03-16 09:00", tz=TZ))["status"] == "lapsed"
+    assert content.kit_status(None, pd.Timestamp("2025-03-09 12:00", tz=TZ))["status"] == "no go"
+
+
+def test_plan_position_follows_the_days_since_the_go():
+    plan = content.content_plan("2025-03-09")  # day 1 = the first day after the 03-08 go; 2,2,2,2,2,1,1 videos
+    on_go_day, at_go = content.plan_position(plan, pd.Timestamp("2025-03-08 20:00", tz=TZ))
+    assert (at_go["day"], at_go["phase"]) == (0, "before day 1") and set(on_go_day["status"]) == {"tomorrow", "later"}
+    table, pos = content.plan_position(plan, pd.Timestamp("2025-03-12 12:00", tz=TZ))
+    assert (pos["day"], pos["phase"]) == (4, "deepen")
+    assert (pos["videos_done"], pos["videos_today"], pos["videos_tomorrow"]) == (6, 2, 2)
+    assert table.loc[table["day"] == 4, "status"].eq("today").all()
+    assert content.plan_position(plan, pd.Timestamp("2025-03-14 09:00", tz=TZ))[1]["phase"] == "long tail"
+    _, after = content.plan_position(plan, pd.Timestamp("2025-03-20 12:00", tz=TZ))
+    assert (after["day"], after["phase"], after["videos_done"]) == (12, "complete", 12)
+    perf = content.performance(_posts(HAND_ROWS, start="2025-03-20 10:00"), "2025-03-09 12:00")
+    more = content.make_more(perf)
+    assert content.review("go", None, table, perf, more, position=after)[0] == "done"
+    assert content.review("go", None, table, perf, more, position=pos, spike_phase="exited")[0] == "done"
+    assert content.review("go", None, table, perf, more, position=pos, spike_phase="no-go")[0] == "hold"
+    decision, reasons = content.review("go", None, table, perf, more, position=pos, spike_phase="rising")
+    assert decision == "produce" and "today is day 4 of 7: **deepen** (6 videos done, 2 today, 2 tomorrow)" in reasons
+    kit_done = {"status": "done", "text": "kit done"}
+    assert content.headline("produce", None, table, more, kit_state=kit_done, position=pos) == \
+        "PRODUCE: kit done; day 4 of 7 (deepen)."
+
+
 # ---------------------------------------------------------------- contract
 def test_posts_contract_loads_and_names_the_row_where_orders_exceed_clicks(tmp_path):
     good = ("post_id,timestamp,platform,format,views,clicks,orders\n"

@@ -319,3 +319,106 @@ def test_load_sales_contract(tmp_path):
     negative.write_text("timestamp,orders,price\n2025-03-10 00:00:00,-1,49\n", encoding="utf-8")
     with pytest.raises(InputError):
         load_sales(negative, data_root=tmp_path)
+
+
+# --------------------------------------------------------------------------------------------- on the spike state
+
+
+@pytest.mark.parametrize("as_of", ["2025-03-08 12:00", "2025-03-10 12:00"])
+def test_fast_fade_remaining_demand_interval_covers_the_truth_after_the_peak(as_of, records_dir):
+    """Chapter 06's fit is the shared forecast's (t = 0 at the start of the rise, not chapter 01's alert), and after
+    the peak its interval covers what fast-fade really had left: the true daily demand above its base of 8/day,
+    from as_of on (as of 03-08 about 24 units from noon, 40 counting the whole day)."""
+    from spikekit import state
+    from spikekit.paths import data_root
+    from spikekit.settings import load_playbook, load_spike
+
+    book, spike = load_playbook(), load_spike("fast-fade")
+    st = state.derive_for_run(book, spike, as_of)
+    demand = pd.read_csv(data_root() / "samples" / "fast-fade" / "demand.csv", parse_dates=["date"])
+    t = pd.Timestamp(as_of)
+    excess = (demand.set_index("date")["units"] - 8.0).clip(lower=0)
+    whole_days = float(excess[excess.index >= t.normalize()].sum())
+    from_as_of = whole_days - excess.get(t.normalize(), 0.0) * (t - t.normalize()) / DAY
+    remaining = st["forecast"]["remaining"]
+    assert remaining["low"] <= from_as_of <= remaining["high"], (remaining, from_as_of)
+    assert remaining["low"] <= whole_days <= remaining["high"], (remaining, whole_days)
+    # Chapter 06 makes the same fit with its own parameters: the same numbers.
+    params = dict(book.chapters["06"].defaults)
+    found = state.lifecycle_fit(
+        load_sales(spike.data["sales"], tz=TZ), as_of, state.PhaseCall.from_dict(st["phase_detail"], TZ),
+        state.life_prior(book, spike, as_of), state.FitSettings.from_chapter(params), TZ)
+    assert found is not None and found.rise_start.isoformat() == st["forecast"]["takeoff"]
+    assert round(found.fit.remaining, 1) == remaining["estimate"]
+    assert (round(found.fit.remaining_low, 1), round(found.fit.remaining_high, 1)) == (remaining["low"], remaining["high"])
+
+
+def _suppliers():
+    return pd.DataFrame({"supplier": ["甲", "丙"], "lead_days": [1.0, 0.0], "daily_capacity": [50, 100]})
+
+
+def _open_lines():
+    return pd.DataFrame({
+        "po_id": ["PO-1", "PO-2", "PO-3", "PO-4"], "supplier": ["甲", "乙", "甲", "甲"],
+        "units_open": [120, 30, 40, 80], "unit_cost": [12.0, 15.0, 12.0, 12.0],
+        "expected_arrival": pd.to_datetime(["2025-03-23 10:00", "2025-03-25 10:00", "2025-03-19 10:00",
+                                            "2025-03-21 10:00"]).tz_localize(TZ)})
+
+
+def test_brake_open_lines_hand_case():
+    # As of 03-20: PO-1 (甲: 1 lead day, 50/day) is made 03-20 (20, the remainder), 03-21 and 03-22 (50 each) for its
+    # 03-23 arrival: 20 started, 100 not started. PO-2 (乙, no supplier row) is made on its arrival day 03-25: 30 not
+    # started. PO-3 is overdue: made. PO-4 (arrives 03-21) is made 03-19 (30) and 03-20 (50): nothing to cancel.
+    proposal = pd.DataFrame({"supplier": ["丙"], "units": [60], "unit_cost": [10.0], "last_arrival_day": [4]})
+    table = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=True, suppliers=_suppliers(),
+                                proposal=proposal).set_index(["po_id", "supplier"])
+    assert table.loc[("PO-1", "甲"), ["made_units", "started_units", "not_started_units", "units"]].tolist() == [0, 20, 100, 100]
+    assert table.loc[("PO-1", "甲"), "money_saved"] == 1200.0
+    assert table.loc[("PO-1", "甲"), "action"].startswith("finish what has started")
+    assert table.loc[("PO-2", "乙"), ["not_started_units", "units", "money_saved"]].tolist() == [30, 30, 450.0]
+    assert table.loc[("PO-3", "甲"), ["made_units", "units"]].tolist() == [40, 0]
+    assert table.loc[("PO-4", "甲"), ["made_units", "started_units", "units"]].tolist() == [30, 50, 0]
+    assert table.loc[("", "丙"), ["units", "money_saved"]].tolist() == [60, 600.0]
+    assert table.loc[("", "丙"), "source"] == "chapter 03 proposal"
+    assert table.loc[("", "丙"), "expected_arrival"] == pd.Timestamp("2025-03-24")
+    # Before the decline nothing is braked: the same lines are listed, nothing cancelled.
+    kept = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=False, suppliers=_suppliers(), proposal=proposal)
+    assert kept["units"].sum() == 0 and kept["money_saved"].sum() == 0
+    assert kept.set_index("po_id").loc["PO-1", "action"].startswith("keep")
+    assert lc.brake_open_lines(None, "2025-03-20 12:00", brake=True).empty
+
+
+def test_brake_and_markdown_follow_the_phase():
+    s = _series([100, 100, 100, 100, 80, 60, 45])
+    fired = lc.decline_signal(s, s.index[-1], smoothing="none")
+    calm = lc.decline_signal(s.iloc[:5], s.index[4], smoothing="none")
+    assert fired.fired and not calm.fired
+    for phase in ("declining", "exited"):
+        assert lc.braking(phase, calm) and lc.marking_down(phase, calm)
+    for phase in ("launching", "rising", "peak"):
+        assert not lc.braking(phase, calm) and not lc.marking_down(phase, calm)
+        assert lc.braking(phase, fired) and not lc.marking_down(phase, fired)  # the signal brakes, never marks down
+    lines = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=True, suppliers=_suppliers())
+    plan = lc.markdown_ladder(100, [5.0] * 7, price=50.0)
+    no_risks = pd.DataFrame(columns=["detail"])
+    verdict, reasons = lc.decide(None, calm, lines, plan, no_risks, phase="declining")
+    assert verdict == "exit" and "cancel 130 not-started units on 2 line(s) (1,650 yuan)" in " ".join(reasons)
+    verdict, reasons = lc.decide(None, fired, lines, plan, no_risks, phase="peak")
+    assert verdict == "brake" and any(r.startswith("no markdown yet") for r in reasons)
+    verdict, reasons = lc.decide(None, calm, lines.iloc[0:0], plan, no_risks, phase="peak")
+    assert verdict == "hold course" and any(r.startswith("draft for the decline") for r in reasons)
+    assert lc.decide(None, calm, lines.iloc[0:0], None, no_risks, phase="rising")[0] == "hold course"
+
+
+def test_stock_to_clear_and_markdown_start_hand_cases():
+    units, how = lc.stock_to_clear(on_hand=10, on_order=200, backlog=50, cancelled=120, proposed=60)
+    assert units == 100  # 10 + (200 + 60 - 120) - 50
+    assert how == "10 on hand + 140 arriving (200 on order + 60 proposed by chapter 03 - 120 braked) - 50 backlog already sold"
+    assert lc.stock_to_clear(0, 0, 2947)[0] == 0  # the backlog exceeds everything: nothing to clear
+    # Day 3 of a decline that began 03-17 is 03-19, but prices change from the day after as_of at the earliest.
+    assert lc.markdown_start("2025-03-20 12:00", "2025-03-17", 3) == pd.Timestamp("2025-03-21")
+    assert lc.markdown_start("2025-03-20 12:00", pd.Timestamp("2025-03-20", tz=TZ), 3) == pd.Timestamp("2025-03-22")
+    assert lc.markdown_start("2025-03-20 12:00") == pd.Timestamp("2025-03-21")
+    daily = [{"day": "2025-03-21", "expected": 30.0}, {"day": "2025-03-22", "expected": 20.0},
+             {"day": "2025-03-23", "expected": 15.0}]
+    assert lc.demand_from(daily, "2025-03-22", 4).tolist() == [20.0, 15.0, 15.0, 15.0]

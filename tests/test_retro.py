@@ -377,3 +377,25 @@ def test_committed_seed_files_match_their_generator():
     for entry in retro.seed_entries():
         stored = json.loads((playbook_dir() / "patterns" / f"{entry['spike']}.json").read_text(encoding="utf-8"))
         assert stored == entry, "regenerate with: python -m spikekit.retro --write-seeds"
+
+
+def test_retrospective_is_interim_until_the_spike_has_exited(tmp_path):
+    entry = retro.pattern_entry("mug", [0.2, 1.0, 0.5], None, ts("2025-03-14 12:00"))
+    added, note = retro.library_entry(entry, "rising")
+    assert added is None and note.startswith("not added to the pattern library: the spike is rising")
+    added, note = retro.library_entry(entry, "exited")
+    assert added == entry and note == "added to the pattern library: the spike has exited"
+    assert retro.library_entry(None, "exited")[0] is None
+    assert retro.library_entry(entry, "no-go")[0] is None  # a no-go is final, but its flat shape teaches nothing
+    assert retro.is_interim("declining") and retro.is_interim(None) and not retro.is_interim("exited")
+    assert not retro.is_interim("no-go")
+    ready = pd.DataFrame({"item": ["SOP version"], "passed": [True], "figure": ["1.0"], "threshold": ["set"]})
+    timings = pd.DataFrame({"stage": ["signal"], "on_time": [None]})
+    verdict, reasons = retro.decide(ready, timings, "declining")
+    assert verdict == "ready for the next spike" and reasons[0].startswith("INTERIM: the spike is declining")
+    assert not retro.decide(ready, timings, "exited")[1][0].startswith("INTERIM")
+    kept = retro.Retention(cohort=pd.DataFrame(), rates=pd.DataFrame(), as_of=ts("2025-03-14 12:00"),
+                           cohort_start=ts("2025-03-07 12:00"), cohort_end=ts("2025-03-14 12:00"), conf=0.95)
+    near = pd.DataFrame(columns=["spike"])
+    assert retro.headline(verdict, kept, ready, near, "peak").startswith("Retro (INTERIM, spike peak): READY FOR")
+    assert retro.headline(verdict, kept, ready, near, "exited").startswith("Retro: READY FOR")

@@ -336,3 +336,45 @@ def test_a_brake_list_that_keeps_production_is_no_brake():
     assert state.proposals_to_approve(manifest)["approvals"] == []
     manifest["chapters"]["06"]["results"]["brake_list"] = to_jsonable(cancel)
     assert [(a["kind"], a["units"]) for a in state.proposals_to_approve(manifest)["approvals"]] == [("cancel", 300)]
+
+
+def test_phase_call_round_trips_through_its_record():
+    call = state.PhaseCall("declining", ["x"], pd.Timestamp("2025-03-07", tz=TZ), pd.Timestamp("2025-03-15", tz=TZ),
+                           pd.Timestamp("2025-03-17", tz=TZ), 14.5, 165.0)
+    import json
+
+    back = state.PhaseCall.from_dict(json.loads(json.dumps(call.to_dict())), TZ)  # as state.json holds it
+    assert back == call
+    assert state.PhaseCall.from_dict({"phase": "watching", "baseline": None}, TZ).takeoff is None
+
+
+def test_open_order_arrivals_by_day_overdue_lines_tomorrow():
+    lines = [{"po_id": "PO-1", "supplier": "甲", "units_open": 100, "unit_cost": 12.0,
+              "expected_arrival": "2025-03-12T10:00:00+08:00", "overdue": False},
+             {"po_id": "PO-2", "supplier": "乙", "units_open": 40, "unit_cost": 14.0,
+              "expected_arrival": "2025-03-09T10:00:00+08:00", "overdue": True},
+             {"po_id": "PO-3", "supplier": "甲", "units_open": 5, "unit_cost": 12.0,
+              "expected_arrival": "2025-03-10T18:00:00+08:00", "overdue": False}]
+    table = state.open_order_arrivals(lines, "2025-03-10 12:00", TZ).set_index("po_id")
+    assert table["day"].to_dict() == {"PO-1": 2, "PO-2": 1, "PO-3": 0}
+    assert table.loc["PO-1", "date"] == pd.Timestamp("2025-03-12")
+    assert table["units"].sum() == 145 and table.loc["PO-2", "overdue"]
+    assert state.open_order_arrivals([], "2025-03-10 12:00", TZ).empty
+
+
+def test_first_go_is_the_first_hour_chapter_02_said_go(records_dir):
+    """starry-mug's validation starts 03-07 11:00; its call turns go 26 test hours later, not at the run's as_of."""
+    from spikekit import validation
+    from spikekit.contracts import load_validation
+    from spikekit.settings import load_playbook, load_spike
+
+    spike = load_spike("starry-mug")
+    events = load_validation(spike.data["validation"], tz=TZ)
+    settings = validation.ValidationSettings(**{k: v for k, v in load_playbook().chapters["02"].defaults.items()
+                                                if k in validation.ValidationSettings.__dataclass_fields__})
+    go = state.first_go(events, "2025-03-09 12:00", settings)
+    assert go == pd.Timestamp("2025-03-08 13:00", tz=TZ)
+    assert validation.decide(events, go - pd.Timedelta(hours=1), settings).decision != "go"
+    assert state.first_go(events, "2025-03-08 12:00", settings) is None  # not yet
+    st = state.derive_for_run(load_playbook(), spike, "2025-03-14 12:00")
+    assert st["validation"]["go_at"] == "2025-03-08T13:00:00+08:00"  # the same go, days later

@@ -302,7 +302,8 @@ def _arrival_days(arrivals, day0: pd.Timestamp) -> tuple[dict[int, int], list[st
             dropped += 1
             continue
         plan[int(offset)] = plan.get(int(offset), 0) + int(units)
-    notes = [f"chapter 03 arrivals: {sum(plan.values()):,} units over {len(plan)} days after as_of"]
+    sources = sorted(set(frame["source"].astype(str))) if "source" in frame.columns else ["chapter 03"]
+    notes = [f"arrivals ({', '.join(sources)}): {sum(plan.values()):,} units over {len(plan)} days after as_of"]
     if dropped:
         notes.append(f"{dropped} arrival days on or before the as_of day ignored (counted in stock on hand)")
     return plan, notes
@@ -690,6 +691,43 @@ def inspect_batches(inspections: pd.DataFrame, aql: float = 1.0, level: str = "I
         sup_rows.append({"supplier": supplier, "batches": group["batch_id"].nunique(), "inspected": n, "defects": k,
                          "defect_rate": ci.estimate, "rate_low": ci.low, "rate_high": ci.high})
     return QcResult(rounds, batches, pd.DataFrame(sup_rows), pd.DataFrame(plan_rows))
+
+
+def supply_arrivals(open_arrivals: pd.DataFrame | None, proposal_arrivals: pd.DataFrame | None, as_of) -> pd.DataFrame | None:
+    """What will arrive, by date, for the delay notices: the ledger's open order lines (the spike state's open lines
+    as ``spikekit.state.open_order_arrivals``: day, date, units) plus this run's chapter 03 proposal (its
+    ``arrivals`` table: date, arrivals). An open line due later today is counted from tomorrow (it cannot ship
+    before it is booked in). Columns: date, arrivals, source; None when nothing is on its way."""
+    day0 = _align(as_of, None).normalize()
+    parts = []
+    if open_arrivals is not None and len(open_arrivals):
+        days = pd.to_numeric(open_arrivals["day"]).astype(int).clip(lower=1)
+        parts.append(pd.DataFrame({"date": day0 + pd.to_timedelta(days, unit="D"),
+                                   "arrivals": pd.to_numeric(open_arrivals["units"]).astype(int).to_numpy(),
+                                   "source": "ledger open lines"}))
+    if proposal_arrivals is not None and len(proposal_arrivals):
+        frame = pd.DataFrame(proposal_arrivals)
+        units = frame["arrivals"] if "arrivals" in frame.columns else frame["units"]
+        dates = _times(frame["date"])
+        if _tz_of(dates) is not None:
+            dates = dates.dt.tz_localize(None)
+        parts.append(pd.DataFrame({"date": dates.dt.normalize().to_numpy(), "arrivals": units.astype(int).to_numpy(),
+                                   "source": "chapter 03 proposal"}))
+    if not parts:
+        return None
+    table = pd.concat(parts, ignore_index=True)
+    table = table[table["arrivals"] > 0]
+    return table.sort_values(["date", "source"], kind="mergesort").reset_index(drop=True) if len(table) else None
+
+
+def units_to_ship(forecast: Mapping[str, Any] | None, backlog: float = 0.0, days: int | None = None) -> float:
+    """Units the shop will ship over the forecast's horizon (or its first ``days`` days): the backlog already sold
+    plus the shared forecast's expected sales (the spike state's ``forecast["daily"]``). Spare stock for
+    replacements is a share of these."""
+    rows = list((forecast or {}).get("daily") or [])
+    if days is not None:
+        rows = rows[: int(days)]
+    return float(backlog) + float(sum(float(r["expected"]) for r in rows))
 
 
 def spare_stock(units: float, share: float = 0.03) -> int:

@@ -27,9 +27,10 @@ import pandas as pd
 from .errors import ConfigError, InputError, did_you_mean
 
 __all__ = [
-    "CashSettings", "Gap", "cash_items", "project", "first_gap", "order_cost", "order_cap",
+    "CashSettings", "Gap", "cash_items", "project", "capped_sales", "open_order_flows", "first_gap",
+    "gap_causes", "order_cost", "order_cap",
     "effective_annual_cost", "financing_options", "choose_financing", "financing_draws", "presale_effect",
-    "stress", "ad_spend", "platform_shares", "decide", "review", "headline", "plot_projection", "plot_financing",
+    "stress", "ad_spend", "platform_shares", "decide", "describe_causes", "review", "headline", "plot_projection", "plot_financing",
 ]
 
 CASH_ITEMS = ("cash_on_hand", "cash_floor", "other_products_budget")
@@ -193,17 +194,79 @@ def _shares(settlement: pd.DataFrame, platform_shares: Mapping[str, float] | Non
     return raw / raw.sum()
 
 
+def _proposal_arrivals(purchase_orders: pd.DataFrame | None, production: pd.DataFrame | None, horizon: int,
+                       unit_scale: float) -> np.ndarray:
+    """Units of this run's purchase order arriving per day 0..H (``production``'s arrival days when given, else
+    each order whole on its ``last_arrival_day``), scaled by ``unit_scale``."""
+    out = np.zeros(horizon + 1)
+    if purchase_orders is None or len(purchase_orders) == 0:
+        return out
+    if production is not None and len(production) and "arrival_day" in production:
+        ordered = set(purchase_orders["supplier"].astype(str))
+        rows = production[production["supplier"].astype(str).isin(ordered)]
+        pairs = zip(rows["arrival_day"], rows["units"])
+    else:
+        pairs = zip(purchase_orders.get("last_arrival_day", pd.Series(0, index=purchase_orders.index)),
+                    purchase_orders["units"])
+    for day, units in pairs:
+        d = int(math.ceil(float(day)))
+        if 0 <= d <= horizon:
+            out[d] += float(units) * unit_scale
+    return out
+
+
+def capped_sales(demand: np.ndarray, stock: float, arrivals: np.ndarray) -> np.ndarray:
+    """Units sold per day when a day's sales can never exceed the units there are: each day the day's arrivals come
+    in, then sales take ``min(demand, stock left)``. ``stock`` is what is free to sell at the start (on hand minus
+    the backlog already sold; below 0, arrivals fill the backlog first)."""
+    left = float(stock)
+    sold = np.zeros(len(demand))
+    for d in range(len(demand)):
+        left += float(arrivals[d]) if d < len(arrivals) else 0.0
+        sold[d] = min(float(demand[d]), max(left, 0.0))
+        left -= sold[d]
+    return sold
+
+
+def open_order_flows(arrivals: pd.DataFrame | None, supplier_terms: pd.DataFrame, horizon: int,
+                     notes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Units arriving and money paid per day 0..H for order lines already placed (the ledger's open lines as
+    ``spikekit.state.open_order_arrivals``): their deposits went out when they were placed (cash on hand already
+    shows it), their balance ``(1 - deposit_share) x units x unit_cost`` is paid ``balance_days`` after arrival."""
+    units = np.zeros(horizon + 1)
+    pay = np.zeros(horizon + 1)
+    notes = notes if notes is not None else []
+    if arrivals is None or len(arrivals) == 0:
+        return units, pay
+    for row in arrivals.to_dict(orient="records"):
+        day = int(row["day"])
+        if 0 <= day <= horizon:
+            units[day] += float(row["units"])
+        deposit_share, balance_days = _terms_for(row["supplier"], supplier_terms, notes)
+        cost = float(row["units"]) * float(row.get("unit_cost") or 0.0)
+        due = day + int(balance_days)
+        if 0 <= due <= horizon and deposit_share < 1:
+            pay[due] += (1 - deposit_share) * cost
+    return units, pay
+
+
 def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.DataFrame,
             purchase_orders: pd.DataFrame | None, production: pd.DataFrame | None, sales_forecast, price: float,
             logistics_cost_per_order: float, ad_spend_per_day: float, as_of, horizon_days: int = 21, *,
             platform_shares: Mapping[str, float] | None = None, draws: pd.DataFrame | None = None,
-            unit_scale: float = 1.0, sales_scale: float = 1.0, balance_after: str = "last") -> pd.DataFrame:
+            unit_scale: float = 1.0, sales_scale: float = 1.0, balance_after: str = "last",
+            stock_units: float | None = None, open_orders: pd.DataFrame | None = None) -> pd.DataFrame:
     """Day-by-day cash: opening, inflows (settled sales, financing), outflows (deposits, balances, logistics, ads,
     repayments) and closing cash for days 0..horizon_days. ``sales_forecast`` is units/day (a number, or one value
     per day from day 1). ``draws`` (offer, amount, day, fee_share, rate_annual, term_days) are financing draws.
     ``unit_scale`` scales the purchase order units, ``sales_scale`` the sales (for the order cap and the stress
     test). Balances are paid after the last delivery (``balance_after="last"``) or after each delivery in
-    ``production`` (``"each"``). Notes on assumptions go to ``attrs["notes"]``."""
+    ``production`` (``"each"``). Notes on assumptions go to ``attrs["notes"]``.
+
+    With ``stock_units`` (units free to sell now: on hand minus backlog) sales are capped by the units there are:
+    that stock, the arrivals of ``open_orders`` (lines already placed, ``spikekit.state.open_order_arrivals``,
+    whose balances are paid too) and of this purchase order (``capped_sales``). ``sales_demand`` keeps the
+    uncapped forecast, ``sales_units`` what is sold, ``sales_earned`` its net value on the day of the sale."""
     if balance_after not in ("last", "each"):
         raise ConfigError(f"balance_after must be 'last' or 'each', got {balance_after!r}")
     horizon = int(horizon_days)
@@ -215,12 +278,23 @@ def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.Dat
     notes: list[str] = []
     items = cash_items(cash)
     days = np.arange(horizon + 1)
-    units = _per_day(sales_forecast, horizon, "sales_forecast") * float(sales_scale)
+    demand = _per_day(sales_forecast, horizon, "sales_forecast") * float(sales_scale)
+    open_units, open_payments = open_order_flows(open_orders, supplier_terms, horizon, notes)
+    if stock_units is None:
+        units = demand
+    else:
+        arrivals = open_units + _proposal_arrivals(purchase_orders, production, horizon, unit_scale)
+        units = capped_sales(demand, float(stock_units), arrivals)
+        if units.sum() < demand.sum() - 0.5:
+            notes.append(f"sales capped by the units there are: {units.sum():,.0f} of {demand.sum():,.0f} forecast "
+                         f"units sell ({float(stock_units):,.0f} free now + {arrivals.sum():,.0f} arriving)")
     gross = units * float(price)
 
     sales_inflow = np.zeros(horizon + 1)
+    earned = np.zeros(horizon + 1)
     for share, (_, terms) in zip(_shares(settlement, platform_shares, notes), settlement.iterrows()):
         net = gross * share * (1 - float(terms["fee_share"]) - float(terms["refund_share"]))
+        earned += net
         lag = int(terms["lag_days"])
         if lag <= horizon:
             sales_inflow[lag:] += net[:horizon + 1 - lag]
@@ -245,14 +319,15 @@ def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.Dat
                 notes.append(f"{d['offer']}: repaid on day {due}, after the horizon")
 
     inflow = sales_inflow + financing_in
-    outflow = deposits + balances + logistics + ads + repayment
+    outflow = deposits + balances + open_payments + logistics + ads + repayment
     closing = items["cash_on_hand"] + np.cumsum(inflow - outflow)
     opening = np.concatenate([[items["cash_on_hand"]], closing[:-1]])
     day0 = _day0(as_of)
     frame = pd.DataFrame({
         "day": days, "date": [day0 + pd.Timedelta(days=int(d)) for d in days], "opening": opening,
-        "sales_units": units, "sales_inflow": sales_inflow, "financing_inflow": financing_in,
-        "deposits": deposits, "balances": balances, "logistics": logistics, "ads": ads,
+        "sales_demand": demand, "sales_units": units, "sales_earned": earned, "sales_inflow": sales_inflow,
+        "financing_inflow": financing_in, "deposits": deposits, "balances": balances,
+        "open_order_payments": open_payments, "logistics": logistics, "ads": ads,
         "repayments": repayment, "inflow": inflow, "outflow": outflow, "closing": closing,
     })
     frame.attrs["notes"] = list(dict.fromkeys(notes))
@@ -290,6 +365,47 @@ def first_gap(projection: pd.DataFrame, floor: float) -> Gap:
     first, worst = int(below[0]), int(np.argmax(short))
     return Gap(int(projection["day"].iloc[first]), projection["date"].iloc[first], float(short[first]),
                float(short[worst]), int(projection["day"].iloc[worst]), int(projection["day"].iloc[below[-1]]))
+
+
+GAP_CAUSES = (("ads", "ads", "ads paid as they run"),
+              ("settlement lag", None, "sales made but not yet paid out by the platforms"),
+              ("order deposits and balances", ("deposits", "balances"), "this run's purchase order"),
+              ("open orders' balances", "open_order_payments", "order lines already placed (ledger)"),
+              ("logistics", "logistics", "shipping paid per order"),
+              ("repayments", "repayments", "financing repaid"))
+
+
+def gap_causes(projection: pd.DataFrame, floor: float, day: int | None = None) -> pd.DataFrame:
+    """What brought closing cash where it is on ``day`` (default: the day of the lowest closing cash), added up
+    from day 0: the cash above the floor at the start plus sales earned (net, on the day of the sale) and financing,
+    minus each drain: ads, the settlement lag (sales earned but not paid out yet), the purchase order's deposits and
+    balances, open orders' balances, logistics and repayments. The rows add up exactly to closing minus the floor.
+    Columns: item, kind (start / in / drain), amount (signed yuan), share_of_drains, note. ``attrs["main_cause"]``
+    is the largest drain."""
+    closing = projection["closing"].to_numpy(dtype=float)
+    w = int(np.argmin(closing)) if day is None else int(day)
+    upto = projection.iloc[: w + 1]
+    start = float(projection["opening"].iloc[0]) - float(floor)
+    earned = float(upto["sales_earned"].sum()) if "sales_earned" in upto else float(upto["sales_inflow"].sum())
+    settled = float(upto["sales_inflow"].sum())
+    rows = [{"item": "cash above the floor at the start", "kind": "start", "amount": start, "note": ""},
+            {"item": "sales earned", "kind": "in", "amount": earned, "note": "net of fees and refunds"},
+            {"item": "financing drawn", "kind": "in", "amount": float(upto["financing_inflow"].sum()), "note": ""}]
+    for name, columns, note in GAP_CAUSES:
+        if columns is None:
+            value = earned - settled
+        else:
+            cols = [columns] if isinstance(columns, str) else list(columns)
+            value = float(sum(upto[c].sum() for c in cols if c in upto))
+        rows.append({"item": name, "kind": "drain", "amount": -value, "note": note})
+    table = pd.DataFrame(rows)
+    drains = -table.loc[table["kind"] == "drain", "amount"]
+    total = float(drains.sum())
+    table["share_of_drains"] = np.where(table["kind"] == "drain", -table["amount"] / total if total > 0 else 0.0, np.nan)
+    table.attrs["day"] = int(projection["day"].iloc[w])
+    table.attrs["closing_minus_floor"] = float(closing[w] - floor)
+    table.attrs["main_cause"] = str(table.loc[drains.idxmax(), "item"]) if total > 0 else None
+    return table
 
 
 def order_cost(purchase_orders: pd.DataFrame | None, unit_scale: float = 1.0) -> float:
@@ -465,16 +581,34 @@ def decide(gap: Gap, warn_days: int) -> str:
     return "gap now" if gap.day <= warn_days else "gap ahead"
 
 
+def describe_causes(causes: pd.DataFrame, top: int = 3) -> str:
+    """The drains of ``gap_causes`` in one sentence, largest first."""
+    drains = causes[(causes["kind"] == "drain") & (causes["amount"] < -0.5)].sort_values("amount")
+    if drains.empty:
+        return "nothing drains the cash"
+    parts = [f"{r['item']} {-r['amount']:,.0f} ({r['share_of_drains']:.0%})" for _, r in drains.head(top).iterrows()]
+    return f"by day {causes.attrs.get('day')}: " + ", ".join(parts)
+
+
 def review(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, stress_result: dict,
-           floor: float, other_products_budget: float = 0.0) -> list[str]:
-    """The reasons behind the call, one line each."""
+           floor: float, other_products_budget: float = 0.0, *, causes: pd.DataFrame | None = None,
+           stress_financed: dict | None = None, sales: Mapping[str, float] | None = None) -> list[str]:
+    """The reasons behind the call, one line each. ``causes``: ``gap_causes`` on the worst day; ``stress_financed``:
+    the stress test with the chosen financing drawn; ``sales``: {"units", "demand", "sellable"} of the projection."""
     reasons = []
+    if sales is not None:
+        reasons.append(f"sales projected {sales['units']:,.0f} units over the horizon: the shared forecast "
+                       f"({sales['demand']:,.0f}) capped by the {sales['sellable']:,.0f} units that exist or arrive")
     if gap.found:
         reasons.append(f"closing cash first falls below the floor ({floor:,.0f} yuan) on day {gap.day} "
                        f"({gap.date:%m-%d}), short {gap.shortfall:,.0f}; the largest shortfall is {gap.size:,.0f} "
                        f"on day {gap.worst_day}")
     else:
         reasons.append(f"closing cash stays at or above the floor ({floor:,.0f} yuan) every day of the horizon")
+    if causes is not None:
+        main = causes.attrs.get("main_cause")
+        reasons.append((f"the gap's main cause is **{main}**; " if gap.found and main else "what drains cash ")
+                       + describe_causes(causes))
     if cap["by_cash"] == 0 and cap["planned_units"] > 0:
         reasons.append("cash falls below the floor even with no new order (sales settle later than ads and logistics "
                        "are paid): any order deepens the gap, so fund the gap before ordering")
@@ -492,22 +626,33 @@ def review(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, stre
             reasons.append(f"or first shift up to {other_products_budget:,.0f} yuan from other products' budget: no fee, "
                            f"but it delays their spend ({'enough' if other_products_budget >= gap.size else 'not enough'} "
                            "alone for the largest shortfall)")
-    reasons.append(f"stress x{stress_result['multiplier']:g} orders: " + (
-        "cash carries it" if stress_result["ok"] else
-        f"cash breaks on day {stress_result['gap']['day']} (short up to {stress_result['gap']['size']:,.0f} yuan)"))
+    reasons.append(f"stress x{stress_result['multiplier']:g} orders without financing: " + _stress_text(stress_result))
+    if stress_financed is not None:
+        reasons.append(f"stress x{stress_financed['multiplier']:g} orders with the chosen financing: "
+                       + _stress_text(stress_financed))
     return reasons
 
 
-def headline(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, stress_result: dict) -> str:
+def _stress_text(result: Mapping[str, Any]) -> str:
+    return ("cash carries it" if result["ok"] else
+            f"cash breaks on day {result['gap']['day']} (short up to {result['gap']['size']:,.0f} yuan)")
+
+
+def headline(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, stress_result: dict,
+             causes: pd.DataFrame | None = None, stress_financed: dict | None = None) -> str:
     """One line for the run summary."""
     if gap.found:
         used = chosen[chosen["use"] > 0] if chosen is not None else pd.DataFrame()
         fund = (" fund with " + " + ".join(used["offer"]) if len(used) else " no financing covers it")
-        text = f"CASH {decision.upper()}: below floor on {gap.date:%m-%d} (day {gap.day}), up to {gap.size:,.0f} yuan short;{fund}"
+        main = causes.attrs.get("main_cause") if causes is not None else None
+        text = (f"CASH {decision.upper()}: below floor on {gap.date:%m-%d} (day {gap.day}), up to {gap.size:,.0f} yuan "
+                f"short" + (f" (mainly {main})" if main else "") + f";{fund}")
     else:
         text = "CASH OK: stays above the floor for the whole horizon"
-    return (f"{text}; order cap {cap['units']} units ({cap['binding']}); "
-            f"x{stress_result['multiplier']:g} orders {'carried' if stress_result['ok'] else 'break cash'}")
+    stress_text = f"x{stress_result['multiplier']:g} orders {'carried' if stress_result['ok'] else 'break cash'}"
+    if stress_financed is not None and stress_financed["ok"] != stress_result["ok"]:
+        stress_text += f" ({'carried' if stress_financed['ok'] else 'break cash'} with financing)"
+    return f"{text}; order cap {cap['units']} units ({cap['binding']}); {stress_text}"
 
 
 def plot_projection(projection: pd.DataFrame, floor: float, gap: Gap | None = None,

@@ -44,8 +44,10 @@ __all__ = [
     "PLATFORM_NOTES",
     "ContentSettings",
     "kit_deadline",
+    "kit_status",
     "level1_kit",
     "content_plan",
+    "plan_position",
     "performance",
     "make_more",
     "review",
@@ -428,25 +430,126 @@ def make_more(perf: pd.DataFrame, min_views: float = 500.0, top: int = 3) -> pd.
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Where the spike's content stands: the kit once, the plan by days since the go
+# ----------------------------------------------------------------------------------------------------------
+def _local(stamp, like=None) -> pd.Timestamp:
+    stamp = pd.Timestamp(stamp)
+    if like is not None and getattr(like, "tzinfo", None) is not None:
+        return stamp.tz_localize(like.tzinfo) if stamp.tzinfo is None else stamp.tz_convert(like.tzinfo)
+    return stamp
+
+
+def _day(stamp: pd.Timestamp) -> pd.Timestamp:
+    """The calendar day of a moment, in its own zone (naive)."""
+    return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
+
+
+def kit_status(go_at, as_of, deadline_hours: float = 2.0, approvals=None, plan_days: int = 7) -> dict:
+    """Whether the level-1 kit is still to be made, once per spike.
+
+    ``go_at``: the first moment chapter 02 said go (the spike state's ``validation.go_at``; None: no go yet).
+    ``approvals``: the ledger's approvals (the spike state's ``ledger.approvals``, dicts with kind, approved_at,
+    by); an approved ``content_kit`` means the kit is done. The kit is due ``deadline_hours`` after the go, whatever
+    the day the chapter runs; once the ``plan_days``-day plan is over a kit never made is not asked for any more.
+    Returns {status, due, approved_at, by, text}; status is one of "no go", "due", "overdue", "done", "lapsed".
+    """
+    done = [a for a in (approvals or []) if str(a.get("kind")) == "content_kit"]
+    stamp = _timestamp(as_of, "as_of")
+    if done:
+        first = min(done, key=lambda a: pd.Timestamp(a["approved_at"]))
+        when = _local(first["approved_at"], stamp)
+        due = kit_deadline(_local(go_at, stamp), deadline_hours) if go_at is not None else None
+        return {"status": "done", "due": due, "approved_at": when, "by": first.get("by"),
+                "text": f"level-1 kit already approved {when:%Y-%m-%d %H:%M} by {first.get('by')}: no new kit"}
+    if go_at is None or pd.isna(go_at):
+        return {"status": "no go", "due": None, "approved_at": None, "by": None,
+                "text": "no go from chapter 02 yet: the kit stays a draft"}
+    go = _local(go_at, stamp)
+    due = kit_deadline(go, deadline_hours)
+    if _day(stamp) > _day(go) + pd.Timedelta(days=int(plan_days)):
+        return {"status": "lapsed", "due": due, "approved_at": None, "by": None,
+                "text": f"the kit was due {due:%Y-%m-%d %H:%M} and never approved; the {plan_days}-day plan is over, "
+                        "so it is not asked for any more"}
+    status = "overdue" if stamp > due else "due"
+    return {"status": status, "due": due, "approved_at": None, "by": None,
+            "text": f"level-1 kit due {due:%Y-%m-%d %H:%M} ({deadline_hours:g} h after the go {go:%Y-%m-%d %H:%M})"
+                    + (", OVERDUE" if status == "overdue" else "")}
+
+
+def plan_position(plan: pd.DataFrame, as_of) -> tuple[pd.DataFrame, dict]:
+    """Where today falls in the plan (day 1 = the first calendar day after the go): each video gets a ``status``
+    (done = its day has passed, today, tomorrow, later), and the position says the day number and the content
+    phase (ignite / deepen / long tail; "before day 1" on the go's own day, "complete" after the last day)."""
+    today = _day(_timestamp(as_of, "as_of"))
+    dates = pd.to_datetime(plan["date"]).dt.normalize()
+    out = plan.copy()
+    out["status"] = np.select([dates < today, dates == today, dates == today + pd.Timedelta(days=1)],
+                              ["done", "today", "tomorrow"], "later")
+    first = dates.min() if len(dates) else today
+    day = int((today - first) / pd.Timedelta(days=1)) + 1
+    days = int(plan.attrs.get("days", plan["day"].max() if len(plan) else 0))
+    phases = dict(zip(plan["day"], plan["phase"]))
+    if day < 1:
+        phase = "before day 1"
+    elif day > days:
+        phase = "complete"
+    else:
+        lengths = [(name, n) for name, n in plan.attrs.get("phases", [])]
+        phase = phases.get(day) or (_phase_of_day(lengths)[day - 1] if lengths else "")
+    position = {"day": day, "days": days, "phase": phase, "first_day": first,
+                "videos_done": int((out["status"] == "done").sum()),
+                "videos_today": int((out["status"] == "today").sum()),
+                "videos_tomorrow": int((out["status"] == "tomorrow").sum())}
+    out.attrs.update(plan.attrs)
+    return out, position
+
+
+# ----------------------------------------------------------------------------------------------------------
 # The call
 # ----------------------------------------------------------------------------------------------------------
-def review(validation_decision: str | None, kit: pd.DataFrame, plan: pd.DataFrame, perf: pd.DataFrame,
-           more: pd.DataFrame) -> tuple[str, list[str]]:
-    """The chapter's call: ``produce`` when chapter 02 said go, else ``hold``; with the evidence behind it."""
-    decision = PRODUCE if validation_decision == "go" else HOLD
+DONE = "done"
+
+
+def review(validation_decision: str | None, kit: pd.DataFrame | None, plan: pd.DataFrame, perf: pd.DataFrame,
+           more: pd.DataFrame, *, kit_state: Mapping[str, Any] | None = None, position: Mapping[str, Any] | None = None,
+           spike_phase: str | None = None) -> tuple[str, list[str]]:
+    """The chapter's call with the evidence behind it: ``hold`` without a go from chapter 02 (or when the spike is
+    no-go), ``done`` once the plan's days are over or the spike has exited (no new matrix; make-more still names
+    what works), else ``produce``. ``kit_state`` (``kit_status``) and ``position`` (``plan_position``) say whether
+    the kit is still to make and which day of the plan it is."""
+    if validation_decision != "go" or spike_phase == "no-go":
+        decision = HOLD
+    elif (position and position.get("phase") == "complete") or spike_phase == "exited":
+        decision = DONE
+    else:
+        decision = PRODUCE
     reasons = []
     if validation_decision is None:
         reasons.append("chapter 02 has not recorded a decision: hold production, keep the kit as a draft")
     else:
         reasons.append(f"chapter 02 decided **{validation_decision}**"
-                       + (": produce the kit and the matrix now" if decision == PRODUCE else ": hold production"))
-    deadline = kit.attrs.get("deadline")
-    counts = kit["kind"].value_counts()
-    reasons.append(f"level-1 kit: {counts.get('cover', 0)} covers, {counts.get('angle', 0)} angles, "
-                   f"{counts.get('faq', 0)} FAQ drafts" + (f", due {deadline:%m-%d %H:%M}" if deadline is not None else ""))
+                       + ("" if decision != HOLD else ": hold production")
+                       + (f"; the spike is {spike_phase}" if spike_phase else ""))
+    if kit_state is not None:
+        reasons.append(kit_state["text"])
+    if kit is not None:
+        counts = kit["kind"].value_counts()
+        deadline = kit.attrs.get("deadline")
+        reasons.append(f"level-1 kit: {counts.get('cover', 0)} covers, {counts.get('angle', 0)} angles, "
+                       f"{counts.get('faq', 0)} FAQ drafts" + (f", due {deadline:%m-%d %H:%M}" if deadline is not None else ""))
     by_format = plan["format"].value_counts()
     reasons.append(f"matrix: {len(plan)} videos ({', '.join(f'{by_format.get(f, 0)} {f}' for f in FORMATS)}) over "
                    f"{plan['platform'].nunique()} platforms and {plan.attrs.get('days', plan['day'].max())} days")
+    if position is not None and decision != HOLD:
+        if position["phase"] == "complete":
+            reasons.append(f"the {position['days']}-day plan is complete (today is day {position['day']} after the go): "
+                           "no new matrix")
+        elif position["phase"] == "before day 1":
+            reasons.append("today is the go's own day: the kit first, the matrix starts tomorrow")
+        else:
+            reasons.append(f"today is day {position['day']} of {position['days']}: **{position['phase']}** "
+                           f"({position['videos_done']} videos done, {position['videos_today']} today, "
+                           f"{position['videos_tomorrow']} tomorrow)")
     overall = perf.attrs.get("overall_order_rate", float("nan"))
     if perf.empty or not np.isfinite(overall):
         reasons.append("no posts published up to as_of: nothing to compare yet")
@@ -463,13 +566,22 @@ def review(validation_decision: str | None, kit: pd.DataFrame, plan: pd.DataFram
     return decision, reasons
 
 
-def headline(decision: str, kit: pd.DataFrame, plan: pd.DataFrame, more: pd.DataFrame) -> str:
+def headline(decision: str, kit: pd.DataFrame | None, plan: pd.DataFrame, more: pd.DataFrame, *,
+             kit_state: Mapping[str, Any] | None = None, position: Mapping[str, Any] | None = None) -> str:
     """One line for the run summary."""
-    deadline = kit.attrs.get("deadline")
     days = plan.attrs.get("days", plan["day"].max())
     if decision == PRODUCE:
-        text = (f"PRODUCE: kit due {deadline:%m-%d %H:%M}; {len(plan)} videos over {plan['platform'].nunique()} "
-                f"platforms in {days} days")
+        if kit is not None:
+            deadline = kit.attrs.get("deadline")
+            kit_text = f"kit due {deadline:%m-%d %H:%M}" + (" (overdue)" if kit_state and kit_state.get("status") == "overdue" else "")
+        else:
+            kit_text = "kit done" if kit_state and kit_state.get("status") == "done" else "no kit"
+        where = (f"day {position['day']} of {days} ({position['phase']})" if position and position["phase"] not in
+                 ("before day 1", "complete") else f"{len(plan)} videos over {plan['platform'].nunique()} platforms "
+                 f"in {days} days")
+        text = f"PRODUCE: {kit_text}; {where}"
+    elif decision == DONE:
+        text = f"DONE: the {days}-day plan is over" + ("; kit done" if kit_state and kit_state.get("status") == "done" else "")
     else:
         text = f"{decision.upper()}: no go from chapter 02; kit and {len(plan)}-video plan kept as drafts"
     if not more.empty:

@@ -11,8 +11,11 @@ What this module adds to the rules of thumb:
   posteriori, with the handbook's life facts as a prior, giving the peak date and the remaining demand with
   intervals; ``fit_path`` refits day by day to show how the estimate moves as data arrives;
 - the decline rule on a day-of-week adjusted series (``decline_signal``), using trailing data only;
-- the brake list of open production (``brake_list``), the markdown ladder sized with a constant-elasticity
-  price response (``markdown_ladder``, ``estimate_elasticity``) and the long-term commitment check
+- the brake list of what is actually open (``brake_open_lines``: the ledger's open order lines and this run's
+  chapter 03 proposal), braked only once the spike's phase is declining or exited, or the decline signal fired
+  (``braking``); the markdown ladder sized with a constant-elasticity price response (``markdown_ladder``,
+  ``estimate_elasticity``) on the stock the spike state's position says is left (``stock_to_clear``), started only
+  once the spike is declining or over (``marking_down``); the long-term commitment check
   (``long_term_commitment_risk``).
 
 Why Bass. A spike is a diffusion: early buyers who act on their own (innovation, ``p``) and later buyers who
@@ -26,8 +29,9 @@ asymmetric tails better but add a parameter the early data cannot pin down; Bass
 short-life products and is enough for a decision made days before the tail.
 
 Time and units. Daily rows are stamped at the END of the day counted (``2025-03-10 00:00`` counts 9 March)
-and a row is used once its stamp is <= ``as_of``. Spike time ``t`` is in days since the takeoff (chapter 01's
-first alert, or the detected takeoff); the day ending at stamp ``s`` covers ``(t(s) - 1, t(s)]``. Sales are
+and a row is used once its stamp is <= ``as_of``. Spike time ``t`` is in days since the takeoff: in a playbook
+the start of the rise in the sales (``spikekit.state.lifecycle_fit``, the fit the shared forecast uses), not chapter
+01's alert; ``fit_bass`` alone detects one when not given. The day ending at stamp ``s`` covers ``(t(s) - 1, t(s)]``. Sales are
 modelled as the shop's normal baseline (measured before the takeoff) plus the spike: remaining demand is the
 spike's units still to sell, on top of the baseline.
 """
@@ -63,7 +67,12 @@ __all__ = [
     "brake_list",
     "estimate_elasticity",
     "markdown_ladder",
-    "stock_at",
+    "brake_open_lines",
+    "stock_to_clear",
+    "markdown_start",
+    "demand_from",
+    "braking",
+    "marking_down",
     "long_term_commitment_risk",
     "decide",
     "headline",
@@ -707,6 +716,129 @@ def brake_list(production: pd.DataFrame | None, purchase_orders: pd.DataFrame | 
     return pd.DataFrame(rows, columns=columns)
 
 
+BRAKE_PHASES = ("declining", "exited")  # the spike's phases in which production is braked and the price marked down
+BRAKE_COLUMNS = ["po_id", "supplier", "source", "units_open", "expected_arrival", "made_units", "started_units",
+                 "not_started_units", "units", "unit_cost", "money_saved", "action"]
+
+
+def _line_production(units: float, arrival_day: pd.Timestamp, lead_days: float, daily_capacity: float) -> pd.DataFrame:
+    """When an open order line's units are made: full days at ``daily_capacity`` ending ceil(lead_days) days before
+    the arrival day (a unit made on day d arrives on d + ceil(lead_days)); the first day takes the remainder."""
+    last = arrival_day - math.ceil(max(float(lead_days), 0.0)) * DAY
+    capacity = float(daily_capacity) if daily_capacity and daily_capacity > 0 else float(units)
+    n = max(1, int(math.ceil(units / capacity - 1e-9))) if units > 0 else 1
+    per_day = np.full(n, capacity)
+    per_day[0] = units - capacity * (n - 1)
+    dates = [last - (n - 1 - i) * DAY for i in range(n)]
+    return pd.DataFrame({"date": dates, "units": per_day})
+
+
+def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, suppliers: pd.DataFrame | None = None,
+                     proposal: pd.DataFrame | None = None) -> pd.DataFrame:
+    """What is actually open, line by line, and what a brake cancels: the ledger's open order lines (the spike
+    state's ``position.open_orders``) and this run's chapter 03 proposal (not placed yet).
+
+    A ledger line's units are made at the supplier's ``daily_capacity`` on the days before its expected arrival less
+    the supplier's ``lead_days`` (the suppliers table; without a row: made on the arrival day). Days before the
+    decision day (the day of ``as_of``) are made, the decision day's are started: both are finished (the handbook:
+    what has started is finished). Later days have not started: with ``brake`` they are cancelled (switch to
+    make-to-order), else kept. An overdue line is made. A chapter 03 proposal is not placed at all when braking.
+    ``units`` is what the brake cancels (what ``spike approve`` takes off the line); ``money_saved`` its cost.
+    """
+    decision_day = _naive_day(as_of)
+    terms = {}
+    if suppliers is not None and len(suppliers):
+        terms = {str(r["supplier"]): (float(r.get("lead_days", 0.0) or 0.0), float(r.get("daily_capacity", 0.0) or 0.0))
+                 for r in suppliers.to_dict(orient="records")}
+    rows = []
+    for line in ([] if open_orders is None else pd.DataFrame(open_orders).to_dict(orient="records")):
+        units = float(line["units_open"])
+        if units <= 0:
+            continue
+        arrival = _naive_day(line["expected_arrival"])
+        lead, capacity = terms.get(str(line["supplier"]), (0.0, 0.0))
+        if arrival < decision_day:
+            made, started, not_started = units, 0.0, 0.0
+        else:
+            days = _line_production(units, arrival, lead, capacity)
+            made = float(days.loc[days["date"] < decision_day, "units"].sum())
+            started = float(days.loc[days["date"] == decision_day, "units"].sum())
+            not_started = float(days.loc[days["date"] > decision_day, "units"].sum())
+        cancel = not_started if brake else 0.0
+        cost = float(line.get("unit_cost", np.nan))
+        if not_started == 0:
+            action = "finish (made or in production)"
+        elif not brake:
+            action = "keep (no brake: the spike is not declining)"
+        elif made + started > 0:
+            action = "finish what has started; cancel the rest, switch to make-to-order"
+        else:
+            action = "cancel; switch to make-to-order"
+        rows.append({"po_id": str(line["po_id"]), "supplier": str(line["supplier"]), "source": "ledger",
+                     "units_open": units, "expected_arrival": arrival, "made_units": made, "started_units": started,
+                     "not_started_units": not_started, "units": cancel, "unit_cost": cost,
+                     "money_saved": cancel * cost, "action": action})
+    if proposal is not None and len(proposal):
+        for line in proposal.to_dict(orient="records"):
+            units = float(line.get("units", 0) or 0)
+            if units <= 0:
+                continue
+            cost = float(line.get("unit_cost", np.nan))
+            arrival_day = line.get("last_arrival_day")
+            rows.append({"po_id": "", "supplier": str(line.get("supplier", "?")), "source": "chapter 03 proposal",
+                         "units_open": units,
+                         "expected_arrival": decision_day + int(arrival_day) * DAY if arrival_day is not None else pd.NaT,
+                         "made_units": 0.0, "started_units": 0.0, "not_started_units": units,
+                         "units": units if brake else 0.0, "unit_cost": cost, "money_saved": (units if brake else 0.0) * cost,
+                         "action": "do not place: production is braked" if brake else "proposed by chapter 03, not placed"})
+    table = pd.DataFrame(rows, columns=BRAKE_COLUMNS)
+    table["expected_arrival"] = pd.to_datetime(table["expected_arrival"])
+    return table
+
+
+def stock_to_clear(on_hand: float, on_order: float, backlog: float, cancelled: float = 0.0,
+                   proposed: float = 0.0) -> tuple[float, str]:
+    """Units the markdown must clear, from the spike state's position: on hand plus what still arrives (on order,
+    plus what chapter 03 proposes this run, less what the brake cancels) minus the backlog already sold; never
+    below 0. Returns (units, how)."""
+    arriving = max(float(on_order) + float(proposed) - float(cancelled), 0.0)
+    units = max(float(on_hand) + arriving - float(backlog), 0.0)
+    parts = [f"{on_order:,.0f} on order"] + ([f"{proposed:,.0f} proposed by chapter 03"] if proposed else []) \
+        + ([f"- {cancelled:,.0f} braked"] if cancelled else [])
+    how = (f"{on_hand:,.0f} on hand + {arriving:,.0f} arriving"
+           + (f" ({' + '.join(parts).replace('+ -', '-')})" if len(parts) > 1 else "")
+           + f" - {backlog:,.0f} backlog already sold")
+    return units, how
+
+
+def markdown_start(as_of, decline_from=None, start_day: int = 3) -> pd.Timestamp:
+    """First markdown day: day ``start_day`` of the decline (``decline_from`` is its day 1), and never before the
+    day after ``as_of`` (prices change at the start of a day). Without a decline, the day after ``as_of``."""
+    tomorrow = _naive_day(as_of) + DAY
+    if decline_from is None or pd.isna(decline_from):
+        return tomorrow
+    return max(_naive_day(decline_from) + (int(start_day) - 1) * DAY, tomorrow)
+
+
+def demand_from(daily: Sequence[Mapping] | pd.DataFrame, start, days: int, level: str = "expected") -> np.ndarray:
+    """``days`` days of forecast demand from the date ``start`` out of a daily forecast table (the spike state's
+    ``forecast["daily"]``: day, expected, low, high). Days past the table's end hold its last value."""
+    table = pd.DataFrame(daily)
+    if table.empty:
+        return np.zeros(int(days))
+    dates = pd.to_datetime(table["day"]).dt.normalize()
+    values = table[level].to_numpy(dtype=float)
+    first = _naive_day(start)
+    out = []
+    for k in range(int(days)):
+        hit = np.flatnonzero((dates == first + k * DAY).to_numpy())
+        if hit.size:
+            out.append(values[hit[0]])
+        else:
+            out.append(values[-1] if first + k * DAY > dates.iloc[-1] else values[0])
+    return np.asarray(out, dtype=float)
+
+
 # ------------------------------------------------------------------------------------------- price response
 
 
@@ -863,18 +995,6 @@ def markdown_ladder(stock_units: float, remaining_demand_by_day, price: float, e
                         discount_step=float(inc), elasticity=float(elasticity))
 
 
-def stock_at(projected_stock: pd.DataFrame | None, date, fallback: float = 0.0) -> tuple[float, str]:
-    """Median projected stock (chapter 04) at the end of ``date``: (units, where it came from)."""
-    if projected_stock is None or len(projected_stock) == 0:
-        return float(fallback), "stock parameter (no chapter 04 projection recorded)"
-    frame = projected_stock.copy()
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    day = _naive_day(date)
-    upto = frame[frame["date"] <= day]
-    row = upto.iloc[-1] if len(upto) else frame.iloc[0]
-    return float(row["stock_p50"]), f"chapter 04 median projected stock at the end of {row['date']:%Y-%m-%d}"
-
-
 # ------------------------------------------------------------------------------------------- commitments
 
 
@@ -925,49 +1045,83 @@ def long_term_commitment_risk(orders: pd.DataFrame | None, remaining_high: float
 # ------------------------------------------------------------------------------------------- the call
 
 
+def braking(phase: str | None, signal: DeclineSignal) -> bool:
+    """Brake production only once the spike is declining or over (its phase), or the decline signal has fired.
+    Without a phase (no spike state) the signal alone decides."""
+    return (phase in BRAKE_PHASES) or signal.fired
+
+
+def marking_down(phase: str | None, signal: DeclineSignal) -> bool:
+    """Mark the price down only once the spike is declining or over; without a phase, once the signal fired. Never
+    while it still rises or peaks: 'hold the price' and 'mark down' must not be called on the same day."""
+    return phase in BRAKE_PHASES if phase is not None else signal.fired
+
+
 def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, plan: MarkdownPlan | None,
-           risks: pd.DataFrame) -> tuple[str, list[str]]:
-    """Exit (decline signal: brake and mark down), brake (no signal yet but past the peak or over-committed),
-    or hold course. Returns (verdict, reasons)."""
-    reasons = [signal.describe()]
+           risks: pd.DataFrame, phase: str | None = None) -> tuple[str, list[str]]:
+    """The exit call from the spike's phase and the decline signal. Returns (verdict, reasons).
+
+    - **exit** when the spike is declining or over (``phase``; without one: the signal fired): brake what is open
+      and mark down;
+    - **brake** when the decline signal fired while the phase does not show the decline yet: brake what is open,
+      the markdown waits for the decline;
+    - **hold course** otherwise; past the top (phase peak) no new production is ordered anyway, and long-term
+      commitment risks are warnings.
+    """
+    reasons = [f"spike phase: {phase}"] if phase is not None else []
+    reasons.append(signal.describe())
     if fit is None:
-        reasons.append("no takeoff detected: no spike to exit")
+        reasons.append("no lifecycle fit: the spike has not taken off in the sales" if phase is None or phase not in
+                       ("exited",) else "the spike is over: no lifecycle fit needed")
     else:
-        reasons.append(f"Bass fit on {fit.n_days} days since takeoff {fit.takeoff:%m-%d}: peak "
+        reasons.append(f"Bass fit on {fit.n_days} days from the start of the rise {fit.takeoff:%m-%d}: peak "
                        f"{fit.peak_date:%m-%d} ({fit.conf:.0%} interval {fit.peak_low:%m-%d} to {fit.peak_high:%m-%d}), "
                        f"remaining spike demand {fit.remaining:.0f} units ({fit.remaining_low:.0f} to "
                        f"{fit.remaining_high:.0f})")
-    saved = float(brakes["money_saved"].sum()) if len(brakes) else 0.0
-    cancel = float(brakes["not_started_units"].sum()) if len(brakes) else 0.0
-    if signal.fired:
+    cancelled = brakes[brakes["units"] > 0] if len(brakes) and "units" in brakes else brakes.iloc[0:0]
+    units = float(cancelled["units"].sum()) if len(cancelled) else 0.0
+    saved = float(cancelled["money_saved"].fillna(0).sum()) if len(cancelled) else 0.0
+    brake_line = (f"brake: cancel {units:.0f} not-started units on {len(cancelled)} line(s) ({saved:,.0f} yuan), "
+                  "switch to make-to-order" if len(cancelled) else
+                  "brake: nothing open that has not started; switch to make-to-order")
+    if marking_down(phase, signal):
         verdict = "exit"
-        reasons.append(f"brake: cancel {cancel:.0f} not-started units ({saved:,.0f} yuan), switch to make-to-order")
+        reasons.append(brake_line)
         if plan is not None:
             reasons.append(plan.describe())
-    elif (fit is not None and fit.past_peak) or len(risks):
+    elif braking(phase, signal):
         verdict = "brake"
-        if fit is not None and fit.past_peak:
-            reasons.append("the peak is behind us even at the interval's late end: stop adding volume")
-        if len(risks):
-            reasons.append(f"{len(risks)} long-term commitment risk(s): " + "; ".join(risks["detail"].head(3)))
-        reasons.append(f"{cancel:.0f} not-started units ({saved:,.0f} yuan) can still be cancelled")
+        reasons.append(brake_line)
+        reasons.append(f"no markdown yet: the sales do not show the decline (phase {phase})")
     else:
         verdict = "hold course"
+        if phase == "peak":
+            reasons.append("past the top: no new production is ordered (only while launching or rising); the brake "
+                           "and the markdown wait for the decline")
+        elif fit is not None and fit.past_peak:
+            reasons.append(f"the fit puts the peak behind us even at its late end ({fit.peak_high:%m-%d}) while the "
+                           f"sales still read as {phase or 'rising'}: watch the next days' sales before ordering more")
+        if len(risks):
+            reasons.append(f"watch {len(risks)} long-term commitment risk(s): " + "; ".join(risks["detail"].head(3)))
         if plan is not None:
-            reasons.append("prepared for the decline: " + plan.describe())
+            reasons.append("draft for the decline (not started): " + plan.describe())
     return verdict, reasons
 
 
-def headline(verdict: str, fit: BassFit | None, signal: DeclineSignal, plan: MarkdownPlan | None) -> str:
+def headline(verdict: str, fit: BassFit | None, signal: DeclineSignal, plan: MarkdownPlan | None,
+             phase: str | None = None, brakes: pd.DataFrame | None = None) -> str:
     """One line for the run summary."""
-    parts = [f"Exit: {verdict}"]
+    parts = [f"Exit: {verdict}" + (f" (phase {phase})" if phase else "")]
     if signal.fired:
         parts.append(f"decline from {signal.trigger_date:%m-%d}")
     if fit is not None:
         parts.append(f"peak {fit.peak_date:%m-%d} ({fit.peak_low:%m-%d}..{fit.peak_high:%m-%d}), "
-                     f"{fit.remaining:.0f} spike units left")
+                     f"{fit.remaining:.0f} spike units left ({fit.remaining_low:.0f}..{fit.remaining_high:.0f})")
+    if brakes is not None and len(brakes) and verdict in ("brake", "exit"):
+        parts.append(f"brake {brakes['units'].sum():.0f} units")
     if plan is not None and verdict == "exit":
-        parts.append(f"markdown clears {plan.cleared_share:.0%}")
+        parts.append(f"markdown of {plan.stock_units:.0f} units clears {plan.cleared_share:.0%}" if plan.stock_units > 0
+                     else "nothing left to mark down")
     return "; ".join(parts)
 
 

@@ -38,7 +38,8 @@ from .stats import wilson
 
 __all__ = [
     "RetroSettings", "Retention", "retention", "stage_timings", "content_worked", "supply_worked",
-    "what_worked", "spike_shape", "pattern_entry", "seed_entries", "write_seeds", "load_library", "nearest",
+    "what_worked", "spike_shape", "pattern_entry", "is_interim", "library_entry", "seed_entries", "write_seeds",
+    "load_library", "nearest",
     "priors_from_library", "prior_dict", "shape_distance", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
     "plot_shapes", "plot_retention", "SPIKE_PRODUCT", "HANDBOOK_RATES",
 ]
@@ -851,19 +852,45 @@ def sop_markdown(timings: pd.DataFrame, version: str | None, spike: str, as_of, 
     return "\n".join(lines).rstrip() + "\n"
 
 
-def decide(ready: pd.DataFrame, timings: pd.DataFrame) -> tuple[str, list[str]]:
-    """``ready for the next spike`` when every checklist item passes, else ``not ready``; reasons list the gaps."""
+FINAL_PHASES = ("exited", "no-go")  # phases after which a spike's figures no longer move
+
+
+def is_interim(phase: str | None) -> bool:
+    """A retrospective is interim until the spike has exited (the spike state's phase): its retention, timings and
+    shape are still moving. A no-go is final too: there was no spike to wait for."""
+    return phase not in FINAL_PHASES
+
+
+def library_entry(entry: Mapping[str, Any] | None, phase: str | None) -> tuple[dict | None, str]:
+    """The pattern entry this run adds to the library, and why: only once the spike has exited, so the next spike's
+    prior never learns from a spike still under way (its peak and life would be partly the prior talking)."""
+    if entry is None:
+        return None, "no spike: nothing to add to the pattern library"
+    if phase == "no-go":
+        return None, "not added to the pattern library: chapter 02 said no-go, there was no spike to learn from"
+    if is_interim(phase):
+        return None, (f"not added to the pattern library: the spike is {phase or 'of unknown phase'}, not exited; "
+                      "its shape and life are not final")
+    return dict(entry), "added to the pattern library: the spike has exited"
+
+
+def decide(ready: pd.DataFrame, timings: pd.DataFrame, phase: str | None = "exited") -> tuple[str, list[str]]:
+    """``ready for the next spike`` when every checklist item passes, else ``not ready``; reasons list the gaps.
+    Before the spike has exited (``phase``) the first reason says the retrospective is INTERIM."""
     failed = ready[~ready["passed"].astype(bool)]
     late = timings[timings["on_time"].eq(False)] if "on_time" in timings else timings.iloc[0:0]
     verdict = "ready for the next spike" if failed.empty else "not ready"
-    reasons = [f"checklist {readiness_score(ready)} passed"]
+    reasons = ([f"INTERIM: the spike is {phase}, not exited; retention, timings and shape are still moving"]
+               if is_interim(phase) else [])
+    reasons += [f"checklist {readiness_score(ready)} passed"]
     reasons += [f"{r['item']}: {r['figure']} vs {r['threshold']}" for _, r in failed.iterrows()]
     reasons += [f"{r['stage']} took {r['days']:.1f} days (target {r['target_days']:g})" for _, r in late.iterrows()]
     return verdict, reasons
 
 
-def headline(verdict: str, kept: Retention, ready: pd.DataFrame, near: pd.DataFrame) -> str:
-    parts = [f"Retro: {verdict.upper()}; {readiness_score(ready)} readiness"]
+def headline(verdict: str, kept: Retention, ready: pd.DataFrame, near: pd.DataFrame, phase: str | None = "exited") -> str:
+    parts = [("Retro (INTERIM, spike " + str(phase) + ")" if is_interim(phase) else "Retro")
+             + f": {verdict.upper()}; {readiness_score(ready)} readiness"]
     if len(kept.cohort):
         parts.append(f"cohort {len(kept.cohort)}: join {kept.rate('community_join'):.0%}, "
                      f"repurchase {kept.rate('repurchase'):.0%}, active {kept.rate('member_activity'):.0%}")

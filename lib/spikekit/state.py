@@ -250,7 +250,8 @@ class Position:
             "on_order": int(self.on_order), "available": int(self.available),
             "open_orders": [
                 {"po_id": r["po_id"], "supplier": r["supplier"], "units_open": int(r["units_open"]),
-                 "expected_arrival": r["expected_arrival"].isoformat(), "overdue": bool(r["overdue"])}
+                 "unit_cost": float(r["unit_cost"]), "expected_arrival": r["expected_arrival"].isoformat(),
+                 "overdue": bool(r["overdue"])}
                 for r in self.open_orders.to_dict(orient="records")
             ],
             "sold_out_days": sorted(d.strftime("%Y-%m-%d") for d in self.sold_out_days()),
@@ -387,6 +388,15 @@ class PhaseCall:
     decline_from: pd.Timestamp | None = None
     baseline: float | None = None
     level: float | None = None  # latest smoothed daily sales
+
+    @classmethod
+    def from_dict(cls, detail: Mapping[str, Any], tz: str = "Asia/Shanghai") -> "PhaseCall":
+        """The call back from its recorded form (``to_dict``, the state's ``phase_detail``)."""
+        stamp = lambda v: None if v is None else _ts(v, tz)  # noqa: E731
+        number = lambda v: None if v is None else float(v)  # noqa: E731
+        return cls(str(detail.get("phase")), list(detail.get("evidence") or []), stamp(detail.get("takeoff")),
+                   stamp(detail.get("peak_day")), stamp(detail.get("decline_from")), number(detail.get("baseline")),
+                   number(detail.get("level")))
 
     def to_dict(self) -> dict:
         iso = lambda v: None if v is None else pd.Timestamp(v).isoformat()  # noqa: E731
@@ -848,18 +858,20 @@ STATE_FILE = "state.json"
 
 def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] | None = None,
                 phase_settings: PhaseSettings = PhaseSettings(), data_root: str | Path | None = None,
-                backorders: bool = True, prior=None) -> dict:
+                backorders: bool = True, prior=None, fit_settings: "FitSettings | None" = None) -> dict:
     """The spike's state at ``as_of`` from its own files: the ledger (as of T), the stock position, and the phase
     with its evidence. ``validation_parameters``: chapter 02's parameters, so the validation call here is the
-    one chapter 02 makes. Nothing stamped after ``as_of`` is read."""
+    one chapter 02 makes (and ``validation.go_at``, the first moment it said go); ``fit_settings``: chapter 06's,
+    so the shared forecast is chapter 06's fit. Nothing stamped after ``as_of`` is read."""
     from . import contracts as c
     from .record import parse_as_of
 
     tz = spike.timezone
     t = parse_as_of(as_of, tz)
+    fit_settings = fit_settings or FitSettings()
     ledger = load_ledger(ledger_folder(spike), tz=tz, data_root=data_root, as_of=t)
     sales = c.load_sales(spike.data["sales"], tz=tz, data_root=data_root) if "sales" in spike.data else None
-    validation_started, decision, validated = None, None, None
+    validation_started, decision, validated, go_at = None, None, None, None
     if "validation" in spike.data:
         from . import validation as v
 
@@ -872,6 +884,8 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
             called = v.decide(events, t, v.ValidationSettings(**known))
             decision = called.decision
             validated = called.to_dict().get("daily_demand")
+            if decision == "go":
+                go_at = first_go(events, t, v.ValidationSettings(**known))
     fallback = None
     if "stock" in spike.data:
         stock = c.load_stock(spike.data["stock"], tz=tz, data_root=data_root)
@@ -886,7 +900,8 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
                         exit_approved_at=exits["approved_at"].min() if len(exits) else None,
                         settings=phase_settings)
     forecast = demand_forecast(as_of=t, sales=sales, phase=call, validated=validated, prior=prior,
-                               validation_started=validation_started, tz=tz)
+                               validation_started=validation_started, tz=tz, conf=fit_settings.conf,
+                               runs=fit_settings.runs, seed=fit_settings.seed, method=fit_settings.method)
     approvals = ledger.approvals
     return {
         "as_of": t.isoformat(),
@@ -894,7 +909,7 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
         "phase_evidence": call.evidence,
         "phase_detail": call.to_dict(),
         "validation": {"started": None if validation_started is None else validation_started.isoformat(),
-                       "decision": decision},
+                       "decision": decision, "go_at": None if go_at is None else go_at.isoformat()},
         "position": pos.to_dict(),
         "forecast": forecast,
         "ledger": {"folder": ledger_folder(spike),
@@ -936,8 +951,31 @@ def derive_for_run(book, spike, as_of: Any) -> dict:
     if "02" in book.chapters:
         params.update(book.chapters["02"].defaults)
         params.update(spike.parameters.get("02", {}))
+    fit = dict(book.chapters["06"].defaults) if "06" in book.chapters else {}
+    fit.update(spike.parameters.get("06", {}))
     return spike_state(spike, as_of, validation_parameters=params, prior=life_prior(book, spike, as_of),
-                       backorders=bool(getattr(spike, "backorders", True)))
+                       fit_settings=FitSettings.from_chapter(fit), backorders=bool(getattr(spike, "backorders", True)))
+
+
+def first_go(events: pd.DataFrame, as_of: Any, settings=None, step_hours: float = 1.0) -> pd.Timestamp | None:
+    """The first moment (on the hour, at or before ``as_of``) at which chapter 02's call on ``events`` was go: the
+    go decision every later chapter counts from (chapter 08's kit is due 2 h after it). None when it has not said
+    go by ``as_of``. No go can come before ``min_test_hours`` of testing, so the search starts there."""
+    from . import validation as v
+
+    settings = settings or v.ValidationSettings()
+    tz = events["timestamp"].dt.tz
+    t = _ts(as_of, str(tz)) if tz is not None else pd.Timestamp(as_of)
+    test = events.loc[(events["phase"] == v.TEST) & (events["timestamp"] <= t), "timestamp"]
+    if test.empty:
+        return None
+    step = pd.Timedelta(hours=float(step_hours))
+    moment = test.min().ceil("h") + pd.Timedelta(hours=math.ceil(float(settings.min_test_hours)))
+    while moment < t:
+        if v.decide(events, moment, settings).decision == "go":
+            return moment
+        moment += step
+    return t if v.decide(events, t, settings).decision == "go" else None
 
 
 def life_prior(book, spike, as_of: Any):
@@ -991,9 +1029,87 @@ def _prior_shape_daily(prior, days_from_takeoff: np.ndarray, m: float) -> np.nda
     return m * (bass_cdf(days_from_takeoff, p, q) - bass_cdf(np.maximum(days_from_takeoff - 1, 0), p, q))
 
 
+FIT_PHASES = ("rising", "peak", "declining")  # the phases in which the lifecycle curve is fitted to realised sales
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How the lifecycle curve is fitted: chapter 06's settings (``confidence``, ``interval_runs``, ``seed``,
+    ``interval_method``), so the shared forecast and chapter 06 make the same fit."""
+
+    conf: float = 0.9
+    runs: int = 500
+    seed: int = 20250306
+    method: str = "laplace"
+
+    @classmethod
+    def from_chapter(cls, params: Mapping[str, Any]) -> "FitSettings":
+        d = cls()
+        return cls(conf=float(params.get("confidence", d.conf)), runs=int(params.get("interval_runs", d.runs)),
+                   seed=int(params.get("seed", d.seed)), method=str(params.get("interval_method", d.method)))
+
+    def to_dict(self) -> dict:
+        return {"conf": self.conf, "runs": self.runs, "seed": self.seed, "method": self.method}
+
+
+@dataclass
+class LifecycleFit:
+    """The lifecycle (Bass) fit the shared forecast uses, with where its t = 0 came from."""
+
+    fit: Any  # lifecycle.BassFit
+    rise_start: pd.Timestamp
+    takeoff: pd.Timestamp
+    baseline: float
+    prior: Any  # the prior actually used (moved later when the sales still climb)
+    notes: list[str]
+
+
+def lifecycle_fit(sales: pd.DataFrame | None, as_of: Any, phase: PhaseCall, prior=None,
+                  settings: FitSettings = FitSettings(), tz: str = "Asia/Shanghai") -> LifecycleFit | None:
+    """The spike's lifecycle (Bass) fit on realised sales, as the shared forecast and chapter 06 make it; None
+    before the takeoff (or outside the rising / peak / declining phases).
+
+    t = 0 is the start of the rise that ends in the phase's takeoff (``rise_start``), not chapter 01's alert: the
+    alert only bounds where the takeoff is searched. The baseline is the phase's. While the sales still climb
+    (phase rising) a curve that has already peaked is refitted with the prior's peak moved to tomorrow at the
+    earliest."""
+    import dataclasses
+
+    from .lifecycle import LifecyclePrior, fit_bass
+
+    if phase.phase not in FIT_PHASES or phase.takeoff is None or sales is None:
+        return None
+    prior = prior or LifecyclePrior()
+    t = _ts(as_of, tz)
+    baseline = float(phase.baseline or 0.0)
+    known = daily_sales(sales, t, tz)
+    start = rise_start(known, phase.takeoff, baseline)
+    options = dict(takeoff=start, baseline=baseline, conf=settings.conf, runs=settings.runs, seed=settings.seed,
+                   method=settings.method)
+    fit = fit_bass(sales, t, prior, **options)
+    notes = [f"t = 0 on {start:%Y-%m-%d}: the start of the rise that took off on {phase.takeoff:%Y-%m-%d} "
+             f"(sales above 1.5x the baseline of {baseline:.1f}/day)"]
+    used = prior
+    climbing_until = phase.peak_day if phase.phase == "rising" else None
+    if fit is not None and climbing_until is not None and fit.peak_date < climbing_until:
+        # The sales are still at their best level: the curve cannot have peaked already. Move the prior's peak
+        # to no earlier than tomorrow (keeping its spread and its peak-to-end span) and refit.
+        t_peak = float((climbing_until - start) / pd.Timedelta(days=1)) + 1.0
+        shift = max(0.0, t_peak - prior.peak_day)
+        moved = dataclasses.replace(prior, peak_day=prior.peak_day + shift, life_days=prior.life_days + shift)
+        refit = fit_bass(sales, t, moved, **options)
+        if refit is not None:
+            fit, used = refit, moved
+            notes.append(f"sales still climbing: the prior's peak moved {shift:.1f} days later and the curve refitted")
+    if fit is None:
+        return None
+    return LifecycleFit(fit, start, phase.takeoff, baseline, used, notes)
+
+
 def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall, validated: Mapping[str, Any] | None,
                     validation_started: Any = None, prior=None, horizon_days: int = 21, conf: float = 0.9,
-                    runs: int = 500, seed: int = 20250306, tz: str = "Asia/Shanghai") -> dict:
+                    runs: int = 500, seed: int = 20250306, tz: str = "Asia/Shanghai",
+                    method: str = "laplace") -> dict:
     """Expected daily demand for the ``horizon_days`` days after ``as_of`` (day 1 = the day after as_of), with a
     ``conf`` interval, and the spike's remaining demand.
 
@@ -1003,46 +1119,35 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
       first two days match chapter 02's validated daily demand (its interval scales the level).
     - Watching, no-go, exited: the baseline (normal sales), no spike.
     """
-    from .lifecycle import LifecyclePrior, fit_bass
+    from .lifecycle import LifecyclePrior
 
     prior = prior or LifecyclePrior()
+    settings = FitSettings(conf=conf, runs=int(runs), seed=int(seed), method=method)
     t = _ts(as_of, tz)
     first = t.normalize() + pd.Timedelta(days=1)
     days = pd.date_range(first, periods=int(horizon_days), freq="D")
     baseline = float(phase.baseline or 0.0)
     out = {"as_of": t.isoformat(), "horizon_days": int(horizon_days), "conf": conf, "takeoff": None,
-           "peak_date": None, "remaining": None}
+           "peak_date": None, "remaining": None, "fit_settings": settings.to_dict()}
 
     def table(expected, low, high) -> list[dict]:
         return [{"day": d.strftime("%Y-%m-%d"), "expected": round(float(e), 2), "low": round(float(lo), 2),
                  "high": round(float(h), 2)} for d, e, lo, h in zip(days, expected, low, high)]
 
-    if phase.phase in ("rising", "peak", "declining") and phase.takeoff is not None and sales is not None:
-        known = daily_sales(sales, t, tz)
-        start = rise_start(known, phase.takeoff, baseline)
-        fit = fit_bass(sales, t, prior, takeoff=start, baseline=baseline, conf=conf, runs=runs, seed=seed)
-        climbing_until = phase.peak_day if phase.phase == "rising" else None
-        if fit is not None and climbing_until is not None and fit.peak_date < climbing_until:
-            # The sales are still at their best level: the curve cannot have peaked already. Move the prior's peak
-            # to no earlier than tomorrow (keeping its spread and its peak-to-end span) and refit.
-            import dataclasses
-
-            t_peak = float((climbing_until - start) / pd.Timedelta(days=1)) + 1.0
-            shift = max(0.0, t_peak - prior.peak_day)
-            moved = dataclasses.replace(prior, peak_day=prior.peak_day + shift, life_days=prior.life_days + shift)
-            fit = fit_bass(sales, t, moved, takeoff=start, baseline=baseline, conf=conf, runs=runs, seed=seed) or fit
-        if fit is not None:
-            exp = fit.expected_daily(t, horizon_days)
-            spike = exp["spike"].to_numpy(dtype=float)
-            ratio_low = fit.remaining_low / fit.remaining if fit.remaining > 0 else 1.0
-            ratio_high = fit.remaining_high / fit.remaining if fit.remaining > 0 else 1.0
-            out.update(
-                source=f"lifecycle fit on realised sales (takeoff {start:%Y-%m-%d}, {fit.n_days} days of data)",
-                takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(),
-                remaining={"estimate": round(fit.remaining, 1), "low": round(fit.remaining_low, 1),
-                           "high": round(fit.remaining_high, 1), "conf": conf},
-                daily=table(baseline + spike, baseline + spike * ratio_low, baseline + spike * ratio_high))
-            return out
+    found = lifecycle_fit(sales, t, phase, prior, settings, tz)
+    if found is not None:
+        fit, start = found.fit, found.rise_start
+        exp = fit.expected_daily(t, horizon_days)
+        spike = exp["spike"].to_numpy(dtype=float)
+        ratio_low = fit.remaining_low / fit.remaining if fit.remaining > 0 else 1.0
+        ratio_high = fit.remaining_high / fit.remaining if fit.remaining > 0 else 1.0
+        out.update(
+            source=f"lifecycle fit on realised sales (takeoff {start:%Y-%m-%d}, {fit.n_days} days of data)",
+            takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(),
+            remaining={"estimate": round(fit.remaining, 1), "low": round(fit.remaining_low, 1),
+                       "high": round(fit.remaining_high, 1), "conf": conf},
+            daily=table(baseline + spike, baseline + spike * ratio_low, baseline + spike * ratio_high))
+        return out
     prior_path = phase.phase in ("validating", "launching") or (phase.phase == "rising" and phase.takeoff is None)
     if prior_path and validated and validation_started is not None:
         takeoff = _ts(validation_started, tz).normalize()
@@ -1065,6 +1170,27 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
     out.update(source=f"normal sales ({baseline:.0f}/day): no spike to plan for while {phase.phase}",
                remaining={"estimate": 0.0, "low": 0.0, "high": 0.0, "conf": conf}, daily=table(flat, flat, flat))
     return out
+
+
+def open_order_arrivals(open_orders: Iterable[Mapping[str, Any]] | pd.DataFrame | None, as_of: Any,
+                        tz: str = "Asia/Shanghai") -> pd.DataFrame:
+    """The open order lines (the state's ``position["open_orders"]``) as arrivals by day: day 0 is the day of
+    ``as_of``, day d the d-th calendar day after. A line already overdue is expected tomorrow (day 1): it is late,
+    not lost. Columns: po_id, supplier, day, date, units, unit_cost, overdue."""
+    columns = ["po_id", "supplier", "day", "date", "units", "unit_cost", "overdue"]
+    rows = pd.DataFrame(open_orders if open_orders is not None else [])
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    day0 = _ts(as_of, tz).tz_localize(None).normalize()
+    arrive = pd.to_datetime(rows["expected_arrival"], utc=True, format="ISO8601").dt.tz_convert(tz).dt.tz_localize(None)
+    day = ((arrive.dt.normalize() - day0) / pd.Timedelta(days=1)).astype(int)
+    overdue = (day < 0) | rows.get("overdue", pd.Series(False, index=rows.index)).astype(bool)
+    day = day.where(~overdue, 1).clip(lower=0)
+    return pd.DataFrame({"po_id": rows["po_id"].astype(str), "supplier": rows["supplier"].astype(str), "day": day,
+                         "date": day0 + pd.to_timedelta(day, unit="D"),
+                         "units": pd.to_numeric(rows["units_open"]).astype(float),
+                         "unit_cost": pd.to_numeric(rows.get("unit_cost", pd.Series(np.nan, index=rows.index))).astype(float),
+                         "overdue": overdue})[columns].reset_index(drop=True)
 
 
 def forecast_units(forecast: Mapping[str, Any], days: float, level: str = "expected", start_day: int = 1) -> float:

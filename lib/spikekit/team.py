@@ -30,10 +30,11 @@ RESULT_NAMES: dict[str, tuple[str, ...]] = {
     "03": ("decision", "headline", "purchase_orders", "total_cost"),
     "04": ("headline", "first_order_units", "promotion_now", "expected_overstock", "fill_rate", "reorder_point"),
     "05": ("verdict", "headline", "cost_per_order", "orders_per_day", "cost_alert", "shortfall"),
-    "06": ("exit_decision", "headline", "trigger_date", "markdown_plan", "commitment_risks"),
+    "06": ("exit_decision", "headline", "trigger_date", "markdown_plan", "commitment_risks", "brake_list"),
     "07": ("verdict", "headline", "budget_moves", "conversion_by_platform", "creative_call"),
-    "08": ("decision", "headline", "kit_deadline", "make_more"),
-    "09": ("decision", "headline", "gap_date", "gap_size", "order_cap_units", "chosen_financing", "stress_ok"),
+    "08": ("decision", "headline", "kit", "kit_deadline", "make_more"),
+    "09": ("decision", "headline", "gap_date", "gap_size", "order_cap_units", "chosen_financing", "stress_ok",
+           "projected_sales_units"),
 }
 # The name under which a chapter states its call (the first one present wins).
 DECISION_NAMES = ("decision", "verdict", "exit_decision")
@@ -291,7 +292,7 @@ def _tasks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[int, str, str
     creative = r.get("07", {}).get("creative_call")
     if creative and "change" in str(creative):
         tasks.append((1, f"creative: {creative} (audience moved)", "07"))
-    if r.get("08", {}).get("decision") == "produce":
+    if r.get("08", {}).get("decision") == "produce" and r["08"].get("kit") is not None:  # no kit: approved already
         deadline = r["08"].get("kit_deadline")
         tasks.append((1, "content kit" + (f" due {pd.Timestamp(deadline):%m-%d %H:%M}" if deadline is not None else ""), "08"))
     more = _frame(r.get("08", {}).get("make_more"))
