@@ -247,6 +247,25 @@ def apply_markdown(shop: Shop, plan: pd.DataFrame, from_day: int) -> None:
 # The handbook's rules and hindsight on the same world
 
 
+def handbook_lead_days(book, spike) -> int:
+    """Days from an order to its first units for the handbook's and hindsight's orders: chapter 04's ``lead_days``
+    when set, else the day the fastest usable supplier can land a new order (chapter 03's own reckoning)."""
+    from . import contracts
+    from .suppliers import first_arrival
+
+    params = dict(book.chapters["04"].defaults) if "04" in book.chapters else {}
+    params.update(spike.parameters.get("04", {}))
+    if float(params.get("lead_days", 0) or 0) > 0:
+        return int(math.ceil(float(params["lead_days"])))
+    if "suppliers" in spike.data:
+        p03 = dict(book.chapters["03"].defaults) if "03" in book.chapters else {}
+        first = first_arrival(contracts.load_suppliers(spike.data["suppliers"], tz=spike.timezone),
+                              float(p03.get("reserve_share", 0.3)), int(p03.get("horizon_days", 10)))
+        if first is not None:
+            return int(first["arrival_day"])
+    return 4
+
+
 def first_go(spike, days: Iterable[pd.Timestamp], hour: int = 12) -> tuple[pd.Timestamp | None, int]:
     """The first daily moment chapter 02's validation says go, and the validation-period sales then."""
     from . import contracts
@@ -357,7 +376,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     book = load_playbook()
     order = book.order(chapters or FOLLOW_CHAPTERS)
     steps = steps_between(start, end, every, spike.timezone)
-    lead = int(round(float(book.chapters["04"].defaults.get("lead_days", 4)))) if "04" in book.chapters else 4
+    lead = handbook_lead_days(book, spike)
     world = build_world(spike, steps[0], steps[-1], seed=seed, lead_days=lead)
     records_dir = Path(records).resolve() if records else records_root()
     os.environ["SPIKE_RECORDS"] = str(records_dir)
@@ -366,9 +385,10 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     sim = data_root() / rel
     (sim / "ledger").mkdir(parents=True)
     ledger_rel = f"{rel}/ledger"
-    # The shop as the replay starts: stock counted, the sales known so far, nothing on order.
+    # The shop as the replay's first day starts (the simulation counts whole days): stock counted, the sales known so
+    # far, nothing on order.
     (sim / "ledger" / LEDGER_FILES["stock_counts"]).write_text(
-        f"counted_at,on_hand\n{_stamp(steps[0])},{world.start_stock}\n", encoding="utf-8")
+        f"counted_at,on_hand\n{_stamp(world.days[0].tz_localize(None))},{world.start_stock}\n", encoding="utf-8")
     history = contracts.load_sales(spike.data["sales"], tz=spike.timezone)
     history = history[history["timestamp"] <= world.days[0]]
     _write_rows(sim / "sales.csv", ["timestamp", "orders", "price"],
@@ -548,7 +568,12 @@ def replay_world(spike_name: str, replay_id: str, records: Path | str | None = N
     from .paths import check_name, records_root
 
     root = Path(records).resolve() if records else records_root()
-    folder = root / check_name(spike_name) / "replays" / check_name(replay_id, "replay id")
+    import re
+
+    if not isinstance(replay_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", replay_id):
+        raise ConfigError(f"replay id {replay_id!r} is not a replay id (letters, digits, '.', '_', '-'). "
+                          "Fix: pass the id `spike replay --follow` printed")
+    folder = root / check_name(spike_name) / "replays" / replay_id
     manifest_file = folder / "replay.json"
     if not manifest_file.is_file():
         raise ConfigError(f"no replay {replay_id!r} of '{spike_name}' under {root / spike_name / 'replays'}. "
