@@ -264,7 +264,13 @@ def _numbers(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, s
     if "03" in r and r["03"].get("total_cost") is not None:
         rows.append(("ordered from suppliers", yuan(float(r["03"]["total_cost"])), "03"))
     promo = r.get("04", {}).get("promotion_now")
-    if isinstance(promo, Mapping) and promo.get("stock") is not None:
+    position = r.get("04", {}).get("stock_position")
+    if isinstance(position, Mapping) and position.get("on_hand") is not None:
+        cover = promo.get("days_of_cover") if isinstance(promo, Mapping) else None
+        rows.append(("stock", f"{_number(position['on_hand']) or 0:,.0f} on hand, {_number(position.get('backlog')) or 0:,.0f} "
+                     f"sold and waiting; position {_number(position.get('position')) or 0:,.0f} with orders"
+                     + (f" ({float(cover):.1f} days of cover)" if _number(cover) is not None else ""), "04"))
+    elif isinstance(promo, Mapping) and promo.get("stock") is not None:
         rows.append(("stock now", f"{promo['stock']:,.0f} units, {promo.get('days_of_cover', float('nan')):.1f} days of cover", "04"))
     if r.get("04", {}).get("fill_rate") is not None and _number(r["04"]["fill_rate"]) is not None:
         rows.append(("expected fill rate", f"{float(r['04']['fill_rate']):.0%}", "04"))
