@@ -1264,3 +1264,53 @@ def test_retention_truth_recomputes_from_the_files(fresh, name):
         assert kept["community_join"]["rate"] == pytest.approx(0.18, abs=0.02)
         assert kept["repurchase"]["rate"] == pytest.approx(0.12, abs=0.02)
         assert kept["member_monthly_activity"]["rate"] == pytest.approx(0.35, abs=0.04)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Upstream fixtures (data/samples/<spike>/upstream.json) against a fresh run: what counts as the same
+
+
+def _stored_upstream(name: str) -> dict:
+    return json.loads((PROJECT_DATA / "samples" / name / "upstream.json").read_text("utf-8"))
+
+
+def test_fixture_comparison_tolerates_machine_noise_in_fitted_numbers():
+    from spikekit.fixtures import fixture_differences
+
+    stored = _stored_upstream("starry-mug")
+    fresh = json.loads(json.dumps(stored))
+    # Another machine's optimiser: chapter 06's Bass fit lands in the 7th digit elsewhere (issue 12).
+    assert stored["06"]["remaining_demand"]["estimate"] == pytest.approx(1791.4197, abs=1e-4)
+    fresh["06"]["remaining_demand"]["estimate"] = 1791.4192
+    fresh["12"]["pattern_entry"]["q"] *= 1 + 3e-7
+    fresh["12"]["what_worked_supply"]["records"][0]["defect_low"] = 0.0  # 3.5e-18 here: zero in exact arithmetic
+    # A rounding flip of a fitted number printed in a headline.
+    fresh["06"]["headline"] = fresh["06"]["headline"].replace("1791 spike units", "1792 spike units")
+    assert fixture_differences(fresh, stored) == []
+    # The old comparison (rel 1e-9) called that a failure.
+    assert fixture_differences(fresh, stored, rel_tol=1e-9) != []
+
+
+@pytest.mark.parametrize("change, where", [
+    (lambda r: r["02"].__setitem__("decision", "no-go"), ".02.decision"),
+    (lambda r: r["02"].__setitem__("validation_sales", 133), ".02.validation_sales"),
+    (lambda r: r["02"]["poll_lift"].__setitem__("available", 1), ".02.poll_lift.available"),
+    (lambda r: r["03"]["purchase_orders"]["records"][0].__setitem__("units", 39), ".03.purchase_orders.records[0].units"),
+    (lambda r: r["06"]["remaining_demand"].__setitem__("estimate", 1791.4197 * 1.002), ".06.remaining_demand.estimate"),
+    (lambda r: r["06"]["remaining_demand"].__setitem__("estimate", None), ".06.remaining_demand.estimate"),
+    (lambda r: r["01"]["first_alert"].__setitem__("value", "2025-03-08T12:00:00+08:00"), ".01.first_alert.value"),
+    (lambda r: r["06"].__setitem__("headline", r["06"]["headline"].replace("03-12", "03-13")), ".06.headline"),
+    (lambda r: r["06"].__setitem__("headline", r["06"]["headline"].replace("1791", "1793")), ".06.headline"),
+    (lambda r: r["06"].__setitem__("headline", r["06"]["headline"].replace("hold course", "exit")), ".06.headline"),
+    (lambda r: r["03"]["purchase_orders"]["records"].pop(), ".03.purchase_orders.records"),
+    (lambda r: r["12"].pop("readiness_score"), ".12"),
+], ids=["decision", "count", "bool-vs-int", "ordered-units", "fitted-0.2%", "fitted-lost", "timestamp",
+        "date-in-text", "two-units-in-text", "word-in-text", "row-lost", "key-lost"])
+def test_fixture_comparison_catches_a_changed_decision(change, where):
+    from spikekit.fixtures import fixture_differences
+
+    stored = _stored_upstream("starry-mug")
+    fresh = json.loads(json.dumps(stored))
+    change(fresh)
+    differences = fixture_differences(fresh, stored)
+    assert len(differences) == 1 and differences[0].startswith(where + ":"), differences
