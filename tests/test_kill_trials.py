@@ -171,7 +171,7 @@ def test_kill_9_at_every_moment_never_leaves_a_half_written_record(mini_project)
     spike_dir, partial = records / "mini", records / ".partial" / "mini"
     # B takes a moment, so a kill while B runs leaves a run with A done and B not, which a later trial resumes.
     spike_file = mini_project["playbook"] / "spikes" / "mini.yaml"
-    spike_file.write_text(spike_file.read_text() + "parameters:\n  B: {sleep_s: 1.5}\n", encoding="utf-8")
+    spike_file.write_text(spike_file.read_text(encoding="utf-8") + "parameters:\n  B: {sleep_s: 1.5}\n", encoding="utf-8")
     first = runner.run("mini", None, chapters=["A", "B"], workers=1, progress=None)
     assert first.ok
     markers, kills, log = [], 0, []
@@ -252,8 +252,8 @@ def worker_of(kernel_pid: int) -> int:
 def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
+        if path.exists() and path.read_text(encoding="utf-8").strip():
+            return path.read_text(encoding="utf-8").strip()
         if proc.poll() is not None:
             pytest.fail(f"the run ended before {path.name} appeared: {proc.communicate()}")
         time.sleep(0.05)
@@ -325,7 +325,7 @@ def test_a_killed_kernel_and_a_killed_worker_fail_only_their_chapters(victim_pro
     marker = uuid.uuid4().hex
     proc = subprocess.Popen([sys.executable, "-m", "spikekit.cli", "run", "--spike", "mini", "--workers", "2"],
                             env=dict(os.environ, SPIKE_KILL_TRIAL=marker), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, encoding="utf-8", errors="replace", start_new_session=True)
     try:
         # K and W hold on the two workers. Kill K's kernel process while W runs.
         kernel_k = int(wait_for_file(signals_dir / "K.pid", proc))
