@@ -207,8 +207,11 @@ def test_committed_files_equal_a_fresh_generation(fresh):
 def test_another_seed_changes_the_noise_not_the_story(fresh, tmp_path):
     samples.generate("starry-mug", tmp_path, seed=7)
     assert (tmp_path / "signals.csv").read_bytes() != (fresh / "starry-mug" / "signals.csv").read_bytes()
-    other, base = json.loads((tmp_path / "truth.json").read_text("utf-8")), samples.load_truth("starry-mug")
-    assert other["seed"] == 7
+    # Against this machine's generation with the scenario's seed, not the committed truth: the story's rounded
+    # figures pass through libm, and only the seed may differ between the two generations.
+    other = json.loads((tmp_path / "truth.json").read_text("utf-8"))
+    base = json.loads((fresh / "starry-mug" / "truth.json").read_text("utf-8"))
+    assert other["seed"] == 7 and base["seed"] != 7
     for key in ("peak_time", "takeoff", "validation_window", "expected", "trending_series"):
         assert other[key] == base[key]
 
