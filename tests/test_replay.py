@@ -48,7 +48,7 @@ def test_replay_finds_the_alert_and_the_go_when_the_truth_says(starry_replay):
     for name in ("replay.json", "timeline.csv", "timeline.png", "index.html"):
         assert (outcome.folder / name).exists()
     for step in outcome.manifest["steps"]:
-        manifest = json.loads((records / "starry-mug" / step["run_id"] / "run.json").read_text())
+        manifest = json.loads((records / "starry-mug" / step["run_id"] / "run.json").read_text(encoding="utf-8"))
         assert manifest["tags"]["replay"] == outcome.manifest["replay_id"]
     assert 'href="../../' in (outcome.folder / "index.html").read_text(encoding="utf-8")
 
@@ -57,7 +57,7 @@ def test_a_replay_step_equals_a_run_on_data_cut_at_that_step(starry_replay, tmp_
     outcome, records = starry_replay
     step = outcome.manifest["steps"][2]
     as_of = pd.Timestamp(step["as_of"])
-    recorded = json.loads((records / "starry-mug" / step["run_id"] / "run.json").read_text())
+    recorded = json.loads((records / "starry-mug" / step["run_id"] / "run.json").read_text(encoding="utf-8"))
     data = tmp_path / "data"
     for key, info in recorded["inputs"].items():
         target = data / info["path"]
@@ -98,7 +98,7 @@ def test_watch_reruns_the_data_room_on_a_simulated_clock(tmp_path):
 
     folders = watch("starry-mug", every="1h", chapters=["07"], times=2, as_of="2025-03-09 11:00",
                     records=tmp_path, progress=None)
-    manifests = [json.loads((f / "run.json").read_text()) for f in folders]
+    manifests = [json.loads((f / "run.json").read_text(encoding="utf-8")) for f in folders]
     assert [m["as_of"] for m in manifests] == ["2025-03-09T11:00:00+08:00", "2025-03-09T12:00:00+08:00"]
     assert all(m["status"] == "ok" and list(m["chapters"]) == ["07"] for m in manifests)
     assert [m["tags"]["step"] for m in manifests] == [0, 1]
