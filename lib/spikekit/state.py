@@ -1150,9 +1150,14 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
         return out
     prior_path = phase.phase in ("validating", "launching") or (phase.phase == "rising" and phase.takeoff is None)
     if prior_path and validated and validation_started is not None:
-        takeoff = _ts(validation_started, tz).normalize()
+        # Where the 48-hour window sits on the spike's curve: the handbook's alert comes about 5 days before the
+        # peak and the validation follows it, so the window covers the days (peak - 4, peak - 2]. Scaling the curve
+        # so those days match the validated rate puts the peak at about 3.5x it (the handbook's +300% stress);
+        # putting the window at the very start of the curve would claim 17x.
+        lead_in = max(0.0, float(prior.peak_day) - 4.0)
+        takeoff = _ts(validation_started, tz).normalize() - pd.Timedelta(days=lead_in)
         level = {k: float(validated.get(k) or 0.0) for k in ("estimate", "low", "high")}
-        unit = _prior_shape_daily(prior, np.array([1.0, 2.0]), 1.0).mean()
+        unit = _prior_shape_daily(prior, np.array([lead_in + 1.0, lead_in + 2.0]), 1.0).mean()
         t_days = ((days - takeoff) / pd.Timedelta(days=1)).to_numpy(dtype=float) + 1.0
         curves = {k: _prior_shape_daily(prior, t_days, v / unit if unit > 0 else 0.0) for k, v in level.items()}
         total = {k: float(_prior_shape_daily(prior, np.arange(1.0, 200.0), v / unit if unit > 0 else 0.0)
