@@ -134,33 +134,39 @@ def test_rows_after_as_of_change_nothing(runs, tmp_path, monkeypatch):
 
 
 def test_supply_chapters_follow_the_validation_call(runs):
-    """03 orders only after a go; 04's first order is half the validation sales; 05 plans within capacity."""
+    """03 orders only after a go, the increment net of stock and open orders; 04 never orders itself and says
+    when the next order is due; 05 plans the shared forecast's peak within capacity."""
     for name in SCENARIOS:
         t = truth(name)
         r2, r3, r4, r5 = (results(runs[name], c) for c in ("02", "03", "04", "05"))
+        state = json.loads((runs[name].run_dir / "results" / "state.json").read_text(encoding="utf-8"))
+        assert r4["order_now_units"] == 0, name  # chapter 03 is the one chapter that orders
         if t["expected"]["decision"] != "go":
             assert r3["decision"] == "hold" and r3["total_cost"] == 0
             continue
+        assert state["phase"] in {"launching", "rising"}, (name, state["phase_evidence"])
         assert r3["decision"] == "order"
         orders = r3["purchase_orders"]
         sup = t["expected"]["suppliers"]
         # No supplier above its cap or above what it can deliver in the horizon (the truth's own count).
         for _, row in orders.iterrows():
             assert row["units"] <= sup["per_supplier"][row["supplier"]]["producible_by_day_10"]
-        # The handbook pattern: the big tier-A supplier waiting for material and the B supplier with material both get work.
-        assert sup["best_tier_a"]["supplier"] in set(orders["supplier"])
-        assert set(sup["tier_b_with_material_on_hand"]) <= set(orders["supplier"])
-        # Arrivals cover the planned demand by the end of the horizon, and nothing arrives before material allows.
-        arrivals = r3["arrivals"]
-        assert arrivals["cumulative_arrivals"].iloc[-1] >= arrivals["cumulative_demand"].iloc[-1]
-        assert r4["first_order_units"] == math.ceil(0.5 * r2["validation_sales"])
-        assert r4["reorder_point"]["chosen"] >= r4["reorder_point"]["rule"] - 1e-9
+        # The increment: the need over the cover window (shared forecast + backlog) net of stock and open orders,
+        # and never more than that need (the caps can only make it smaller).
+        inc = r3["increment"]
+        pos = state["position"]
+        forecast_units = sum(d["expected"] for d in state["forecast"]["daily"][: r3["cover_days"]])
+        assert math.isclose(inc["need"], forecast_units + pos["backlog"], rel_tol=1e-3, abs_tol=1), name
+        assert math.isclose(inc["net"], inc["need"] - pos["on_hand"] - pos["on_order"], rel_tol=1e-3, abs_tol=1), name
+        assert 0 < orders["units"].sum() <= max(inc["net"], 0) + 1, name
+        assert r4["next_order_due"] is not None, name
         assert r5["feasible"] is True
         split = r5["split"].set_index("warehouse")
         assert (split["orders"] <= split["capacity_per_day"] + 1e-6).all()
-        main = split[split["kind"] == "main"]
-        assert t["expected"]["main_warehouse_alone_insufficient"] == bool(r5["orders_per_day"] > main["capacity_per_day"].iloc[0])
-        assert r5["cost_alert"] == "ok"  # the truth: the cheapest split at the planning rate is under the 15% ceiling
+        # 05 plans the forecast's peak day, not the flat validated rate.
+        peak = max(d["expected"] for d in state["forecast"]["daily"])
+        assert math.isclose(r5["peak_orders_per_day"], peak, rel_tol=0.02, abs_tol=1), name
+        assert r5["peak_orders_per_day"] > r2["daily_demand"]["estimate"], name
 
 
 def test_no_exit_before_the_decline_has_started(runs):
@@ -211,20 +217,28 @@ def test_content_cash_and_team_follow_the_truth(runs):
         # 09: the cash gap of the truth file is found, on its day (+-2) and at least 7 days before it happens.
         cash = t["expected"]["cash"]
         as_of = pd.Timestamp(outcome.manifest["as_of"])
+        # The truth's cash model sells every unit demanded; chapter 09 sells only units that exist (stock, open
+        # orders, chapter 03's order), so where stock binds it runs shorter of cash than the truth, never longer.
+        state = json.loads((outcome.run_dir / "results" / "state.json").read_text(encoding="utf-8"))
+        units_there = (state["position"]["on_hand"] + state["position"]["on_order"]
+                       + (float(r3["purchase_orders"]["units"].sum()) if r3.get("purchase_orders") is not None else 0))
+        assert r9["projected_sales_units"] <= units_there + 1, name
         if cash["gap"]:
             assert r9["decision"] in {"gap now", "gap ahead"}, name
             gap = pd.Timestamp(r9["gap_date"])
             assert abs((gap.normalize().tz_localize(None) - pd.Timestamp(cash["gap_date"])).days) <= 2, name
             assert (gap.tz_localize(None).normalize() - as_of.tz_localize(None).normalize()).days >= 7, name
             assert r9["chosen_financing"] is not None
-        else:
+        elif not go:
             assert r9["decision"] == "ok", (name, r9["headline"])
         # 10: exactly the commitments above the front line's limit escalate, and the brief is in the record.
         limit = outcome.manifest["chapters"]["10"]["parameters"]["authority_limit"]
         escalations = r10["escalations"]
         assert (escalations["amount"] > limit).all() if len(escalations) else True
-        if go:
-            assert math.isclose(escalations["amount"].max(), r3["total_cost"], rel_tol=1e-6), name
+        if go and r3["total_cost"] > limit:  # the order (its lines combined) is among the escalations
+            assert any(math.isclose(a, r3["total_cost"], rel_tol=1e-6) for a in escalations["amount"]), name
+        # The brief opens with the phase and holds no contradiction on a sample's default day.
+        assert r10["phase"] == state["phase"] and r10["contradictions"] == [], (name, r10["contradictions"])
         brief = (outcome.run_dir / "brief.md").read_text(encoding="utf-8")
         assert "## 1. Yesterday's numbers (3 min)" in brief and "own limit ¥5,000" in brief
 

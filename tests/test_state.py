@@ -378,3 +378,16 @@ def test_first_go_is_the_first_hour_chapter_02_said_go(records_dir):
     assert state.first_go(events, "2025-03-08 12:00", settings) is None  # not yet
     st = state.derive_for_run(load_playbook(), spike, "2025-03-14 12:00")
     assert st["validation"]["go_at"] == "2025-03-08T13:00:00+08:00"  # the same go, days later
+
+
+def test_an_approved_order_arrives_as_chapter_03_plans_its_production():
+    orders = pd.DataFrame({"supplier": ["甲厂"], "units": [50], "unit_cost": [12.0], "cost": [600.0],
+                           "first_arrival_day": [3], "last_arrival_day": [4]})
+    production = pd.DataFrame({"supplier": ["甲厂", "甲厂"], "production_date": pd.to_datetime(["2025-03-10", "2025-03-11"]),
+                               "units": [30, 20], "arrival_date": pd.to_datetime(["2025-03-12", "2025-03-13"])})
+    manifest = {"run_id": "r1", "as_of": "2025-03-09T12:00:00+08:00", "status": "ok", "chapters": {
+        "03": {"status": "ok", "results": {"decision": "order", "purchase_orders": to_jsonable(orders),
+                                           "production": to_jsonable(production)}}}}
+    lines = state.proposals_to_approve(manifest)["purchase_orders"]
+    assert [(r["po_id"], r["units"], r["expected_arrival"][:10]) for r in lines] == [
+        ("r1-1-1", 30, "2025-03-12"), ("r1-1-2", 20, "2025-03-13")]

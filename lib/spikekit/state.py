@@ -774,18 +774,31 @@ def proposals_to_approve(manifest: Mapping[str, Any], chapters: Iterable[str] | 
 
     r03 = results.get("03", {})
     orders = _frame(r03.get("purchase_orders"))
+    production = _frame(r03.get("production"))
     if r03.get("decision") not in (None, "hold") and orders is not None and len(orders):
         for i, row in enumerate(orders.to_dict(orient="records"), start=1):
             units = int(_num(row.get("units")))
             if units <= 0:
                 continue
-            last_day = int(_num(row.get("last_arrival_day")) or _num(row.get("first_arrival_day")) or 0)
-            arrival = as_of.normalize() + pd.Timedelta(days=last_day, hours=12)
-            po_rows.append({"po_id": f"{run_id}-{i}", "supplier": row.get("supplier", "?"), "units": units,
-                            "unit_cost": round(_num(row.get("unit_cost")), 4), "expected_arrival": _stamp(arrival),
-                            "cancelled_at": "", "source_run": run_id})
-            approval("03", "order", f"{row.get('supplier', '?')}", units, _num(row.get("cost")),
-                     f"po {run_id}-{i}, due {arrival:%Y-%m-%d}")
+            supplier = row.get("supplier", "?")
+            # One order line per arrival day of chapter 03's production plan (units come in as they are made);
+            # without the plan, the whole order on its last arrival day.
+            dated = []
+            if production is not None and len(production) and {"supplier", "arrival_date", "units"} <= set(production):
+                mine = production[production["supplier"].astype(str) == str(supplier)]
+                for when, part in mine.groupby(pd.to_datetime(mine["arrival_date"]), sort=True):
+                    when = pd.Timestamp(when)
+                    when = when.tz_localize(as_of.tz) if when.tzinfo is None else when.tz_convert(as_of.tz)
+                    dated.append((when.normalize() + pd.Timedelta(hours=12), int(round(float(part["units"].sum())))))
+            if sum(n for _, n in dated) != units:
+                last_day = int(_num(row.get("last_arrival_day")) or _num(row.get("first_arrival_day")) or 0)
+                dated = [(as_of.normalize() + pd.Timedelta(days=last_day, hours=12), units)]
+            for k, (arrival, n) in enumerate(dated, start=1):
+                po_rows.append({"po_id": f"{run_id}-{i}" + (f"-{k}" if len(dated) > 1 else ""), "supplier": supplier,
+                                "units": n, "unit_cost": round(_num(row.get("unit_cost")), 4),
+                                "expected_arrival": _stamp(arrival), "cancelled_at": "", "source_run": run_id})
+            approval("03", "order", f"{supplier}", units, _num(row.get("cost")),
+                     f"po {run_id}-{i}, {len(dated)} delivery day(s), last {dated[-1][0]:%Y-%m-%d}")
     r06 = results.get("06", {})
     for row in _brakes(r06.get("brake_list")).to_dict(orient="records"):
         target = row.get("po_id") or row.get("supplier", "?")
