@@ -185,12 +185,12 @@ def execute_chapter(task: ChapterTask, km=None) -> dict:
             "cell": exc.cell_index,
             "execution_count": exc.exec_count,
             "ename": exc.ename,
-            "evalue": str(exc.evalue)[:2000],
+            "evalue": str(exc.evalue)[:20000],  # whole messages (file, column, rows, fix); a bound on runaway text
             "traceback": _strip_ansi("\n".join(exc.traceback[-6:]))[-4000:],
         }
     except Exception as exc:  # kernel died, cell timed out, notebook unreadable ...
         status = "failed"
-        error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc)[:2000],
+        error = {"cell": None, "ename": type(exc).__name__, "evalue": str(exc)[:20000],
                  "traceback": traceback.format_exc()[-4000:]}
     finally:
         if km is not None:
@@ -754,7 +754,7 @@ def run(
                     detail = f"{outcome['finished'] - outcome['started']:.1f}s"
                     if outcome["error"] and outcome["status"] == "failed":
                         err = outcome["error"]
-                        detail += f"  {err.get('ename')}: {str(err.get('evalue'))[:120]}" + (f" (cell {err['cell']})" if err.get("cell") is not None else "")
+                        detail += f"  {err.get('ename')}: {str(err.get('evalue'))}" + (f" (cell {err['cell']})" if err.get("cell") is not None else "")
                     report(cid, outcome["status"], detail)
                     worker.task = None
                     worker.idle_since = time.time()
