@@ -173,3 +173,11 @@ def test_brief_opens_with_the_phase_and_lists_contradictions():
     assert "**Phase: declining**" in md and "Contradictions" in md
     # Without a state the brief is as before (no phase, no check).
     assert team.review(team.brief(results, AS_OF, authority_limit=5000))[0] == "brief ready"
+
+
+def test_numbers_survive_a_no_go_without_a_stock_position():
+    """A no-go run: chapter 04 records no stock position and a promotion without days of cover."""
+    results = {"02": {"decision": "no-go", "headline": "NO-GO"},
+               "04": {"promotion_now": {"name": "normal", "stock": 60.0, "days_of_cover": None}, "headline": "x"}}
+    numbers = team.brief(results, AS_OF, authority_limit=5000).numbers
+    assert "60 units" in numbers.set_index("metric").loc["stock now", "value"]

@@ -270,8 +270,10 @@ def _numbers(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, s
         rows.append(("stock", f"{_number(position['on_hand']) or 0:,.0f} on hand, {_number(position.get('backlog')) or 0:,.0f} "
                      f"sold and waiting; position {_number(position.get('position')) or 0:,.0f} with orders"
                      + (f" ({float(cover):.1f} days of cover)" if _number(cover) is not None else ""), "04"))
-    elif isinstance(promo, Mapping) and promo.get("stock") is not None:
-        rows.append(("stock now", f"{promo['stock']:,.0f} units, {promo.get('days_of_cover', float('nan')):.1f} days of cover", "04"))
+    elif isinstance(promo, Mapping) and _number(promo.get("stock")) is not None:
+        cover = _number(promo.get("days_of_cover"))
+        rows.append(("stock now", f"{_number(promo['stock']):,.0f} units"
+                     + (f", {cover:.1f} days of cover" if cover is not None else ""), "04"))
     if r.get("04", {}).get("fill_rate") is not None and _number(r["04"]["fill_rate"]) is not None:
         rows.append(("expected fill rate", f"{float(r['04']['fill_rate']):.0%}", "04"))
     if "05" in r and r["05"].get("cost_per_order") is not None:
