@@ -436,14 +436,19 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
             anchor = pd.Timestamp(cand)
             break
     if anchor is not None:
-        before = sales[sales.index < anchor.normalize()].tail(s.baseline_days)
+        # Normal days end a week before the alert or validation: a rise that started before them (the alert is
+        # late, or the validation began mid-rise) must not lift the baseline and hide the takeoff.
+        before = sales[sales.index < anchor.normalize() - pd.Timedelta(days=7)].tail(s.baseline_days)
+        if len(before) < 7:
+            before = sales[sales.index < anchor.normalize()].tail(s.baseline_days)
     else:  # no alert or validation to anchor on: the days before the last two weeks are the normal ones
         before = sales[sales.index <= sales.index.max() - pd.Timedelta(days=s.baseline_days)].tail(2 * s.baseline_days) \
             if len(sales) else sales
     baseline = float(before.median()) if len(before) else (float(sales.iloc[: s.baseline_days].median()) if len(sales) else 0.0)
     baseline = max(baseline, 1.0)  # a product that sold nothing still needs a finite multiple
     smooth = sales.rolling(s.smooth_days, min_periods=1).mean()
-    after = smooth[smooth.index >= anchor.normalize()] if anchor is not None else smooth
+    # The rise may start before the alert or the validation (both can come late): search from a week before.
+    after = smooth[smooth.index >= anchor.normalize() - pd.Timedelta(days=7)] if anchor is not None else smooth
     above = after >= s.takeoff_multiple * baseline
     # Takeoff: the first of two days in a row above the multiple (one loud day is not a spike).
     held = above & above.shift(-1, fill_value=False)
