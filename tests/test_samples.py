@@ -1388,44 +1388,58 @@ def test_fixture_comparison_tolerates_machine_noise_in_fitted_numbers():
 
     stored = _stored_upstream("starry-mug")
     fresh = json.loads(json.dumps(stored))
-    # Another machine's optimiser: chapter 06's Bass fit lands in the 7th digit elsewhere (issue 12).
-    assert stored["06"]["remaining_demand"]["estimate"] == pytest.approx(1791.4197, abs=1e-4)
-    fresh["06"]["remaining_demand"]["estimate"] = 1791.4192
-    fresh["12"]["pattern_entry"]["q"] *= 1 + 3e-7
-    fresh["12"]["what_worked_supply"]["records"][0]["defect_low"] = 0.0  # 3.5e-18 here: zero in exact arithmetic
+    # Another machine's optimiser: chapter 06's Bass fit lands differently in the 7th digit elsewhere (issue 12).
+    estimate = stored["06"]["remaining_demand"]["estimate"]
+    fresh["06"]["remaining_demand"]["estimate"] = estimate * (1 - 3e-7)
+    fresh["06"]["fit_params"]["q"] *= 1 + 3e-7
     # A rounding flip of a fitted number printed in a text.
-    fresh["06"]["headline"] = fresh["06"]["headline"].replace("1791 spike units", "1792 spike units")
+    printed = f"{estimate:.0f} spike units"
+    assert printed in stored["06"]["headline"]
+    fresh["06"]["headline"] = fresh["06"]["headline"].replace(printed, f"{round(estimate) + 1} spike units")
     assert upstream_differences(fresh, stored) == []
     # The old tolerance (rel 1e-9) called both fitted numbers a failure.
-    assert [d.split(":")[0] for d in fixture_differences(fresh, stored, rel_tol=1e-9)] == [
-        ".06.remaining_demand.estimate", ".12.pattern_entry.q"]
+    assert sorted(d.split(":")[0] for d in fixture_differences(fresh, stored, rel_tol=1e-9)) == [
+        ".06.fit_params.q", ".06.remaining_demand.estimate"]
 
 
 def test_fixture_comparison_allows_the_early_bass_fit_its_spread_and_nothing_else():
-    """fast-fade as of 03-05 has three days of rise: the fit's market size m came out 117.01 where the fixture
-    was made and 115.26 on another machine, with the same call (hold course) and peak window."""
+    """fast-fade as of its default moment has a few days of rise: the fit's market size m is loosely pinned (it
+    came out 117.01 on one machine and 115.26 on another with the same call and peak window), so chapter 06's
+    fit compares within 5%; the same spread anywhere else, or in a call, is a change."""
     from spikekit.fixtures import upstream_differences
 
     stored = _stored_upstream("fast-fade")
     fresh = json.loads(json.dumps(stored))
-    assert stored["06"]["fit_params"]["m"] == pytest.approx(117.011, abs=1e-3)
     r6 = fresh["06"]
-    r6["fit_params"]["m"] = r6["remaining_demand"]["estimate"] = 115.26036771480611
-    r6["remaining_demand"]["high"], r6["remaining_demand"]["low"] = 3278.401053131471, 3.556919009397662
-    for row, share in zip(r6["markdown_plan"]["records"], (0.2130773502496037, 0.39869069437969035, 0.8013194032967352)):
-        row["cleared_share"] = share
-    r6["markdown_plan"]["records"][0]["expected_units"] = 56.67857516639458
-    r6["headline"] = r6["headline"].replace("117 spike units", "115 spike units")
-    fresh["12"]["pattern_entry"]["m"] = 113.64636663855495
+    m = stored["06"]["fit_params"]["m"]
+    r6["fit_params"]["m"] = m * 0.985
+    for key in ("estimate", "low", "high"):
+        r6["remaining_demand"][key] *= 0.97
+    printed = f"{stored['06']['remaining_demand']['estimate']:.0f} spike units"
+    assert printed in r6["headline"]
+    r6["headline"] = r6["headline"].replace(printed, f"{r6['remaining_demand']['estimate']:.0f} spike units")
     assert upstream_differences(fresh, stored) == []
-    # The same spread anywhere else is a change; and the fit's own decision compares exactly.
+    peak = stored["06"]["headline"].split("peak ", 1)[1][:5]  # MM-DD
     for chapter, change in (("02", lambda r: r["daily_demand"].__setitem__("estimate", r["daily_demand"]["estimate"] * 1.015)),
-                            ("06", lambda r: r["fit_params"].__setitem__("m", 117.01145299114414 * 1.06)),
+                            ("06", lambda r: r["fit_params"].__setitem__("m", m * 1.06)),
                             ("06", lambda r: r.__setitem__("exit_decision", "brake")),
-                            ("06", lambda r: r.__setitem__("headline", r["headline"].replace("peak 03-11", "peak 03-12")))):
+                            ("06", lambda r: r.__setitem__("headline", r["headline"].replace(f"peak {peak}", "peak 12-31")))):
         changed = json.loads(json.dumps(stored))
         change(changed[chapter])
         assert len(upstream_differences(changed, stored)) == 1, chapter
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    assert old in text, (old, text)
+    return text.replace(old, new, 1)
+
+
+def _peak_in_headline(r: dict) -> str:
+    return r["headline"].split("peak ", 1)[1][:5]
+
+
+def _cost_in_headline(r: dict) -> str:
+    return r["headline"].split(" yuan/order", 1)[0].rsplit(" ", 1)[1]
 
 
 @pytest.mark.parametrize("change, where", [
@@ -1437,8 +1451,11 @@ def test_fixture_comparison_allows_the_early_bass_fit_its_spread_and_nothing_els
      ".11.return_model.intercept"),
     (lambda r: r["06"]["remaining_demand"].__setitem__("estimate", None), ".06.remaining_demand.estimate"),
     (lambda r: r["01"]["first_alert"].__setitem__("value", "2025-03-08T12:00:00+08:00"), ".01.first_alert.value"),
-    (lambda r: r["06"].__setitem__("headline", r["06"]["headline"].replace("03-12", "03-13")), ".06.headline"),
-    (lambda r: r["05"].__setitem__("headline", r["05"]["headline"].replace("7.93 yuan", "7.95 yuan")), ".05.headline"),
+    (lambda r: r["06"].__setitem__("headline", _replace_once(r["06"]["headline"], f"peak {_peak_in_headline(r['06'])}",
+                                                            "peak 12-31")), ".06.headline"),
+    (lambda r: r["05"].__setitem__("headline", _replace_once(
+        r["05"]["headline"], f"{_cost_in_headline(r['05'])} yuan", f"{float(_cost_in_headline(r['05'])) + 0.02:.2f} yuan")),
+     ".05.headline"),
     (lambda r: r["06"].__setitem__("headline", r["06"]["headline"].replace("hold course", "exit")), ".06.headline"),
     (lambda r: r["03"]["purchase_orders"]["records"].pop(), ".03.purchase_orders.records"),
     (lambda r: r["12"].pop("readiness_score"), ".12"),

@@ -208,7 +208,7 @@ def test_spike_files_load_and_every_table_passes_its_contract(made, monkeypatch)
     book = settings.load_playbook(PROJECT / "playbook" / "playbook.yaml")
     for shape in ("fast", "double", "steady"):
         name = f"gen-{shape}"
-        spike = settings.load_spike(name)
+        spike = settings.load_spike(name, book)  # checked against the project's playbook (the temporary one has none)
         truth = made[shape]["truth"]
         assert pd.Timestamp(spike.default_as_of).tz_localize("Asia/Shanghai") == pd.Timestamp(truth["default_as_of"])
         for chapter in book.chapters:  # every chapter's parameters check against its notebook

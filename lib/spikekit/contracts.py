@@ -1479,7 +1479,9 @@ _README_KEY_LINE = "Key (each combination at most once): "
 def refresh_readme(text: str) -> str:
     """``text`` (data/README.md) with each ``### Table `<name>``` section's generated part (description, column
     table, key line) replaced by ``describe_contract``; the hand-written example after it is kept."""
-    for contract in CONTRACTS.values():
+    from .state import LEDGER_CONTRACTS  # the ledger's tables are documented in the same README
+
+    for contract in [*CONTRACTS.values(), *LEDGER_CONTRACTS.values()]:
         heading = f"### Table `{contract.name}`\n\n"
         start = text.find(heading)
         if start < 0:
@@ -1500,8 +1502,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-readme", nargs="?", const=str(paths.PROJECT_ROOT / "data" / "README.md"),
                         metavar="PATH", required=True, help="the README to rewrite (default: data/README.md)")
     args = parser.parse_args(argv)
-    from . import state  # noqa: F401  (registers the ledger's tables, documented in the same README)
-
     readme = Path(args.update_readme)
     old = readme.read_text(encoding="utf-8")
     new = refresh_readme(old)

@@ -95,9 +95,9 @@ APPROVALS = Contract(
     key=("approval_id",),
 )
 
+# Kept apart from contracts.CONTRACTS (the playbook's input tables): the ledger is the shop's record, read by the
+# state, never a chapter input; data/README.md documents both.
 LEDGER_CONTRACTS = {c.name: c for c in (PURCHASE_ORDERS, RECEIPTS, STOCK_COUNTS, APPROVALS)}
-for _contract in LEDGER_CONTRACTS.values():
-    contracts.CONTRACTS.setdefault(_contract.name, _contract)
 LEDGER_FILES = {name: f"{name}.csv" for name in LEDGER_CONTRACTS}
 
 
