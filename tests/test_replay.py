@@ -63,6 +63,9 @@ def test_a_replay_step_equals_a_run_on_data_cut_at_that_step(starry_replay, tmp_
         target = data / info["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.read_csv(data_root() / info["path"], dtype=str, keep_default_na=False)
+        if "timestamp" not in frame:  # an undated table (the stock snapshot): nothing in it lies after as_of
+            frame.to_csv(target, index=False)
+            continue
         stamps = pd.to_datetime(frame["timestamp"]).dt.tz_localize("Asia/Shanghai")
         frame[stamps <= as_of].to_csv(target, index=False)
     shutil.copytree(playbook_dir(), tmp_path / "playbook")

@@ -529,7 +529,11 @@ def run(
                           "Fix: move that file out of the records root")
 
     inputs = {}
-    for key in sorted({k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs}):
+    from .state import STATE_INPUTS
+
+    # What the chapters read, and what the spike's state is derived from (it is part of every run's evidence).
+    wanted = {k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs} | set(STATE_INPUTS)
+    for key in sorted(wanted):
         if key in spike.data:
             path = spike.input_path(key)  # refuses paths that leave the data root
             if not path.exists():

@@ -872,6 +872,7 @@ def approve(manifest: Mapping[str, Any], folder: str | Path, *, by: str, at: Any
 # The state of one spike as of T, derived once per run (the runner records it; chapters read it)
 
 STATE_FILE = "state.json"
+STATE_INPUTS = ("sales", "validation", "stock")  # the spike's tables the state reads (besides its ledger)
 
 
 def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] | None = None,
