@@ -391,3 +391,24 @@ def test_an_approved_order_arrives_as_chapter_03_plans_its_production():
     lines = state.proposals_to_approve(manifest)["purchase_orders"]
     assert [(r["po_id"], r["units"], r["expected_arrival"][:10]) for r in lines] == [
         ("r1-1-1", 30, "2025-03-12"), ("r1-1-2", 20, "2025-03-13")]
+
+
+def test_a_fit_on_sold_out_days_is_never_below_the_validated_curve():
+    """Sales capped by stock at 40 a day after a takeoff: the fit sees a flat spike; with those days sold out,
+    the forecast keeps at least the prior's curve scaled to the validated rate."""
+    values = BASE + [20, 40, 40, 40, 40, 40]
+    days = pd.date_range("2025-03-01", periods=len(values), freq="D", tz=TZ)
+    sales = pd.DataFrame({"timestamp": days + pd.Timedelta(days=1), "orders": values, "price": 49.0})
+    as_of = days[-1] + pd.Timedelta(days=1, hours=12)
+    phase = state.derive_phase(as_of=as_of, sales=state.daily_sales(sales, as_of, TZ), validation_started=days[13],
+                               validation_decision="go")
+    assert phase.phase in ("rising", "peak") and phase.takeoff is not None
+    kwargs = dict(as_of=as_of, sales=sales, phase=phase, validated={"estimate": 150.0, "low": 120.0, "high": 180.0},
+                  validation_started=days[16], tz=TZ)
+    plain = state.demand_forecast(**kwargs)
+    floored = state.demand_forecast(**kwargs, sold_out_days=days[-3:])
+    assert "sold out lately" in floored["source"] and "sold out" not in plain["source"]
+    prior_only = state.demand_forecast(**{**kwargs, "phase": state.PhaseCall("launching", [], baseline=phase.baseline)})
+    for f, p, q in zip(floored["daily"], plain["daily"], prior_only["daily"]):
+        assert f["expected"] == pytest.approx(max(p["expected"], q["expected"]), abs=0.01)
+    assert any(q["expected"] > p["expected"] + 1 for p, q in zip(plain["daily"], prior_only["daily"]))

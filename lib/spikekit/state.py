@@ -920,7 +920,8 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
                         settings=phase_settings)
     forecast = demand_forecast(as_of=t, sales=sales, phase=call, validated=validated, prior=prior,
                                validation_started=validation_started, tz=tz, conf=fit_settings.conf,
-                               runs=fit_settings.runs, seed=fit_settings.seed, method=fit_settings.method)
+                               runs=fit_settings.runs, seed=fit_settings.seed, method=fit_settings.method,
+                               sold_out_days=pos.sold_out_days())
     approvals = ledger.approvals
     return {
         "as_of": t.isoformat(),
@@ -1128,7 +1129,7 @@ def lifecycle_fit(sales: pd.DataFrame | None, as_of: Any, phase: PhaseCall, prio
 def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall, validated: Mapping[str, Any] | None,
                     validation_started: Any = None, prior=None, horizon_days: int = 21, conf: float = 0.9,
                     runs: int = 500, seed: int = 20250306, tz: str = "Asia/Shanghai",
-                    method: str = "laplace") -> dict:
+                    method: str = "laplace", sold_out_days: Iterable = ()) -> dict:
     """Expected daily demand for the ``horizon_days`` days after ``as_of`` (day 1 = the day after as_of), with a
     ``conf`` interval, and the spike's remaining demand.
 
@@ -1153,22 +1154,10 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
         return [{"day": d.strftime("%Y-%m-%d"), "expected": round(float(e), 2), "low": round(float(lo), 2),
                  "high": round(float(h), 2)} for d, e, lo, h in zip(days, expected, low, high)]
 
-    found = lifecycle_fit(sales, t, phase, prior, settings, tz)
-    if found is not None:
-        fit, start = found.fit, found.rise_start
-        exp = fit.expected_daily(t, horizon_days)
-        spike = exp["spike"].to_numpy(dtype=float)
-        ratio_low = fit.remaining_low / fit.remaining if fit.remaining > 0 else 1.0
-        ratio_high = fit.remaining_high / fit.remaining if fit.remaining > 0 else 1.0
-        out.update(
-            source=f"lifecycle fit on realised sales (takeoff {start:%Y-%m-%d}, {fit.n_days} days of data)",
-            takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(),
-            remaining={"estimate": round(fit.remaining, 1), "low": round(fit.remaining_low, 1),
-                       "high": round(fit.remaining_high, 1), "conf": conf},
-            daily=table(baseline + spike, baseline + spike * ratio_low, baseline + spike * ratio_high))
-        return out
-    prior_path = phase.phase in ("validating", "launching") or (phase.phase == "rising" and phase.takeoff is None)
-    if prior_path and validated and validation_started is not None:
+    def prior_curves():
+        """The prior's curve scaled to chapter 02's validated rate: (curves, totals, takeoff), or None."""
+        if not (validated and validation_started is not None):
+            return None
         # Where the 48-hour window sits on the spike's curve: the handbook's alert comes about 5 days before the
         # peak and the validation follows it, so the window covers the days (peak - 4, peak - 2]. Scaling the curve
         # so those days match the validated rate puts the peak at about 3.5x it (the handbook's +300% stress);
@@ -1179,9 +1168,38 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
         unit = _prior_shape_daily(prior, np.array([lead_in + 1.0, lead_in + 2.0]), 1.0).mean()
         t_days = ((days - takeoff) / pd.Timedelta(days=1)).to_numpy(dtype=float) + 1.0
         curves = {k: _prior_shape_daily(prior, t_days, v / unit if unit > 0 else 0.0) for k, v in level.items()}
-        total = {k: float(_prior_shape_daily(prior, np.arange(1.0, 200.0), v / unit if unit > 0 else 0.0)
-                           [np.arange(1.0, 200.0) > float((first - takeoff) / pd.Timedelta(days=1))].sum())
-                 for k, v in level.items()}
+        later = np.arange(1.0, 200.0)
+        total = {k: float(_prior_shape_daily(prior, later, v / unit if unit > 0 else 0.0)
+                           [later > float((first - takeoff) / pd.Timedelta(days=1))].sum()) for k, v in level.items()}
+        return curves, total, takeoff, level
+
+    found = lifecycle_fit(sales, t, phase, prior, settings, tz)
+    if found is not None:
+        fit, start = found.fit, found.rise_start
+        exp = fit.expected_daily(t, horizon_days)
+        spike = exp["spike"].to_numpy(dtype=float)
+        ratio_low = fit.remaining_low / fit.remaining if fit.remaining > 0 else 1.0
+        ratio_high = fit.remaining_high / fit.remaining if fit.remaining > 0 else 1.0
+        curves = {"estimate": spike, "low": spike * ratio_low, "high": spike * ratio_high}
+        remaining = {"estimate": fit.remaining, "low": fit.remaining_low, "high": fit.remaining_high}
+        source = f"lifecycle fit on realised sales (takeoff {start:%Y-%m-%d}, {fit.n_days} days of data)"
+        recent = daily_sales(sales, t, tz).index[-3:]
+        censored = {pd.Timestamp(d).normalize() for d in sold_out_days}
+        scaled = prior_curves() if any(d.normalize() in censored for d in recent) else None
+        if scaled is not None:
+            # Sold out lately: the sales the curve was fitted on are a floor on demand, so the forecast is never
+            # below the validated curve.
+            curves = {k: np.maximum(curves[k], scaled[0][k]) for k in curves}
+            remaining = {k: max(remaining[k], scaled[1][k]) for k in remaining}
+            source += "; sold out lately, so never below the prior scaled to the validated rate"
+        out.update(source=source, takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(),
+                   remaining={**{k: round(float(v), 1) for k, v in remaining.items()}, "conf": conf},
+                   daily=table(baseline + curves["estimate"], baseline + curves["low"], baseline + curves["high"]))
+        return out
+    prior_path = phase.phase in ("validating", "launching") or (phase.phase == "rising" and phase.takeoff is None)
+    scaled = prior_curves() if prior_path else None
+    if scaled is not None:
+        curves, total, takeoff, level = scaled
         out.update(source=(f"the life prior (peak day {prior.peak_day:g}, life {prior.life_days:g} days) scaled to "
                            f"chapter 02's validated {level['estimate']:.0f}/day"),
                    takeoff=takeoff.isoformat(),
