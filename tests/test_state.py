@@ -412,3 +412,15 @@ def test_a_fit_on_sold_out_days_is_never_below_the_validated_curve():
     for f, p, q in zip(floored["daily"], plain["daily"], prior_only["daily"]):
         assert f["expected"] == pytest.approx(max(p["expected"], q["expected"]), abs=0.01)
     assert any(q["expected"] > p["expected"] + 1 for p, q in zip(plain["daily"], prior_only["daily"]))
+
+
+def test_sold_out_days_after_the_takeoff_keep_the_spike_rising():
+    """Stock ran out after the takeoff: sales fall to what arrives, which is no top; the phase stays rising (so
+    chapter 03 may order) until uncensored days show the decline."""
+    series = _spike_series(BASE + [20, 40, 80, 120, 60, 30, 20, 20])
+    as_of = series.index[-1] + pd.Timedelta(days=1)
+    kwargs = dict(as_of=as_of, sales=series, first_alert=series.index[12], validation_decision="go",
+                  validation_started=series.index[13])
+    assert state.derive_phase(**kwargs).phase in ("peak", "declining")
+    call = state.derive_phase(**kwargs, sold_out_days=series.index[-2:])
+    assert call.phase == "rising" and "sold out the last two days" in call.evidence[-1]

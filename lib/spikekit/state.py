@@ -495,6 +495,12 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
         return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
     # Decline: the last `decline_days` uncensored days all more than `decline_drop` below the peak.
     tail = uncensored[uncensored.index > peak_day].tail(s.decline_days)
+    declining_now = len(tail) == s.decline_days and bool((tail < (1 - s.decline_drop) * peak).all())
+    if not declining_now and len(spike) >= 2 and all(d in censored for d in spike.index[-2:]):
+        # Sold out the last two days: the sales show the stock, not the demand, so a lower level is no sign of the
+        # top; until uncensored days show a decline the spike is taken as still rising.
+        ev.append("sold out the last two days: demand is at least what sold, the top cannot be told yet")
+        return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
     if len(tail) == s.decline_days and bool((tail < (1 - s.decline_drop) * peak).all()):
         decline_from = tail.index[0]
         ev.append(f"{s.decline_days} days below the peak ({peak:.0f}/day on {peak_day:%m-%d}) by more than "
