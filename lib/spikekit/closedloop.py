@@ -348,6 +348,26 @@ def _write_rows(path: Path, header: list[str], rows: list[list[Any]]) -> None:
             handle.write(",".join(str(v) for v in row) + "\n")
 
 
+def _live(shop: Shop, first: int, stop: int, sim: Path) -> int:
+    """Simulate days ``first`` .. ``stop - 1`` and write what the shop's own exports would show: a sales row per day
+    (stamped at the day's end) and a receipt per delivery (10:00 that day). Returns the next day to simulate."""
+    from .state import LEDGER_FILES
+
+    w = shop.world
+    sales_rows, receipt_rows = [], []
+    for d in range(first, stop):
+        before = len(shop.received)
+        shop.simulate(d)
+        sales_rows.append([_stamp((w.days[d] + DAY).tz_localize(None)), int(shop.sold[d]),
+                           f"{w.price * (1 - shop.discount.get(d, 0.0)):.2f}"])
+        receipt_rows += [[key, _stamp((w.days[d] + pd.Timedelta(hours=10)).tz_localize(None)), units]
+                         for _, key, units in shop.received[before:]]
+    _write_rows(sim / "sales.csv", ["timestamp", "orders", "price"], sales_rows)
+    if receipt_rows:
+        _write_rows(sim / "ledger" / LEDGER_FILES["receipts"], ["po_id", "received_at", "units"], receipt_rows)
+    return max(first, stop)
+
+
 def _stamp(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -446,18 +466,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
                     (ledger.approvals["run_id"].astype(str).eq(m["run_id"]) & ledger.approvals["kind"].eq("markdown")).any():
                 apply_markdown(shop, plan, from_day=day)
             until = world.index_of(steps[i + 1]) if i + 1 < len(steps) else day + 1
-            sales_rows, receipt_rows = [], []
-            for d in range(simulated, min(until, len(world.days))):
-                before = len(shop.received)
-                shop.simulate(d)
-                sales_rows.append([_stamp((world.days[d] + DAY).tz_localize(None)), int(shop.sold[d]),
-                                   f"{world.price * (1 - shop.discount.get(d, 0.0)):.2f}"])
-                receipt_rows += [[key, _stamp((world.days[d] + pd.Timedelta(hours=10)).tz_localize(None)), units]
-                                 for _, key, units in shop.received[before:]]
-                simulated = d + 1
-            _write_rows(sim / "sales.csv", ["timestamp", "orders", "price"], sales_rows)
-            if receipt_rows:
-                _write_rows(sim / "ledger" / LEDGER_FILES["receipts"], ["po_id", "received_at", "units"], receipt_rows)
+            simulated = _live(shop, simulated, min(until, len(world.days)), sim)
             manifest["steps"].append({"as_of": step.isoformat(), "run_id": m["run_id"], "status": m["status"],
                                       "phase": run_state.get("phase"), "approved": added,
                                       "on_hand": round(float(shop.on_hand), 1), "on_order": shop.on_order(day)})
@@ -465,17 +474,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
             _write_json(staging / "replay.json", manifest)
     # The rest of the spike: no more calls, orders still arrive. Its days are written too, so a later run in this
     # replay's world (`spike run --replay ID`) sees how the spike ended.
-    sales_rows, receipt_rows = [], []
-    for d in range(simulated, len(world.days)):
-        before = len(shop.received)
-        shop.simulate(d)
-        sales_rows.append([_stamp((world.days[d] + DAY).tz_localize(None)), int(shop.sold[d]),
-                           f"{world.price * (1 - shop.discount.get(d, 0.0)):.2f}"])
-        receipt_rows += [[key, _stamp((world.days[d] + pd.Timedelta(hours=10)).tz_localize(None)), units]
-                         for _, key, units in shop.received[before:]]
-    _write_rows(sim / "sales.csv", ["timestamp", "orders", "price"], sales_rows)
-    if receipt_rows:
-        _write_rows(sim / "ledger" / LEDGER_FILES["receipts"], ["po_id", "received_at", "units"], receipt_rows)
+    _live(shop, simulated, len(world.days), sim)
     go_moment, validation_sales = first_go(spike, world.days)
     go_day = world.index_of(go_moment) if go_moment is not None else None
     shops = {"playbook": shop, "handbook": handbook_policy(world, go_day, validation_sales),
