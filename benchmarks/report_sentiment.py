@@ -1,7 +1,7 @@
 """Accuracy of spikekit.sentiment on public labelled review sets, per language.
 
-    .venv/bin/python benchmarks/report_sentiment.py --zh /work/eval-data/waimai_*.csv \
-        --en /work/eval-data/amazon_cells_head.txt [--out benchmarks/results/sentiment.md]
+    .venv/bin/python benchmarks/report_sentiment.py --zh DATA/waimai_*.csv \
+        --en DATA/amazon_cells_head.txt [--out benchmarks/results/sentiment.md]
 
 --zh: CSV files with columns label (1 positive, 0 negative) and review (SophonPlus ChineseNlpCorpus
 layout, e.g. waimai_10k.csv, ChnSentiCorp_htl_all.csv). --en: UCI "Sentiment Labelled Sentences" files

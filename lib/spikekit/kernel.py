@@ -3,7 +3,7 @@
 Every chapter notebook runs in a fresh kernel (chapters stay isolated), so the import of pandas, scipy,
 matplotlib and seaborn is paid once per chapter. Doing it in the launcher, before the kernel announces
 itself, lets the runner start the next chapter's kernel while the current chapter still runs and hide
-that cost (see ../shared/spec/performance-notes.md and spikekit.runner).
+that cost (see spikekit.runner and benchmarks/results/playbook.md).
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ How a run is built (and why):
   changes the working directory while it runs.
 - Each worker keeps the next kernel started ahead of need, in the project's kernel spec that pre-imports
   pandas, scipy and seaborn, so the ~1.5 s of kernel start and imports is paid while the previous chapter
-  runs (measured in ../shared/spec/performance-notes.md). HTML is exported with the nbconvert API in the
+  runs (measured in benchmarks/results/playbook.md). HTML is exported with the nbconvert API in the
   worker, not the ``jupyter nbconvert`` command.
 - On Linux each worker's kernels are forked from a zygote that has already imported those libraries
   (spikekit.kernel.ForkServer): still one brand-new process per chapter, started in ~0.1 s. run.json says
