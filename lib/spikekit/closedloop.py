@@ -383,11 +383,11 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     import time
 
     from . import contracts
-    from .paths import check_name, data_root, project_root, records_root
+    from .paths import check_name, check_records_root, data_root, project_root, records_root
     from .record import parse_as_of
     from .replay import steps_between, timeline_row
-    from .runner import PARTIAL, WorkerPool, _seal, _write_json, new_run_id, run, runner_identity
-    from .seal import lock
+    from .replay import publish
+    from .runner import PARTIAL, WorkerPool, _write_json, new_run_id, run, runner_identity
     from .settings import load_playbook, load_spike
     from .state import LEDGER_FILES, approve, brief_contradictions, load_ledger
 
@@ -398,7 +398,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     steps = steps_between(start, end, every, spike.timezone)
     lead = handbook_lead_days(book, spike)
     world = build_world(spike, steps[0], steps[-1], seed=seed, lead_days=lead)
-    records_dir = Path(records).resolve() if records else records_root()
+    records_dir = check_records_root(Path(records) if records else records_root())
     os.environ["SPIKE_RECORDS"] = str(records_dir)
     replay_id = new_run_id()
     rel = f"{FOLLOW_ROOT}/{spike.name}/{replay_id}"
@@ -496,12 +496,7 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
     manifest["duration_s"] = round(time.time() - t0, 3)
     manifest["first_actions"] = {}
     _write_json(staging / "replay.json", manifest)
-    final = records_dir / spike.name / "replays" / replay_id
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _seal(staging)
-    os.rename(staging, final)
-    lock(final)
-    return FollowOutcome(final, result, shops)
+    return FollowOutcome(publish(staging, records_dir, spike.name, replay_id), result, shops)
 
 
 def _stock_figure(world: World, shops: dict) -> bytes:

@@ -629,14 +629,17 @@ def review(allocation: Allocation, check: CostCheck, courier_summary: pd.DataFra
             f"{w} {v:.2f} yuan/day" for w, v in zip(full["warehouse"], full["capacity_value"])) + ".")
     if allocation.baseline_over_capacity:
         reasons.append("The fixed split would overload " + ", ".join(allocation.baseline_over_capacity) + ".")
-    if len(courier_summary):
-        peaks = int(courier_summary["peak"].sum())
-        reasons.append(f"Rush orders: {int(courier_summary['to_courier'].sum())} of {int(courier_summary['orders'].sum())} "
-                       f"go to couriers in {peaks} peak slot(s), for {courier_summary['extra_cost'].sum():.0f} yuan extra; "
-                       f"{int(courier_summary['promises_missed'].sum())} promise(s) still at risk.")
-    else:
-        reasons.append("No rush orders up to as_of.")
+    reasons.append(_rush_reason(courier_summary))
     return verdict, reasons
+
+
+def _rush_reason(courier_summary: pd.DataFrame) -> str:
+    if not len(courier_summary):
+        return "No rush orders up to as_of."
+    peaks = int(courier_summary["peak"].sum())
+    return (f"Rush orders: {int(courier_summary['to_courier'].sum())} of {int(courier_summary['orders'].sum())} "
+            f"go to couriers in {peaks} peak slot(s), for {courier_summary['extra_cost'].sum():.0f} yuan extra; "
+            f"{int(courier_summary['promises_missed'].sum())} promise(s) still at risk.")
 
 
 def headline(allocation: Allocation, check: CostCheck, courier_summary: pd.DataFrame) -> str:
@@ -755,13 +758,7 @@ def review_points(plan: PointPlan, courier_summary: pd.DataFrame) -> tuple[str, 
     if len(full):
         reasons.append("Full at the peak (one more order/day of capacity saves): " + ", ".join(
             f"{w} {v:.2f} yuan/day" for w, v in zip(full["warehouse"], full["capacity_value"])) + ".")
-    if len(courier_summary):
-        peaks = int(courier_summary["peak"].sum())
-        reasons.append(f"Rush orders: {int(courier_summary['to_courier'].sum())} of {int(courier_summary['orders'].sum())} "
-                       f"go to couriers in {peaks} peak slot(s), for {courier_summary['extra_cost'].sum():.0f} yuan extra; "
-                       f"{int(courier_summary['promises_missed'].sum())} promise(s) still at risk.")
-    else:
-        reasons.append("No rush orders up to as_of.")
+    reasons.append(_rush_reason(courier_summary))
     return verdict, reasons
 
 

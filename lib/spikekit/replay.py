@@ -248,12 +248,17 @@ def replay(
     (staging / "timeline.png").write_bytes(png)
     (staging / "index.html").write_text(_html(manifest, timeline, png, spike.name), encoding="utf-8")
     _write_json(staging / "replay.json", manifest)
-    final = records_dir / spike.name / "replays" / replay_id
+    return ReplayOutcome(publish(staging, records_dir, spike.name, replay_id), manifest, timeline)
+
+
+def publish(staging: Path, records_dir: Path, spike: str, replay_id: str) -> Path:
+    """Seal a finished replay folder and move it among the spike's replays in one rename, then lock it."""
+    final = records_dir / spike / "replays" / replay_id
     final.parent.mkdir(parents=True, exist_ok=True)
     _seal(staging)
     os.rename(staging, final)
     lock(final)
-    return ReplayOutcome(final, manifest, timeline)
+    return final
 
 
 def watch(
