@@ -424,3 +424,48 @@ def test_sold_out_days_after_the_takeoff_keep_the_spike_rising():
     assert state.derive_phase(**kwargs).phase in ("peak", "declining")
     call = state.derive_phase(**kwargs, sold_out_days=series.index[-2:])
     assert call.phase == "rising" and "sold out the last two days" in call.evidence[-1]
+
+
+def _days(values: list[float], start: str = "2025-03-01") -> pd.Series:
+    return pd.Series([float(v) for v in values],
+                     index=pd.date_range(start, periods=len(values), freq="D", tz=TZ), name="units")
+
+
+def test_sold_out_demand_is_estimated_from_the_search_series():
+    # In stock on the first 7 days: units = 0.24 x searches - 16 exactly (five normal days, two spike days pin the
+    # slope). Days 8 and 9 sold out at 40 and 30 units with 500 and 250 searches: 0.24 x 500 - 16 = 104 and
+    # 0.24 x 250 - 16 = 44. A sold-out day with searches that predict less than it sold keeps its sales (a floor).
+    sold = _days([8, 8, 8, 8, 8, 32, 56, 40, 30, 20])
+    searches = _days([100, 100, 100, 100, 100, 200, 300, 500, 250, 100])
+    out = sold.index[7:]
+    est = state.censored_demand(sold, out, searches, signal="淘宝 searches for 星空杯")
+    assert est.fit["method"] == "least squares"
+    assert est.fit["slope"] == pytest.approx(0.24, abs=1e-6) and est.fit["intercept"] == pytest.approx(-16, abs=1e-3)
+    assert est.daily.iloc[7:].tolist() == [104.0, 44.0, 20.0]
+    assert est.daily.iloc[:7].tolist() == sold.iloc[:7].tolist()  # days in stock are their sales
+    assert est.imputed["estimate"].tolist() == [104, 44, 20] and not est.censored_left
+    assert "淘宝 searches for 星空杯" in est.evidence[0] and "104 (sold 40)" in est.evidence[0]
+
+
+def test_sold_out_demand_without_a_usable_search_link_stays_a_floor():
+    sold = _days([8, 8, 9, 8, 8, 8, 8, 20, 50])
+    flat = _days([100, 100, 100, 100, 100, 100, 100, 500, 500])
+    # Searches that hardly varied cannot pin a slope: the ratio of totals (57 / 700 per search) gives 500 x
+    # 0.0814 = 41 on day 8 (above its 20 sold), and day 9 keeps its 50 (more than the estimate).
+    est = state.censored_demand(sold, sold.index[7:], flat)
+    assert est.fit["method"] == "ratio"
+    assert est.daily.iloc[7:].tolist() == [41.0, 50.0]
+    # Too few in-stock days, or no search series at all: nothing estimated, the days stay censored.
+    few = state.censored_demand(sold.iloc[4:], sold.index[7:], flat)
+    assert few.fit is None and few.censored_left == {d.normalize() for d in sold.index[7:]}
+    assert state.censored_demand(sold, sold.index[7:], None).censored_left == {d.normalize() for d in sold.index[7:]}
+
+
+def test_estimated_demand_replaces_the_sold_out_days_in_the_sales_table():
+    sales = pd.DataFrame({"timestamp": pd.date_range("2025-03-02", periods=3, freq="D", tz=TZ),
+                          "orders": [10, 40, 30], "price": [45.0] * 3})
+    adjusted = state.with_demand(sales, {"imputed": [{"day": "2025-03-02", "sold": 40, "searches": 500,
+                                                       "estimate": 104}]})
+    assert adjusted["orders"].tolist() == [10, 104, 30]  # the row stamped 03-03 00:00 counts 03-02
+    assert sales["orders"].tolist() == [10, 40, 30]  # the table read is not changed
+    assert state.with_demand(sales, None) is sales

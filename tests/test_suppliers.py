@@ -385,6 +385,25 @@ def test_launch_orders_the_increment_net_of_stock_backlog_and_open_orders():
     assert "need 320 = forecast 300 over 4 days + backlog 20, have 80 on hand + 150 on order" in sp.launch_headline(call)
 
 
+def test_without_presale_the_order_serves_only_the_days_it_can_reach():
+    # No stock, nothing on order, 75 a day: with presale the days before the first landing (day 3) are owed and
+    # the order covers days 1-4 (300). Without presale those days' demand is lost, so only days 3-4 count: 150.
+    owed = sp.launch(one_supplier(), spike_state(on_hand=0, backlog=0, open_orders=()))
+    assert owed.increment.units == 300 and owed.serves_from == 1
+    lost_state = spike_state(on_hand=0, backlog=0, open_orders=())
+    lost_state["position"]["backorders"] = False
+    lost = sp.launch(one_supplier(), lost_state)
+    assert (lost.increment.units, lost.serves_from, lost.demand_over_window) == (150, 3, 150)
+    assert "need 150 = forecast 150 on days 3-4, have 0 left on day 3 + 0 on order after it" in sp.launch_headline(lost)
+    # 100 on hand: 75 sell on day 1, 25 of day 2's 75 (50 lost); the line of 150 due on day 2 lands first, so
+    # day 2 ends with 100 left, which serves day 3; 50 more for day 4.
+    stocked = spike_state(on_hand=100, backlog=0)
+    stocked["position"]["backorders"] = False
+    call = sp.launch(one_supplier(), stocked)
+    assert call.sized_on == {"on_hand": 100.0, "on_order": 0.0, "backlog": 0.0}
+    assert call.increment.units == 50
+
+
 def test_launch_orders_nothing_while_the_spike_declines():
     call = sp.launch(one_supplier(), spike_state(phase="declining", on_hand=0, open_orders=()))
     assert call.increment.net > 0  # there would be a need ...

@@ -233,6 +233,7 @@ class Position:
     open_orders: pd.DataFrame  # po_id, supplier, units_open, expected_arrival, overdue
     daily: pd.DataFrame  # day, sold, received, on_hand_end, backlog_end, sold_out
     notes: list[str] = field(default_factory=list)
+    backorders: bool = True  # the shop takes orders beyond stock (预售); without, a sold-out day's extra demand is lost
 
     @property
     def available(self) -> int:
@@ -255,6 +256,7 @@ class Position:
                 for r in self.open_orders.to_dict(orient="records")
             ],
             "sold_out_days": sorted(d.strftime("%Y-%m-%d") for d in self.sold_out_days()),
+            "backorders": bool(self.backorders),
             "notes": list(self.notes),
         }
 
@@ -361,7 +363,123 @@ def position(ledger: Ledger, sales: pd.DataFrame | None, as_of: Any, *,
     return Position(as_of=t, count_at=count_at, counted=counted, received_since=int(rec["units"].sum()),
                     sold_since=float(sold["units"].sum()) if len(sold) else 0.0, on_hand=int(round(on_hand)),
                     backlog=int(round(backlog)), on_order=int(orders["units_open"].sum()), open_orders=orders,
-                    daily=daily, notes=notes)
+                    daily=daily, notes=notes, backorders=bool(backorders))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Demand on sold-out days
+
+
+@dataclass
+class DemandEstimate:
+    """Daily demand as far as it can be told: the sales on days the shop could sell, and on sold-out days (sales
+    capped by stock) the larger of the sales and what the marketplace search series says the demand was."""
+
+    daily: pd.Series  # day start -> units (sales, or the estimate on an imputed day)
+    imputed: pd.DataFrame  # day, sold, searches, estimate: the sold-out days whose demand was estimated
+    censored_left: set  # sold-out days that could not be estimated (no search count that day): still a floor
+    signal: str | None  # what was read, e.g. "淘宝 searches for 星空杯"
+    fit: dict | None  # intercept, slope, n_days, r2, method
+    evidence: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"signal": self.signal, "fit": self.fit, "evidence": list(self.evidence),
+                "imputed": [{"day": r["day"].strftime("%Y-%m-%d"), "sold": round(float(r["sold"]), 1),
+                             "searches": round(float(r["searches"]), 1), "estimate": int(r["estimate"])}
+                            for r in self.imputed.to_dict(orient="records")],
+                "censored_left": sorted(d.strftime("%Y-%m-%d") for d in self.censored_left)}
+
+
+def censored_demand(sales: pd.Series, sold_out_days: Iterable, searches: pd.Series | None = None, *,
+                    signal: str | None = None, fit_days: int = 42, min_fit_days: int = 7) -> DemandEstimate:
+    """Demand on sold-out days from a search series that stock does not cap (a marketplace's searches for the
+    product move with the wish to buy, in stock or not).
+
+    ``sales``: daily units (``daily_sales``, indexed by day start); ``searches``: daily search counts on the same
+    days. The link is a straight line, units = a + b x searches, fitted by least squares on the last ``fit_days``
+    days the shop was NOT sold out (at least ``min_fit_days`` of them; spike days among them pin the slope, normal
+    days the level). When those days cannot pin a rising line (slope not positive, or searches that hardly varied),
+    the ratio of their totals is used (a + 0): on a spike it understates, so the estimate stays a floor. A sold-out
+    day's demand is max(sales, a + b x searches), rounded; days without a search count stay censored."""
+    censored = {pd.Timestamp(d).normalize() for d in sold_out_days}
+    daily = sales.sort_index().astype(float)
+    empty = pd.DataFrame({"day": pd.Series([], dtype=object), "sold": [], "searches": [], "estimate": []})
+    hit = [d for d in daily.index if d.normalize() in censored]
+    if not hit or searches is None or searches.empty:
+        why = [] if not hit else [f"sold out on {len(hit)} day(s) and no search series to estimate their demand: "
+                                  "their sales are a floor"]
+        return DemandEstimate(daily, empty, set(d.normalize() for d in hit), signal, None, why)
+    look = pd.Series(searches.to_numpy(dtype=float), index=searches.index.normalize()).groupby(level=0).sum()
+    free = daily[[d.normalize() not in censored for d in daily.index]]
+    pairs = pd.DataFrame({"units": free, "searches": look.reindex(free.index.normalize()).to_numpy()}, index=free.index)
+    pairs = pairs.dropna().tail(int(fit_days))
+    ev: list[str] = []
+    if len(pairs) < min_fit_days or pairs["searches"].sum() <= 0:
+        ev.append(f"sold out on {len(hit)} day(s), but only {len(pairs)} day(s) in stock with a {signal or 'search'} "
+                  "count to learn from: their sales stay a floor")
+        return DemandEstimate(daily, empty, set(d.normalize() for d in hit), signal, None, ev)
+    x, y = pairs["searches"].to_numpy(), pairs["units"].to_numpy()
+    spread = float(np.percentile(x, 90) / max(np.percentile(x, 10), 1e-9))
+    slope, intercept, method = None, 0.0, "ratio"
+    if spread >= 1.5:
+        slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
+        method = "least squares"
+        if slope <= 0:
+            slope = None
+    if slope is None:
+        slope, intercept, method = float(y.sum() / x.sum()), 0.0, "ratio"
+    fitted = intercept + slope * x
+    ss = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float(((y - fitted) ** 2).sum()) / ss if ss > 0 else 0.0
+    rows, left = [], set()
+    out = daily.copy()
+    for day in hit:
+        key = day.normalize()
+        if key not in look.index:
+            left.add(key)
+            continue
+        estimate = max(float(daily[day]), intercept + slope * float(look[key]))
+        out[day] = float(round(estimate))
+        rows.append({"day": key, "sold": float(daily[day]), "searches": float(look[key]), "estimate": int(round(estimate))})
+    imputed = pd.DataFrame(rows, columns=["day", "sold", "searches", "estimate"]) if rows else empty
+    fit = {"intercept": round(intercept, 3), "slope": round(slope, 5), "n_days": int(len(pairs)), "r2": round(r2, 3),
+           "method": method}
+    if len(imputed):
+        ev.append(f"sold out on {len(imputed)} day(s) ({', '.join(d.strftime('%m-%d') for d in imputed['day'])}): "
+                  f"demand estimated from {signal or 'searches'} as {intercept:.1f} + {slope:.4f} x searches "
+                  f"({method} on {len(pairs)} in-stock days, R² {r2:.2f}): "
+                  + ", ".join(f"{r.estimate} (sold {r.sold:.0f})" for r in imputed.itertuples()))
+    if left:
+        ev.append(f"{len(left)} sold-out day(s) without a search count: their sales stay a floor")
+    return DemandEstimate(out, imputed, left, signal, fit, ev)
+
+
+def with_demand(sales: pd.DataFrame | None, estimate: "DemandEstimate | Mapping | None") -> pd.DataFrame | None:
+    """The sales table with each estimated sold-out day's units replaced by its demand estimate (``censored_demand``,
+    or the state's ``demand`` record): what the lifecycle fit reads, so a stock-out is not taken for the fade."""
+    if sales is None or estimate is None:
+        return sales
+    rows = estimate.imputed.to_dict(orient="records") if isinstance(estimate, DemandEstimate) else \
+        list((estimate or {}).get("imputed") or [])
+    if not rows:
+        return sales
+    tz = sales["timestamp"].dt.tz
+    want = {pd.Timestamp(r["day"]).tz_localize(None).normalize() if pd.Timestamp(r["day"]).tzinfo else
+            pd.Timestamp(r["day"]).normalize(): float(r["estimate"]) for r in rows}
+    out = sales.copy()
+    day = (out["timestamp"] - pd.Timedelta(days=1)).dt.tz_localize(None).dt.normalize() if tz is not None else \
+        (out["timestamp"] - pd.Timedelta(days=1)).dt.normalize()
+    total = out.groupby(day)["orders"].transform("sum").astype(float)
+    count = out.groupby(day)["orders"].transform("size").astype(float)
+    hit = day.isin(list(want))
+    if not hit.any():
+        return sales
+    target = day[hit].map(want)
+    share = np.where(total[hit] > 0, out.loc[hit, "orders"].astype(float) / total[hit].where(total[hit] > 0, 1.0),
+                     1.0 / count[hit])
+    out["orders"] = out["orders"].astype(float)
+    out.loc[hit, "orders"] = np.round(target.to_numpy() * share)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -537,16 +655,16 @@ class Increment:
 
 def order_increment(*, demand_over_window: float, backlog: float, on_hand: float, on_order: float, phase: str,
                     confirmed: bool = True, first_order_cap: float | None = None, cash_cap_units: float | None = None,
-                    window_days: float | None = None) -> Increment:
+                    window_days: float | None = None, window_label: str | None = None) -> Increment:
     """Units to order now: forecast demand over the supplier lead-time window plus the backlog, minus stock on
     hand and units already on order. Nothing outside the launching/rising phases; while the spike is not yet
     confirmed by realised sales, at most ``first_order_cap`` (the handbook's conservative first order); never
     more than ``cash_cap_units`` (chapter 09's cap / the 30% cash rule)."""
     need = float(demand_over_window) + float(backlog)
     net = need - float(on_hand) - float(on_order)
-    window = f" over the next {window_days:g} days" if window_days else ""
+    window = window_label if window_label else (f" over the next {window_days:g} days" if window_days else "")
     reasons = [f"need {need:.0f} = forecast demand{window} {demand_over_window:.0f} + backlog {backlog:.0f}; "
-               f"have {on_hand:.0f} on hand + {on_order:.0f} on order"]
+               f"have {on_hand:.0f} {'left then' if window_label else 'on hand'} + {on_order:.0f} on order"]
     if phase not in ORDERING_PHASES:
         reasons.append(f"phase is {phase}: no new production is ordered")
         return Increment(0, need, net, "phase", reasons)
@@ -878,16 +996,44 @@ def approve(manifest: Mapping[str, Any], folder: str | Path, *, by: str, at: Any
 # The state of one spike as of T, derived once per run (the runner records it; chapters read it)
 
 STATE_FILE = "state.json"
-STATE_INPUTS = ("sales", "validation", "stock")  # the spike's tables the state reads (besides its ledger)
+STATE_INPUTS = ("sales", "validation", "stock", "signals")  # the spike's tables the state reads (besides its ledger)
+
+
+def estimate_demand(spike, sales: pd.DataFrame | None, pos: "Position", as_of: pd.Timestamp,
+                    demand_signal: tuple[str, str | None] | None, *, data_root=None) -> DemandEstimate:
+    """``censored_demand`` on the spike's own files: its daily sales, the position's sold-out days, and the search
+    series ``demand_signal`` names in its signals table (when it has one and the series is there)."""
+    from . import contracts as c
+    from .lifecycle import daily_search
+
+    tz = spike.timezone
+    daily = daily_sales(sales, as_of, tz)
+    sold_out = pos.sold_out_days()
+    searches, name = None, None
+    if sold_out and demand_signal and demand_signal[0] and "signals" in spike.data:
+        keyword, platform = demand_signal
+        name = f"{platform + ' ' if platform else ''}searches for {keyword}"
+        signals = c.load_signals(spike.data["signals"], tz=tz, data_root=data_root)
+        try:
+            by_end = daily_search(signals, as_of, keyword, platform or None)
+        except InputError:
+            by_end = None
+        if by_end is not None and len(by_end):
+            # daily_search stamps a day at its end; the sales days are keyed by their start.
+            searches = pd.Series(by_end.to_numpy(dtype=float), index=(by_end.index - pd.Timedelta(days=1)).normalize())
+    return censored_demand(daily, sold_out, searches, signal=name)
 
 
 def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] | None = None,
                 phase_settings: PhaseSettings = PhaseSettings(), data_root: str | Path | None = None,
-                backorders: bool = True, prior=None, fit_settings: "FitSettings | None" = None) -> dict:
+                backorders: bool = True, prior=None, fit_settings: "FitSettings | None" = None,
+                demand_signal: tuple[str, str | None] | None = None) -> dict:
     """The spike's state at ``as_of`` from its own files: the ledger (as of T), the stock position, and the phase
     with its evidence. ``validation_parameters``: chapter 02's parameters, so the validation call here is the
     one chapter 02 makes (and ``validation.go_at``, the first moment it said go); ``fit_settings``: chapter 06's,
-    so the shared forecast is chapter 06's fit. Nothing stamped after ``as_of`` is read."""
+    so the shared forecast is chapter 06's fit; ``demand_signal``: (keyword, platform) of the marketplace search
+    series (chapter 06's ``search_keyword`` / ``search_platform``) that estimates demand on sold-out days
+    (``censored_demand``). Nothing stamped after ``as_of`` is read."""
     from . import contracts as c
     from .record import parse_as_of
 
@@ -920,14 +1066,17 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
     pos = position(ledger, sales, t, fallback_on_hand=fallback, fallback_at=validation_started or t,
                    backorders=backorders)
     exits = ledger.approved("exit")
-    call = derive_phase(as_of=t, sales=daily_sales(sales, t, tz), validation_started=validation_started,
-                        validation_decision=decision, sold_out_days=pos.sold_out_days(),
+    demand = estimate_demand(spike, sales, pos, t, demand_signal, data_root=data_root)
+    call = derive_phase(as_of=t, sales=demand.daily, validation_started=validation_started,
+                        validation_decision=decision, sold_out_days=demand.censored_left,
                         exit_approved_at=exits["approved_at"].min() if len(exits) else None,
                         settings=phase_settings)
-    forecast = demand_forecast(as_of=t, sales=sales, phase=call, validated=validated, prior=prior,
+    if demand.evidence:
+        call.evidence.extend(demand.evidence)
+    forecast = demand_forecast(as_of=t, sales=with_demand(sales, demand), phase=call, validated=validated, prior=prior,
                                validation_started=validation_started, tz=tz, conf=fit_settings.conf,
                                runs=fit_settings.runs, seed=fit_settings.seed, method=fit_settings.method,
-                               sold_out_days=pos.sold_out_days())
+                               sold_out_days=demand.censored_left)
     approvals = ledger.approvals
     return {
         "as_of": t.isoformat(),
@@ -937,6 +1086,7 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
         "validation": {"started": None if validation_started is None else validation_started.isoformat(),
                        "decision": decision, "go_at": None if go_at is None else go_at.isoformat()},
         "position": pos.to_dict(),
+        "demand": demand.to_dict(),
         "forecast": forecast,
         "ledger": {"folder": ledger_folder(spike),
                    "tables": {k: v for k, v in ledger.source.items() if v},
@@ -979,8 +1129,10 @@ def derive_for_run(book, spike, as_of: Any) -> dict:
         params.update(spike.parameters.get("02", {}))
     fit = dict(book.chapters["06"].defaults) if "06" in book.chapters else {}
     fit.update(spike.parameters.get("06", {}))
+    keyword = str(fit.get("search_keyword") or "")
     return spike_state(spike, as_of, validation_parameters=params, prior=life_prior(book, spike, as_of),
-                       fit_settings=FitSettings.from_chapter(fit), backorders=bool(getattr(spike, "backorders", True)))
+                       fit_settings=FitSettings.from_chapter(fit), backorders=bool(getattr(spike, "backorders", True)),
+                       demand_signal=(keyword, str(fit.get("search_platform") or "") or None) if keyword else None)
 
 
 def first_go(events: pd.DataFrame, as_of: Any, settings=None, step_hours: float = 1.0) -> pd.Timestamp | None:

@@ -822,6 +822,8 @@ class LaunchCall:
     cash_on_hand: float | None
     cash_limit: float | None
     evidence: list
+    serves_from: int = 1  # first forecast day the order can serve (the first landing when sold-out demand is lost)
+    sized_on: dict = field(default_factory=dict)  # on_hand / on_order / backlog the increment was sized on
 
     @property
     def purchase_orders(self) -> pd.DataFrame:
@@ -835,7 +837,8 @@ class LaunchCall:
             "covered_until": self.covered_until, "covered_beyond": self.covered_beyond,
             "demand_over_window": self.demand_over_window, "first_order": self.first_order,
             "first_order_cap": self.first_order_cap, "cash_on_hand": self.cash_on_hand, "cash_limit": self.cash_limit,
-            "evidence": list(self.evidence), "plan": self.plan.to_dict(),
+            "evidence": list(self.evidence), "plan": self.plan.to_dict(), "serves_from": self.serves_from,
+            "sized_on": dict(self.sized_on),
         })
 
 
@@ -867,6 +870,26 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
     window, window_note = cover_window(suppliers, settings)
     daily = forecast_daily(forecast, window, settings.demand_level)
     demand = float(daily.sum())
+    lost_sales = not bool(pos.get("backorders", True))
+    size_on_hand, size_on_order, size_backlog = on_hand, on_order, backlog
+    label, lands = None, 1
+    if lost_sales:
+        # Without presale a day's demand beyond stock is lost, not owed: a new order can only serve the days from its
+        # first landing on, and the stock until then sells down by the forecast. Sized on days 1..window, it would
+        # buy units for days it cannot reach and leave them over.
+        landing = first_arrival(suppliers, settings.reserve_share, settings.horizon_days)
+        lands = min(int(landing["arrival_day"]), window) if landing is not None else 1
+        arriving = open_arrivals(open_lines, as_of, window)
+        stock = on_hand
+        for d in range(lands - 1):
+            stock = max(0.0, stock + float(arriving[d]) - float(daily[d]))
+        before = float(arriving[: lands - 1].sum())
+        window_note += (f"; no presale (sold-out demand is lost): the order serves days {lands}-{window}, and stock "
+                        f"left on day {lands} after the forecast sells {on_hand:.0f} on hand + {before:.0f} arriving "
+                        f"down is {stock:.0f}")
+        demand = float(daily[lands - 1:].sum())
+        size_on_hand, size_on_order, size_backlog = stock, max(0.0, on_order - before), 0.0
+        label = f" on days {lands}-{window} (from the first possible landing)"
     confirmed = phase != "launching"
     first, cap = None, None
     if validation_sales is not None:
@@ -879,9 +902,10 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
                                   on_order=on_order)
 
     def size(cash_cap=None):
-        return order_increment(demand_over_window=demand, backlog=backlog, on_hand=on_hand, on_order=on_order,
+        return order_increment(demand_over_window=demand, backlog=size_backlog, on_hand=size_on_hand,
+                               on_order=size_on_order,
                                phase=phase, confirmed=confirmed, first_order_cap=cap, cash_cap_units=cash_cap,
-                               window_days=window)
+                               window_days=window, window_label=label)
 
     def table(units):
         return coverage(as_of=as_of, demand=daily, on_hand=on_hand, backlog=backlog, open_orders=open_lines,
@@ -936,15 +960,22 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
                       window=window_note, coverage=cover, covered_until=until, covered_beyond=beyond, position=pos,
                       demand_over_window=demand, first_order=first, first_order_cap=cap,
                       cash_on_hand=None if cash_on_hand is None else float(cash_on_hand), cash_limit=limit,
-                      evidence=evidence)
+                      evidence=evidence, serves_from=lands,
+                      sized_on={"on_hand": size_on_hand, "on_order": size_on_order, "backlog": size_backlog})
 
 
 def launch_headline(call: LaunchCall) -> str:
     """One line for `spike show` and the team brief: the order with its sizing, or the hold with its reason."""
     inc, pos = call.increment, call.position
-    have = f"have {pos.get('on_hand', 0):.0f} on hand + {pos.get('on_order', 0):.0f} on order"
-    need = (f"need {inc.need:.0f} = forecast {call.demand_over_window:.0f} over {call.cover_days} days + backlog "
-            f"{pos.get('backlog', 0):.0f}")
+    if call.serves_from > 1:  # sold-out demand is lost: sized on what the order can still serve
+        sized = call.sized_on
+        have = (f"have {sized.get('on_hand', 0):.0f} left on day {call.serves_from} + {sized.get('on_order', 0):.0f} "
+                "on order after it")
+        need = f"need {inc.need:.0f} = forecast {call.demand_over_window:.0f} on days {call.serves_from}-{call.cover_days}"
+    else:
+        have = f"have {pos.get('on_hand', 0):.0f} on hand + {pos.get('on_order', 0):.0f} on order"
+        need = (f"need {inc.need:.0f} = forecast {call.demand_over_window:.0f} over {call.cover_days} days + backlog "
+                f"{pos.get('backlog', 0):.0f}")
     if call.decision == "order":
         plan = call.plan
         split = " + ".join(f"{r.supplier} {r.units}" for r in plan.purchase_orders.itertuples())
