@@ -9,6 +9,13 @@ playbook's briefs contained; then the medians over the generated scenarios.
     python benchmarks/bench_closedloop.py --samples starry-mug,fast-fade --generated 20 --every 1d
     python benchmarks/bench_closedloop.py --generated 0 --samples fast-fade --chapters 03,06   # a quick look
 
+On a 2-core machine the 20 generated scenarios take about an hour; they can run as two halves side by side and be
+combined into one report:
+
+    python benchmarks/bench_closedloop.py --samples "" --generated 10 --chapters 03,06 --out /tmp/a.md &
+    python benchmarks/bench_closedloop.py --samples "" --generated 10 --first-seed 11 --chapters 03,06 --out /tmp/b.md
+    python benchmarks/bench_closedloop.py --combine /tmp/a.json,/tmp/b.json --out benchmarks/results/closedloop_generated.md
+
 Writes benchmarks/results/closedloop.md (and closedloop.json). Generated scenarios go to a temporary data root and
 playbook, so the project's own folders are not touched.
 """
@@ -45,7 +52,18 @@ def main(argv=None) -> int:
     parser.add_argument("--every", default="1d")
     parser.add_argument("--chapters", default=None, help="chapters each step runs (default: the follow default)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "closedloop.md"))
+    parser.add_argument("--combine", default=None, help="comma-separated .json results of earlier runs: only write "
+                                                        "their combined report")
     args = parser.parse_args(argv)
+    if args.combine:
+        rows, commands = [], []
+        for path in args.combine.split(","):
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows += data["rows"] if isinstance(data, dict) else data
+            commands += [data["command"]] if isinstance(data, dict) else []
+        write_report(Path(args.out), rows, commands)
+        print(args.out)
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="spike-closedloop-"))
     data, playbook, records = work / "data", work / "playbook", work / "records"
@@ -82,14 +100,24 @@ def main(argv=None) -> int:
         print(f"{name}: playbook {o['playbook']['cost_lost_plus_leftover']:,.0f} handbook "
               f"{o['handbook']['cost_lost_plus_leftover']:,.0f} hindsight {o['hindsight']['cost_lost_plus_leftover']:,.0f}"
               f" contradictions {len(o['contradictions'])} ({rows[-1]['seconds']} s)", file=sys.stderr, flush=True)
+    command = (f"python benchmarks/bench_closedloop.py --samples '{args.samples}' --generated {args.generated} "
+               f"--first-seed {args.first_seed} --every {args.every}" +
+               (f" --chapters {args.chapters}" if args.chapters else ""))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, ensure_ascii=False, indent=1),
+                                        encoding="utf-8")
+    write_report(out, rows, [command])
+    print(out)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def write_report(out: Path, rows: list[dict], commands: list[str]) -> None:
     lines = ["# Closed-loop replays: playbook vs handbook vs hindsight", "",
-             f"Command: `python benchmarks/bench_closedloop.py --samples {args.samples} --generated {args.generated} "
-             f"--every {args.every}" + (f" --chapters {args.chapters}" if args.chapters else "") + "`", "",
-             "Cost = lost units x margin + leftover units x (unit cost - salvage); lower is better. Fill = units sold / "
-             "demand.", "",
+             "Command(s): " + "; ".join(f"`{c}`" for c in commands), "",
+             "Cost = lost units x margin + leftover units x (unit cost - salvage); lower is better. Lost = the "
+             "scenario's demand not served; fill = share of that demand served.", "",
              "| scenario | kind | playbook cost | handbook cost | hindsight cost | fill (p / h / hs) | lost (p / h) | "
              "leftover (p / h) | contradictions |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -98,20 +126,20 @@ def main(argv=None) -> int:
                      f"{r['playbook.fill_rate']:.2f} / {r['handbook.fill_rate']:.2f} / {r['hindsight.fill_rate']:.2f} | "
                      f"{r['playbook.lost_units']:,.0f} / {r['handbook.lost_units']:,.0f} | "
                      f"{r['playbook.leftover_units']:,.0f} / {r['handbook.leftover_units']:,.0f} | {r['contradictions']} |")
-    generated = [r for r in rows if r["kind"] != "sample"]
-    if generated:
-        med = {p: statistics.median(r[f"{p}.cost_lost_plus_leftover"] for r in generated)
+    for kind, label in ((lambda r: r["kind"] == "sample", "sample"), (lambda r: r["kind"] != "sample", "generated")):
+        chosen = [r for r in rows if kind(r)]
+        if not chosen:
+            continue
+        med = {p: statistics.median(r[f"{p}.cost_lost_plus_leftover"] for r in chosen)
                for p in ("playbook", "handbook", "hindsight")}
-        wins = sum(r["playbook.cost_lost_plus_leftover"] < r["handbook.cost_lost_plus_leftover"] for r in generated)
-        lines += ["", f"Median over {len(generated)} generated scenarios: playbook {med['playbook']:,.0f}, handbook "
+        wins = sum(r["playbook.cost_lost_plus_leftover"] < r["handbook.cost_lost_plus_leftover"] for r in chosen)
+        ties = sum(r["playbook.cost_lost_plus_leftover"] == r["handbook.cost_lost_plus_leftover"] for r in chosen)
+        lines += ["", f"Median over {len(chosen)} {label} scenario(s): playbook {med['playbook']:,.0f}, handbook "
                       f"{med['handbook']:,.0f}, hindsight {med['hindsight']:,.0f}; the playbook costs less than the "
-                      f"handbook on {wins} of {len(generated)}."]
+                      f"handbook on {wins} of {len(chosen)}, the same on {ties}."]
     texts = sorted({t for r in rows for t in r["contradiction_texts"]})
     lines += ["", "Contradictions seen: " + ("none" if not texts else "; ".join(texts))]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(out)
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

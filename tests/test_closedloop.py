@@ -53,6 +53,10 @@ def test_shop_cancel_and_markdown_lift():
     assert (shop.sold[0], shop.on_hand, shop.revenue) == (8.0, 2.0, 8 * 40.0)
     shop.simulate(1)
     assert (shop.sold[1], shop.lost[1]) == (2.0, 3.0)
+    # Sold out at 30% off: 5 x 0.7^-2 = 10.2 -> 10 wanted, none sold; lost is the scenario's 5, not the lifted 10.
+    shop.discount[2] = 0.3
+    shop.simulate(2)
+    assert (shop.sold[2], shop.lost[2]) == (0.0, 5.0)
 
 
 def test_an_approved_markdown_ladder_holds_each_step_until_the_next():
@@ -61,3 +65,5 @@ def test_an_approved_markdown_ladder_holds_each_step_until_the_next():
                          "discount": [0.1, 0.3]})
     cl.apply_markdown(shop, plan, from_day=4)  # approved on day 4: days before it keep the normal price
     assert shop.discount == {4: 0.1, 5: 0.3, 6: 0.3, 7: 0.3}
+    cl.apply_markdown(shop, None, from_day=6)  # a later step holds the price: normal from day 6 on
+    assert shop.discount == {4: 0.1, 5: 0.3}

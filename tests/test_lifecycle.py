@@ -397,7 +397,13 @@ def test_brake_and_markdown_follow_the_phase():
         assert lc.braking(phase, calm) and lc.marking_down(phase, calm)
     for phase in ("launching", "rising", "peak"):
         assert not lc.braking(phase, calm) and not lc.marking_down(phase, calm)
-        assert lc.braking(phase, fired) and not lc.marking_down(phase, fired)  # the signal brakes, never marks down
+        assert not lc.marking_down(phase, fired)  # the signal never marks down
+    # Past the top the signal brakes; while the spike still rises (chapter 03 orders on that phase) it does not.
+    assert lc.braking("peak", fired) and lc.braking(None, fired)
+    assert not lc.braking("rising", fired) and not lc.braking("launching", fired)
+    verdict, reasons = lc.decide(None, fired, lc.brake_open_lines(None, "2025-03-20 12:00", brake=False),
+                                 None, pd.DataFrame(columns=["detail"]), phase="rising")
+    assert verdict == "hold course" and any("no brake while chapter 03 orders" in r for r in reasons)
     lines = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=True, suppliers=_suppliers())
     plan = lc.markdown_ladder(100, [5.0] * 7, price=50.0)
     no_risks = pd.DataFrame(columns=["detail"])

@@ -443,7 +443,7 @@ def test_sold_out_demand_is_estimated_from_the_search_series():
     assert est.fit["slope"] == pytest.approx(0.24, abs=1e-6) and est.fit["intercept"] == pytest.approx(-16, abs=1e-3)
     assert est.daily.iloc[7:].tolist() == [104.0, 44.0, 20.0]
     assert est.daily.iloc[:7].tolist() == sold.iloc[:7].tolist()  # days in stock are their sales
-    assert est.imputed["estimate"].tolist() == [104, 44, 20] and not est.censored_left
+    assert est.imputed["estimate"].tolist() == [104, 44, 20] and not est.censored_left and not est.floor_days
     assert "淘宝 searches for 星空杯" in est.evidence[0] and "104 (sold 40)" in est.evidence[0]
 
 
@@ -455,6 +455,7 @@ def test_sold_out_demand_without_a_usable_search_link_stays_a_floor():
     est = state.censored_demand(sold, sold.index[7:], flat)
     assert est.fit["method"] == "ratio"
     assert est.daily.iloc[7:].tolist() == [41.0, 50.0]
+    assert est.floor_days == {d.normalize() for d in sold.index[7:]}  # a ratio estimate is still a floor
     # Too few in-stock days, or no search series at all: nothing estimated, the days stay censored.
     few = state.censored_demand(sold.iloc[4:], sold.index[7:], flat)
     assert few.fit is None and few.censored_left == {d.normalize() for d in sold.index[7:]}

@@ -196,7 +196,10 @@ class Shop:
         want = float(np.floor(w.demand[day] * ((1.0 - d) ** w.elasticity if d > 0 else 1.0) + 0.5))
         sell = min(want, self.on_hand)
         self.on_hand -= sell
-        self.sold[day], self.lost[day], self.stock_end[day] = sell, want - sell, self.on_hand
+        # Lost: the scenario's demand that went unserved. Extra demand a markdown would have drawn is not a loss of
+        # the spike's demand (and a markdown still in force when demand returns must not count twice).
+        lost = max(0.0, float(w.demand[day]) - sell)
+        self.sold[day], self.lost[day], self.stock_end[day] = sell, lost, self.on_hand
         self.revenue += sell * w.price * (1.0 - d)
         self.cash[day] = self.revenue - self.spend
 
@@ -205,10 +208,10 @@ class Shop:
         n = len(w.days)
         arriving_later = sum(ln.units for ln in self.lines if ln.arrival >= n)
         leftover = float(self.on_hand + arriving_later)
-        demand = float(np.sum(self.sold + self.lost))
+        demand = float(np.sum(w.demand))
         lost = float(self.lost.sum())
         return {
-            "fill_rate": round(float(self.sold.sum()) / demand, 4) if demand > 0 else 1.0,
+            "fill_rate": round(float(np.sum(w.demand - self.lost)) / demand, 4) if demand > 0 else 1.0,
             "lost_units": round(lost, 1),
             "leftover_units": round(leftover, 1),
             "leftover_value": round(leftover * w.unit_cost, 2),
@@ -220,10 +223,15 @@ class Shop:
         }
 
 
-def apply_markdown(shop: Shop, plan: pd.DataFrame, from_day: int) -> None:
+def apply_markdown(shop: Shop, plan: pd.DataFrame | None, from_day: int) -> None:
     """An approved markdown ladder (chapter 06: one row per step, each from ``from_date`` until the next step's)
-    sets the shop's discount on every day from ``from_day`` on; the last step holds to the end."""
+    sets the shop's discount on every day from ``from_day`` on; the last step holds to the end. Each approval
+    replaces the price plan from ``from_day`` on: no ladder (``None`` or empty) is the normal price."""
     w = shop.world
+    for d in [d for d in shop.discount if d >= from_day]:
+        del shop.discount[d]
+    if plan is None or not len(plan):
+        return
     col = next((c for c in ("from_date", "date", "start") if c in plan), None)
     if col is None:
         return
@@ -465,6 +473,9 @@ def follow_replay(spike_name: str, start: Any, end: Any, *, every: str = "1d", c
             if isinstance(plan, pd.DataFrame) and len(plan) and "discount" in plan and \
                     (ledger.approvals["run_id"].astype(str).eq(m["run_id"]) & ledger.approvals["kind"].eq("markdown")).any():
                 apply_markdown(shop, plan, from_day=day)
+            elif "06" in results:
+                # Chapter 06 holds the price this step (no live ladder): the price plan from tomorrow is the normal price.
+                apply_markdown(shop, None, from_day=day + 1)
             until = world.index_of(steps[i + 1]) if i + 1 < len(steps) else day + 1
             simulated = _live(shop, simulated, min(until, len(world.days)), sim)
             manifest["steps"].append({"as_of": step.isoformat(), "run_id": m["run_id"], "status": m["status"],

@@ -1045,10 +1045,17 @@ def long_term_commitment_risk(orders: pd.DataFrame | None, remaining_high: float
 # ------------------------------------------------------------------------------------------- the call
 
 
+ORDERING_PHASES = ("launching", "rising")  # chapter 03 orders the increment in these (spikekit.state)
+
+
 def braking(phase: str | None, signal: DeclineSignal) -> bool:
-    """Brake production only once the spike is declining or over (its phase), or the decline signal has fired.
-    Without a phase (no spike state) the signal alone decides."""
-    return (phase in BRAKE_PHASES) or signal.fired
+    """Brake production once the spike is declining or over (its phase), or when the decline signal has fired past
+    the top (phase peak). While the spike is launching or rising the phase rules: it reads the sales and, on sold-out
+    days, the demand estimated from the same search series, and chapter 03 orders on it; braking then would cancel
+    the order the same brief places. Without a phase (no spike state) the signal alone decides."""
+    if phase in BRAKE_PHASES:
+        return True
+    return signal.fired and phase not in ORDERING_PHASES
 
 
 def marking_down(phase: str | None, signal: DeclineSignal) -> bool:
@@ -1095,6 +1102,9 @@ def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, pla
         reasons.append(f"no markdown yet: the sales do not show the decline (phase {phase})")
     else:
         verdict = "hold course"
+        if signal.fired and phase in ORDERING_PHASES:
+            reasons.append(f"the search decline signal fired, but the spike is still {phase} in the sales and the "
+                           "estimated demand: no brake while chapter 03 orders on that phase; watch the next days")
         if phase == "peak":
             reasons.append("past the top: no new production is ordered (only while launching or rising); the brake "
                            "and the markdown wait for the decline")

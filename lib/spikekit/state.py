@@ -382,6 +382,14 @@ class DemandEstimate:
     fit: dict | None  # intercept, slope, n_days, r2, method
     evidence: list[str] = field(default_factory=list)
 
+    @property
+    def floor_days(self) -> set:
+        """Sold-out days whose demand is still only a floor: not estimated, or estimated by the ratio of totals
+        (learnt on normal days only, it understates a spike). The forecast keeps the validated curve under them."""
+        if self.fit is not None and self.fit.get("method") == "least squares":
+            return set(self.censored_left)
+        return set(self.censored_left) | {pd.Timestamp(d).normalize() for d in self.imputed["day"]}
+
     def to_dict(self) -> dict:
         return {"signal": self.signal, "fit": self.fit, "evidence": list(self.evidence),
                 "imputed": [{"day": r["day"].strftime("%Y-%m-%d"), "sold": round(float(r["sold"]), 1),
@@ -1076,7 +1084,7 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
     forecast = demand_forecast(as_of=t, sales=with_demand(sales, demand), phase=call, validated=validated, prior=prior,
                                validation_started=validation_started, tz=tz, conf=fit_settings.conf,
                                runs=fit_settings.runs, seed=fit_settings.seed, method=fit_settings.method,
-                               sold_out_days=demand.censored_left)
+                               sold_out_days=demand.floor_days)
     approvals = ledger.approvals
     return {
         "as_of": t.isoformat(),
