@@ -470,3 +470,28 @@ def test_estimated_demand_replaces_the_sold_out_days_in_the_sales_table():
     assert adjusted["orders"].tolist() == [10, 104, 30]  # the row stamped 03-03 00:00 counts 03-02
     assert sales["orders"].tolist() == [10, 40, 30]  # the table read is not changed
     assert state.with_demand(sales, None) is sales
+
+
+def test_a_second_wave_after_the_decline_or_the_exit_is_rising_again():
+    # First wave to 210, down to 30 a day (declining), then a second wave: 40, 90, 150, 220 a day. A new wave is
+    # the 3-day mean two days running at 2x its lowest since the peak and at 3x the baseline (10).
+    lull = [30, 30, 30]
+    second = [40, 90, 150, 220]
+    series = _spike_series(BASE + RISE + TOP + [160, 130, 100, 60] + lull + second)
+    opts = dict(first_alert=series.index[12], validation_started=series.index[13], validation_decision="go")
+    before = series.iloc[:-len(second) + 1]  # only the first day of the second wave known
+    as_of = before.index[-1] + pd.Timedelta(days=1)
+    assert state.derive_phase(as_of=as_of, sales=before, **opts).phase == "declining"
+    as_of = series.index[-1] + pd.Timedelta(days=1)
+    call = state.derive_phase(as_of=as_of, sales=series, **opts)
+    # 3-day means: lull 30, 30 (lowest: 30 on the lull's 3rd day), then 33.3, 53.3, 93.3, 153.3. The first two days
+    # running at >= max(3 x 10, 2 x 30) = 60 are 93.3 and 153.3: the wave takes off on the day of 150.
+    assert call.phase == "rising" and call.wave_start == series.index[-5] and call.takeoff == series.index[-2]
+    assert any("a new wave" in e for e in call.evidence)
+    # An approved exit no longer hides it: still rising, and exited without the second wave.
+    exited = state.derive_phase(as_of=as_of, sales=series, exit_approved_at=series.index[-6], **opts)
+    assert exited.phase == "rising" and exited.wave_start is not None
+    flat = state.derive_phase(as_of=before.index[-1] + pd.Timedelta(days=1), sales=before,
+                              exit_approved_at=series.index[-6], **opts)
+    assert flat.phase == "exited" and flat.evidence[0].startswith("exit approved")
+    assert state.PhaseCall.from_dict(call.to_dict(), TZ).wave_start == call.wave_start

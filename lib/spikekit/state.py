@@ -503,6 +503,7 @@ class PhaseSettings:
     decline_days: int = 3  # ... for 3 days in a row (here: below the peak by that much, uncensored days)
     exit_multiple: float = 1.5  # after the decline, back under 1.5x the baseline = the spike is over
     peak_share: float = 0.9  # within 10% of the highest level so far and no longer climbing = peak
+    rerise_multiple: float = 2.0  # after the decline or exit: back at 2x the lowest level since = a new wave
 
 
 @dataclass
@@ -514,6 +515,7 @@ class PhaseCall:
     decline_from: pd.Timestamp | None = None
     baseline: float | None = None
     level: float | None = None  # latest smoothed daily sales
+    wave_start: pd.Timestamp | None = None  # a later wave's lowest day before it: its curve starts there
 
     @classmethod
     def from_dict(cls, detail: Mapping[str, Any], tz: str = "Asia/Shanghai") -> "PhaseCall":
@@ -522,14 +524,15 @@ class PhaseCall:
         number = lambda v: None if v is None else float(v)  # noqa: E731
         return cls(str(detail.get("phase")), list(detail.get("evidence") or []), stamp(detail.get("takeoff")),
                    stamp(detail.get("peak_day")), stamp(detail.get("decline_from")), number(detail.get("baseline")),
-                   number(detail.get("level")))
+                   number(detail.get("level")), stamp(detail.get("wave_start")))
 
     def to_dict(self) -> dict:
         iso = lambda v: None if v is None else pd.Timestamp(v).isoformat()  # noqa: E731
         return {"phase": self.phase, "evidence": list(self.evidence), "takeoff": iso(self.takeoff),
                 "peak_day": iso(self.peak_day), "decline_from": iso(self.decline_from),
                 "baseline": None if self.baseline is None else round(float(self.baseline), 2),
-                "level": None if self.level is None else round(float(self.level), 2)}
+                "level": None if self.level is None else round(float(self.level), 2),
+                "wave_start": iso(self.wave_start)}
 
 
 def daily_sales(sales: pd.DataFrame | None, as_of: Any, tz: str = "Asia/Shanghai") -> pd.Series:
@@ -549,9 +552,7 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
     ``sold_out_days``: days whose sales were capped by stock (they cannot show a decline)."""
     ev: list[str] = []
     s = settings
-    if exit_approved_at is not None and not pd.isna(exit_approved_at):
-        return PhaseCall("exited", [f"exit approved {pd.Timestamp(exit_approved_at):%Y-%m-%d %H:%M}"])
-    if validation_decision == "no-go":
+    if validation_decision == "no-go" and (exit_approved_at is None or pd.isna(exit_approved_at)):
         return PhaseCall("no-go", ["chapter 02's validation said no-go"])
     censored = {pd.Timestamp(d).normalize() for d in sold_out_days}
     sales = sales.sort_index().astype(float)
@@ -580,6 +581,9 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
     held = above & above.shift(-1, fill_value=False)
     took_off = after[held]
     level = float(smooth.iloc[-1]) if len(smooth) else None
+    if took_off.empty and exit_approved_at is not None and not pd.isna(exit_approved_at):
+        return PhaseCall("exited", [f"exit approved {pd.Timestamp(exit_approved_at):%Y-%m-%d %H:%M}"],
+                         baseline=baseline, level=level)
     if took_off.empty:
         if first_alert is not None and not pd.isna(first_alert):
             ev.append(f"alert {pd.Timestamp(first_alert):%Y-%m-%d %H:%M}")
@@ -608,6 +612,50 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
               f"{took_off.iloc[0] / baseline:.1f}x the baseline {baseline:.0f}/day)")
     if validation_decision not in (None, "go"):
         ev.append(f"validation call {validation_decision}, but the sales have taken off")
+    call = _after_takeoff(smooth, takeoff, censored, baseline, level, ev, s)
+    exited_at = None if exit_approved_at is None or pd.isna(exit_approved_at) else pd.Timestamp(exit_approved_at)
+    # A later wave: once the spike is declining, over, or its exit approved, demand that climbs again well above
+    # its lowest level since (and above the takeoff level) is a new wave, evaluated from its own takeoff.
+    for _ in range(3):
+        if call.phase not in ("declining", "exited") and exited_at is None:
+            break
+        since = exited_at.normalize() if exited_at is not None else call.peak_day
+        wave = _next_wave(smooth, since, baseline, s)
+        if wave is None:
+            break
+        trough_day, wave_takeoff = wave
+        wave_ev = [f"a new wave: after the {'approved exit' if exited_at is not None else 'decline'}, demand fell to "
+                   f"{smooth[trough_day]:.0f}/day on {trough_day:%m-%d} and climbed to {smooth[wave_takeoff]:.0f}/day by "
+                   f"{wave_takeoff:%m-%d} ({s.rerise_multiple:g}x that low, two days running)"]
+        call = _after_takeoff(smooth, wave_takeoff, censored, baseline, level, wave_ev, s)
+        call.wave_start, call.evidence = trough_day, ev + call.evidence
+        exited_at = None
+    if exited_at is not None:
+        return PhaseCall("exited", [f"exit approved {exited_at:%Y-%m-%d %H:%M}"] + ev, call.takeoff, call.peak_day,
+                         call.decline_from, baseline, level)
+    return call
+
+
+def _next_wave(smooth: pd.Series, since: pd.Timestamp, baseline: float,
+               s: PhaseSettings) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(lowest day, takeoff day) of a new rise after ``since``: the smoothed level two days running at
+    ``rerise_multiple`` x its lowest since then and at ``takeoff_multiple`` x the baseline; None without one."""
+    tail = smooth[smooth.index > since]
+    low, low_day = math.inf, None
+    values, days = tail.to_numpy(dtype=float), list(tail.index)
+    for i in range(len(values) - 1):
+        if values[i] < low:
+            low, low_day = values[i], days[i]
+        bar = max(s.takeoff_multiple * baseline, s.rerise_multiple * max(low, 1.0))
+        if low_day is not None and days[i] > low_day and values[i] >= bar and values[i + 1] >= bar:
+            return low_day, days[i]
+    return None
+
+
+def _after_takeoff(smooth: pd.Series, takeoff: pd.Timestamp, censored: set, baseline: float, level: float | None,
+                   ev: list[str], s: PhaseSettings) -> PhaseCall:
+    """Rising, peak, declining or exited from the smoothed sales since ``takeoff`` (see ``derive_phase``)."""
+    ev = list(ev)
     spike = smooth[smooth.index >= takeoff]
     uncensored = spike[[d not in censored for d in spike.index]]
     peak_day = spike.idxmax()
@@ -627,7 +675,7 @@ def derive_phase(*, as_of: Any, sales: pd.Series, first_alert: Any = None, valid
         # top; until uncensored days show a decline the spike is taken as still rising.
         ev.append("sold out the last two days: demand is at least what sold, the top cannot be told yet")
         return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
-    if len(tail) == s.decline_days and bool((tail < (1 - s.decline_drop) * peak).all()):
+    if declining_now:
         decline_from = tail.index[0]
         ev.append(f"{s.decline_days} days below the peak ({peak:.0f}/day on {peak_day:%m-%d}) by more than "
                   f"{s.decline_drop:.0%}: latest {level:.0f}/day")
@@ -1269,7 +1317,8 @@ def lifecycle_fit(sales: pd.DataFrame | None, as_of: Any, phase: PhaseCall, prio
     t = _ts(as_of, tz)
     baseline = float(phase.baseline or 0.0)
     known = daily_sales(sales, t, tz)
-    start = rise_start(known, phase.takeoff, baseline)
+    # A later wave's curve starts at its lowest day: walking back from its takeoff would run into the wave before.
+    start = phase.wave_start if phase.wave_start is not None else rise_start(known, phase.takeoff, baseline)
     options = dict(takeoff=start, baseline=baseline, conf=settings.conf, runs=settings.runs, seed=settings.seed,
                    method=settings.method)
     fit = fit_bass(sales, t, prior, **options)
