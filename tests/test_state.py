@@ -432,17 +432,17 @@ def _days(values: list[float], start: str = "2025-03-01") -> pd.Series:
 
 
 def test_sold_out_demand_is_estimated_from_the_search_series():
-    # In stock on the first 7 days: units = 0.24 x searches - 16 exactly (five normal days, two spike days pin the
-    # slope). Days 8 and 9 sold out at 40 and 30 units with 500 and 250 searches: 0.24 x 500 - 16 = 104 and
+    # In stock on the first 8 days: units = 0.24 x searches - 16 exactly (five normal days, three spike days pin
+    # the slope). Days 9 and 10 sold out at 40 and 30 units with 500 and 250 searches: 0.24 x 500 - 16 = 104 and
     # 0.24 x 250 - 16 = 44. A sold-out day with searches that predict less than it sold keeps its sales (a floor).
-    sold = _days([8, 8, 8, 8, 8, 32, 56, 40, 30, 20])
-    searches = _days([100, 100, 100, 100, 100, 200, 300, 500, 250, 100])
-    out = sold.index[7:]
+    sold = _days([8, 8, 8, 8, 8, 32, 56, 80, 40, 30, 20])
+    searches = _days([100, 100, 100, 100, 100, 200, 300, 400, 500, 250, 100])
+    out = sold.index[8:]
     est = state.censored_demand(sold, out, searches, signal="淘宝 searches for 星空杯")
     assert est.fit["method"] == "least squares"
     assert est.fit["slope"] == pytest.approx(0.24, abs=1e-6) and est.fit["intercept"] == pytest.approx(-16, abs=1e-3)
-    assert est.daily.iloc[7:].tolist() == [104.0, 44.0, 20.0]
-    assert est.daily.iloc[:7].tolist() == sold.iloc[:7].tolist()  # days in stock are their sales
+    assert est.daily.iloc[8:].tolist() == [104.0, 44.0, 20.0]
+    assert est.daily.iloc[:8].tolist() == sold.iloc[:8].tolist()  # days in stock are their sales
     assert est.imputed["estimate"].tolist() == [104, 44, 20] and not est.censored_left and not est.floor_days
     assert "淘宝 searches for 星空杯" in est.evidence[0] and "104 (sold 40)" in est.evidence[0]
 
@@ -460,6 +460,20 @@ def test_sold_out_demand_without_a_usable_search_link_stays_a_floor():
     few = state.censored_demand(sold.iloc[4:], sold.index[7:], flat)
     assert few.fit is None and few.censored_left == {d.normalize() for d in sold.index[7:]}
     assert state.censored_demand(sold, sold.index[7:], None).censored_left == {d.normalize() for d in sold.index[7:]}
+
+
+def test_without_in_stock_spike_days_the_validation_sets_the_scale():
+    # The shop sold out as the spike began: no in-stock spike day to pin a slope (normal days with searches from
+    # 80 to 130 would read noise as one). Chapter 02 validated 60 a day on days 8-9, which had 250 and 350 searches
+    # (300 a day): 0.2 units per search, so day 10's 600 searches are 120 units, day 11's 400 are 80.
+    sold = _days([8, 9, 8, 10, 8, 9, 8, 20, 25, 30, 30])
+    searches = _days([80, 130, 90, 120, 85, 125, 95, 250, 350, 600, 400])
+    est = state.censored_demand(sold, sold.index[7:], searches, calibration=(sold.index[7:9], 60.0))
+    assert est.fit["method"] == "validation" and est.fit["slope"] == pytest.approx(0.2)
+    assert est.daily.iloc[7:].tolist() == [50.0, 70.0, 120.0, 80.0]
+    assert not est.floor_days and "validated 60 a day" in est.evidence[0]
+    # Without the validation's scale the ratio of normal days is a floor.
+    assert state.censored_demand(sold, sold.index[7:], searches).floor_days == {d.normalize() for d in sold.index[7:]}
 
 
 def test_estimated_demand_replaces_the_sold_out_days_in_the_sales_table():

@@ -386,7 +386,7 @@ class DemandEstimate:
     def floor_days(self) -> set:
         """Sold-out days whose demand is still only a floor: not estimated, or estimated by the ratio of totals
         (learnt on normal days only, it understates a spike). The forecast keeps the validated curve under them."""
-        if self.fit is not None and self.fit.get("method") == "least squares":
+        if self.fit is not None and self.fit.get("method") in ("least squares", "validation"):
             return set(self.censored_left)
         return set(self.censored_left) | {pd.Timestamp(d).normalize() for d in self.imputed["day"]}
 
@@ -399,16 +399,21 @@ class DemandEstimate:
 
 
 def censored_demand(sales: pd.Series, sold_out_days: Iterable, searches: pd.Series | None = None, *,
-                    signal: str | None = None, fit_days: int = 42, min_fit_days: int = 7) -> DemandEstimate:
+                    signal: str | None = None, fit_days: int = 42, min_fit_days: int = 7, min_spike_days: int = 3,
+                    calibration: tuple[Iterable, float] | None = None) -> DemandEstimate:
     """Demand on sold-out days from a search series that stock does not cap (a marketplace's searches for the
     product move with the wish to buy, in stock or not).
 
     ``sales``: daily units (``daily_sales``, indexed by day start); ``searches``: daily search counts on the same
     days. The link is a straight line, units = a + b x searches, fitted by least squares on the last ``fit_days``
-    days the shop was NOT sold out (at least ``min_fit_days`` of them; spike days among them pin the slope, normal
-    days the level). When those days cannot pin a rising line (slope not positive, or searches that hardly varied),
-    the ratio of their totals is used (a + 0): on a spike it understates, so the estimate stays a floor. A sold-out
-    day's demand is max(sales, a + b x searches), rounded; days without a search count stay censored."""
+    days the shop was NOT sold out (at least ``min_fit_days`` of them), when at least ``min_spike_days`` of them are
+    spike days (sales at 3x their median or more): they pin the slope, the normal days the level. Without them
+    (the shop sold out as the spike began) a line through normal days only would read noise as the slope; then
+    ``calibration`` = (the validation's days, chapter 02's validated daily demand) scales the searches so those
+    days match the validated demand (units = b x searches: the search series gives the shape, the validation the
+    level). Failing both, the ratio of the in-stock totals (a + 0), which understates a spike: a floor
+    (``floor_days``). A sold-out day's demand is max(sales, a + b x searches), rounded; days without a search count
+    stay censored."""
     censored = {pd.Timestamp(d).normalize() for d in sold_out_days}
     daily = sales.sort_index().astype(float)
     empty = pd.DataFrame({"day": pd.Series([], dtype=object), "sold": [], "searches": [], "estimate": []})
@@ -428,12 +433,20 @@ def censored_demand(sales: pd.Series, sold_out_days: Iterable, searches: pd.Seri
         return DemandEstimate(daily, empty, set(d.normalize() for d in hit), signal, None, ev)
     x, y = pairs["searches"].to_numpy(), pairs["units"].to_numpy()
     spread = float(np.percentile(x, 90) / max(np.percentile(x, 10), 1e-9))
-    slope, intercept, method = None, 0.0, "ratio"
-    if spread >= 1.5:
+    spike_days = int((y >= 3.0 * max(float(np.median(y)), 1.0)).sum())
+    slope, intercept, method, note = None, 0.0, "ratio", ""
+    if spread >= 1.5 and spike_days >= min_spike_days:
         slope, intercept = (float(v) for v in np.polyfit(x, y, 1))
         method = "least squares"
         if slope <= 0:
-            slope = None
+            slope, intercept = None, 0.0
+    if slope is None and calibration is not None:
+        days, level = calibration
+        during = look.reindex(pd.DatetimeIndex([pd.Timestamp(d).normalize() for d in days])).dropna()
+        if len(during) and float(during.mean()) > 0 and float(level) > 0:
+            slope, method = float(level) / float(during.mean()), "validation"
+            note = (f"; scaled so the validation's {len(during)} day(s) ({float(during.mean()):.0f} searches a day) "
+                    f"match chapter 02's validated {float(level):.0f} a day")
     if slope is None:
         slope, intercept, method = float(y.sum() / x.sum()), 0.0, "ratio"
     fitted = intercept + slope * x
@@ -455,7 +468,8 @@ def censored_demand(sales: pd.Series, sold_out_days: Iterable, searches: pd.Seri
     if len(imputed):
         ev.append(f"sold out on {len(imputed)} day(s) ({', '.join(d.strftime('%m-%d') for d in imputed['day'])}): "
                   f"demand estimated from {signal or 'searches'} as {intercept:.1f} + {slope:.4f} x searches "
-                  f"({method} on {len(pairs)} in-stock days, R² {r2:.2f}): "
+                  + (f"({method} on {len(pairs)} in-stock days, R² {r2:.2f}): " if method != "validation" else
+                     f"({method}{note}): ")
                   + ", ".join(f"{r.estimate} (sold {r.sold:.0f})" for r in imputed.itertuples()))
     if left:
         ev.append(f"{len(left)} sold-out day(s) without a search count: their sales stay a floor")
@@ -1056,7 +1070,8 @@ STATE_INPUTS = ("sales", "validation", "stock", "signals")  # the spike's tables
 
 
 def estimate_demand(spike, sales: pd.DataFrame | None, pos: "Position", as_of: pd.Timestamp,
-                    demand_signal: tuple[str, str | None] | None, *, data_root=None) -> DemandEstimate:
+                    demand_signal: tuple[str, str | None] | None, *, data_root=None,
+                    calibration: tuple[Iterable, float] | None = None) -> DemandEstimate:
     """``censored_demand`` on the spike's own files: its daily sales, the position's sold-out days, and the search
     series ``demand_signal`` names in its signals table (when it has one and the series is there)."""
     from . import contracts as c
@@ -1077,7 +1092,7 @@ def estimate_demand(spike, sales: pd.DataFrame | None, pos: "Position", as_of: p
         if by_end is not None and len(by_end):
             # daily_search stamps a day at its end; the sales days are keyed by their start.
             searches = pd.Series(by_end.to_numpy(dtype=float), index=(by_end.index - pd.Timedelta(days=1)).normalize())
-    return censored_demand(daily, sold_out, searches, signal=name)
+    return censored_demand(daily, sold_out, searches, signal=name, calibration=calibration)
 
 
 def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] | None = None,
@@ -1122,7 +1137,12 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
     pos = position(ledger, sales, t, fallback_on_hand=fallback, fallback_at=validation_started or t,
                    backorders=backorders)
     exits = ledger.approved("exit")
-    demand = estimate_demand(spike, sales, pos, t, demand_signal, data_root=data_root)
+    calibration = None
+    if validated and validation_started is not None and validated.get("estimate"):
+        # The 48-hour validation measured demand: its days give the search series its scale.
+        first_day = validation_started.normalize()
+        calibration = ([first_day, first_day + pd.Timedelta(days=1)], float(validated["estimate"]))
+    demand = estimate_demand(spike, sales, pos, t, demand_signal, data_root=data_root, calibration=calibration)
     call = derive_phase(as_of=t, sales=demand.daily, validation_started=validation_started,
                         validation_decision=decision, sold_out_days=demand.censored_left,
                         exit_approved_at=exits["approved_at"].min() if len(exits) else None,
