@@ -3217,6 +3217,18 @@ def spike_file_text(scenario: Scenario) -> str:
             f"    ad_spend_per_day: {scenario.product_ad_spend_per_day:.1f}     # this product's own ad spend\n")
 
 
+def _ignore_generated_spike(spikes: Path, file_name: str) -> None:
+    """List a generated spike file in ``<spikes>/.gitignore`` (which ignores itself), so a scenario made on demand
+    is never committed by accident: like its data under ``generated/``, it is reproducible from its seed."""
+    ignore = spikes / ".gitignore"
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
+    if not lines:
+        lines = ["# Spike files written by `python -m spikekit.samples new` (reproducible from their seed)", ".gitignore"]
+    if file_name not in lines:
+        lines.append(file_name)
+        ignore.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def create(name: str, seed: int, shape: str, data_root: Path | str | None = None,
            playbook: Path | str | None = None, force: bool = False) -> tuple[Path, Path]:
     """Make scenario ``name`` from ``seed`` and ``shape``: its files under <data root>/generated/<name>/ and
@@ -3258,6 +3270,7 @@ def create(name: str, seed: int, shape: str, data_root: Path | str | None = None
         os.replace(staging, target)
         moved_in = True
         os.replace(spike_staging, spike_file)
+        _ignore_generated_spike(spikes, spike_file.name)
     except BaseException:
         shutil.rmtree(target if moved_in else staging, ignore_errors=True)
         spike_staging.unlink(missing_ok=True)
