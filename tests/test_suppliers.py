@@ -347,7 +347,7 @@ def one_supplier(setup_cost: float = 0.0, min_order: int = 0) -> pd.DataFrame:
 
 
 def spike_state(phase="rising", on_hand=80, backlog=20, open_orders=((150, "2025-03-11T10:00:00+08:00"),),
-                per_day=75.0) -> dict:
+                per_day=75.0, fit_days=8) -> dict:
     lines = [{"po_id": f"PO-{i}", "supplier": "A", "units_open": units, "expected_arrival": due, "overdue": False}
              for i, (units, due) in enumerate(open_orders, start=1)]
     days = pd.date_range("2025-03-10", periods=21, freq="D")
@@ -355,7 +355,7 @@ def spike_state(phase="rising", on_hand=80, backlog=20, open_orders=((150, "2025
         "as_of": "2025-03-09T12:00:00+08:00", "phase": phase, "phase_evidence": [f"evidence for {phase}"],
         "position": {"on_hand": on_hand, "backlog": backlog, "on_order": sum(u for u, _ in open_orders),
                      "open_orders": lines},
-        "forecast": {"source": "hand case", "daily": [{"day": f"{d:%Y-%m-%d}", "expected": per_day,
+        "forecast": {"source": "hand case", "fit_days": fit_days, "daily": [{"day": f"{d:%Y-%m-%d}", "expected": per_day,
                                                         "low": per_day * 0.8, "high": per_day * 1.2} for d in days]},
     }
 
@@ -434,6 +434,14 @@ def test_launch_keeps_the_first_order_while_the_spike_is_unconfirmed():
                                                    open_orders=((70, "2025-03-12T10:00:00+08:00"),)),
                        validation_sales=132)
     assert rising.plan.units_ordered == 230
+    # Rising on a fit through only 3 days of sales since the rise began: not confirmed yet, the first order caps it.
+    young = sp.launch(one_supplier(), spike_state(phase="rising", on_hand=0, backlog=0, fit_days=3,
+                                                  open_orders=((40, "2025-03-12T10:00:00+08:00"),)),
+                      validation_sales=132)
+    assert young.plan.units_ordered == 26 and young.increment.capped_by == "first order"
+    assert any("only 3 day(s) of sales since the rise began" in e for e in young.evidence)
+    assert sp.launch(one_supplier(), spike_state(phase="rising", on_hand=0, backlog=0, fit_days=5, open_orders=()),
+                     validation_sales=132).plan.units_ordered == 300
 
 
 def test_launch_holds_when_stock_and_open_orders_cover_the_window_and_says_until_when():

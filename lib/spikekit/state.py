@@ -1427,7 +1427,7 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
             curves = {k: np.maximum(curves[k], scaled[0][k]) for k in curves}
             remaining = {k: max(remaining[k], scaled[1][k]) for k in remaining}
             source += "; sold out lately, so never below the prior scaled to the validated rate"
-        out.update(source=source, takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(),
+        out.update(source=source, takeoff=start.isoformat(), peak_date=fit.peak_date.isoformat(), fit_days=int(fit.n_days),
                    remaining={**{k: round(float(v), 1) for k, v in remaining.items()}, "conf": conf},
                    daily=table(baseline + curves["estimate"], baseline + curves["low"], baseline + curves["high"]))
         return out

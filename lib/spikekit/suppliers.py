@@ -105,6 +105,9 @@ class SupplySettings:
     first_order_share: while realised sales have not confirmed the spike (phase launching), everything on order
         stays within this share of the validation-period sales (handbook: the first order is 50% of them).
     max_tie_share: one order costs at most this share of the cash on hand (handbook: 30%).
+    confirm_days: days of realised sales since the rise began that the lifecycle fit needs before it sizes orders
+        beyond the handbook's first order: a curve through three days of a steep rise can put the peak anywhere
+        (its interval spans a hundredfold), so until then the spike counts as unconfirmed.
     """
 
     horizon_days: int = 10
@@ -117,6 +120,7 @@ class SupplySettings:
     review_days: int = 1
     first_order_share: float = 0.5
     max_tie_share: float = 0.3
+    confirm_days: int = 5
 
     def __post_init__(self):
         def number(name, low, high=math.inf, *, low_open=False, high_open=False, whole=False):
@@ -141,6 +145,7 @@ class SupplySettings:
         number("review_days", 0, 366, whole=True)
         number("first_order_share", 0, 1, low_open=True)
         number("max_tie_share", 0, 1, low_open=True)
+        number("confirm_days", 0, 60, whole=True)
         if self.demand_level not in DEMAND_LEVELS:
             raise ConfigError(f"demand_level={self.demand_level!r} must be one of {', '.join(DEMAND_LEVELS)}")
 
@@ -891,6 +896,10 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
         size_on_hand, size_on_order, size_backlog = stock, max(0.0, on_order - before), 0.0
         label = f" on days {lands}-{window} (from the first possible landing)"
     confirmed = phase != "launching"
+    fit_days = forecast.get("fit_days")
+    young = phase == "rising" and (fit_days is None or int(fit_days) < settings.confirm_days)
+    if young:
+        confirmed = False
     first, cap = None, None
     if validation_sales is not None:
         first = int(math.ceil(float(validation_sales) * settings.first_order_share - 1e-9))
@@ -938,6 +947,11 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
     evidence.extend(r if r.endswith(".") else r + "." for r in inc.reasons)
     if first is None and not confirmed:
         evidence.append("No validation-period sales recorded (chapter 02): the first-order cap cannot be applied.")
+    if young:
+        evidence.append("The spike is rising, but " + (
+            f"the lifecycle fit has only {int(fit_days)} day(s) of sales since the rise began (it sizes orders from "
+            f"{settings.confirm_days})" if fit_days is not None else "there is no lifecycle fit on realised sales yet")
+            + ": it is not confirmed, so the handbook's first order still caps what is on order.")
     if first is not None and not confirmed:
         evidence.append(f"Handbook first order: {settings.first_order_share:.0%} of {float(validation_sales):.0f} "
                         f"validation-period sales = {first} units; {on_order:.0f} already on order, so at most "
