@@ -67,6 +67,12 @@ def kill_all(pids: list[int]) -> None:
             pass
 
 
+# How long a killed runner's processes may take to be gone. Each dies with its parent (PR_SET_PDEATHSIG), one
+# link of the chain at a time; on a 2-core machine busy with other work a chain has taken over 20 s. A liveness
+# bound, not a speed goal.
+GONE_WITHIN_S = 90
+
+
 def wait_gone(marker: str, timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
     left = processes_with(marker)
@@ -192,7 +198,7 @@ def test_kill_9_at_every_moment_never_leaves_a_half_written_record(mini_project)
             before = tree_digest(spike_dir)
             outcome, marker = attempt(args, partial, spike_dir, phase, delay, mode)
             markers.append(marker)
-            left = wait_gone(marker, timeout=20)
+            left = wait_gone(marker, timeout=GONE_WITHIN_S)
             kill_all(left)  # do not leak into the next attempt, but fail below
             assert not left, f"trial {trial}: processes {left} outlived the killed runner"
             check_records(spike_dir)
@@ -354,7 +360,7 @@ def test_a_killed_kernel_and_a_killed_worker_fail_only_their_chapters(victim_pro
     assert "needs K" in chapters["KD"]["error"]["evalue"] and "needs W" in chapters["WD"]["error"]["evalue"]
     assert chapters["XD"]["results"] == {"after": "X"}
     # Nothing left running; the records complete and sealed; the earlier record untouched; nothing staged.
-    left = wait_gone(marker, timeout=20)
+    left = wait_gone(marker, timeout=GONE_WITHIN_S)
     kill_all(left)
     assert not left, f"processes {left} outlived the run"
     check_records(spike_dir)
