@@ -17,9 +17,10 @@ Three policies on the same days and draws:
 - ``hindsight``: knowing the true demand, order exactly what will sell, as early as the lead time allows after the
   go: the limit no policy can beat.
 
-Each policy is scored by fill rate, lost units, leftover units (stock left, or still arriving, when the spike is
-over) and their value, the lowest cash point, gross margin, and the cost of lost plus leftover units (lost units
-at the margin, leftover units at their unit cost net of salvage).
+Each policy is scored by fill rate (the share of the scenario's demand served), lost units (the scenario's demand
+not served; extra demand a markdown would draw is not counted), leftover units (stock left, or still arriving, when
+the spike is over) and their value, the lowest cash point, gross margin, and the cost of lost plus leftover units
+(lost units at the margin, leftover units at their unit cost net of salvage).
 """
 from __future__ import annotations
 
