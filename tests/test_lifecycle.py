@@ -428,3 +428,23 @@ def test_stock_to_clear_and_markdown_start_hand_cases():
     daily = [{"day": "2025-03-21", "expected": 30.0}, {"day": "2025-03-22", "expected": 20.0},
              {"day": "2025-03-23", "expected": 15.0}]
     assert lc.demand_from(daily, "2025-03-22", 4).tolist() == [20.0, 15.0, 15.0, 15.0]
+
+
+def test_past_the_top_only_the_units_beyond_what_can_sell_are_trimmed():
+    # 150 on hand + 270 on order - 20 backlog = 400, against at most 200 spike units + 10/day normal sales for 8 days
+    # = 280: 120 too many.
+    excess, how = lc.excess_on_order(on_hand=150, on_order=270, backlog=20, remaining_high=200, baseline=10,
+                                     days_left=8)
+    assert excess == 120 and "= 400, against at most 200 spike units" in how
+    assert lc.excess_on_order(on_hand=50, on_order=0, backlog=0, remaining_high=200, baseline=10, days_left=8)[0] == 0
+    # Trim 120 from the same lines as the brake: latest arrivals first. PO-2 (03-25, 30 not started) goes whole,
+    # then PO-1 (03-23, 100 not started) gives 90 and keeps 10 and its started 20; nothing else is touched.
+    table = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=True, suppliers=_suppliers(),
+                                limit=excess).set_index("po_id")
+    assert table["units"].to_dict() == {"PO-1": 90, "PO-2": 30, "PO-3": 0, "PO-4": 0}
+    assert table.loc["PO-1", "action"].startswith("trim 90 of 100")
+    verdict, reasons = lc.decide(None, lc.decline_signal(_series([100, 100, 100]), _series([100, 100, 100]).index[-1],
+                                                         smoothing="none"),
+                                 table.reset_index(), None, pd.DataFrame(columns=["detail"]), phase="peak",
+                                 trim="120 units too many")
+    assert verdict == "brake" and any(r.startswith("trim: cancel 120 not-started units") for r in reasons)

@@ -733,8 +733,23 @@ def _line_production(units: float, arrival_day: pd.Timestamp, lead_days: float, 
     return pd.DataFrame({"date": dates, "units": per_day})
 
 
+def excess_on_order(*, on_hand: float, on_order: float, backlog: float, remaining_high: float, baseline: float,
+                    days_left: float) -> tuple[float, str]:
+    """Units the shop has or will receive beyond what the spike can still sell even at the upper end of its
+    interval: stock on hand + on order - backlog - (the remaining spike demand's upper bound + normal sales until
+    the spike's late end). Past the top such units are leftovers in waiting; not-started production of them is
+    worth cancelling before the decline is confirmed. Returns (units >= 0, how)."""
+    need = float(remaining_high) + max(float(baseline), 0.0) * max(float(days_left), 0.0)
+    have = float(on_hand) + float(on_order) - float(backlog)
+    excess = max(0.0, have - need)
+    how = (f"{on_hand:,.0f} on hand + {on_order:,.0f} on order - {backlog:,.0f} backlog = {have:,.0f}, against at most "
+           f"{remaining_high:,.0f} spike units still to sell + {max(baseline, 0):.1f}/day normal sales for "
+           f"{max(days_left, 0):.0f} days = {need:,.0f}")
+    return excess, how
+
+
 def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, suppliers: pd.DataFrame | None = None,
-                     proposal: pd.DataFrame | None = None) -> pd.DataFrame:
+                     proposal: pd.DataFrame | None = None, limit: float | None = None) -> pd.DataFrame:
     """What is actually open, line by line, and what a brake cancels: the ledger's open order lines (the spike
     state's ``position.open_orders``) and this run's chapter 03 proposal (not placed yet).
 
@@ -744,6 +759,8 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
     what has started is finished). Later days have not started: with ``brake`` they are cancelled (switch to
     make-to-order), else kept. An overdue line is made. A chapter 03 proposal is not placed at all when braking.
     ``units`` is what the brake cancels (what ``spike approve`` takes off the line); ``money_saved`` its cost.
+    ``limit`` (a trim, see ``excess_on_order``): cancel at most that many not-started units, the latest arrivals
+    first, and keep the rest.
     """
     decision_day = _naive_day(as_of)
     terms = {}
@@ -793,6 +810,20 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
                          "action": "do not place: production is braked" if brake else "proposed by chapter 03, not placed"})
     table = pd.DataFrame(rows, columns=BRAKE_COLUMNS)
     table["expected_arrival"] = pd.to_datetime(table["expected_arrival"])
+    if limit is not None and brake and len(table):
+        left = max(0.0, float(math.floor(limit)))
+        # The latest arrivals are the likeliest leftovers: trim them first.
+        for i in table.sort_values("expected_arrival", ascending=False, na_position="first").index:
+            take = min(float(table.at[i, "units"]), left)
+            left -= take
+            if take < float(table.at[i, "units"]):
+                table.at[i, "units"] = take
+                table.at[i, "money_saved"] = take * float(table.at[i, "unit_cost"])
+                table.at[i, "action"] = (f"trim {take:.0f} of {table.at[i, 'not_started_units']:.0f} not-started units "
+                                         "(beyond the upper bound of remaining demand)" if take > 0 else
+                                         "keep (the trim is covered by later lines)")
+            elif take > 0:
+                table.at[i, "action"] = "trim: cancel the not-started units (beyond the upper bound of remaining demand)"
     return table
 
 
@@ -1065,13 +1096,15 @@ def marking_down(phase: str | None, signal: DeclineSignal) -> bool:
 
 
 def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, plan: MarkdownPlan | None,
-           risks: pd.DataFrame, phase: str | None = None) -> tuple[str, list[str]]:
+           risks: pd.DataFrame, phase: str | None = None, trim: str | None = None) -> tuple[str, list[str]]:
     """The exit call from the spike's phase and the decline signal. Returns (verdict, reasons).
 
     - **exit** when the spike is declining or over (``phase``; without one: the signal fired): brake what is open
       and mark down;
     - **brake** when the decline signal fired while the phase does not show the decline yet: brake what is open,
       the markdown waits for the decline;
+    - **brake** also past the top (phase peak) when ``trim`` says why: stock and open orders beyond the upper bound
+      of the remaining demand (``excess_on_order``), their not-started production cancelled (``brakes``);
     - **hold course** otherwise; past the top (phase peak) no new production is ordered anyway, and long-term
       commitment risks are warnings.
     """
@@ -1100,6 +1133,11 @@ def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, pla
         verdict = "brake"
         reasons.append(brake_line)
         reasons.append(f"no markdown yet: the sales do not show the decline (phase {phase})")
+    elif trim and len(cancelled):
+        verdict = "brake"
+        reasons.append(f"past the top with more than the spike can sell: {trim}")
+        reasons.append(brake_line.replace("brake:", "trim:", 1))
+        reasons.append("no markdown yet: the decline is not confirmed")
     else:
         verdict = "hold course"
         if signal.fired and phase in ORDERING_PHASES:
