@@ -434,6 +434,10 @@ def test_launch_keeps_the_first_order_while_the_spike_is_unconfirmed():
                                                    open_orders=((70, "2025-03-12T10:00:00+08:00"),)),
                        validation_sales=132)
     assert rising.plan.units_ordered == 230
+    # Pre-sold units are owed whatever the spike does: a backlog of 95 lifts the cap of 66 to 95.
+    owed = sp.launch(one_supplier(), spike_state(phase="launching", on_hand=0, backlog=95, open_orders=()),
+                     validation_sales=132)
+    assert owed.increment.units == 95 and any("never less than the 95 pre-sold units" in e for e in owed.evidence)
     # Rising on a fit through only 3 days of sales since the rise began: not confirmed yet, the first order caps it.
     young = sp.launch(one_supplier(), spike_state(phase="rising", on_hand=0, backlog=0, fit_days=3,
                                                   open_orders=((40, "2025-03-12T10:00:00+08:00"),)),

@@ -904,7 +904,9 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
     if validation_sales is not None:
         first = int(math.ceil(float(validation_sales) * settings.first_order_share - 1e-9))
         if not confirmed:
-            cap = max(0.0, first - on_order)
+            # The conservative first order limits speculative stock, not what customers already bought: the backlog
+            # of pre-sold units is always covered.
+            cap = max(0.0, first - on_order, backlog - on_hand - on_order)
     limit = settings.max_tie_share * float(cash_on_hand) if cash_on_hand is not None else None
     horizon_daily = forecast_daily(forecast, len(forecast.get("daily") or []) or window, settings.demand_level)
     until, beyond = covered_until(as_of=as_of, demand=horizon_daily, on_hand=on_hand, backlog=backlog,
@@ -955,7 +957,9 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
     if first is not None and not confirmed:
         evidence.append(f"Handbook first order: {settings.first_order_share:.0%} of {float(validation_sales):.0f} "
                         f"validation-period sales = {first} units; {on_order:.0f} already on order, so at most "
-                        f"{cap:.0f} more until realised sales confirm the spike.")
+                        f"{cap:.0f} more until realised sales confirm the spike"
+                        + (f" (never less than the {backlog:.0f} pre-sold units not yet covered)."
+                           if cap > first - on_order + 1e-9 else "."))
     if limit is not None:
         evidence.append(f"Cash rule: one order ties up at most {settings.max_tie_share:.0%} of the "
                         f"{_money(float(cash_on_hand))} on hand = {_money(limit)}"
