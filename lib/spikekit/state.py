@@ -466,11 +466,16 @@ def censored_demand(sales: pd.Series, sold_out_days: Iterable, searches: pd.Seri
     fit = {"intercept": round(intercept, 3), "slope": round(slope, 5), "n_days": int(len(pairs)), "r2": round(r2, 3),
            "method": method}
     if len(imputed):
-        ev.append(f"sold out on {len(imputed)} day(s) ({', '.join(d.strftime('%m-%d') for d in imputed['day'])}): "
+        days = list(imputed["day"])
+        span = ", ".join(d.strftime("%m-%d") for d in days) if len(days) <= 4 else \
+            f"{days[0]:%m-%d} to {days[-1]:%m-%d}"
+        shown = imputed.tail(4)
+        ev.append(f"sold out on {len(imputed)} day(s) ({span}): "
                   f"demand estimated from {signal or 'searches'} as {intercept:.1f} + {slope:.4f} x searches "
                   + (f"({method} on {len(pairs)} in-stock days, R² {r2:.2f}): " if method != "validation" else
                      f"({method}{note}): ")
-                  + ", ".join(f"{r.estimate} (sold {r.sold:.0f})" for r in imputed.itertuples()))
+                  + ("latest " if len(imputed) > len(shown) else "")
+                  + ", ".join(f"{r.day:%m-%d} {r.estimate} (sold {r.sold:.0f})" for r in shown.itertuples()))
     if left:
         ev.append(f"{len(left)} sold-out day(s) without a search count: their sales stay a floor")
     return DemandEstimate(out, imputed, left, signal, fit, ev)
