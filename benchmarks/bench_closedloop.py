@@ -60,7 +60,7 @@ def main(argv=None) -> int:
         for path in args.combine.split(","):
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             rows += data["rows"] if isinstance(data, dict) else data
-            commands += [data["command"]] if isinstance(data, dict) else []
+            commands += (data.get("commands") or [data["command"]]) if isinstance(data, dict) else []
         write_report(Path(args.out), rows, commands)
         print(args.out)
         return 0
