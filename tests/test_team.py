@@ -171,6 +171,11 @@ def test_brief_opens_with_the_phase_and_lists_contradictions():
     assert verdict == "contradictions" and reasons[0].startswith("phase: declining")
     md = team.brief_markdown(b)
     assert "**Phase: declining**" in md and "Contradictions" in md
+    assert "brake: cancel 300 not-started units on 1 line(s) (chapter 06 brake list)" in " ".join(md.split())
+    # An exit with nothing open does not ask supply to brake anything.
+    results["06"]["brake_list"] = pd.DataFrame({"supplier": [], "units": []})
+    empty = team.brief_markdown(team.brief(results, "2025-03-20 09:00+08:00", authority_limit=5000, state=state))
+    assert "brake: nothing open to cancel" in " ".join(empty.split())
     # Without a state the brief is as before (no phase, no check).
     assert team.review(team.brief(results, AS_OF, authority_limit=5000))[0] == "brief ready"
 

@@ -315,7 +315,10 @@ def _tasks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[int, str, str
     if r.get("04", {}).get("first_order_units") is not None:
         tasks.append((2, f"first batch {float(r['04']['first_order_units']):,.0f} units; watch the reorder point", "04"))
     if exit_call in {"brake", "exit"}:
-        tasks.append((2, "brake: cancel production not started (chapter 06 brake list)", "06"))
+        brakes = _frame(r.get("06", {}).get("brake_list"))
+        units = float(brakes["units"].sum()) if brakes is not None and "units" in brakes and len(brakes) else 0.0
+        tasks.append((2, (f"brake: cancel {units:,.0f} not-started units on {len(brakes)} line(s) (chapter 06 brake list)"
+                          if units > 0 else "brake: nothing open to cancel; make to order from now on"), "06"))
     return tasks
 
 
