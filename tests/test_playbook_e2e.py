@@ -287,8 +287,8 @@ def test_retrospective_reads_the_spikes_runs_and_feeds_the_pattern_library(later
 
     t = truth("starry-mug")
     r12 = results(later["retro"], "12")
-    # Retention on the truth's definitions (the cohort here starts at the first alert, the truth's at the
-    # demand takeoff, so the rates agree within a few points, not exactly).
+    # Retention on the truth's definitions (the cohort here starts at the start of the rise in the sales, the
+    # truth's at the demand takeoff, so the rates agree within a few points, not exactly).
     rates = r12["retention"]
     for key, truth_key in (("community_join", "community_join"), ("repurchase", "repurchase"),
                            ("member_activity", "member_monthly_activity")):
@@ -307,3 +307,7 @@ def test_retrospective_reads_the_spikes_runs_and_feeds_the_pattern_library(later
     after = retro_module.priors_from_library(library)[0]
     assert after != before  # the spike moved the next spike's prior
     assert r12["readiness_score"].endswith("/5") and r12["decision"] in {"ready", "not ready"}
+    # A month after the exit the cash projection spends nothing more on this product's ads (it used to project a
+    # gap "mainly ads" for a product no longer promoted).
+    assert r12["phase"] == "exited"
+    assert float(results(later["retro"], "09")["projection"]["ads"].sum()) == 0.0
