@@ -509,3 +509,17 @@ def test_a_second_wave_after_the_decline_or_the_exit_is_rising_again():
                               exit_approved_at=series.index[-6], **opts)
     assert flat.phase == "exited" and flat.evidence[0].startswith("exit approved")
     assert state.PhaseCall.from_dict(call.to_dict(), TZ).wave_start == call.wave_start
+
+
+def test_the_signals_table_is_a_state_input_only_when_a_sold_out_day_can_be_estimated():
+    from types import SimpleNamespace
+
+    from spikekit.settings import load_playbook, load_spike
+
+    book, spike = load_playbook(), load_spike("starry-mug")
+    assert spike.backorders and state.state_inputs(book, spike) == ("sales", "validation", "stock")
+    no_presale = SimpleNamespace(backorders=False, parameters=spike.parameters)
+    assert state.state_inputs(book, no_presale) == ("sales", "validation", "stock", "signals")
+    assert state.demand_signal(book, no_presale) == ("星空杯", "淘宝")
+    orders_only = SimpleNamespace(backorders=False, parameters={"06": {"search_keyword": ""}})
+    assert state.state_inputs(book, orders_only) == ("sales", "validation", "stock")

@@ -529,10 +529,11 @@ def run(
                           "Fix: move that file out of the records root")
 
     inputs = {}
-    from .state import STATE_INPUTS
+    from .state import state_inputs
 
     # What the chapters read, and what the spike's state is derived from (it is part of every run's evidence).
-    wanted = {k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs} | set(STATE_INPUTS)
+    wanted = ({k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs}
+              | set(state_inputs(book, spike)))
     for key in sorted(wanted):
         if key in spike.data:
             path = spike.input_path(key)  # refuses paths that leave the data root

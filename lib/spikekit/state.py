@@ -1071,7 +1071,25 @@ def approve(manifest: Mapping[str, Any], folder: str | Path, *, by: str, at: Any
 # The state of one spike as of T, derived once per run (the runner records it; chapters read it)
 
 STATE_FILE = "state.json"
-STATE_INPUTS = ("sales", "validation", "stock", "signals")  # the spike's tables the state reads (besides its ledger)
+STATE_INPUTS = ("sales", "validation", "stock")  # the spike's tables the state always reads (besides its ledger)
+
+
+def demand_signal(book, spike) -> tuple[str, str | None] | None:
+    """(keyword, platform) of the search series chapter 06 watches, which estimates demand on sold-out days; None
+    when chapter 06 watches daily orders instead."""
+    params = dict(book.chapters["06"].defaults) if "06" in book.chapters else {}
+    params.update(spike.parameters.get("06", {}))
+    keyword = str(params.get("search_keyword") or "")
+    return (keyword, str(params.get("search_platform") or "") or None) if keyword else None
+
+
+def state_inputs(book, spike) -> tuple[str, ...]:
+    """The spike's tables its state reads: ``STATE_INPUTS``, and the signals table only when a sold-out day can
+    happen (a shop without presale, ``backorders: false``) and a search series can estimate its demand. A shop
+    with presale never reads it here, so an hourly data-room run does not load a large signals file for nothing."""
+    if getattr(spike, "backorders", True) or demand_signal(book, spike) is None:
+        return STATE_INPUTS
+    return STATE_INPUTS + ("signals",)
 
 
 def estimate_demand(spike, sales: pd.DataFrame | None, pos: "Position", as_of: pd.Timestamp,
@@ -1210,10 +1228,9 @@ def derive_for_run(book, spike, as_of: Any) -> dict:
         params.update(spike.parameters.get("02", {}))
     fit = dict(book.chapters["06"].defaults) if "06" in book.chapters else {}
     fit.update(spike.parameters.get("06", {}))
-    keyword = str(fit.get("search_keyword") or "")
     return spike_state(spike, as_of, validation_parameters=params, prior=life_prior(book, spike, as_of),
                        fit_settings=FitSettings.from_chapter(fit), backorders=bool(getattr(spike, "backorders", True)),
-                       demand_signal=(keyword, str(fit.get("search_platform") or "") or None) if keyword else None)
+                       demand_signal=demand_signal(book, spike))
 
 
 def first_go(events: pd.DataFrame, as_of: Any, settings=None, step_hours: float = 1.0) -> pd.Timestamp | None:
