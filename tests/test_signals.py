@@ -317,7 +317,7 @@ def weekly_frame(values, start="2021-01-03"):
 def test_weekly_series_are_scored_per_week_with_their_own_noise():
     values = [11.0, 10.0] * 10 + [40.0]  # last pre-jump week reads 10
     frame, weeks = weekly_frame(values)
-    s = settings(tz="UTC")
+    s = settings(tz="UTC", history_weeks=8)  # the hand computation below uses the last 8 ratios
     jump = weeks[-1]
     # As of the start of the jump week the week is not over: the jump is not used yet.
     det = sg.detect(frame, jump, s).iloc[0]

@@ -102,9 +102,21 @@ class DetectorSettings:
     min_score: float = 1.645  # one-sided z for "growth exceeds band_low" (95%)
     persistence: int = 2  # consecutive daily evaluations the condition must hold
     persistence_native: int = 1  # the same for weekly / monthly series
+    # An evaluation whose whole growth interval lies above the band's high end alerts at once: waiting a
+    # second day for such evidence only delays the alert (the winsorized week already ignores one-day bursts).
+    waive_persistence: bool = True
+    # Sustained rise: growth over ramp_weeks beats ramp_band with evidence and the level is a new high,
+    # at least `novelty` times anything seen before the rise (a seasonal or a shock bump is not new).
+    ramp_weeks: tuple = (4, 8)  # horizons tried (weeks); () switches the test off
+    ramp_band: float = 1.5  # the handbook's +150%, reached over a horizon instead of one week
+    novelty: float = 3.0
+    # With less than a year seen before the rise a season's first swing also looks new: ask for more.
+    novelty_short_history: float = 6.0
+    novelty_history_weeks: int = 52
     review_size: int = 5  # 15 minutes of review a day, about 3 minutes per alert
     review_window_days: int = 3  # alerts that began this recently stay on the review list
-    history_weeks: int = 8  # noise estimated from this many past weekly ratios
+    fill_review: bool = True  # free places on the review list go to the best-evidenced watch series
+    history_weeks: int = 26  # noise estimated from this many past weekly ratios (robust to a bump or two)
     min_history_weeks: int = 3  # fewer past ratios than this: default_log_sd stands in
     default_log_sd: float = 0.25  # spread of weekly log ratios assumed for a series without history
     min_log_sd: float = 0.05  # no series is trusted to be steadier than +/-5% a week
@@ -152,7 +164,16 @@ class DetectorSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
-        for name in ("review_size", "review_window_days"):
+        ramp = self.ramp_weeks
+        ramp = () if ramp in (None, 0) else ((ramp,) if isinstance(ramp, (int, np.integer)) else ramp)
+        try:
+            ramp = tuple(sorted({int(w) for w in ramp}))
+            if any(w < 1 for w in ramp) or any(isinstance(w, bool) for w in self.ramp_weeks or ()):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ConfigError(f"ramp_weeks must be whole numbers of weeks >= 1 (or empty), got {self.ramp_weeks!r}") from None
+        self.ramp_weeks = ramp
+        for name in ("review_size", "review_window_days", "novelty_history_weeks"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -160,10 +181,19 @@ class DetectorSettings:
             raise ConfigError(
                 f"min_history_weeks ({self.min_history_weeks}) cannot exceed history_weeks ({self.history_weeks})"
             )
-        for name in ("min_score", "default_log_sd", "min_log_sd", "min_level"):
+        for name in ("min_score", "default_log_sd", "min_log_sd", "min_level", "ramp_band", "novelty",
+                     "novelty_short_history"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
                 raise ConfigError(f"{name} must be a number, got {value!r}")
+        if self.ramp_band <= -1 or self.novelty <= 0 or self.novelty_short_history <= 0:
+            raise ConfigError(
+                f"ramp_band must be > -1 (a growth fraction: 1.5 means +150%) and novelty > 0, "
+                f"got {self.ramp_band!r} and {self.novelty!r}"
+            )
+        for name in ("waive_persistence", "fill_review"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.min_level <= 0 or self.min_log_sd <= 0 or self.default_log_sd <= 0:
             raise ConfigError("min_level, min_log_sd and default_log_sd must be > 0 (they keep ratios finite)")
         if self.period not in PERIODS:
@@ -674,6 +704,8 @@ def _robust_spread(log_ratio: np.ndarray, lag: int, history: int, first_col: int
     count = np.zeros((n_series, n_bins), dtype=np.int64)
     if first_col >= n_bins:
         return spread, count
+    # Only as many past ratios as the series can have: the sorting network costs history^2 passes.
+    history = max(1, min(history, (n_bins - 1) // max(lag, 1)))
     reach = lag * history
     padded = np.full((n_series, reach + n_bins), np.nan)
     padded[:, reach:] = log_ratio
@@ -715,6 +747,13 @@ class _Scores:
     sd: np.ndarray
     condition: np.ndarray
     alert: np.ndarray
+    trigger: np.ndarray  # "week", "ramp", "week+ramp" or "" per series x bin (why the condition holds)
+    ramp_growth: np.ndarray
+    ramp_low: np.ndarray
+    ramp_score: np.ndarray
+    novelty: np.ndarray
+    week_condition: np.ndarray
+    ramp_condition: np.ndarray
 
 
 _ERFC = np.frompyfunc(math.erfc, 1, 1)
@@ -760,13 +799,25 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
     bands = np.array([settings.band(c) for c in categories], dtype=np.float64).reshape(-1, 2)
     band_low, band_high = bands[:, 0], bands[:, 1]
     score = (log_ratio - np.log1p(band_low)[:, None]) / sd
-    condition = np.nan_to_num(score, nan=-np.inf) >= settings.min_score
+    week_condition = np.nan_to_num(score, nan=-np.inf) >= settings.min_score
+    half = settings.min_score * sd
+
+    # Sustained rise over ramp_weeks: the noise of a k-week log ratio is sqrt(k) times the weekly one
+    # (independent weekly steps), never below the measurement noise of its two ends.
+    ramp = _best_ramp(level, spread, is_level, window, n_points, settings, block.period)
+    ramp_condition = ramp["condition"] & (np.nan_to_num(ratio, nan=0.0) > 1.0)  # still rising this week
+    condition = week_condition | ramp_condition
     alert = condition.copy()
     for lag in range(1, persistence):
         held = np.zeros_like(condition)
         held[:, lag:] = condition[:, :-lag]
         alert &= held
-    half = settings.min_score * sd
+    if settings.waive_persistence and persistence > 1:
+        # The whole interval above the band's high end: evidence that a second day cannot add to.
+        alert |= week_condition & (np.exp(log_ratio - half) - 1.0 >= band_high[:, None])
+    ramp_label = np.char.add("ramp ", np.char.add(ramp["weeks"].astype(int).astype(str), "w"))
+    trigger = np.where(week_condition, "week", "")
+    trigger = np.where(ramp_condition, np.char.add(np.where(week_condition, "week+", ""), ramp_label), trigger)
     return _Scores(
         block=block,
         category=categories,
@@ -782,7 +833,75 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
         sd=sd,
         condition=condition,
         alert=alert,
+        trigger=trigger,
+        ramp_growth=ramp["growth"],
+        ramp_low=ramp["low"],
+        ramp_score=ramp["score"],
+        novelty=ramp["novelty"],
+        week_condition=week_condition,
+        ramp_condition=ramp_condition,
     )
+
+
+_WEEKS_PER_BIN = {"day": 1.0 / 7.0, "week": 1.0, "month": 365.25 / 12.0 / 7.0}
+
+
+def _best_ramp(level, spread, is_level, window, n_points, settings: DetectorSettings, period: str) -> dict:
+    """The sustained-rise test at each horizon in ramp_weeks; per bin the horizon that passes with the
+    highest score (else the highest score of all), so slow ramps are judged over long enough a stretch."""
+    shape = level.shape
+    best = {"growth": np.full(shape, np.nan), "low": np.full(shape, np.nan), "score": np.full(shape, np.nan),
+            "novelty": np.full(shape, np.nan), "condition": np.zeros(shape, dtype=bool),
+            "weeks": np.zeros(shape, dtype=np.int64)}
+    if shape[1] == 0:
+        return best
+    key = np.full(shape, -np.inf)
+    for weeks in settings.ramp_weeks:
+        one = _ramp(level, spread, is_level, window, n_points, settings, weeks, _WEEKS_PER_BIN[period])
+        # Passing beats failing; then the stronger evidence.
+        rank = np.nan_to_num(one["score"], nan=-1e9) + np.where(one["condition"], 1e6, 0.0)
+        better = rank > key
+        key = np.where(better, rank, key)
+        for name in best:
+            best[name] = np.where(better, one[name] if name != "weeks" else weeks, best[name])
+    return best
+
+
+def _ramp(level: np.ndarray, spread: np.ndarray, is_level: np.ndarray, window: int, n_points: int,
+          settings: DetectorSettings, weeks: int, weeks_per_bin: float) -> dict:
+    """The sustained-rise test on weekly levels (one column per bin) over ``weeks``: growth, its evidence
+    and interval, and novelty = level / the highest level before the rise began."""
+    shape = level.shape
+    lag = window * weeks
+    start = _shift(level, lag)
+    this_f = np.maximum(level, settings.min_level)
+    start_f = np.maximum(start, settings.min_level)
+    log_ratio = np.log(this_f / start_f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rounding = (1.0 / 12.0) / n_points * (this_f**-2 + start_f**-2)
+        poisson = (1.0 / this_f + 1.0 / start_f) / n_points
+    measurement = np.where(is_level, rounding, poisson)
+    sd = np.sqrt(np.fmax(np.fmax(weeks * spread**2, measurement), weeks * settings.min_log_sd**2))
+    score = (log_ratio - math.log1p(settings.ramp_band)) / sd
+    # Highest level up to the start of the rise (inclusive), and how many levels that history holds.
+    filled = np.where(np.isnan(level), -np.inf, level)
+    running_max = np.maximum.accumulate(filled, axis=1) if shape[1] else filled
+    history_max = _shift(running_max, lag)
+    seen = _shift(np.cumsum(~np.isnan(level), axis=1).astype(float), lag)
+    seen = np.nan_to_num(seen, nan=0.0)
+    enough = seen >= window  # at least one weekly level before the rise
+    novelty = this_f / np.maximum(np.where(np.isfinite(history_max), history_max, np.nan), settings.min_level)
+    novelty[~enough] = np.nan
+    year_seen = seen * weeks_per_bin >= settings.novelty_history_weeks
+    needed = np.where(year_seen, settings.novelty, settings.novelty_short_history)
+    condition = (np.nan_to_num(score, nan=-np.inf) >= settings.min_score) & (np.nan_to_num(novelty, nan=0.0) >= needed)
+    return {
+        "growth": np.exp(log_ratio) - 1.0,
+        "low": np.exp(log_ratio - settings.min_score * sd) - 1.0,
+        "score": score,
+        "novelty": novelty,
+        "condition": condition,
+    }
 
 
 def _scored(signals: pd.DataFrame, as_of, settings: DetectorSettings | None):
@@ -794,6 +913,7 @@ def _scored(signals: pd.DataFrame, as_of, settings: DetectorSettings | None):
 _EVAL_COLUMNS = [
     "keyword", "platform", "metric", "kind", "period", "category", "eval_end", "this_week", "last_week",
     "growth", "growth_low", "growth_high", "score", "p_value", "band_low", "band_high", "condition", "alert",
+    "trigger", "ramp_growth", "ramp_low", "ramp_score", "novelty",
 ]
 
 
@@ -831,6 +951,11 @@ def evaluate(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = N
                     "band_high": s.band_high[r],
                     "condition": s.condition[r, c],
                     "alert": s.alert[r, c],
+                    "trigger": s.trigger[r, c],
+                    "ramp_growth": s.ramp_growth[r, c],
+                    "ramp_low": s.ramp_low[r, c],
+                    "ramp_score": s.ramp_score[r, c],
+                    "novelty": s.novelty[r, c],
                 }
             )
         )
@@ -842,7 +967,7 @@ def evaluate(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = N
 _DETECT_COLUMNS = [
     "keyword", "platform", "metric", "kind", "period", "category", "status", "eval_end", "first_alert",
     "episode_start", "last_alert", "n_episodes", "growth", "growth_low", "growth_high", "score", "p_value",
-    "band_low", "band_high", "level", "last_week",
+    "band_low", "band_high", "level", "last_week", "trigger", "ramp_growth", "ramp_low", "ramp_score", "novelty",
 ]
 
 
@@ -913,6 +1038,11 @@ def detect(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = Non
                     "band_high": s.band_high,
                     "level": s.this[:, now],
                     "last_week": s.last[:, now],
+                    "trigger": s.trigger[:, now],
+                    "ramp_growth": s.ramp_growth[:, now],
+                    "ramp_low": s.ramp_low[:, now],
+                    "ramp_score": s.ramp_score[:, now],
+                    "novelty": s.novelty[:, now],
                 }
             )
         )
@@ -924,10 +1054,14 @@ def detect(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = Non
 
 def review_list(detections: pd.DataFrame, as_of=None, settings: DetectorSettings | None = None) -> pd.DataFrame:
     """The short daily review list: series alerting now or whose latest alert began within
-    review_window_days, ranked by score then growth, at most review_size rows, with ``rank`` 1..n."""
+    review_window_days, ranked by score then growth, at most review_size rows, with ``rank`` 1..n.
+
+    Free places (``fill_review``) go to "watch" series whose growth interval lies above zero (credibly
+    growing, not yet past the band with evidence), best evidence first; ``listed_as`` tells them apart.
+    """
     settings = DetectorSettings() if settings is None else settings
     if len(detections) == 0:
-        return detections.assign(rank=pd.Series(dtype="int64")).iloc[:0]
+        return detections.assign(rank=pd.Series(dtype="int64"), listed_as=pd.Series(dtype=object)).iloc[:0]
     if as_of is None:
         as_of = detections["eval_end"].max()
     as_of = _as_timestamp(as_of, settings.tz)
@@ -936,7 +1070,17 @@ def review_list(detections: pd.DataFrame, as_of=None, settings: DetectorSettings
     alerting = detections["status"].isin(["alert", "strong"]).to_numpy()
     active = detections[alerting | started_recently]
     ranked = active.sort_values(["score", "growth"], ascending=False, kind="stable", na_position="last")
-    ranked = ranked.head(settings.review_size).copy()
+    ranked = ranked.head(settings.review_size).assign(listed_as="alert")
+    free = settings.review_size - len(ranked)
+    if settings.fill_review and free > 0:
+        rising = (detections["growth_low"] > 0).fillna(False).to_numpy(dtype=bool)
+        watch = detections[(detections["status"] == "watch").to_numpy() & rising & ~(alerting | started_recently)]
+        # Evidence on either test: the week-over-week z or the sustained-rise z, whichever is stronger.
+        best = watch[["score", "ramp_score"]].max(axis=1) if "ramp_score" in watch else watch["score"]
+        watch = watch.assign(_best=best).sort_values(["_best", "growth"], ascending=False, kind="stable")
+        extra = watch.head(free).drop(columns="_best").assign(listed_as="watch (free place)")
+        ranked = pd.concat([ranked, extra]) if len(extra) else ranked
+    ranked = ranked.copy()
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked
 
@@ -1173,8 +1317,9 @@ def coverage(signals: pd.DataFrame, as_of) -> pd.DataFrame:
     return out.join(last_used).reset_index()
 
 
-_SHOW_COLUMNS = ["rank", "keyword", "platform", "metric", "kind", "status", "growth", "growth_low", "growth_high",
-                 "score", "band_low", "first_alert", "level", "last_week"]
+_SHOW_COLUMNS = ["rank", "listed_as", "keyword", "platform", "metric", "kind", "status", "trigger", "growth",
+                 "growth_low", "growth_high", "score", "band_low", "ramp_growth", "ramp_score", "novelty",
+                 "first_alert", "level", "last_week"]
 
 
 def detections_table(detections: pd.DataFrame) -> pd.DataFrame:
@@ -1184,6 +1329,24 @@ def detections_table(detections: pd.DataFrame) -> pd.DataFrame:
     frame = detections if order is None else detections.assign(_o=order).sort_values(
         ["_o", "score"], ascending=[True, False], kind="stable").drop(columns="_o")
     return frame[cols].reset_index(drop=True)
+
+
+def _evidence_text(row, settings: DetectorSettings) -> str:
+    """Why a series alerts, in the words of the test that fired (week over week, sustained rise, or both)."""
+    trigger = str(row.get("trigger", "") or "week")
+    parts = []
+    if trigger.startswith("week"):
+        parts.append(
+            f"{row['growth']:+.0%} week over week (interval {row['growth_low']:+.0%} to {row['growth_high']:+.0%}), "
+            f"evidence z = {row['score']:.1f} >= {settings.min_score:g} against band +{row['band_low']:.0%}"
+        )
+    if "ramp" in trigger:
+        weeks = trigger.split("ramp ")[-1].rstrip("w")
+        parts.append(
+            f"sustained rise {row['ramp_growth']:+.0%} over {weeks} weeks (low end {row['ramp_low']:+.0%}, "
+            f"z = {row['ramp_score']:.1f} against +{settings.ramp_band:.0%}), {row['novelty']:.1f}x its previous high"
+        )
+    return "; ".join(parts)
 
 
 def call(detections: pd.DataFrame, review: pd.DataFrame, as_of, settings: DetectorSettings) -> dict:
@@ -1197,14 +1360,14 @@ def call(detections: pd.DataFrame, review: pd.DataFrame, as_of, settings: Detect
     for _, row in alerting.iterrows():
         first = row["first_alert"]
         reasons.append(
-            f"{row['keyword']} @ {row['platform']} ({row['kind']}): {row['growth']:+.0%} week over week "
-            f"(interval {row['growth_low']:+.0%} to {row['growth_high']:+.0%}), evidence z = {row['score']:.1f} "
-            f">= {settings.min_score:g} against band +{row['band_low']:.0%}; first alert "
+            f"{row['keyword']} @ {row['platform']} ({row['kind']}): " + _evidence_text(row, settings) + "; first alert "
             + (f"{first:%Y-%m-%d %H:%M}" if pd.notna(first) else "-")
         )
     watching = review[~review.index.isin(alerting.index)] if len(review) else review
     for _, row in watching.iterrows():
-        reasons.append(f"{row['keyword']} @ {row['platform']}: {row['status']} ({row['growth']:+.0%}, z = {row['score']:.1f}); "
+        how = " (on the list in a free place)" if str(row.get("listed_as", "")).startswith("watch") else ""
+        reasons.append(f"{row['keyword']} @ {row['platform']}: {row['status']}{how} ({row['growth']:+.0%} w/w, "
+                       f"interval {row['growth_low']:+.0%} to {row['growth_high']:+.0%}, z = {row['score']:.1f}); "
                        "no alert now")
     if len(alerting) == 0:
         n = len(detections)
@@ -1222,8 +1385,13 @@ def call(detections: pd.DataFrame, review: pd.DataFrame, as_of, settings: Detect
         "keyword": str(top["keyword"]), "platform": str(top["platform"]), "kind": str(top["kind"]),
         "metric": str(top["metric"]), "growth": float(top["growth"]), "score": float(top["score"]),
         "first_alert": top["first_alert"] if pd.notna(top["first_alert"]) else None,
+        "trigger": str(top.get("trigger", "") or "week"),
     }
-    headline = (f"ALERT: {trend['label']} {trend['growth']:+.0%} w/w (z = {trend['score']:.1f}); "
+    trigger = str(top.get("trigger", "") or "week")
+    what = (f"{trend['growth']:+.0%} w/w (z = {trend['score']:.1f})" if trigger.startswith("week") else
+            f"{float(top['ramp_growth']):+.0%} over {trigger.split('ramp ')[-1].rstrip('w')} weeks, "
+            f"{float(top['novelty']):.1f}x its previous high")
+    headline = (f"ALERT: {trend['label']} {what}; "
                 f"{len(alerting)} series alerting, first alert "
                 + (f"{first_alert:%Y-%m-%d %H:%M}" if first_alert is not None else "-"))
     return {"decision": "alert", "reasons": reasons, "chosen_trend": trend, "first_alert": first_alert,
