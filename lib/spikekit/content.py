@@ -145,6 +145,8 @@ class ContentSettings:
     deadline_hours: the level-1 kit is due this many hours after the go decision.
     videos_scenario / videos_unboxing / videos_testimonial: videos of each format in the 7-day matrix.
     ignite_days / deepen_days / tail_days: length of each phase in days (day 1 = first day after the go).
+    deepen_slots_per_day: KOC co-creation and UGC slots a day in the deepen days.
+    tail_slots_per_day: one-week report and comparison slots a day in the long tail.
     min_views: views a format x platform cell needs before it can be named in make-more.
     top: how many cells make-more names at most.
     conf: level of the intervals on the shrunk rates.
@@ -158,6 +160,8 @@ class ContentSettings:
     ignite_days: int = 2
     deepen_days: int = 3
     tail_days: int = 2
+    deepen_slots_per_day: int = 2
+    tail_slots_per_day: int = 2
     min_views: float = 500.0
     top: int = 3
     conf: float = 0.95
@@ -167,7 +171,7 @@ class ContentSettings:
         if not self.deadline_hours > 0:
             raise ConfigError(f"deadline_hours={self.deadline_hours!r} must be positive (handbook: 2)")
         for name in ("videos_scenario", "videos_unboxing", "videos_testimonial", "ignite_days", "deepen_days",
-                     "tail_days"):
+                     "tail_days", "deepen_slots_per_day", "tail_slots_per_day"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name}={value!r} must be a whole number >= 0")
@@ -190,6 +194,9 @@ class ContentSettings:
 
     def videos_by_format_total(self) -> int:
         return int(self.videos_scenario) + int(self.videos_unboxing) + int(self.videos_testimonial)
+
+    def slots_per_day(self) -> dict[str, int]:
+        return {"deepen": int(self.deepen_slots_per_day), "long tail": int(self.tail_slots_per_day)}
 
     def phases(self) -> tuple[tuple[str, int], ...]:
         return (("ignite", int(self.ignite_days)), ("deepen", int(self.deepen_days)),
