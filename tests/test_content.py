@@ -20,38 +20,104 @@ def _posts(rows, start="2025-03-08 10:00"):
 
 
 # ---------------------------------------------------------------- plan
-def test_default_plan_has_twelve_videos_balanced_over_six_platforms_and_phased_by_day():
+def test_default_plan_follows_the_handbooks_day_structure():
     plan = content.content_plan("2025-03-10", content.PLATFORMS)
-    assert len(plan) == 12
-    assert plan["format"].value_counts().to_dict() == {"scenario": 4, "unboxing": 4, "testimonial": 4}
-    assert plan["platform"].value_counts().to_dict() == {p: 2 for p in content.PLATFORMS}
-    # each platform's two videos are of different formats
-    assert (plan.groupby("platform")["format"].nunique() == 2).all()
-    # phases by day: 1-2 ignite, 3-5 deepen, 6-7 long tail
+    videos = plan[plan["kind"] == "case video"]
+    # Days 1-2 (ignite): all 12 case videos, 6 a day, two per platform of different formats.
+    assert len(videos) == 12 and set(videos["day"]) == {1, 2} and videos.groupby("day").size().tolist() == [6, 6]
+    assert videos["format"].value_counts().to_dict() == {"scenario": 4, "unboxing": 4, "testimonial": 4}
+    assert videos["platform"].value_counts().to_dict() == {p: 2 for p in content.PLATFORMS}
+    assert (videos.groupby("platform")["format"].nunique() == 2).all()
+    assert not videos.duplicated(["day", "platform"]).any()
+    # Days 3-5 (deepen): KOC co-creation and UGC; days 6-7 (long tail): the one-week report and comparisons.
     phase_by_day = plan.drop_duplicates("day").set_index("day")["phase"].to_dict()
     assert phase_by_day == {1: "ignite", 2: "ignite", 3: "deepen", 4: "deepen", 5: "deepen",
                             6: "long tail", 7: "long tail"}
-    # formats in the right phases: hooks first, testimonials only after buyers have the product
-    assert set(plan.loc[plan["format"] == "scenario", "phase"]) == {"ignite"}
-    assert "ignite" not in set(plan.loc[plan["format"] == "testimonial", "phase"])
-    assert set(plan.loc[plan["phase"] == "long tail", "format"]) == {"testimonial"}
-    # 12 over 7 days: the 5 extra videos on the earliest days
-    assert plan.groupby("day").size().tolist() == [2, 2, 2, 2, 2, 1, 1]
-    assert not plan.duplicated(["day", "platform"]).any()
+    kinds = plan.groupby("day")["kind"].apply(set).to_dict()
+    assert kinds[1] == kinds[2] == {"case video"}
+    assert kinds[3] == kinds[4] == kinds[5] == {"KOC co-creation", "UGC"}
+    assert kinds[6] == kinds[7] == {"one-week report", "comparison"}
+    # Without posts the slots are the handbook's, marked as such.
+    slots = plan[plan["kind"] != "case video"]
+    assert len(slots) == 10 and (slots["basis"] == "handbook (no posts yet)").all()
+    assert plan.attrs["basis"] == "handbook"
     assert (plan["date"] == pd.Timestamp("2025-03-10") + pd.to_timedelta(plan["day"] - 1, unit="D")).all()
     assert plan.loc[plan["platform"] == "抖音", "adaptation"].str.contains("15 s").all()
-    # deterministic
     pd.testing.assert_frame_equal(plan, content.content_plan("2025-03-10", content.PLATFORMS))
 
 
 def test_plan_follows_other_counts_and_phase_lengths():
     plan = content.content_plan("2025-03-10", ["小红书", "抖音", "淘宝"],
                                 {"scenario": 2, "unboxing": 1, "testimonial": 2},
-                                phases=(("ignite", 1), ("deepen", 1), ("long tail", 1)))
-    assert plan["format"].tolist() == ["scenario", "scenario", "unboxing", "testimonial", "testimonial"]
-    assert plan["day"].tolist() == [1, 1, 2, 2, 3]
-    assert plan["platform"].tolist() == ["小红书", "抖音", "淘宝", "小红书", "抖音"]
-    assert plan["phase"].tolist() == ["ignite", "ignite", "deepen", "deepen", "long tail"]
+                                phases=(("ignite", 1), ("deepen", 1), ("long tail", 1)),
+                                slots_per_day={"deepen": 3, "long tail": 1})
+    videos = plan[plan["kind"] == "case video"]
+    assert videos["format"].tolist() == ["scenario", "scenario", "unboxing", "testimonial", "testimonial"]
+    assert videos["day"].tolist() == [1] * 5
+    assert videos["platform"].tolist() == ["小红书", "抖音", "淘宝", "小红书", "抖音"]
+    assert plan.loc[plan["day"] == 2, "kind"].tolist() == ["KOC co-creation", "UGC", "KOC co-creation"]
+    assert plan.loc[plan["day"] == 3, "kind"].tolist() == ["one-week report"]
+    with pytest.raises(ConfigError):  # the case videos need ignite days
+        content.content_plan("2025-03-10", phases=(("ignite", 0), ("deepen", 3)))
+
+
+def _cells(plan):
+    return list(zip(plan["format"], plan["platform"]))
+
+
+def test_plan_slots_follow_the_posts_explore_once_and_ignore_later_posts():
+    start, as_of = "2025-03-10", pd.Timestamp("2025-03-11 20:00", tz=TZ)  # day 2 evening: days 3-7 still ahead
+    handbook = content.content_plan(start)
+    # One cell far better than the rest: testimonial on 快手 sells 5% of views, the others about 1%.
+    rows = [("testimonial", "快手", 4000, 400, 200)] + [
+        (f, p, 4000, 200, 40) for f in content.FORMATS for p in ("小红书", "抖音", "淘宝") if (f, p) != ("testimonial", "快手")]
+    posts = _posts(rows, start="2025-03-10 08:00")
+    plan = content.content_plan(start, posts=posts, as_of=as_of)
+    slots = plan[plan["kind"] != "case video"]
+    # The days and kinds stay the handbook's; only the cells of the slots change.
+    pd.testing.assert_frame_equal(plan[["video", "day", "phase", "kind"]], handbook[["video", "day", "phase", "kind"]])
+    assert _cells(slots) != _cells(handbook[handbook["kind"] != "case video"])
+    assert plan.attrs["basis"] == "evidence"
+    # Exactly one explore slot, first, on a cell without posts; every other slot goes to the far better cell.
+    explore = slots[slots["basis"] == "explore: untried cell"]
+    assert len(explore) == 1 and explore.index[0] == slots.index[0]
+    tried = set(zip(posts["format"], posts["platform"]))
+    assert _cells(explore)[0] not in tried
+    assert set(_cells(slots.drop(explore.index))) == {("testimonial", "快手")}
+    evidence = plan.attrs["evidence"]
+    assert evidence.iloc[0][["format", "platform"]].tolist() == ["testimonial", "快手"]
+    assert evidence.iloc[0]["p_best"] > 0.99 and evidence["p_best"].sum() == pytest.approx(1.0)
+    assert evidence.loc[~evidence["tried"], "p_best"].eq(0).all()
+    assert len(evidence) == 18  # 3 formats x 6 platforms
+    # Posts after as_of never change the plan.
+    late = _posts([("scenario", "微信", 9000, 900, 800)], start="2025-03-11 21:00").assign(post_id="late")
+    again = content.content_plan(start, posts=pd.concat([posts, late], ignore_index=True), as_of=as_of)
+    pd.testing.assert_frame_equal(plan, again)
+    # A later run keeps the slots of a day already begun as decided at its start: a post on day 3 changes day 4 on.
+    day3_post = _posts([("scenario", "微信", 9000, 900, 800)], start="2025-03-12 10:00").assign(post_id="d3")
+    later = content.content_plan(start, posts=pd.concat([posts, day3_post], ignore_index=True),
+                                 as_of=pd.Timestamp("2025-03-13 09:00", tz=TZ))
+    day3 = later["day"] == 3
+    assert _cells(later[day3]) == _cells(plan[day3])
+    assert ("scenario", "微信") in _cells(later[later["day"] >= 5])
+    # Two close cells share the slots instead of one taking all.
+    close = _posts([("testimonial", "快手", 2000, 100, 40), ("unboxing", "抖音", 2000, 100, 41)], start="2025-03-10 08:00")
+    shared = content.content_plan(start, posts=close, as_of=as_of)
+    exploit = shared[shared["basis"].str.startswith("shrunk")]
+    assert set(_cells(exploit)) == {("testimonial", "快手"), ("unboxing", "抖音")}
+
+
+def test_allocate_slots_by_hand():
+    evidence = pd.DataFrame({"format": ["scenario", "unboxing", "testimonial", "scenario"],
+                             "platform": ["抖音", "抖音", "快手", "微信"], "tried": [True, True, True, False],
+                             "p_best": [0.6, 0.3, 0.1, 0.0]})
+    cells = content.allocate_slots(5, evidence)
+    # 1 explore (the untried cell), then 4 shared 0.6 / 0.3 / 0.1 -> 2.4, 1.2, 0.4 -> 2, 1, 1 (largest remainders)
+    assert [c["basis"].split(":")[0] for c in cells] == ["explore", "shrunk rates", "shrunk rates", "shrunk rates",
+                                                         "shrunk rates"]
+    assert [(c["format"], c["platform"]) for c in cells] == [
+        ("scenario", "微信"), ("scenario", "抖音"), ("unboxing", "抖音"), ("testimonial", "快手"), ("scenario", "抖音")]
+    assert len(content.allocate_slots(1, evidence)) == 1 and content.allocate_slots(1, evidence)[0]["p_best"] == 0.6
 
 
 def test_plan_refuses_bad_settings():
@@ -181,7 +247,8 @@ def test_no_posts_yet_gives_empty_tables_and_the_call_still_follows_chapter_02()
     assert content.review("no-go", kit, plan, perf, more)[0] == "hold"
     assert content.review(None, kit, plan, perf, more)[0] == "hold"
     assert content.headline("hold", kit, plan, more) == "HOLD: no go from chapter 02; kit and 12-video plan kept as drafts."
-    assert content.headline("produce", kit, plan, more) == "PRODUCE: kit due 03-09 14:00; 12 videos over 6 platforms in 7 days."
+    assert content.headline("produce", kit, plan, more) == (
+        "PRODUCE: kit due 03-09 14:00; 12 case videos on days 1-2, 10 slots after; handbook plan, no posts yet.")
 
 
 # ---------------------------------------------------------------- on the spike state: the kit once, the plan by days since the go
@@ -206,26 +273,26 @@ def test_kit_is_due_two_hours_after_the_go_on_every_run_and_done_once_approved()
 
 
 def test_plan_position_follows_the_days_since_the_go():
-    plan = content.content_plan("2025-03-09")  # day 1 = the first day after the 03-08 go; 2,2,2,2,2,1,1 videos
+    plan = content.content_plan("2025-03-09")  # day 1 = the first day after the 03-08 go; 6,6,2,2,2,2,2 pieces
     on_go_day, at_go = content.plan_position(plan, pd.Timestamp("2025-03-08 20:00", tz=TZ))
     assert (at_go["day"], at_go["phase"]) == (0, "before day 1") and set(on_go_day["status"]) == {"tomorrow", "later"}
     table, pos = content.plan_position(plan, pd.Timestamp("2025-03-12 12:00", tz=TZ))
     assert (pos["day"], pos["phase"]) == (4, "deepen")
-    assert (pos["videos_done"], pos["videos_today"], pos["videos_tomorrow"]) == (6, 2, 2)
+    assert (pos["videos_done"], pos["videos_today"], pos["videos_tomorrow"]) == (14, 2, 2)
     assert table.loc[table["day"] == 4, "status"].eq("today").all()
     assert content.plan_position(plan, pd.Timestamp("2025-03-14 09:00", tz=TZ))[1]["phase"] == "long tail"
     _, after = content.plan_position(plan, pd.Timestamp("2025-03-20 12:00", tz=TZ))
-    assert (after["day"], after["phase"], after["videos_done"]) == (12, "complete", 12)
+    assert (after["day"], after["phase"], after["videos_done"]) == (12, "complete", 22)
     perf = content.performance(_posts(HAND_ROWS, start="2025-03-20 10:00"), "2025-03-09 12:00")
     more = content.make_more(perf)
     assert content.review("go", None, table, perf, more, position=after)[0] == "done"
     assert content.review("go", None, table, perf, more, position=pos, spike_phase="exited")[0] == "done"
     assert content.review("go", None, table, perf, more, position=pos, spike_phase="no-go")[0] == "hold"
     decision, reasons = content.review("go", None, table, perf, more, position=pos, spike_phase="rising")
-    assert decision == "produce" and "today is day 4 of 7: **deepen** (6 videos done, 2 today, 2 tomorrow)" in reasons
+    assert decision == "produce" and "today is day 4 of 7: **deepen** (14 pieces done, 2 today, 2 tomorrow)" in reasons
     kit_done = {"status": "done", "text": "kit done"}
     assert content.headline("produce", None, table, more, kit_state=kit_done, position=pos) == \
-        "PRODUCE: kit done; day 4 of 7 (deepen)."
+        "PRODUCE: kit done; day 4 of 7 (deepen); handbook plan, no posts yet."
 
 
 # ---------------------------------------------------------------- contract

@@ -210,9 +210,10 @@ def test_content_cash_and_team_follow_the_truth(runs):
         outcome = runs[name]
         r2, r3, r8, r9, r10 = (results(outcome, c) for c in ("02", "03", "08", "09", "10"))
         go = t["expected"]["decision"] == "go"
-        # 08: the 12-video plan always exists; production only after a go.
+        # 08: the 12-video plan always exists (on days 1-2, the slots after); production only after a go.
         assert r8["decision"] == ("produce" if go else "hold"), name
-        assert len(r8["content_plan"]) == 12 and r8["content_plan"]["format"].value_counts().to_dict() == {
+        videos = r8["content_plan"][r8["content_plan"]["kind"] == "case video"]
+        assert len(videos) == 12 and set(videos["day"]) == {1, 2} and videos["format"].value_counts().to_dict() == {
             "scenario": 4, "unboxing": 4, "testimonial": 4}
         # 09: the cash gap of the truth file is found, on its day (+-2) and at least 7 days before it happens.
         cash = t["expected"]["cash"]

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse
+from scipy import stats as _st
 
 from .errors import ConfigError, InputError
 from .stats import rate_ratio_ci, wilson
@@ -60,7 +61,9 @@ class AftersalesSettings:
     spare_share: float = 0.03            # handbook: 3% spare stock for replacements
     return_window_days: int = 7
     faq_threshold: float = 0.15          # cosine similarity needed for an automatic answer
-    sla_share: float = 0.9               # share of first responses within target for an ok SLA
+    sla_share: float = 0.9               # share within target to hold when the shop has no baseline yet
+    ltpd: float = 5.0                    # percent nonconforming a lot must not pass with (consumer's risk level)
+    sla_min_baseline: int = 20           # decided tickets the baseline needs before it is the SLA's reference
 
     def __post_init__(self):
         for name in ("response_target_hours", "surge_alert", "window_hours", "surge_window_hours", "tracking_hours"):
@@ -78,6 +81,11 @@ class AftersalesSettings:
             raise ConfigError(f"sla_share={self.sla_share!r} must be in (0, 1]")
         _aql_index(self.aql)
         _level(self.inspection_level)
+        if not float(self.aql) < float(self.ltpd) < 100:
+            raise ConfigError(f"ltpd={self.ltpd!r} must be a percent above aql={self.aql!r} and below 100 "
+                              "(the defect rate a lot must not pass with, e.g. 5)")
+        if int(self.sla_min_baseline) < 1:
+            raise ConfigError(f"sla_min_baseline={self.sla_min_baseline!r} must be a whole number >= 1")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -165,6 +173,7 @@ def ticket_surge(tickets: pd.DataFrame, as_of, baseline_days: int = 14, window_h
     table = pd.DataFrame(rows)
     table.attrs["baseline"] = basis
     table.attrs["baseline_days"] = base_days
+    table.attrs["window_hours"] = float(window_hours)
     return table
 
 
@@ -179,6 +188,7 @@ class ResponseTimes:
     target_hours: float
     censored: int              # unanswered tickets in the window (waits counted as at least their age)
     notes: list[str] = field(default_factory=list)
+    window_hours: float = 24.0
 
 
 def _waits(data: pd.DataFrame, stamp) -> pd.DataFrame:
@@ -239,7 +249,60 @@ def response_times(tickets: pd.DataFrame, as_of, target_hours: float = 2.0, wind
     if censored:
         notes.append(f"{censored} not answered by as_of: their wait counts as at least their age (censored), "
                      "so the median and p90 are lower bounds")
-    return ResponseTimes(table, hourly, waiting, float(target_hours), censored, notes)
+    return ResponseTimes(table, hourly, waiting, float(target_hours), censored, notes, float(window_hours))
+
+
+@dataclass(frozen=True)
+class ResponseBaseline:
+    """The shop's normal response level: tickets opened in a window before the spike, and how many of those whose
+    outcome was known were answered within the target."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    tickets: int
+    decided: int
+    within_target: int
+    share_within_target: float
+    median_hours: float
+    target_hours: float
+    basis: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def response_baseline(tickets: pd.DataFrame, as_of, target_hours: float = 2.0, *, baseline_end=None,
+                      baseline_days: int = 14, window_hours: float = 24.0) -> ResponseBaseline:
+    """First responses in the ``baseline_days`` before the spike: ending at ``baseline_end`` (chapter 01's first
+    alert) when given, else where the SLA's recent window starts (as_of - window_hours); never inside that window,
+    so the recent figure is compared with days it does not include. Outcomes as known at as_of."""
+    if target_hours <= 0 or window_hours <= 0 or int(baseline_days) < 1:
+        raise ConfigError("target_hours and window_hours must be > 0 and baseline_days >= 1")
+    data, stamp = _known(tickets, as_of, what="tickets", time_columns=("first_response", "resolved"))
+    data["first_response"] = _times(data["first_response"])
+    recent_start = stamp - pd.Timedelta(hours=float(window_hours))
+    if baseline_end is not None and not pd.isna(pd.Timestamp(baseline_end)):
+        end = min(_align(baseline_end, _tz_of(data["timestamp"]) if len(data) else stamp.tzinfo), recent_start)
+        basis = f"the {int(baseline_days)} days before {end:%Y-%m-%d %H:%M} (chapter 01's first alert)"
+    else:
+        end = recent_start
+        basis = f"the {int(baseline_days)} days before the last {window_hours:g} h (no first alert yet)"
+    start = end - pd.Timedelta(days=int(baseline_days))
+    rows = _waits(data, stamp)
+    rows = rows[(rows["timestamp"] > start) & (rows["timestamp"] <= end)]
+    summary = _summary(rows, float(target_hours))
+    return ResponseBaseline(start, end, int(summary["tickets"]), int(summary["decided"]),
+                            int(summary["within_target"]), float(summary["share_within_target"]),
+                            float(summary["median_hours"]), float(target_hours), basis)
+
+
+def _share_difference(k1: int, n1: int, k0: int, n0: int, conf: float = 0.95) -> tuple[float, float, float]:
+    """p1 - p0 with Newcombe's hybrid score interval (1998, method 10), built from the two Wilson intervals."""
+    a, b = wilson(k1, n1, conf), wilson(k0, n0, conf)
+    diff = a.estimate - b.estimate
+    low = diff - math.sqrt((a.estimate - a.low) ** 2 + (b.high - b.estimate) ** 2)
+    high = diff + math.sqrt((a.high - a.estimate) ** 2 + (b.estimate - b.low) ** 2)
+    return diff, low, high
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -693,6 +756,84 @@ def inspect_batches(inspections: pd.DataFrame, aql: float = 1.0, level: str = "I
     return QcResult(rounds, batches, pd.DataFrame(sup_rows), pd.DataFrame(plan_rows))
 
 
+def acceptance_probability(p, sample_size: int, accept: int, rounds: int = 1):
+    """P(a lot is accepted) when each unit is nonconforming with probability ``p`` (the binomial model, exact for
+    a lot much larger than the sample): one round accepts with at most ``accept`` nonconforming in
+    ``sample_size``; ``rounds`` independent rounds must all accept, so P(accept) = P(one round) ** rounds."""
+    if int(sample_size) != sample_size or sample_size < 1:
+        raise ConfigError(f"sample_size={sample_size!r} must be a whole number >= 1")
+    if int(accept) != accept or not 0 <= accept < sample_size:
+        raise ConfigError(f"accept={accept!r} must be a whole number from 0 to sample_size - 1")
+    if int(rounds) != rounds or rounds < 1:
+        raise ConfigError(f"rounds={rounds!r} must be a whole number >= 1")
+    rate = np.asarray(p, dtype=float)
+    if np.any(~np.isfinite(rate)) or np.any((rate < 0) | (rate > 1)):
+        raise ConfigError("the lot defect rate p must be between 0 and 1 (a share, not a percent)")
+    one = _st.binom.cdf(int(accept), int(sample_size), rate)
+    out = one ** int(rounds)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+@dataclass(frozen=True)
+class PlanRisks:
+    """The operating characteristic of one sampling plan at the two quality levels that matter."""
+
+    sample_size: int
+    accept: int
+    rounds: int
+    aql: float                   # percent: a lot this good should pass
+    ltpd: float                  # percent: a lot this bad should fail
+    producer_risk_one: float     # P(reject a lot at the AQL), one round
+    producer_risk: float         # the same with every round applied
+    consumer_risk_one: float     # P(accept a lot at the LTPD), one round
+    consumer_risk: float         # the same with every round applied
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def plan_risks(sample_size: int, accept: int, rounds: int = 1, aql: float = 1.0, ltpd: float = 5.0) -> PlanRisks:
+    """Producer's risk (a lot at the AQL rejected) and consumer's risk (a lot at the LTPD accepted), percent
+    levels, for one round and for ``rounds`` rounds that must all pass. Extra rounds lower the consumer's risk
+    and raise the producer's: n = 50, Ac = 1 at 1% gives 8.9% for one round, 1 - 0.9106^3 = 24.5% for three."""
+    for name, value in (("aql", aql), ("ltpd", ltpd)):
+        if not 0 < float(value) < 100:
+            raise ConfigError(f"{name}={value!r} must be a percent between 0 and 100")
+    if not float(ltpd) > float(aql):
+        raise ConfigError(f"ltpd={ltpd!r} must be above aql={aql!r}: it is the defect rate a lot must not pass with")
+    at_aql_one = acceptance_probability(float(aql) / 100, sample_size, accept)
+    at_ltpd_one = acceptance_probability(float(ltpd) / 100, sample_size, accept)
+    k = int(rounds)
+    return PlanRisks(int(sample_size), int(accept), k, float(aql), float(ltpd), 1 - at_aql_one, 1 - at_aql_one ** k,
+                     at_ltpd_one, at_ltpd_one ** k)
+
+
+def operating_characteristic(plans: pd.DataFrame, rounds: int, aql: float = 1.0, ltpd: float = 5.0,
+                             max_defect_percent: float | None = None, points: int = 101) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The OC of the sampling plans as applied: for each distinct (sample_size, accept) in ``plans`` (the QC plan
+    table, or any table with those columns), P(accept) against the lot defect rate for one round and for
+    ``rounds`` rounds, and the risks at the AQL and the LTPD.
+
+    Returns (curve, risks): curve has plan, defect_percent, accept_one_round, accept_as_applied; risks has one row
+    per plan: plan, sample_size, accept, rounds, producer's and consumer's risk for one round and as applied."""
+    if plans is None or len(plans) == 0:
+        return (pd.DataFrame(columns=["plan", "defect_percent", "accept_one_round", "accept_as_applied"]),
+                pd.DataFrame(columns=["plan", "sample_size", "accept", "rounds", "aql", "ltpd", "producer_risk_one",
+                                      "producer_risk", "consumer_risk_one", "consumer_risk"]))
+    top = float(max_defect_percent) if max_defect_percent is not None else max(3.0 * float(ltpd), 2.0 * float(aql))
+    # The AQL and the LTPD are on the grid, so the table reads the risks off the curve exactly.
+    grid = np.unique(np.concatenate([np.linspace(0.0, min(top, 100.0), int(points)), [float(aql), float(ltpd)]]))
+    pairs = plans[["sample_size", "accept"]].drop_duplicates().sort_values(["sample_size", "accept"])
+    curves, risks = [], []
+    for n, ac in pairs.itertuples(index=False):
+        label = f"n={int(n)}, Ac={int(ac)}"
+        one = acceptance_probability(grid / 100, int(n), int(ac))
+        curves.append(pd.DataFrame({"plan": label, "defect_percent": grid, "accept_one_round": one,
+                                    "accept_as_applied": one ** int(rounds)}))
+        risks.append({"plan": label, **plan_risks(int(n), int(ac), rounds, aql, ltpd).to_dict()})
+    return pd.concat(curves, ignore_index=True), pd.DataFrame(risks)
+
+
 def supply_arrivals(open_arrivals: pd.DataFrame | None, proposal_arrivals: pd.DataFrame | None, as_of) -> pd.DataFrame | None:
     """What will arrive, by date, for the delay notices: the ledger's open order lines (the spike state's open lines
     as ``spikekit.state.open_order_arrivals``: day, date, units) plus this run's chapter 03 proposal (its
@@ -742,6 +883,10 @@ def spare_stock(units: float, share: float = 0.03) -> int:
 # ----------------------------------------------------------------------------------------------------------
 # 7. Return risk: penalised logistic regression
 # ----------------------------------------------------------------------------------------------------------
+class NotEnoughOutcomes(InputError):
+    """Too few orders with a known return outcome to fit the return model (the chapter ranks by rules)."""
+
+
 NUMERIC_FEATURES = ("ship_delay_days", "buyer_prior_orders", "buyer_prior_return_rate")
 
 
@@ -761,9 +906,30 @@ class ReturnModel:
     return_window_days: int
     product: str | None
     notes: list[str] = field(default_factory=list)
+    brier: float = math.nan          # on the newer orders, not used in the fit
+    brier_base: float = math.nan     # the same orders scored with the base rate alone
+
+    def skill(self) -> tuple[bool, str]:
+        """Whether the model predicts returns better than the base rate, credibly: the lower end of the AUC's
+        interval above 0.5 (it ranks returned orders above kept ones more often than chance) AND a Brier score
+        below the base rate's on the held-out newer orders (its probabilities beat always saying the base rate)."""
+        auc_ok = not math.isnan(self.auc_low) and self.auc_low > 0.5
+        brier_ok = not (math.isnan(self.brier) or math.isnan(self.brier_base)) and self.brier < self.brier_base
+        figures = (f"AUC {self.auc:.2f} (95% {self.auc_low:.2f}-{self.auc_high:.2f}), Brier {self.brier:.4f} vs "
+                   f"{self.brier_base:.4f} for the base rate, on {self.n_test:,} newer orders")
+        if auc_ok and brier_ok:
+            return True, f"the model beats the base rate: {figures}"
+        why = []
+        if not auc_ok:
+            why.append("the AUC interval reaches 0.5")
+        if not brier_ok:
+            why.append("the Brier score is no better than the base rate's")
+        return False, f"not enough outcomes yet: {' and '.join(why)} ({figures})"
 
     def to_dict(self) -> dict:
+        used, verdict = self.skill()
         return {"auc": self.auc, "auc_low": self.auc_low, "auc_high": self.auc_high, "base_rate": self.base_rate,
+                "brier": self.brier, "brier_base": self.brier_base, "used": used, "verdict": verdict,
                 "intercept": self.intercept, "coefficients": {k: float(v) for k, v in self.coefficients.items()},
                 "n_train": self.n_train, "n_test": self.n_test, "n_labelled": self.n_labelled}
 
@@ -869,7 +1035,7 @@ def return_model(orders: pd.DataFrame, returns: pd.DataFrame, as_of, return_wind
     _, done, stamp = _labelled(orders, returns, as_of, return_window_days, product)
     notes = [f"{len(done):,} orders with a known outcome (delivered by {stamp - pd.Timedelta(days=int(return_window_days)):%Y-%m-%d %H:%M})"]
     if len(done) < 20 or done["returned"].nunique() < 2:
-        raise InputError(f"only {len(done)} orders with a known return outcome ({int(done['returned'].sum())} returned): "
+        raise NotEnoughOutcomes(f"only {len(done)} orders with a known return outcome ({int(done['returned'].sum())} returned): "
                          "too few to fit a return model", file="orders.csv",
                          fix="use a later as_of or a longer history of delivered orders")
     done = done.sort_values(["timestamp", "order_id"], kind="mergesort").reset_index(drop=True)
@@ -904,8 +1070,12 @@ def return_model(orders: pd.DataFrame, returns: pd.DataFrame, as_of, return_wind
     c0, c = _fit_logistic(scaler_all(x_all), y_all, penalty)
     per_unit = c / scaler_all.sd
     intercept = float(c0 - np.sum(per_unit * scaler_all.mean))
+    if per_unit[list(scaler_all.columns).index("ship_delay_days")] < 0:
+        notes.append("the fitted effect of shipping late is negative (late orders less often returned): implausible, "
+                     "a sign of too few outcomes")
     return ReturnModel(intercept, pd.Series(per_unit, index=scaler_all.columns), categories, base_rate, auc, auc_low,
-                       auc_high, calibration, split, len(y_test), len(done), int(return_window_days), product, notes)
+                       auc_high, calibration, split, len(y_test), len(done), int(return_window_days), product, notes,
+                       brier, brier_base)
 
 
 def score_orders(model: ReturnModel, orders: pd.DataFrame, as_of, n: int | None = 20, *,
@@ -936,6 +1106,119 @@ def score_orders(model: ReturnModel, orders: pd.DataFrame, as_of, n: int | None 
     data = data.sort_values(["probability", "order_id"], ascending=[False, True], kind="mergesort")
     out = data[columns].reset_index(drop=True)
     return out if n is None else out.head(int(n))
+
+
+# Points of the rule ranking used while the model has no skill (see ``rule_scores``).
+RULE_POINTS = {"late": 2, "returned before": 2, "first-time buyer": 1, "variant returned more": 1}
+_DELAY_REASONS = ("delay", "late", "slow")
+
+
+def rule_scores(orders: pd.DataFrame, returns: pd.DataFrame, as_of, return_window_days: int = 7, n: int | None = 20,
+                *, product: str | None = None, projected_delay: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The open orders ranked by plain rules, for when there are too few outcomes for a model (the handbook's
+    drivers of returns, counted, not fitted):
+
+    - **late**: shipped, or projected to ship, at least a day after the promise: 2 points, 3 when "delay" is the
+      product's most common return reason so far;
+    - **returned before**: the buyer has returned an earlier order: 2 points;
+    - **first-time buyer**: no earlier orders (no experience of the product or the shop): 1 point;
+    - **variant returned more**: the order's variant is credibly more often returned than the product (the lower
+      end of its Wilson 95% interval above the product's rate, on orders whose return window has closed): 1 point.
+
+    Ties: the longer delay first, then the older order. Open orders as in ``score_orders``.
+    Columns: order_id, timestamp, variant, region, ship_delay_days, points, reasons."""
+    data, stamp = _known(orders, as_of, what="orders", time_columns=("shipped", "delivered"))
+    if product is not None:
+        data = data[data["product"] == product]
+    back, _ = _known(returns, stamp, what="returns")
+    reasons_seen = back[back["order_id"].isin(set(data["order_id"]))]
+    top_reason = (reasons_seen["reason"].astype(str).str.lower().value_counts().index[0]
+                  if "reason" in reasons_seen.columns and len(reasons_seen) else None)
+    late_points = RULE_POINTS["late"] + (1 if top_reason in _DELAY_REASONS else 0)
+    # Variants credibly more returned, on orders whose outcome is known.
+    delivered = _times(data["delivered"])
+    closed = data[delivered.notna() & (delivered <= stamp - pd.Timedelta(days=int(return_window_days)))]
+    returned = closed["order_id"].isin(set(back["order_id"]))
+    overall = float(returned.mean()) if len(closed) else math.nan
+    worse = set()
+    if len(closed) and not math.isnan(overall):
+        for variant, hit in returned.groupby(closed["variant"].astype(str)):
+            if wilson(int(hit.sum()), len(hit)).low > overall:
+                worse.add(variant)
+    open_mask = delivered.isna() | (delivered > stamp - pd.Timedelta(days=int(return_window_days)))
+    open_mask &= ~data["order_id"].isin(set(back["order_id"]))
+    data = data[open_mask].copy()
+    columns = ["order_id", "timestamp", "variant", "region", "ship_delay_days", "points", "reasons"]
+    if data.empty:
+        out = pd.DataFrame(columns=columns)
+    else:
+        delay = _delay_days(data, stamp)
+        if projected_delay:
+            extra = data["order_id"].map(projected_delay).astype(float)
+            delay = delay.where(_times(data["shipped"]).notna() | extra.isna(), np.maximum(delay, extra))
+        data["ship_delay_days"] = delay.to_numpy(float)
+        flags = {
+            "late": data["ship_delay_days"] >= 1,
+            "returned before": data["buyer_prior_returns"].astype(float) > 0,
+            "first-time buyer": data["buyer_prior_orders"].astype(float) == 0,
+            "variant returned more": data["variant"].astype(str).isin(worse),
+        }
+        points = sum(flag.astype(int) * (late_points if name == "late" else RULE_POINTS[name])
+                     for name, flag in flags.items())
+        data["points"] = points.astype(int)
+        texts = []
+        for i, idx in enumerate(data.index):
+            hits = []
+            for name, flag in flags.items():
+                if flag.loc[idx]:
+                    hits.append(f"late {data.at[idx, 'ship_delay_days']:.1f} d" if name == "late" else name)
+            texts.append("; ".join(hits) if hits else "no rule")
+        data["reasons"] = texts
+        data = data.sort_values(["points", "ship_delay_days", "timestamp", "order_id"],
+                                ascending=[False, False, True, True], kind="mergesort")
+        out = data[columns].reset_index(drop=True)
+    out.attrs.update(top_reason=top_reason, late_points=late_points, variants_returned_more=sorted(worse),
+                     product_return_rate=overall)
+    return out if n is None else out.head(int(n))
+
+
+@dataclass
+class ReturnRisk:
+    """Which orders are likely to come back, and how they were ranked: by the model only when it has skill."""
+
+    method: str                    # "model" or "rules"
+    ranked: pd.DataFrame           # the riskiest open orders
+    verdict: str                   # why this method ("not enough outcomes yet: ..." when the rules are used)
+    model: ReturnModel | None      # the fitted model (also when not used), None when it could not be fitted
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def enough_outcomes(self) -> bool:
+        return self.method == "model"
+
+
+def return_risk(orders: pd.DataFrame, returns: pd.DataFrame, as_of, return_window_days: int = 7, *,
+                product: str | None = None, projected_delay: Mapping[str, float] | None = None, n: int | None = 20,
+                **model_options) -> ReturnRisk:
+    """Rank the open orders by return risk: by the fitted model (``return_model``) when it beats the base rate
+    credibly on the held-out newer orders (``ReturnModel.skill``), else by ``rule_scores`` with the verdict
+    "not enough outcomes yet"."""
+    try:
+        model = return_model(orders, returns, as_of, return_window_days, product=product, **model_options)
+    except NotEnoughOutcomes as exc:
+        model, verdict, used = None, f"not enough outcomes yet: {exc.problem}", False
+    else:
+        used, verdict = model.skill()
+    if used:
+        ranked = score_orders(model, orders, as_of, n, returns=returns, projected_delay=projected_delay)
+        return ReturnRisk("model", ranked, verdict, model, list(model.notes))
+    ranked = rule_scores(orders, returns, as_of, return_window_days, n, product=product, projected_delay=projected_delay)
+    notes = ([] if model is None else list(model.notes)) + [
+        "ranked by rules instead: late " + f"{ranked.attrs['late_points']} points"
+        + (f" (delay is the most common return reason)" if ranked.attrs["late_points"] > RULE_POINTS["late"] else "")
+        + ", returned before 2, first-time buyer 1, variant credibly more returned 1"
+        + (f" ({', '.join(ranked.attrs['variants_returned_more'])})" if ranked.attrs["variants_returned_more"] else "")]
+    return ReturnRisk("rules", ranked, verdict, model, notes)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1046,45 +1329,137 @@ def plot_calibration(model: ReturnModel):
     return _finish(ax, "Return risk calibration", "predicted return probability", "observed return rate")
 
 
+def plot_operating_characteristic(curve: pd.DataFrame, risks: pd.DataFrame):
+    """P(accept) against the lot defect rate, one round (dashed) and the rounds as applied (solid), with the AQL
+    and LTPD marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, (label, group) in enumerate(curve.groupby("plan", sort=False)):
+        colour = f"C{i}"
+        ax.plot(group["defect_percent"], group["accept_one_round"], linestyle="--", color=colour,
+                label=f"{label}, one round")
+        rounds = int(risks.loc[risks["plan"] == label, "rounds"].iloc[0])
+        ax.plot(group["defect_percent"], group["accept_as_applied"], color=colour, label=f"{label}, {rounds} rounds")
+    if len(risks):
+        aql, ltpd = float(risks["aql"].iloc[0]), float(risks["ltpd"].iloc[0])
+        ax.axvline(aql, color="tab:green", linestyle=":", label=f"AQL {aql:g}%")
+        ax.axvline(ltpd, color="tab:red", linestyle=":", label=f"LTPD {ltpd:g}%")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize="small")
+    return _finish(ax, "Operating characteristic of the sampling plan", "lot defect rate (%)", "probability of acceptance")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # 10. Decision
 # ----------------------------------------------------------------------------------------------------------
-def decide(response: ResponseTimes, surge: pd.DataFrame | None = None, *, sla_share: float = 0.9) -> tuple[str, list[str]]:
-    """SLA status: **breached** when the median first response of the window's tickets is above the target or
-    fewer than half of the answered ones were answered within it;
-    **at risk** when the p90 is above it, the share answered within it is below ``sla_share``, a ticket is still
-    unanswered past it, or a ticket type is surging; **ok** otherwise."""
+@dataclass(frozen=True)
+class SlaCall:
+    """The SLA status, the figure that decided it (for the headline) and the evidence behind it."""
+
+    status: str
+    trigger: str          # the figure that triggered the status ("" when ok)
+    figure: str           # the recent share within target against the reference
+    reasons: list
+    share: float
+    decided: int
+    reference: float
+    reference_kind: str   # "baseline" (the shop's own normal level) or "promise" (sla_share, no baseline yet)
+
+
+def assess_sla(response: ResponseTimes, surge: pd.DataFrame | None = None, *, baseline: ResponseBaseline | None = None,
+               sla_share: float = 0.9, min_baseline: int = 20, conf: float = 0.95) -> SlaCall:
+    """The SLA judged against the shop's own normal level, not an absolute bar it misses on ordinary days.
+
+    The figure is the share of the window's decided tickets answered within the target. The reference is the
+    baseline's share (``response_baseline``) when the baseline has at least ``min_baseline`` decided tickets, else
+    ``sla_share``. **at risk** when the recent share is credibly below the reference (the upper end of Newcombe's
+    ``conf`` interval for the difference is below 0; against ``sla_share``, the Wilson upper bound is below it), or
+    the total ticket volume is credibly above normal (the surge table's "all" row) while the recent share is
+    already below the reference; **breached** when the share is
+    credibly below the reference and under one half (most customers wait past the target); **ok** otherwise.
+    The median, p90, the tickets still waiting and the surging types are reported as evidence."""
     row = response.table.set_index("customer_kind").loc["all"]
     target = response.target_hours
-    reasons: list[str] = []
-    if row["tickets"] == 0:
-        return "ok", ["no tickets in the window"]
-    bound = " (at least: open tickets counted at their age)" if row["lower_bound"] else ""
-    median, p90, share = float(row["median_hours"]), float(row["p90_hours"]), float(row["share_within_target"])
-    reasons.append(f"median first response {median:.1f} h{bound}, p90 {p90:.1f} h, target {target:g} h")
-    if not math.isnan(share):
-        reasons.append(f"{share:.0%} of decided tickets answered within {target:g} h")
-    surging = [] if surge is None else surge[(surge["surge"]) & (surge["type"] != "all")]["type"].tolist()
-    if surging:
-        reasons.append(f"surging ticket types: {', '.join(surging)}")
+    window = response.window_hours
+    k, n = int(row["within_target"]), int(row["decided"])
+    share = k / n if n else math.nan
+    use_baseline = (baseline is not None and baseline.decided >= int(min_baseline)
+                    and not math.isnan(baseline.share_within_target))
+    reference = baseline.share_within_target if use_baseline else float(sla_share)
+    kind = "baseline" if use_baseline else "promise"
+    if n == 0:
+        figure = f"reply within {target:g} h: no ticket with a known outcome in the last {window:g} h"
+        below = False
+    else:
+        figure = (f"reply within {target:g} h: {share:.0%} of {n} tickets in the last {window:g} h vs "
+                  + (f"{reference:.0%} baseline" if use_baseline else f"the {reference:.0%} aimed for (no baseline yet)"))
+        if use_baseline:
+            below = _share_difference(k, n, baseline.within_target, baseline.decided, conf)[2] < 0
+        else:
+            below = wilson(k, n, conf).high < reference
+    reasons = [figure + (" (credibly below)" if below else "")]
+    if use_baseline:
+        reasons.append(f"baseline: {baseline.within_target} of {baseline.decided} tickets within {target:g} h in "
+                       f"{baseline.basis}")
+    elif baseline is not None:
+        reasons.append(f"baseline too thin ({baseline.decided} decided tickets in {baseline.basis}, "
+                       f"{int(min_baseline)} needed): judged against {reference:.0%}")
+    if int(row["tickets"]):
+        bound = " (at least: open tickets counted at their age)" if row["lower_bound"] else ""
+        reasons.append(f"median first response {float(row['median_hours']):.1f} h{bound}, "
+                       f"p90 {float(row['p90_hours']):.1f} h, target {target:g} h")
     if int(row["open_over_target"]):
         reasons.append(f"{int(row['open_over_target'])} tickets still unanswered past the target")
-    if median > target or (not math.isnan(share) and share < 0.5):  # most customers waited past the target
-        return "breached", reasons
-    if p90 > target or (not math.isnan(share) and share < sla_share) or surging or int(row["open_over_target"]):
-        return "at risk", reasons
-    return "ok", reasons
+    volume = None
+    if surge is not None and len(surge):
+        surging = surge[(surge["surge"]) & (surge["type"] != "all")]["type"].tolist()
+        if surging:
+            reasons.append(f"surging ticket types: {', '.join(surging)}")
+        total = surge[surge["type"] == "all"]
+        if len(total) and bool(total["surge"].iloc[0]):
+            t = total.iloc[0]
+            hours = surge.attrs.get("window_hours")
+            volume = (f"tickets {float(t['ratio']):.1f}x the normal rate" + (f" in the last {hours:g} h" if hours else "")
+                      + f" (95% lower bound {float(t['ratio_low']):.2f}x)")
+            reasons.append(volume)
+    if below and share < 0.5:
+        status, trigger = "breached", figure
+    elif below:
+        status, trigger = "at risk", figure
+    elif volume and n and share < reference:  # more tickets than normal and replies already slipping
+        status, trigger = "at risk", f"{volume} while {figure}"
+    else:
+        status, trigger = "ok", ""
+    return SlaCall(status, trigger, figure, reasons, share, n, reference, kind)
+
+
+def decide(response: ResponseTimes, surge: pd.DataFrame | None = None, *, sla_share: float = 0.9,
+           baseline: ResponseBaseline | None = None, min_baseline: int = 20) -> tuple[str, list[str]]:
+    """``assess_sla`` as (status, reasons)."""
+    call = assess_sla(response, surge, baseline=baseline, sla_share=sla_share, min_baseline=min_baseline)
+    return call.status, call.reasons
 
 
 def headline(status: str, response: ResponseTimes, faq: FaqAnswers | None = None,
-             delays: DelayPlan | None = None, model: ReturnModel | None = None) -> str:
-    """One line: SLA status, response time, FAQ share, delayed orders, return model AUC."""
-    row = response.table.set_index("customer_kind").loc["all"]
-    parts = [f"SLA {status}: median first response {row['median_hours']:.1f} h vs target {response.target_hours:g} h"]
+             delays: DelayPlan | None = None, model: ReturnModel | None = None, *, sla: SlaCall | None = None,
+             risk: ReturnRisk | None = None) -> str:
+    """One line: SLA status with the figure that set it, FAQ share, delayed orders, and how return risk is ranked
+    (the model's AUC when it has skill, "not enough outcomes yet" when the rules rank)."""
+    if sla is not None:
+        parts = [f"SLA {status}: {sla.trigger or sla.figure}"]
+    else:
+        row = response.table.set_index("customer_kind").loc["all"]
+        parts = [f"SLA {status}: median first response {row['median_hours']:.1f} h vs target {response.target_hours:g} h"]
     if faq is not None and not math.isnan(faq.share_answered):
         parts.append(f"FAQ answers {faq.share_answered:.0%} of routine tickets")
     if delays is not None:
         parts.append(f"{len(delays.notices)} delay notices to send")
-    if model is not None and not math.isnan(model.auc):
+    if risk is not None:
+        if risk.method == "model":
+            parts.append(f"return risk by model, AUC {risk.model.auc:.2f} ({risk.model.auc_low:.2f}-{risk.model.auc_high:.2f})")
+        else:
+            parts.append("return risk: not enough outcomes yet, ranked by rules")
+    elif model is not None and not math.isnan(model.auc):
         parts.append(f"return-risk AUC {model.auc:.2f}")
     return "; ".join(parts)

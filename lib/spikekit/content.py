@@ -8,14 +8,16 @@ Handbook rules of thumb, each a setting below:
 - phases: days 1-2 ignite, days 3-5 deepen (small creators, challenges, UGC templates), days 6-7 long tail
   (one-week report, comparisons, next-product teaser).
 
-**Plan rule** (``content_plan``). Videos go out in format order scenario -> unboxing -> testimonial: the
-scenario video is the hook that rides the trend, unboxings need stock in creators' hands, testimonials need
-buyers who have received the product. The videos are spread over the days as evenly as possible, the extra
-ones on the earliest days (attention is highest early). Video i (0-based, in that order) leads on platform
-``platforms[i % len(platforms)]``, so every platform gets the same number of videos (12 over 6: two each),
-consecutive videos never share a platform, and a platform's videos are of different formats. With the default
-settings this puts all scenario videos in the ignite days, unboxings in the deepen days and testimonials at the
-end of deepen and in the long tail.
+**Plan rule** (``content_plan``), the handbook's day structure. Days 1-2 (ignite): all 12 case videos, in format
+order scenario -> unboxing -> testimonial, 6 a day; video i (0-based) leads on ``platforms[i % len(platforms)]``,
+so every platform gets two videos of different formats. Days 3-5 (deepen): KOC co-creation and UGC slots; days 6-7
+(long tail): the one-week report and comparison content (``slots_per_day`` each). Before any post is published the
+slots keep the handbook's formats and platforms, marked "handbook (no posts yet)". Once posts exist, a slot's
+format and platform are allocated by the evidence: every format x platform cell gets its shrunk order rate
+(below) and, by Monte Carlo from the Beta posteriors with a fixed seed, its probability of being the best tried
+cell; the slots are shared in proportion to that probability, so one cell far better takes nearly all of them,
+and one slot explores the most promising untried cell. A slot is decided on the posts known at the start of its
+day (or at as_of when that is earlier), so past days keep their plan and posts after as_of change nothing.
 
 **Performance rule** (``performance``). Posts published up to ``as_of`` are pooled per format x platform; each
 cell's order-per-view and click-per-view rates are shrunk toward the overall rate by an empirical-Bayes
@@ -78,6 +80,22 @@ PHASE_FOCUS = {
     "long tail": "one-week report, comparisons with alternatives, next-product teaser",
 }
 
+# The handbook's day structure after the case videos: days 3-5 KOC co-creation and UGC, days 6-7 the one-week
+# report and comparison content. SLOT_FORMATS is each slot's format before any post is published.
+CASE_VIDEO = "case video"
+SLOT_KINDS = {"deepen": ("KOC co-creation", "UGC"), "long tail": ("one-week report", "comparison")}
+SLOT_FORMATS = {"KOC co-creation": "scenario", "UGC": "testimonial", "one-week report": "testimonial",
+                "comparison": "unboxing"}
+SLOT_BRIEFS = {
+    "KOC co-creation": "a small creator (KOC) makes it with the shop: the product in their own daily scene",
+    "UGC": "a buyer's own post from the challenge template, reposted by the shop",
+    "one-week report": "the one-week report: sales, buyers' photos, what people said",
+    "comparison": "side by side with the usual alternatives: price, size, design",
+}
+DEFAULT_SLOTS_PER_DAY = {"deepen": 2, "long tail": 2}
+PROB_BEST_DRAWS = 4000
+NO_POSTS_BASIS = "handbook (no posts yet)"
+
 FORMAT_BRIEFS = {
     "scenario": "the product in use in the trending scene",
     "unboxing": "unboxing and close-ups, packaging and first impression",
@@ -127,6 +145,8 @@ class ContentSettings:
     deadline_hours: the level-1 kit is due this many hours after the go decision.
     videos_scenario / videos_unboxing / videos_testimonial: videos of each format in the 7-day matrix.
     ignite_days / deepen_days / tail_days: length of each phase in days (day 1 = first day after the go).
+    deepen_slots_per_day: KOC co-creation and UGC slots a day in the deepen days.
+    tail_slots_per_day: one-week report and comparison slots a day in the long tail.
     min_views: views a format x platform cell needs before it can be named in make-more.
     top: how many cells make-more names at most.
     conf: level of the intervals on the shrunk rates.
@@ -140,6 +160,8 @@ class ContentSettings:
     ignite_days: int = 2
     deepen_days: int = 3
     tail_days: int = 2
+    deepen_slots_per_day: int = 2
+    tail_slots_per_day: int = 2
     min_views: float = 500.0
     top: int = 3
     conf: float = 0.95
@@ -149,7 +171,7 @@ class ContentSettings:
         if not self.deadline_hours > 0:
             raise ConfigError(f"deadline_hours={self.deadline_hours!r} must be positive (handbook: 2)")
         for name in ("videos_scenario", "videos_unboxing", "videos_testimonial", "ignite_days", "deepen_days",
-                     "tail_days"):
+                     "tail_days", "deepen_slots_per_day", "tail_slots_per_day"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name}={value!r} must be a whole number >= 0")
@@ -172,6 +194,9 @@ class ContentSettings:
 
     def videos_by_format_total(self) -> int:
         return int(self.videos_scenario) + int(self.videos_unboxing) + int(self.videos_testimonial)
+
+    def slots_per_day(self) -> dict[str, int]:
+        return {"deepen": int(self.deepen_slots_per_day), "long tail": int(self.tail_slots_per_day)}
 
     def phases(self) -> tuple[tuple[str, int], ...]:
         return (("ignite", int(self.ignite_days)), ("deepen", int(self.deepen_days)),
@@ -287,16 +312,35 @@ def _phase_of_day(phases: Sequence[tuple[str, int]]) -> list[str]:
     return days
 
 
+def _spread(n: int, days: int) -> np.ndarray:
+    """Day number (1-based) of each of n items spread over ``days`` days, the extra ones on the earliest days."""
+    per_day = np.full(days, n // days)
+    per_day[: n % days] += 1
+    return np.repeat(np.arange(1, days + 1), per_day)
+
+
 def content_plan(start_date, platforms: Sequence[str] = PLATFORMS,
                  videos_by_format: Mapping[str, int] | None = None,
-                 phases: Sequence[tuple[str, int]] = (("ignite", 2), ("deepen", 3), ("long tail", 2))
-                 ) -> pd.DataFrame:
-    """One row per video: day (1 = ``start_date``), date, phase, format, lead platform and how to adapt the cut.
+                 phases: Sequence[tuple[str, int]] = (("ignite", 2), ("deepen", 3), ("long tail", 2)),
+                 *, slots_per_day: Mapping[str, int] | None = None, posts: pd.DataFrame | None = None, as_of=None,
+                 prior_strength: float | None = None, conf: float = 0.95, draws: int = PROB_BEST_DRAWS,
+                 seed: int = 0) -> pd.DataFrame:
+    """The seven-day plan in the handbook's day structure, one row per piece of content.
 
-    Rule (see the module text): videos in format order scenario -> unboxing -> testimonial, spread over the
-    days as evenly as possible with the extra ones on the earliest days; video i leads on
-    ``platforms[i % len(platforms)]``. Columns: video, day, date, phase, phase_focus, format, format_brief,
-    platform, adaptation.
+    - **ignite** days (1-2): the case matrix, every video of ``videos_by_format``, in format order scenario ->
+      unboxing -> testimonial, spread over the ignite days (extras first); video i leads on
+      ``platforms[i % len(platforms)]``.
+    - **deepen** days (3-5): ``slots_per_day["deepen"]`` slots a day, alternately KOC co-creation and UGC.
+    - **long tail** days (6-7): ``slots_per_day["long tail"]`` slots a day, the one-week report and comparison
+      content.
+
+    Each slot's format and lead platform: before any post is published (or without ``posts``/``as_of``) the
+    handbook's (``SLOT_FORMATS``, platforms continuing the rotation), basis "handbook"; once posts exist they are
+    allocated by the evidence (``allocate_slots``). A slot is decided with the posts known at the start of its day,
+    or at ``as_of`` when that is earlier: past days keep the plan they had, posts after ``as_of`` change nothing.
+    Columns: video (V01.. the case videos, S01.. the slots), day, date, phase, kind, format, platform, basis,
+    p_best, decided_at, format_brief, phase_focus, adaptation. attrs: platforms, days, phases, evidence (the
+    evidence behind the slots still ahead at ``as_of``), basis ("handbook" or "evidence").
     """
     videos_by_format = dict(videos_by_format or {"scenario": 4, "unboxing": 4, "testimonial": 4})
     unknown = sorted(set(videos_by_format) - set(FORMATS))
@@ -311,33 +355,166 @@ def content_plan(start_date, platforms: Sequence[str] = PLATFORMS,
     day_phase = _phase_of_day(phases)
     n_days = len(day_phase)
     sequence = [f for f in FORMATS for _ in range(counts[f])]
-    n = len(sequence)
-    if n == 0:
+    if not sequence:
         raise ConfigError("no videos to plan: every format count is 0")
-    per_day = np.full(n_days, n // n_days)
-    per_day[: n % n_days] += 1  # the extra videos go on the earliest days
-    day_of_video = np.repeat(np.arange(1, n_days + 1), per_day)
+    ignite_days = [d for d, name in enumerate(day_phase, start=1) if name == "ignite"]
+    if not ignite_days:
+        raise ConfigError("the plan has no ignite days: the handbook makes the case videos on days 1-2 "
+                          "(set ignite_days >= 1)")
+    slots = dict(DEFAULT_SLOTS_PER_DAY if slots_per_day is None else slots_per_day)
+    for name, value in slots.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"slots_per_day[{name!r}]={value!r} must be a whole number >= 0")
     start = pd.Timestamp(start_date).normalize()
+    if start.tzinfo is not None:
+        start = start.tz_localize(None)
     rows = []
-    for i, (fmt, day) in enumerate(zip(sequence, day_of_video)):
-        platform = platforms[i % len(platforms)]
-        phase = day_phase[day - 1]
-        rows.append({
-            "video": f"V{i + 1:02d}",
-            "day": int(day),
-            "date": start + pd.Timedelta(days=int(day) - 1),
-            "phase": phase,
-            "phase_focus": PHASE_FOCUS.get(phase, ""),
-            "format": fmt,
-            "format_brief": FORMAT_BRIEFS[fmt],
-            "platform": platform,
-            "adaptation": PLATFORM_NOTES.get(platform, _DEFAULT_NOTE),
-        })
+    for i, (fmt, day) in enumerate(zip(sequence, np.array(ignite_days)[_spread(len(sequence), len(ignite_days)) - 1])):
+        rows.append({"video": f"V{i + 1:02d}", "day": int(day), "kind": CASE_VIDEO, "format": fmt,
+                     "platform": platforms[i % len(platforms)], "basis": "handbook", "p_best": np.nan})
+    j = 0
+    for day, phase in enumerate(day_phase, start=1):
+        kinds = SLOT_KINDS.get(phase, ())
+        for k in range(int(slots.get(phase, 0)) if kinds else 0):
+            kind = kinds[k % len(kinds)]
+            rows.append({"video": f"S{j + 1:02d}", "day": day, "kind": kind, "format": SLOT_FORMATS[kind],
+                         "platform": platforms[(len(sequence) + j) % len(platforms)], "basis": NO_POSTS_BASIS,
+                         "p_best": np.nan})
+            j += 1
     plan = pd.DataFrame(rows)
+    plan["date"] = start + pd.to_timedelta(plan["day"] - 1, unit="D")
+    plan["phase"] = [day_phase[d - 1] for d in plan["day"]]
+    plan["decided_at"] = pd.NaT
+    evidence = None
+    if posts is not None and as_of is not None:
+        stamp = _timestamp(as_of, "as_of")
+        is_slot = plan["kind"] != CASE_VIDEO
+        day_start = plan["date"].map(lambda d: d.tz_localize(stamp.tzinfo) if stamp.tzinfo is not None else d)
+        decided = day_start.where(day_start < stamp, stamp)
+        plan["decided_at"] = decided.where(is_slot)
+        for moment in sorted(set(decided[is_slot])):
+            group = plan.index[is_slot & (decided == moment)]
+            perf = performance(posts, moment, prior_strength, conf)
+            if perf.empty or not np.isfinite(perf.attrs.get("overall_order_rate", np.nan)):
+                continue  # no posts yet at that moment: the handbook's slots stand
+            table = allocation_evidence(perf, platforms, draws=draws, seed=seed)
+            cells = allocate_slots(len(group), table)
+            plan.loc[group, "format"] = [c["format"] for c in cells]
+            plan.loc[group, "platform"] = [c["platform"] for c in cells]
+            plan.loc[group, "basis"] = [c["basis"] for c in cells]
+            plan.loc[group, "p_best"] = [c["p_best"] for c in cells]
+            if moment == stamp:
+                evidence = table
+        if evidence is None:  # nothing left to decide at as_of: show what the last decision saw
+            evidence = allocation_evidence(performance(posts, stamp, prior_strength, conf), platforms, draws=draws,
+                                           seed=seed)
+    plan["format_brief"] = [SLOT_BRIEFS.get(k, FORMAT_BRIEFS[f]) if k != CASE_VIDEO else FORMAT_BRIEFS[f]
+                            for k, f in zip(plan["kind"], plan["format"])]
+    plan["phase_focus"] = plan["phase"].map(lambda ph: PHASE_FOCUS.get(ph, ""))
+    plan["adaptation"] = plan["platform"].map(lambda pl: PLATFORM_NOTES.get(pl, _DEFAULT_NOTE))
+    plan = plan.sort_values(["day", "video"], key=lambda c: c if c.name == "day" else c.str[0].map({"V": "0", "S": "1"}) + c,
+                            kind="mergesort").reset_index(drop=True)
+    plan = plan[["video", "day", "date", "phase", "kind", "format", "platform", "basis", "p_best", "decided_at",
+                 "format_brief", "phase_focus", "adaptation"]]
     plan.attrs["platforms"] = platforms
     plan.attrs["days"] = n_days
     plan.attrs["phases"] = [(str(a), int(b)) for a, b in phases]
+    plan.attrs["evidence"] = evidence
+    plan.attrs["basis"] = "handbook" if plan["basis"].str.startswith("handbook").all() else "evidence"
     return plan
+
+
+def allocation_evidence(perf: pd.DataFrame, platforms: Sequence[str] = PLATFORMS, *, draws: int = PROB_BEST_DRAWS,
+                        seed: int = 0) -> pd.DataFrame:
+    """Every format x platform cell the plan can use, with the evidence behind an allocation: posts, views, orders,
+    the shrunk order rate with its interval (``performance``), and the posterior probability of being the best of
+    the tried cells (Monte Carlo: ``draws`` draws from each cell's Beta posterior, fixed ``seed``). Tried cells are
+    ranked by that probability (ties: the higher lower bound); untried cells after them, by a guess from the
+    pooled rates of their format and platform (overall x format lift x platform lift), the explore candidates.
+    Columns: rank, format, platform, tried, posts, views, orders, order_rate, order_low, order_high, p_best, guess."""
+    platforms = [str(p) for p in platforms]
+    cells = pd.DataFrame([(f, p) for f in FORMATS for p in platforms], columns=["format", "platform"])
+    cols = ["posts", "views", "orders", "order_rate", "order_low", "order_high"]
+    if perf.empty:
+        table = cells.assign(**{c: np.nan for c in cols})
+    else:
+        table = cells.merge(perf[["format", "platform"] + cols], on=["format", "platform"], how="left")
+    table["tried"] = table["views"].fillna(0).to_numpy(float) > 0
+    for c in ("posts", "views", "orders"):
+        table[c] = table[c].fillna(0).astype(int)
+    overall = float(perf.attrs.get("overall_order_rate", np.nan)) if not perf.empty else np.nan
+    table["p_best"] = 0.0
+    tried = table.index[table["tried"]]
+    if len(tried) and np.isfinite(overall):
+        strength = float(perf.attrs["order_prior_strength"])
+        a, b = max(overall * strength, 1e-9), max((1 - overall) * strength, 1e-9)
+        rng = np.random.default_rng(seed)
+        k = table.loc[tried, "orders"].to_numpy(float)
+        n = table.loc[tried, "views"].to_numpy(float)
+        sample = rng.beta(a + k, b + n - k, size=(int(draws), len(tried)))
+        wins = np.bincount(sample.argmax(axis=1), minlength=len(tried))
+        table.loc[tried, "p_best"] = wins / float(draws)
+    # Explore guess for untried cells: the overall rate scaled by how their format and platform do elsewhere.
+    guess = np.full(len(table), np.nan)
+    if not perf.empty and np.isfinite(overall) and overall > 0:
+        by_format = perf.groupby("format")[["orders", "views"]].sum()
+        by_platform = perf.groupby("platform")[["orders", "views"]].sum()
+        lift = lambda grouped, key: (float(grouped.loc[key, "orders"] / grouped.loc[key, "views"]) / overall
+                                     if key in grouped.index and grouped.loc[key, "views"] > 0 else 1.0)
+        guess = np.array([overall * lift(by_format, f) * lift(by_platform, p)
+                          for f, p in zip(table["format"], table["platform"])])
+    table["guess"] = np.where(table["tried"], np.nan, guess)
+    order = _display_order(table["format"]) + _display_order(table["platform"])
+    table = table.assign(_tried=~table["tried"], _pb=-table["p_best"], _low=-table["order_low"].fillna(-1),
+                         _guess=-table["guess"].fillna(-1), _order=order)
+    table = table.sort_values(["_tried", "_pb", "_low", "_guess", "_order"], kind="mergesort")
+    table = table.drop(columns=["_tried", "_pb", "_low", "_guess", "_order"]).reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table.attrs.update(overall_order_rate=overall, draws=int(draws), seed=int(seed), as_of=perf.attrs.get("as_of"))
+    return table[["rank", "format", "platform", "tried", "posts", "views", "orders", "order_rate", "order_low",
+                  "order_high", "p_best", "guess"]]
+
+
+def allocate_slots(n: int, evidence: pd.DataFrame) -> list[dict]:
+    """``n`` slots over the cells of ``allocation_evidence``, in slot order.
+
+    One explore slot (the first, so the team learns soonest) goes to the best-guessed untried cell when there is one
+    and ``n >= 2``. The others are shared among the tried cells in proportion to their probability of being best
+    (largest remainders, ties to the higher rank), then handed out round-robin in rank order, so a cell that is
+    almost surely best takes nearly every slot and close cells share them.
+    Each item: format, platform, basis, p_best."""
+    if n <= 0:
+        return []
+    tried = evidence[evidence["tried"]]
+    untried = evidence[~evidence["tried"]]
+    out: list[dict] = []
+    if len(untried) and (n >= 2 or tried.empty):
+        cell = untried.iloc[0]
+        out.append({"format": cell["format"], "platform": cell["platform"], "basis": "explore: untried cell",
+                    "p_best": np.nan})
+    exploit = n - len(out)
+    if exploit and len(tried):
+        share = tried["p_best"].to_numpy(float) * exploit
+        counts = np.floor(share).astype(int)
+        left = exploit - int(counts.sum())
+        remainder = share - counts
+        for idx in sorted(range(len(tried)), key=lambda i: (-remainder[i], i))[:left]:
+            counts[idx] += 1
+        queue = []
+        while len(queue) < exploit:
+            for i in range(len(tried)):
+                if counts[i] > 0:
+                    counts[i] -= 1
+                    queue.append(i)
+        for i in queue:
+            cell = tried.iloc[i]
+            out.append({"format": cell["format"], "platform": cell["platform"],
+                        "basis": f"shrunk rates: P(best) {cell['p_best']:.0%}", "p_best": float(cell["p_best"])})
+    while len(out) < n:  # no tried cell to share out (cannot happen with posts): the next untried cells
+        cell = untried.iloc[(len(out)) % len(untried)]
+        out.append({"format": cell["format"], "platform": cell["platform"], "basis": "explore: untried cell",
+                    "p_best": np.nan})
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -537,9 +714,8 @@ def review(validation_decision: str | None, kit: pd.DataFrame | None, plan: pd.D
         deadline = kit.attrs.get("deadline")
         reasons.append(f"level-1 kit: {counts.get('cover', 0)} covers, {counts.get('angle', 0)} angles, "
                        f"{counts.get('faq', 0)} FAQ drafts" + (f", due {deadline:%m-%d %H:%M}" if deadline is not None else ""))
-    by_format = plan["format"].value_counts()
-    reasons.append(f"matrix: {len(plan)} videos ({', '.join(f'{by_format.get(f, 0)} {f}' for f in FORMATS)}) over "
-                   f"{plan['platform'].nunique()} platforms and {plan.attrs.get('days', plan['day'].max())} days")
+    reasons.append(_plan_text(plan))
+    reasons.append(_allocation_text(plan))
     if position is not None and decision != HOLD:
         if position["phase"] == "complete":
             reasons.append(f"the {position['days']}-day plan is complete (today is day {position['day']} after the go): "
@@ -548,7 +724,7 @@ def review(validation_decision: str | None, kit: pd.DataFrame | None, plan: pd.D
             reasons.append("today is the go's own day: the kit first, the matrix starts tomorrow")
         else:
             reasons.append(f"today is day {position['day']} of {position['days']}: **{position['phase']}** "
-                           f"({position['videos_done']} videos done, {position['videos_today']} today, "
+                           f"({position['videos_done']} pieces done, {position['videos_today']} today, "
                            f"{position['videos_tomorrow']} tomorrow)")
     overall = perf.attrs.get("overall_order_rate", float("nan"))
     if perf.empty or not np.isfinite(overall):
@@ -566,6 +742,48 @@ def review(validation_decision: str | None, kit: pd.DataFrame | None, plan: pd.D
     return decision, reasons
 
 
+def _case_videos(plan: pd.DataFrame) -> pd.DataFrame:
+    return plan[plan["kind"] == CASE_VIDEO] if "kind" in plan.columns else plan
+
+
+def _day_span(days) -> str:
+    days = sorted(set(int(d) for d in days))
+    if not days:
+        return "no days"
+    return f"day {days[0]}" if len(days) == 1 else f"days {days[0]}-{days[-1]}"
+
+
+def _plan_text(plan: pd.DataFrame) -> str:
+    videos = _case_videos(plan)
+    slots = plan[plan["kind"] != CASE_VIDEO] if "kind" in plan.columns else plan.iloc[0:0]
+    by_format = videos["format"].value_counts()
+    text = (f"matrix: {len(videos)} case videos ({', '.join(f'{by_format.get(f, 0)} {f}' for f in FORMATS)}) over "
+            f"{videos['platform'].nunique()} platforms on {_day_span(videos['day'])}")
+    for phase in ("deepen", "long tail"):
+        part = slots[slots["phase"] == phase]
+        if len(part):
+            kinds = " and ".join(dict.fromkeys(part["kind"]))
+            text += f"; {kinds}: {len(part)} slots on {_day_span(part['day'])}"
+    return text
+
+
+def _allocation_text(plan: pd.DataFrame) -> str:
+    """How the slots were filled: the handbook's plan before any post, else the evidence behind the slots ahead."""
+    if plan.attrs.get("basis", "handbook") == "handbook":
+        return "the handbook's plan: no posts published yet, so the slots keep the handbook's formats and platforms"
+    evidence = plan.attrs.get("evidence")
+    text = "slots allocated by the shrunk order rates (probability of being best, Monte Carlo)"
+    if evidence is not None and len(evidence) and bool(evidence["tried"].any()):
+        best = evidence.iloc[0]
+        text += (f": best so far {best['format']} on {best['platform']} at {best['order_rate']:.2%} "
+                 f"(shrunk, {best['order_low']:.2%}-{best['order_high']:.2%}), P(best) {best['p_best']:.0%}")
+    explore = plan[plan["basis"].astype(str).str.startswith("explore")]
+    if len(explore):
+        row = explore.iloc[-1]
+        text += f"; explore slot: {row['format']} on {row['platform']} (untried) on day {int(row['day'])}"
+    return text
+
+
 def headline(decision: str, kit: pd.DataFrame | None, plan: pd.DataFrame, more: pd.DataFrame, *,
              kit_state: Mapping[str, Any] | None = None, position: Mapping[str, Any] | None = None) -> str:
     """One line for the run summary."""
@@ -576,14 +794,16 @@ def headline(decision: str, kit: pd.DataFrame | None, plan: pd.DataFrame, more: 
             kit_text = f"kit due {deadline:%m-%d %H:%M}" + (" (overdue)" if kit_state and kit_state.get("status") == "overdue" else "")
         else:
             kit_text = "kit done" if kit_state and kit_state.get("status") == "done" else "no kit"
+        videos = _case_videos(plan)
         where = (f"day {position['day']} of {days} ({position['phase']})" if position and position["phase"] not in
-                 ("before day 1", "complete") else f"{len(plan)} videos over {plan['platform'].nunique()} platforms "
-                 f"in {days} days")
-        text = f"PRODUCE: {kit_text}; {where}"
+                 ("before day 1", "complete") else f"{len(videos)} case videos on {_day_span(videos['day'])}, "
+                 f"{len(plan) - len(videos)} slots after")
+        basis = "slots by shrunk rates" if plan.attrs.get("basis") == "evidence" else "handbook plan, no posts yet"
+        text = f"PRODUCE: {kit_text}; {where}; {basis}"
     elif decision == DONE:
         text = f"DONE: the {days}-day plan is over" + ("; kit done" if kit_state and kit_state.get("status") == "done" else "")
     else:
-        text = f"{decision.upper()}: no go from chapter 02; kit and {len(plan)}-video plan kept as drafts"
+        text = f"{decision.upper()}: no go from chapter 02; kit and {len(_case_videos(plan))}-video plan kept as drafts"
     if not more.empty:
         best = more.iloc[0]
         text += f"; make more {best['format']} on {best['platform']} ({best['order_rate']:.2%} orders/view)"
