@@ -449,3 +449,101 @@ def test_handed_on_first_alert_is_the_earliest_of_every_alerting_series_not_only
     called = sg.call(det, review, pd.Timestamp("2025-03-09 12:00", tz=tz), s)
     assert called["first_alert"] == pd.Timestamp("2025-03-02", tz=tz)
     assert called["chosen_trend"]["keyword"] == "k0"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Issue 14: persistence waiver, sustained rises, noise robust to a bump, free review places
+
+
+def test_persistence_is_waived_when_the_growth_interval_is_above_the_band():
+    # 100 a day, then 1000 from day 42. Day 43 (two days at 1000): this week (2*1000 + 5*100)/7 = 357.1,
+    # ratio 3.571, z = (ln 3.571 - ln 2.5)/0.1 = 3.57 -> condition; growth interval low end
+    # 3.571 * exp(-1.645*0.1) - 1 = 2.03 >= band_high 2.0: the alert stands on day 43 without a second day.
+    frame = daily_frame({("k", "p"): [100] * 42 + [1000] * 10})
+    waived = sg.detect(frame, day(51), settings(min_log_sd=0.1)).iloc[0]
+    assert waived["first_alert"] == day(43)
+    held = sg.detect(frame, day(51), settings(min_log_sd=0.1, waive_persistence=False)).iloc[0]
+    assert held["first_alert"] == day(44)
+    # A tripling (interval low end +154% < +200%) still waits for its second day (see the tripling test).
+    tripling = daily_frame({("k", "p"): [100] * 42 + [300] * 14})
+    assert sg.detect(tripling, day(55), settings(min_log_sd=0.1)).iloc[0]["first_alert"] == day(49)
+
+
+def _ramp(weeks_flat, start=10.0, rate=0.3, weeks=9):
+    return [start] * weeks_flat + [start * (1 + rate) ** j for j in range(1, weeks + 1)]
+
+
+def test_slow_ramp_alerts_on_the_sustained_rise_test_at_the_hand_derived_week():
+    # 60 flat weeks at 10, then +30% a week. Past ratios are all 0, so sd = sqrt(k) * min_log_sd (0.05).
+    # Week j of the ramp: one-week growth +30% (never the +150% band); 4-week growth 1.3^4 = 2.86,
+    # z = (ln 2.86 - ln 2.5)/0.1 = 1.33 (no); 8-week growth from the flat 10: 1.3^j,
+    # j=4: z = (ln 2.86 - ln 2.5)/0.141 = 0.94 (no); j=5: 3.71, z = 2.8, novelty 3.71 >= 3 (a year seen) -> alert.
+    values = _ramp(60)
+    frame, weeks = weekly_frame(values)
+    as_of = weeks[-1] + pd.Timedelta(days=7)
+    ev = sg.evaluate(frame, as_of, settings(tz="UTC")).set_index("eval_end")
+    first = ev.index[ev["alert"]][0]
+    assert first == weeks[60 + 4] + pd.Timedelta(days=7)  # the end of ramp week j=5
+    row = ev.loc[first]
+    assert row["trigger"] == "ramp 8w"
+    assert row["ramp_growth"] == pytest.approx(1.3**5 - 1)
+    assert row["ramp_score"] == pytest.approx((5 * math.log(1.3) - LN25) / (0.05 * math.sqrt(8)), rel=1e-6)
+    assert row["novelty"] == pytest.approx(1.3**5)
+    assert row["growth"] == pytest.approx(0.3)  # the week-over-week test alone would never fire
+    assert not ev["alert"].loc[: weeks[60 + 3] + pd.Timedelta(days=7)].any()
+    # Without the sustained-rise test the ramp is never called.
+    assert not sg.evaluate(frame, as_of, settings(tz="UTC", ramp_weeks=()))["alert"].any()
+    det = sg.detect(frame, as_of, settings(tz="UTC")).iloc[0]
+    review = sg.review_list(det.to_frame().T, as_of, settings(tz="UTC"))
+    call = sg.call(det.to_frame().T, review, as_of, settings(tz="UTC"))
+    assert call["decision"] == "alert" and "over 8 weeks" in call["headline"]
+
+
+def test_a_seasonal_swing_seen_a_year_earlier_is_not_new():
+    # The same +30%-a-week swing twice, a year apart: the second reaches only the first one's height
+    # (novelty 1), and the first, with only 20 weeks seen, needs 6x (it reaches 3.7x).
+    swing = [10.0 * 1.3**j for j in range(1, 6)]
+    values = [10.0] * 20 + swing + [10.0] * 32 + swing
+    frame, weeks = weekly_frame(values)
+    ev = sg.evaluate(frame, weeks[-1] + pd.Timedelta(days=7), settings(tz="UTC"))
+    assert not ev["alert"].any()
+    assert ev["novelty"].max() == pytest.approx(1.3**5)  # the first swing: 3.7x, below the 6x bar
+    # With less than a year seen, the bar is novelty_short_history: 20 flat weeks then the ramp alerts at
+    # j=7 (1.3^7 = 6.27 >= 6), not at j=5.
+    frame, weeks = weekly_frame(_ramp(20))
+    ev = sg.evaluate(frame, weeks[-1] + pd.Timedelta(days=7), settings(tz="UTC")).set_index("eval_end")
+    assert ev.index[ev["alert"]][0] == weeks[20 + 6] + pd.Timedelta(days=7)
+
+
+def test_an_earlier_bump_does_not_hide_a_jump():
+    # Flat 5, a bump (12, 14, 7), back to 5, then +100% and +340%. With 8 past ratios half of them are the
+    # bump's: MAD spread 0.40, z = (ln 4.4 - ln 2.5)/0.40 = 1.40: missed. With 26, the bump is 5 of 26:
+    # MAD 0, sd = min_log_sd -> z = 11: alert. (The sustained-rise test is off to isolate the noise estimate.)
+    values = [5.0] * 30 + [12.0, 14.0, 7.0, 5.0, 10.0, 44.0]
+    frame, weeks = weekly_frame(values)
+    as_of = weeks[-1] + pd.Timedelta(days=7)
+    long = sg.detect(frame, as_of, settings(tz="UTC", ramp_weeks=())).iloc[0]
+    assert long["status"] == "strong"
+    assert long["score"] == pytest.approx((math.log(4.4) - LN25) / 0.05)
+    short = sg.detect(frame, as_of, settings(tz="UTC", ramp_weeks=(), history_weeks=8)).iloc[0]
+    assert short["status"] == "watch"
+    assert short["score"] == pytest.approx(1.40, abs=0.01)
+
+
+def test_free_review_places_go_to_credibly_rising_watch_series():
+    # kw9 jumps 9x (alert); riser grows 2.6x (+160% > band, z 0.39: watch, interval low end +120% > 0);
+    # slow grows 1.5x (quiet): not listed.
+    frame = daily_frame({("kw9", "p"): [100] * 42 + [900] * 8, ("riser", "p"): [100] * 42 + [260] * 8,
+                         ("slow", "p"): [100] * 42 + [150] * 8})
+    s = settings(min_log_sd=0.1)
+    det = sg.detect(frame, day(49), s)
+    assert dict(zip(det["keyword"], det["status"])) == {"kw9": "strong", "riser": "watch", "slow": "quiet"}
+    review = sg.review_list(det, day(49), s)
+    assert list(review["keyword"]) == ["kw9", "riser"]
+    assert list(review["listed_as"]) == ["alert", "watch (free place)"]
+    assert list(review["rank"]) == [1, 2]
+    call = sg.call(det, review, day(49), s)
+    assert call["decision"] == "alert" and call["chosen_trend"]["keyword"] == "kw9"
+    assert any("riser" in r and "free place" in r and "no alert now" in r for r in call["reasons"])
+    off = sg.review_list(det, day(49), settings(min_log_sd=0.1, fill_review=False))
+    assert list(off["keyword"]) == ["kw9"]
