@@ -37,7 +37,7 @@ from .lifecycle import LifecyclePrior, bass_cdf, bass_from_shape, bass_life_time
 from .stats import wilson
 
 __all__ = [
-    "RetroSettings", "Retention", "retention", "stage_timings", "content_worked", "supply_worked",
+    "RetroSettings", "Retention", "KaplanMeier", "kaplan_meier", "retention", "stage_timings", "content_worked", "supply_worked",
     "what_worked", "spike_shape", "pattern_entry", "is_interim", "library_entry", "seed_entries", "write_seeds",
     "load_library", "nearest",
     "priors_from_library", "prior_dict", "shape_distance", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
@@ -92,18 +92,67 @@ def _times(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
     return pd.to_datetime(frame[column])
 
 
-def _interval_row(metric: str, k: int, n: int, conf: float, handbook: float | None, definition: str) -> dict:
-    ci = wilson(int(k), int(n), conf)
-    return {"metric": metric, "count": int(k), "base": int(n), "rate": ci.estimate, "low": ci.low, "high": ci.high,
-            "handbook": handbook, "definition": definition}
-
-
 # ------------------------------------------------------------------------------------------------ retention
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """The Kaplan-Meier survival at ``at`` days (share who have NOT had the event), with its Greenwood variance.
+
+    ``reachable`` is False when nobody was followed up to ``at``: the curve stops before it, so there is no
+    estimate (``survival`` and ``greenwood`` are then NaN). ``events`` counts the events up to ``at``."""
+
+    at: float
+    survival: float
+    greenwood: float
+    greenwood_sum: float
+    events: int
+    reachable: bool
+
+    def interval(self, conf: float = 0.95) -> tuple[float, float]:
+        """Interval of the event share 1 - S(at) from the Greenwood variance on the log(-log S) scale (it stays in
+        [0, 1]); NaN where S is 0 or 1 (no spread to transform: the caller says what it uses instead)."""
+        from scipy.stats import norm
+
+        s = self.survival
+        if not self.reachable or not (0.0 < s < 1.0):
+            return math.nan, math.nan
+        z = float(norm.ppf(0.5 + conf / 2.0))
+        se = math.sqrt(self.greenwood_sum) / abs(math.log(s))
+        return 1.0 - s ** math.exp(-z * se), 1.0 - s ** math.exp(z * se)
+
+
+def kaplan_meier(durations: Sequence[float], events: Sequence[bool], at: float) -> KaplanMeier:
+    """Kaplan-Meier estimate of S(``at``) from follow-up ``durations`` (time to the event, or to the end of
+    follow-up when ``events`` is False). At a tie an event counts before a censoring (the usual convention).
+    Greenwood: var S = S^2 x sum over event times of d / (n (n - d))."""
+    time = np.asarray(durations, dtype=float)
+    event = np.asarray(events, dtype=bool)
+    if len(time) != len(event):
+        raise ValueError("durations and events differ in length")
+    reachable = bool(len(time) and (time >= at).any())
+    survival, total, count = 1.0, 0.0, 0
+    for t in np.unique(time[event & (time <= at)]):
+        at_risk = int((time >= t).sum())
+        died = int(((time == t) & event).sum())
+        survival *= 1.0 - died / at_risk
+        total += math.inf if at_risk == died else died / (at_risk * (at_risk - died))
+        count += died
+    if not reachable:
+        return KaplanMeier(float(at), math.nan, math.nan, math.nan, count, False)
+    return KaplanMeier(float(at), survival, survival ** 2 * total if math.isfinite(total) else math.nan, total,
+                       count, True)
 
 
 @dataclass
 class Retention:
-    """The spike's first-time buyers (one row each) and the three rates with intervals."""
+    """The spike's first-time buyers (one row each) and the three rates with intervals.
+
+    ``rates`` columns: metric, status ("measured" / "not measurable yet"), rate, low, high (the estimate: Kaplan-
+    Meier with a Greenwood interval for a rate with a per-buyer window, Wilson for member activity; NaN when not
+    measurable), method, count and base (the elapsed-only check: buyers whose whole window has passed by as_of,
+    and how many of them did it), elapsed_rate, elapsed_low, elapsed_high (Wilson), open (buyers whose window is
+    still open), seen (events seen so far in the whole cohort, open windows included), handbook, definition."""
 
     cohort: pd.DataFrame
     rates: pd.DataFrame
@@ -113,14 +162,66 @@ class Retention:
     conf: float
 
     def rate(self, metric: str) -> float:
+        """The estimate, NaN when it is not measurable yet."""
         return float(self.rates.set_index("metric").loc[metric, "rate"])
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"as_of": self.as_of, "cohort_start": self.cohort_start, "cohort_end": self.cohort_end,
                                "cohort_size": int(len(self.cohort)), "conf": self.conf}
         for row in self.rates.to_dict("records"):
-            out[row["metric"]] = {k: row[k] for k in ("rate", "low", "high", "count", "base", "handbook")}
+            out[row["metric"]] = {k: _none_if_nan(row.get(k)) for k in
+                                  ("status", "rate", "low", "high", "method", "count", "base", "elapsed_rate",
+                                   "open", "seen", "handbook")}
         return out
+
+
+def _none_if_nan(value):
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+RATE_COLUMNS = ["metric", "status", "rate", "low", "high", "method", "count", "base", "elapsed_rate", "elapsed_low",
+                "elapsed_high", "open", "seen", "handbook", "definition"]
+
+
+def _windowed_rate(metric: str, follow_days: pd.Series, event_days: pd.Series, window_days: float, conf: float,
+                   handbook: float | None, definition: str) -> dict:
+    """One windowed rate (the event within ``window_days`` of the first order) that respects censoring.
+
+    ``follow_days``: days from the first order to as_of; ``event_days``: days from it to the event (NaN: none
+    seen by as_of). Elapsed-only: buyers followed for the whole window (n = those). Kaplan-Meier: every buyer,
+    followed until the event or as_of. Neither measurable when no buyer's window has elapsed."""
+    follow = follow_days.to_numpy(dtype=float)
+    event_at = event_days.to_numpy(dtype=float)
+    in_window = np.isfinite(event_at) & (event_at <= window_days)
+    elapsed = follow >= window_days
+    n, k = int(elapsed.sum()), int((elapsed & in_window).sum())
+    km = kaplan_meier(np.where(in_window, event_at, np.minimum(follow, window_days)), in_window, window_days)
+    row = {"metric": metric, "count": k, "base": n, "open": int((~elapsed).sum()), "seen": int(in_window.sum()),
+           "handbook": handbook, "definition": definition, "elapsed_rate": math.nan, "elapsed_low": math.nan,
+           "elapsed_high": math.nan, "rate": math.nan, "low": math.nan, "high": math.nan}
+    if n:
+        check = wilson(k, n, conf)
+        row.update(elapsed_rate=check.estimate, elapsed_low=check.low, elapsed_high=check.high)
+    if not km.reachable:
+        if n:  # every buyer followed that long did it: KM's risk set is empty before the window
+            row.update(status="measured", rate=row["elapsed_rate"], low=row["elapsed_low"], high=row["elapsed_high"],
+                       method=f"elapsed windows only, Wilson interval (Kaplan-Meier does not reach day {window_days:g})")
+        else:
+            row.update(status="not measurable yet",
+                       method=f"no buyer's {window_days:g}-day window has elapsed by as_of ({row['open']} open)")
+        return row
+    low, high = km.interval(conf)
+    method = f"Kaplan-Meier at day {window_days:g}, Greenwood interval"
+    if not math.isfinite(low):
+        # S is 1 (nobody did it yet) or 0: the log-log interval has no spread; the elapsed windows' Wilson does.
+        low, high = row["elapsed_low"], row["elapsed_high"]
+        method += " (Wilson on the elapsed windows: S is 0 or 1)"
+    row.update(status="measured", rate=1.0 - km.survival, low=low, high=high, method=method)
+    return row
 
 
 def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.DataFrame, as_of, cohort_start,
@@ -130,11 +231,13 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     """Cohort and retention rates as of ``as_of`` (rows after it are ignored).
 
     Cohort: buyers whose FIRST order of ``product`` (placed <= as_of) falls in [cohort_start, cohort_end]
-    (cohort_end None: as_of). Community join: a members row in [first order, first order + join window] and
-    <= as_of. Repurchase: another order of any product placed more than ``repurchase_gap_hours`` after the first
-    spike order and within ``repurchase_window_days`` of it, <= as_of. Member activity: of the cohort members
-    who joined <= as_of, those with a member_activity day stamped in (as_of - activity window, as_of].
-    Each rate divides by its base (cohort size; members for activity), with a Wilson ``conf`` interval.
+    (cohort_end None: as_of). Community join: a members row in [first order, first order + join window].
+    Repurchase: another order of any product placed more than ``repurchase_gap_hours`` after the first spike
+    order and within ``repurchase_window_days`` of it. Both are censored: a buyer whose window is still open at
+    as_of may yet do it, so the rate is the Kaplan-Meier estimate at the window (Greenwood interval), checked by
+    the share among the buyers whose whole window has passed; "not measurable yet" while nobody's has.
+    Member activity: of the cohort members who joined <= as_of, those with a member_activity day stamped in
+    (as_of - activity window, as_of] (a snapshot at as_of, Wilson ``conf`` interval).
     """
     placed = _times(orders, "timestamp", "orders")
     cutoff = _stamp(as_of, placed)
@@ -147,6 +250,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     first = spike_orders.groupby(spike_orders["buyer_id"].astype(str))["_placed"].min()
     first = first[(first >= start) & (first <= end)].sort_index()
     cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.to_numpy()})
+    cohort["follow_up_days"] = ((cutoff - cohort["first_order"]) / DAY).astype(float)
 
     join_times = _times(members, "timestamp", "members")
     joined = (members.assign(_joined=join_times)[join_times <= _stamp(as_of, join_times)]
@@ -155,6 +259,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     window = pd.Timedelta(days=float(join_window_days))
     cohort["joined_in_window"] = (cohort["joined"].notna() & (cohort["joined"] >= cohort["first_order"])
                                   & (cohort["joined"] <= cohort["first_order"] + window))
+    cohort["join_window_elapsed"] = cohort["follow_up_days"] >= float(join_window_days)
 
     gap, horizon = pd.Timedelta(hours=float(repurchase_gap_hours)), pd.Timedelta(days=float(repurchase_window_days))
     later = known.assign(buyer_id=known["buyer_id"].astype(str)).merge(cohort[["buyer_id", "first_order"]],
@@ -163,6 +268,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     repeat = later.groupby("buyer_id")["_placed"].min()
     cohort["repurchase"] = _lookup(repeat, cohort["buyer_id"], cohort["first_order"])
     cohort["repurchased"] = cohort["repurchase"].notna()
+    cohort["repurchase_window_elapsed"] = cohort["follow_up_days"] >= float(repurchase_window_days)
 
     active_times = _times(member_activity, "timestamp", "member_activity")
     act_cut = _stamp(as_of, active_times)
@@ -172,16 +278,27 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     cohort["member"] = cohort["joined"].notna()
     cohort["active"] = cohort["member"] & cohort["buyer_id"].isin(active_ids)
 
-    n = len(cohort)
-    rates = pd.DataFrame([
-        _interval_row("community_join", cohort["joined_in_window"].sum(), n, conf, HANDBOOK_RATES["community_join"],
-                      f"joined within {join_window_days:g} days of the first order / cohort"),
-        _interval_row("repurchase", cohort["repurchased"].sum(), n, conf, HANDBOOK_RATES["repurchase"],
-                      f"another order {repurchase_gap_hours:g} h to {repurchase_window_days:g} days after / cohort"),
-        _interval_row("member_activity", cohort["active"].sum(), int(cohort["member"].sum()), conf,
-                      HANDBOOK_RATES["member_activity"],
-                      f"active in the {activity_window_days:g} days to as_of / cohort members"),
-    ])
+    def days_to(column: str, hit: pd.Series) -> pd.Series:
+        return ((cohort[column] - cohort["first_order"]) / DAY).astype(float).where(hit)
+
+    members_n, active_n = int(cohort["member"].sum()), int(cohort["active"].sum())
+    activity = wilson(active_n, members_n, conf)
+    rows = [
+        _windowed_rate("community_join", cohort["follow_up_days"], days_to("joined", cohort["joined_in_window"]),
+                       float(join_window_days), conf, HANDBOOK_RATES["community_join"],
+                       f"joined within {join_window_days:g} days of the first order"),
+        _windowed_rate("repurchase", cohort["follow_up_days"], days_to("repurchase", cohort["repurchased"]),
+                       float(repurchase_window_days), conf, HANDBOOK_RATES["repurchase"],
+                       f"another order {repurchase_gap_hours:g} h to {repurchase_window_days:g} days after the first"),
+        {"metric": "member_activity", "status": "measured" if members_n else "not measurable yet",
+         "rate": activity.estimate if members_n else math.nan, "low": activity.low if members_n else math.nan,
+         "high": activity.high if members_n else math.nan,
+         "method": "snapshot at as_of, Wilson interval", "count": active_n, "base": members_n,
+         "elapsed_rate": math.nan, "elapsed_low": math.nan, "elapsed_high": math.nan, "open": 0, "seen": active_n,
+         "handbook": HANDBOOK_RATES["member_activity"],
+         "definition": f"active in the {activity_window_days:g} days to as_of / cohort members"},
+    ]
+    rates = pd.DataFrame(rows, columns=RATE_COLUMNS)
     return Retention(cohort=cohort, rates=rates, as_of=cutoff, cohort_start=start, cohort_end=end, conf=conf)
 
 
@@ -194,18 +311,26 @@ def _lookup(times: pd.Series, keys: pd.Series, like: pd.Series) -> pd.Series:
 
 
 def plot_retention(result: Retention, title: str | None = None):
-    """Bars of the three rates with their intervals, and the handbook's case as markers."""
+    """Bars of the three rates with their intervals, and the handbook's case as markers; a rate that is not
+    measurable yet gets no bar, only the words."""
     import matplotlib.pyplot as plt
 
     rates = result.rates
     fig, ax = plt.subplots(figsize=(7, 3.2))
     x = np.arange(len(rates))
-    ax.bar(x, rates["rate"].fillna(0) * 100, color="#4C72B0", label="this spike")
-    err = np.vstack([(rates["rate"] - rates["low"]).fillna(0), (rates["high"] - rates["rate"]).fillna(0)]) * 100
-    ax.errorbar(x, rates["rate"].fillna(0) * 100, yerr=err, fmt="none", color="black", capsize=4,
+    value = rates["rate"].astype(float)
+    ax.bar(x, value.fillna(0) * 100, color="#4C72B0", label="this spike")
+    err = np.vstack([(value - rates["low"].astype(float)).fillna(0),
+                     (rates["high"].astype(float) - value).fillna(0)]) * 100
+    ax.errorbar(x, value.fillna(0) * 100, yerr=err, fmt="none", color="black", capsize=4,
                 label=f"{result.conf:.0%} interval")
     ax.scatter(x, rates["handbook"] * 100, marker="D", color="#C44E52", zorder=3, label="handbook case")
-    ax.set_xticks(x, [f"{m}\n(n = {b})" for m, b in zip(rates["metric"], rates["base"])])
+    for i, missing in enumerate(value.isna()):
+        if missing:
+            ax.text(i, 1, "not measurable yet", ha="center", va="bottom", fontsize=8, rotation=90)
+    labels = [f"{m}\n(n = {b}, {o} open)" if o else f"{m}\n(n = {b})"
+              for m, b, o in zip(rates["metric"], rates["base"], rates["open"])]
+    ax.set_xticks(x, labels)
     ax.set_ylabel("share (%)")
     ax.set_title(title or f"Who stayed: cohort of {len(result.cohort)} first-time buyers")
     ax.legend(loc="upper right", fontsize=8)
@@ -892,8 +1017,12 @@ def headline(verdict: str, kept: Retention, ready: pd.DataFrame, near: pd.DataFr
     parts = [("Retro (INTERIM, spike " + str(phase) + ")" if is_interim(phase) else "Retro")
              + f": {verdict.upper()}; {readiness_score(ready)} readiness"]
     if len(kept.cohort):
-        parts.append(f"cohort {len(kept.cohort)}: join {kept.rate('community_join'):.0%}, "
-                     f"repurchase {kept.rate('repurchase'):.0%}, active {kept.rate('member_activity'):.0%}")
+        def said(metric: str, word: str) -> str:
+            value = kept.rate(metric)
+            return f"{word} not measurable yet" if not math.isfinite(value) else f"{word} {value:.0%}"
+
+        parts.append(f"cohort {len(kept.cohort)}: " + ", ".join(
+            [said("community_join", "join"), said("repurchase", "repurchase"), said("member_activity", "active")]))
     if len(near):
         parts.append(f"nearest past spike {near['spike'].iloc[0]}")
     return "; ".join(parts)
