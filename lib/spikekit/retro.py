@@ -407,95 +407,141 @@ def _first_arrival(purchase_orders, decided_at) -> pd.Timestamp | None:
     return pd.Timestamp(decided_at).normalize() + math.ceil(day) * DAY
 
 
-def stage_timings(records_root, spike: str, as_of, fallback: Mapping[str, Any] | None = None, *,
-                  orders: pd.DataFrame | None = None, product: str = SPIKE_PRODUCT, confirm_days: float = 2.0,
-                  ship_days: float = 3.0, sop_days: float = 5.0) -> pd.DataFrame:
-    """When each stage happened, with the run that said it, and the time between stages against the SOP.
+def _first_receipt(receipts: pd.DataFrame | None, as_of, since=None) -> pd.Timestamp | None:
+    """The first goods booked in (the ledger's receipts, <= as_of) at or after ``since``: a measured arrival."""
+    if receipts is None or not isinstance(receipts, pd.DataFrame) or receipts.empty or "received_at" not in receipts:
+        return None
+    stamps = pd.to_datetime(receipts["received_at"])
+    mask = stamps.notna() & (stamps <= _stamp(as_of, stamps))
+    if since is not None:
+        mask &= stamps >= _stamp(since, stamps)
+    return None if not mask.any() else pd.Timestamp(stamps[mask].min())
 
-    Stages: signal (chapter 01's first_alert), confirm (as_of of the earliest run whose chapter 02 decision is
-    "go"), first shipment (earliest ``shipped`` of a product order placed after the go, else after the signal,
-    in ``orders``; without one, chapter 03's first arrival),
-    exit (trigger_date of the earliest run whose chapter 06 exit_decision is "exit"; else "not yet"). Only runs
-    evaluated <= as_of count. Stages the runs do not show are taken from ``fallback`` (mapping with first_alert,
-    decision, decided_at, purchase_orders, exit_decision, trigger_date: the upstream values the notebook has; in
-    a playbook run those of the current run, whose record is not written yet) and the evidence says so. Targets: confirm within ``confirm_days`` of the signal, first shipment within
-    ``ship_days`` of the confirm and within ``sop_days`` of the signal.
-    Columns: stage, time, evidence, from_stage, days, target_days, on_time. attrs: source (records|fallback|none).
+
+TIMING_COLUMNS = ["stage", "time", "measured", "evidence", "from_stage", "days", "target_days", "on_time", "status",
+                  "reason"]
+
+
+def stage_timings(records_root, spike: str, as_of, fallback: Mapping[str, Any] | None = None, *,
+                  orders: pd.DataFrame | None = None, receipts: pd.DataFrame | None = None,
+                  product: str = SPIKE_PRODUCT, confirm_days: float = 2.0, ship_days: float = 3.0,
+                  sop_days: float = 5.0) -> pd.DataFrame:
+    """When each stage happened, with what said it, and the time between stages against the SOP.
+
+    Measured events only are timed: the spike's own run records (runs evaluated <= as_of: signal = chapter 01's
+    first_alert, confirm = as_of of the earliest run whose chapter 02 decision is "go", exit = trigger_date of the
+    earliest run whose chapter 06 exit_decision is "exit") and the data tables (first shipment = earliest
+    ``shipped`` of a product order placed after the go, else after the signal, in ``orders``; without one, the
+    first goods booked in after the go in the ledger's ``receipts``). ``fallback`` (first_alert, decision,
+    decided_at, purchase_orders, exit_decision, trigger_date: the upstream values the notebook has) fills a stage
+    the records do not show, for the reader, but such an event is not measured: a go without a recorded time is
+    left without one (never assumed), and chapter 03's first arrival is a plan, not an arrival.
+    A stage is "on time" / "late" only when both its start and its end are measured; otherwise "not measured",
+    with the reason. Targets: confirm within ``confirm_days`` of the signal, first shipment within ``ship_days``
+    of the confirm and within ``sop_days`` of the signal, every pre-sale order shipped within ``sop_days``.
+    Columns: TIMING_COLUMNS. attrs: source (records|fallback|none), runs.
     """
     runs = _runs(records_root, spike, as_of)
-    found: dict[str, tuple[Any, str]] = {}
+    # stage -> (time, evidence, measured)
+    found: dict[str, tuple[Any, str, bool]] = {}
     source = "records" if runs else ("fallback" if fallback else "none")
+    planned_arrival = None
     for run in runs:
         rid = run["run_id"]
         alert = _result(run, "01", "first_alert")
         if alert is not None and "signal" not in found:
-            found["signal"] = (pd.Timestamp(alert), f"run {rid}: chapter 01 first_alert")
+            found["signal"] = (pd.Timestamp(alert), f"run {rid}: chapter 01 first_alert", True)
         if "confirm" not in found and _result(run, "02", "decision") == "go":
-            found["confirm"] = (run["as_of"], f"run {rid}: chapter 02 decision go (its as_of)")
-        if "arrival" not in found:
+            found["confirm"] = (run["as_of"], f"run {rid}: chapter 02 decision go (its as_of)", True)
+        if planned_arrival is None:
             arrival = _first_arrival(_result(run, "03", "purchase_orders"), run["as_of"])
             if arrival is not None:
-                found["arrival"] = (arrival, f"run {rid}: chapter 03 first arrival")
+                planned_arrival = (arrival, f"run {rid}")
         if "exit" not in found and _result(run, "06", "exit_decision") == "exit":
             trigger = _result(run, "06", "trigger_date")
             found["exit"] = (pd.Timestamp(trigger) if trigger is not None else run["as_of"],
-                             f"run {rid}: chapter 06 exit_decision exit (trigger_date)")
+                             f"run {rid}: chapter 06 exit_decision exit (trigger_date)", True)
     if fallback:
-        # Stages the records do not show yet come from the upstream values this notebook was given: in a
-        # playbook run, the current run's own results (its run.json is not written yet); standalone, the sample's.
-        label = ("upstream values of this run" if runs else
-                 "standalone: upstream values (no run records of this spike)")
+        # What the records do not show yet, from the upstream values this notebook was given (in a playbook run
+        # the current run's own results, standalone the sample's): shown, never timed.
+        label = ("upstream value of this run, not in a run record" if runs else
+                 "standalone upstream value, no run record of this spike")
         if "signal" not in found and fallback.get("first_alert") is not None:
-            found["signal"] = (pd.Timestamp(fallback["first_alert"]), f"{label}, chapter 01 first_alert")
+            found["signal"] = (pd.Timestamp(fallback["first_alert"]), f"{label}: chapter 01 first_alert", False)
         if "confirm" not in found and fallback.get("decision") == "go":
             decided = fallback.get("decided_at")
-            if decided is None and "signal" in found:
-                decided = pd.Timestamp(found["signal"][0]) + confirm_days * DAY
-            if decided is not None:
-                found["confirm"] = (pd.Timestamp(decided), f"{label}, chapter 02 go (time "
-                                    + ("given" if fallback.get("decided_at") is not None else
-                                       f"assumed: signal + {confirm_days:g} days") + ")")
-        if "arrival" not in found:
+            found["confirm"] = (None if decided is None else pd.Timestamp(decided),
+                                f"{label}: chapter 02 go" + ("" if decided is not None else ", time unknown"), False)
+        if planned_arrival is None:
             arrival = _first_arrival(fallback.get("purchase_orders"), found.get("confirm", (None,))[0])
             if arrival is not None:
-                found["arrival"] = (arrival, f"{label}, chapter 03 first arrival")
+                planned_arrival = (arrival, label)
         if "exit" not in found and fallback.get("exit_decision") == "exit":
-            found["exit"] = (pd.Timestamp(fallback["trigger_date"]) if fallback.get("trigger_date") is not None
-                             else None, f"{label}, chapter 06 exit (trigger_date)")
-    since = found.get("confirm", found.get("signal", (None,)))[0]
+            found["exit"] = (None if fallback.get("trigger_date") is None else pd.Timestamp(fallback["trigger_date"]),
+                             f"{label}: chapter 06 exit (trigger_date)", False)
+    confirm_known = "confirm" in found and found["confirm"][0] is not None
+    since = found["confirm"][0] if confirm_known else found.get("signal", (None,))[0]
     shipped = _first_shipped(orders, as_of, product, since)
-    presale = _presale_shipped(orders, as_of, product, found.get("signal", (None,))[0], found.get("confirm", (None,))[0])
     if shipped is not None:
         found["first_shipment"] = (shipped, "orders table: first shipment of an order placed after the "
-                                   + ("go" if "confirm" in found else "signal" if "signal" in found else "start"))
-    elif "arrival" in found:
-        found["first_shipment"] = found["arrival"]
+                                   + ("go" if confirm_known else "signal" if "signal" in found else "start"), True)
+    else:
+        received = _first_receipt(receipts, as_of, since)
+        if received is not None:
+            found["first_shipment"] = (received, "ledger receipts: first goods booked in after the "
+                                       + ("go" if confirm_known else "signal")
+                                       + " (the orders table has no shipment)", True)
+    presale = None
+    if found.get("signal", (None, "", False))[2] and found.get("confirm", (None, "", False))[2]:
+        presale = _presale_shipped(orders, as_of, product, found["signal"][0], found["confirm"][0])
 
     targets = {"signal": (None, None), "confirm": ("signal", confirm_days),
                "first_shipment": ("confirm", ship_days), "exit": ("signal", None)}
+    missing = {"signal": "no record of a chapter 01 alert", "confirm": "no record of a chapter 02 go",
+               "first_shipment": "no shipped order in the orders table and no receipt in the ledger",
+               "exit": "not yet"}
+    if planned_arrival is not None:
+        missing["first_shipment"] += (f"; chapter 03's first arrival {planned_arrival[0]:%Y-%m-%d} ({planned_arrival[1]})"
+                                      " is planned, not measured")
     rows = []
     for stage in STAGES:
-        time, evidence = found.get(stage, (None, "not yet" if stage == "exit" else "no record"))
-        rows.append({"stage": stage, "time": time, "evidence": evidence, "from_stage": targets[stage][0],
-                     "target_days": targets[stage][1]})
-    rows.append({"stage": "presale_shipped", "time": None if presale is None else presale[0],
-                 "evidence": "no orders placed between signal and go" if presale is None else presale[1],
-                 "from_stage": "signal", "target_days": sop_days})
+        time, evidence, measured = found.get(stage, (None, missing[stage], False))
+        rows.append({"stage": stage, "time": time, "measured": bool(measured and time is not None),
+                     "evidence": evidence, "from_stage": targets[stage][0], "target_days": targets[stage][1]})
+    if presale is not None:
+        rows.append({"stage": "presale_shipped", "time": presale[0], "measured": presale[0] is not None,
+                     "evidence": presale[1], "from_stage": "signal", "target_days": sop_days})
+    else:
+        rows.append({"stage": "presale_shipped", "time": None, "measured": False,
+                     "evidence": ("no orders placed between signal and go"
+                                  if found.get("signal", (None, "", False))[2] and found.get("confirm", (None, "", False))[2]
+                                  else "the pre-sale needs a measured signal and go"),
+                     "from_stage": "signal", "target_days": sop_days})
     rows.append({"stage": "signal_to_first_shipment", "time": found.get("first_shipment", (None,))[0],
+                 "measured": bool(found.get("first_shipment", (None, "", False))[2]),
                  "evidence": "SOP total", "from_stage": "signal", "target_days": sop_days})
-    by_stage = {r["stage"]: r["time"] for r in rows}
+    by_stage = {r["stage"]: r for r in rows}
     for row in rows:
-        start, end = by_stage.get(row["from_stage"]) if row["from_stage"] else None, row["time"]
-        if start is not None and end is not None:
-            end_t, start_t = pd.Timestamp(end), pd.Timestamp(start)
-            if (end_t.tzinfo is None) != (start_t.tzinfo is None):
-                end_t = _stamp(end_t, start_t)
-            row["days"] = round(float((end_t - start_t) / DAY), 2)
+        start = by_stage.get(row["from_stage"]) if row["from_stage"] else None
+        row["days"], row["on_time"], row["reason"] = None, None, ""
+        if start is None:
+            row["status"] = "start" if row["stage"] == "signal" else "no target"
+            continue
+        gaps = [f"{r['stage']} " + ("not known" if r["time"] is None else "not measured") + f" ({r['evidence']})"
+                for r in (start, row) if not r["measured"]]
+        if gaps:
+            row["status"], row["reason"] = "not measured", "; ".join(gaps)
+            continue
+        end_t, start_t = pd.Timestamp(row["time"]), pd.Timestamp(start["time"])
+        if (end_t.tzinfo is None) != (start_t.tzinfo is None):
+            end_t = _stamp(end_t, start_t)
+        row["days"] = round(float((end_t - start_t) / DAY), 2)
+        if row["target_days"] is None:
+            row["status"] = "no target"
         else:
-            row["days"] = None
-        row["on_time"] = (None if row["days"] is None or row["target_days"] is None
-                          else bool(row["days"] <= row["target_days"]))
-    table = pd.DataFrame(rows, columns=["stage", "time", "evidence", "from_stage", "days", "target_days", "on_time"])
+            row["on_time"] = bool(row["days"] <= row["target_days"])
+            row["status"] = "on time" if row["on_time"] else "late"
+    table = pd.DataFrame(rows, columns=TIMING_COLUMNS)
     table["time"] = pd.Series([None if t is None or pd.isna(t) else str(pd.Timestamp(t)) for t in table["time"]],
                               index=table.index, dtype=object)
     table.attrs["source"] = source
