@@ -296,7 +296,7 @@ def test_pattern_entry_without_fit_reads_the_shape():
 def test_readiness_on_hand_built_inputs(tmp_path):
     playbook = tmp_path / "playbook.yaml"
     playbook.write_text('format: x\nsop_version: "1.2"\n')
-    library = pd.DataFrame([shape_entry("a", [1.0]), shape_entry("b", [1.0])])
+    library = library_rows(("a", "record", True), ("b", "record", True))   # two completed past spikes
     suppliers = pd.DataFrame({"supplier": ["A", "B"], "daily_capacity": [150, 100]})
     warehouses = pd.DataFrame({"warehouse": ["W"], "capacity_per_day": [180]})
     cash = pd.DataFrame({"item": ["cash_on_hand", "cash_floor"], "amount": [50000.0, 5000.0]})
@@ -570,3 +570,23 @@ def test_a_stage_with_a_planned_or_assumed_event_is_not_measured(tmp_path):
     got = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"), receipts=receipts).set_index("stage")
     assert got.loc["first_shipment", "status"] == "on time"
     assert got.loc["first_shipment", "days"] == pytest.approx(1.92, abs=0.01)
+
+
+def test_library_marks_seeds_and_completed_exits(tmp_path):
+    seeds = tmp_path / "patterns"
+    retro.write_seeds(seeds)
+    records = tmp_path / "records"
+    long = [0.2, 1.0] + [0.5] * 12
+    write_run(records, "lamp", "r1", "2025-01-30 12:00+08:00",
+              {"12": {"pattern_entry": shape_entry("lamp", long, "2025-01-30 12:00+08:00"), "phase": "exited",
+                      "interim": False}})
+    write_run(records, "kettle", "r2", "2025-02-10 12:00+08:00",   # an entry recorded before the exit gate
+              {"12": {"pattern_entry": shape_entry("kettle", long, "2025-02-10 12:00+08:00"), "phase": "peak",
+                      "interim": True}})
+    library = retro.load_library(records, seeds).set_index("spike")
+    assert library.loc["phone-stand-2024", "kind"] == "seed" and not library.loc["phone-stand-2024", "exited"]
+    assert library.loc["lamp", "kind"] == "record" and library.loc["lamp", "exited"]
+    assert not library.loc["kettle", "exited"]
+    real, left_out = retro.modelled_spikes(library.reset_index(), spike="lamp")
+    assert real.empty and any("lamp" in why for why in left_out)
+    assert list(retro.modelled_spikes(library.reset_index(), spike="mug")[0]["spike"]) == ["lamp"]

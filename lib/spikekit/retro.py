@@ -40,7 +40,7 @@ __all__ = [
     "RetroSettings", "Retention", "KaplanMeier", "kaplan_meier", "retention", "stage_timings", "content_worked", "supply_worked",
     "what_worked", "spike_shape", "pattern_entry", "is_interim", "library_entry", "seed_entries", "write_seeds",
     "load_library", "nearest",
-    "priors_from_library", "prior_dict", "shape_distance", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
+    "priors_from_library", "prior_dict", "shape_distance", "modelled_spikes", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
     "plot_shapes", "plot_retention", "SPIKE_PRODUCT", "HANDBOOK_RATES",
 ]
 
@@ -738,7 +738,9 @@ def load_library(records_root=None, seeds_dir="patterns", before=None,
     earlier runs under ``records_root`` (``<records>/<spike>/<run>/results/12.json``).
 
     Time discipline: only entries with as_of <= ``before`` (when given); the latest such entry per spike wins.
-    ``exclude_spike`` leaves out the spike being planned. Entries whose shape knows fewer than ``min_days`` days
+    ``exclude_spike`` leaves out the spike being planned. Column ``kind`` says where an entry comes from ("seed":
+    the synthetic seed files; "record": a chapter-12 run) and ``exited`` whether that run saw the spike exited
+    (a completed past spike; seeds never are). Entries whose shape knows fewer than ``min_days`` days
     after the takeoff (a retrospective run while the spike was still rising) are skipped: their peak and life
     would be the prior talking, not the spike. Nothing is written: the records root is the library's growing part. One row per spike with the PATTERN_KEYS columns (shape is a list), sorted by spike.
     """
@@ -754,7 +756,7 @@ def load_library(records_root=None, seeds_dir="patterns", before=None,
             except (OSError, json.JSONDecodeError):
                 continue
             if _entry_ok(entry) and _days_known(entry) >= min_days:
-                entries.append({**entry, "origin": str(path)})
+                entries.append({**entry, "origin": str(path), "kind": "seed", "exited": False})
     if records_root is not None and Path(records_root).is_dir():
         for results in sorted(Path(records_root).glob("*/*/results/12.json")):
             try:
@@ -763,8 +765,10 @@ def load_library(records_root=None, seeds_dir="patterns", before=None,
                 continue
             entry = _plain(data.get("pattern_entry")) if isinstance(data, dict) else None
             if _entry_ok(entry) and _days_known(entry) >= min_days:
-                entries.append({**entry, "origin": str(results.parent.parent)})
-    columns = list(PATTERN_KEYS) + ["label", "origin"]
+                # A completed exit: the chapter-12 run that recorded the entry saw the spike exited.
+                exited = _plain(data.get("phase")) == "exited" and not _plain(data.get("interim"))
+                entries.append({**entry, "origin": str(results.parent.parent), "kind": "record", "exited": exited})
+    columns = list(PATTERN_KEYS) + ["label", "origin", "kind", "exited"]
     if not entries:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(entries).reindex(columns=columns)
@@ -900,63 +904,114 @@ def _read_sop_version(playbook_file) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+READY_STATUSES = ("passed", "failed", "not yet known", "n/a")
+
+
+def modelled_spikes(library: pd.DataFrame | None, spike: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The library's real completed spikes: entries recorded by a chapter-12 run that saw the spike exited, with
+    peak and life known; never a seed entry, never ``spike`` (the one under review). Also the reasons the other
+    entries were left out."""
+    if library is None or not len(library):
+        return pd.DataFrame(columns=["spike"]), []
+    frame = library.reset_index(drop=True)
+    kind = frame["kind"] if "kind" in frame else pd.Series("unknown", index=frame.index)
+    exited = frame["exited"].fillna(False).astype(bool) if "exited" in frame else pd.Series(False, index=frame.index)
+    known = frame[["peak_day", "life_days"]].notna().all(axis=1)
+    keep = (kind == "record") & exited & known & (frame["spike"] != spike)
+    left_out = []
+    for label, mask in (("seed (synthetic)", kind == "seed"), ("the spike under review", frame["spike"] == spike),
+                        ("not exited", (kind == "record") & ~exited & (frame["spike"] != spike)),
+                        ("of unknown origin", ~kind.isin(["seed", "record"]))):
+        if mask.any():
+            left_out.append(f"{label}: " + ", ".join(map(str, frame.loc[mask, "spike"])))
+    return frame[keep], left_out
+
+
 def readiness(*, playbook_file=None, sop_version: str | None = None, library: pd.DataFrame | None = None,
               suppliers: pd.DataFrame | None = None, warehouses: pd.DataFrame | None = None,
               peak_daily_orders: float | None = None, cash: pd.DataFrame | None = None,
               stress_ok: bool | None = None, cash_needed: float | None = None, unit_cost: float | None = None,
               cover_days: float = 7.0, min_spikes: int = 2, spikes_at_once: int = 2, elastic_share: float = 0.3,
-              surge_multiple: float = 4.0, used_capacity: float | None = None) -> pd.DataFrame:
-    """The handbook's readiness checklist scored from data. One row per item: item, passed, figure, threshold,
-    evidence (and the fix when it fails).
+              surge_multiple: float = 4.0, used_capacity: float | None = None, spike: str | None = None,
+              phase: str | None = "exited", validation_decision: str | None = None) -> pd.DataFrame:
+    """The handbook's readiness checklist scored from data. One row per item: item, status (passed / failed /
+    not yet known / n/a), passed (status is passed), figure, threshold, evidence (and the fix when it fails).
 
     - SOP version: ``sop_version`` in playbook.yaml (or given);
-    - spikes modelled: library spikes with peak and life known >= ``min_spikes``;
+    - spikes modelled: real completed past spikes in the library (``modelled_spikes``: recorded by a chapter-12
+      run after their exit; never the seed entries, never ``spike``) >= ``min_spikes``;
     - two spikes at once: supplier daily capacity and warehouse capacity each >= ``spikes_at_once`` x this
-      spike's peak daily orders;
+      spike's realised peak daily orders;
     - elastic capacity: spare supplier capacity share (1 - peak daily orders / capacity, or 1 - used_capacity /
       capacity when given) >= ``elastic_share``;
     - cash for +300%: chapter 09's stress test when given (``stress_ok``), else cash on hand minus the cash floor
       against ``cash_needed`` (default: surge_multiple x peak daily orders x unit cost x ``cover_days``).
+
+    The peak is realised only once the spike has exited (``phase``): before that the items sized on it are
+    "not yet known". A no-go (``phase`` or chapter 02's ``validation_decision``) had no spike to size them on:
+    those items are "n/a" and the score is N/A.
     """
+    no_go = phase == "no-go" or validation_decision == "no-go"
+    peak_known = phase == "exited" and not no_go
     rows = []
+
+    def add(item, status, figure, threshold, evidence):
+        rows.append({"item": item, "status": status, "passed": status == "passed", "figure": figure,
+                     "threshold": threshold, "evidence": evidence})
+
+    def unsized(item, threshold) -> bool:
+        """Rows of the items sized on this spike's peak when it is not known: a no-go, or not exited yet."""
+        if no_go:
+            add(item, "n/a", None, threshold, "chapter 02 said no-go: there was no spike to size this on")
+        elif not peak_known:
+            add(item, "not yet known", None, threshold,
+                f"the spike is {phase or 'of unknown phase'}: its realised peak is known once it has exited")
+        return no_go or not peak_known
+
     version = sop_version if sop_version else _read_sop_version(playbook_file)
-    rows.append({"item": "SOP version", "passed": version is not None, "figure": version or "missing",
-                 "threshold": "a sop_version in playbook.yaml",
-                 "evidence": (f"playbook.yaml sop_version {version}" if version else
-                              "no sop_version in playbook.yaml. Fix: add sop_version: \"1.0\" to playbook/playbook.yaml")})
-    n = 0 if library is None or not len(library) else int(library[["peak_day", "life_days"]].dropna().shape[0])
-    rows.append({"item": "spikes modelled", "passed": n >= min_spikes, "figure": n, "threshold": f">= {min_spikes}",
-                 "evidence": ("library: " + ", ".join(map(str, library["spike"]))) if n else
-                 "empty pattern library. Fix: run chapter 12 after each spike, or python -m spikekit.retro --write-seeds"})
+    add("SOP version", "passed" if version is not None else "failed", version or "missing",
+        "a sop_version in playbook.yaml",
+        f"playbook.yaml sop_version {version}" if version else
+        "no sop_version in playbook.yaml. Fix: add sop_version: \"1.0\" to playbook/playbook.yaml")
+    real, left_out = modelled_spikes(library, spike)
+    n = len(real)
+    add("spikes modelled", "passed" if n >= min_spikes else "failed", n, f">= {min_spikes} completed past spikes",
+        ("counted: " + ", ".join(map(str, real["spike"])) if n else "no completed past spike in the library")
+        + "".join(f"; not counted, {why}" for why in left_out)
+        + ("" if n >= min_spikes else ". Fix: run chapter 12 after each spike has exited"))
     peak = None if peak_daily_orders is None or not math.isfinite(float(peak_daily_orders)) else float(peak_daily_orders)
     supply_cap = (float(suppliers["daily_capacity"].sum()) if suppliers is not None and "daily_capacity" in suppliers
                   else None)
     ware_cap = (float(warehouses["capacity_per_day"].sum()) if warehouses is not None
                 and "capacity_per_day" in warehouses else None)
     need = None if peak is None else spikes_at_once * peak
-    if need is None or supply_cap is None or ware_cap is None:
-        rows.append({"item": f"{spikes_at_once} spikes at once", "passed": False, "figure": None,
-                     "threshold": f"capacity >= {spikes_at_once} x peak daily orders",
-                     "evidence": "missing peak orders, suppliers or warehouses table: cannot score"})
-    else:
-        rows.append({"item": f"{spikes_at_once} spikes at once", "passed": bool(supply_cap >= need and ware_cap >= need),
-                     "figure": f"supply {supply_cap:.0f}/day, warehouses {ware_cap:.0f}/day",
-                     "threshold": f">= {need:.0f}/day ({spikes_at_once} x peak {peak:.0f})",
-                     "evidence": "suppliers.daily_capacity and warehouses.capacity_per_day summed"})
-    if supply_cap is None or supply_cap <= 0 or (peak is None and used_capacity is None):
-        rows.append({"item": "elastic capacity", "passed": False, "figure": None, "threshold": f">= {elastic_share:.0%}",
-                     "evidence": "missing supplier capacity or peak orders: cannot score"})
-    else:
-        used = float(used_capacity) if used_capacity is not None else peak
-        spare = 1.0 - used / supply_cap
-        rows.append({"item": "elastic capacity", "passed": bool(spare >= elastic_share), "figure": round(spare, 3),
-                     "threshold": f">= {elastic_share:.0%} spare",
-                     "evidence": f"1 - {used:.0f} used / {supply_cap:.0f} supplier units per day at the peak"})
-    if stress_ok is not None:
-        rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": bool(stress_ok),
-                     "figure": "holds" if stress_ok else "breaks", "threshold": f"x{surge_multiple:g} orders",
-                     "evidence": "chapter 09 stress test (stress_ok)"})
-    else:
+    item = f"{spikes_at_once} spikes at once"
+    if not unsized(item, f"capacity >= {spikes_at_once} x the realised peak daily orders"):
+        if need is None or supply_cap is None or ware_cap is None:
+            add(item, "failed", None, f"capacity >= {spikes_at_once} x peak daily orders",
+                "missing peak orders, suppliers or warehouses table: cannot score")
+        else:
+            add(item, "passed" if supply_cap >= need and ware_cap >= need else "failed",
+                f"supply {supply_cap:.0f}/day, warehouses {ware_cap:.0f}/day",
+                f">= {need:.0f}/day ({spikes_at_once} x realised peak {peak:.0f})",
+                "suppliers.daily_capacity and warehouses.capacity_per_day summed")
+    if not unsized("elastic capacity", f">= {elastic_share:.0%} spare at the realised peak"):
+        if supply_cap is None or supply_cap <= 0 or (peak is None and used_capacity is None):
+            add("elastic capacity", "failed", None, f">= {elastic_share:.0%}",
+                "missing supplier capacity or peak orders: cannot score")
+        else:
+            used = float(used_capacity) if used_capacity is not None else peak
+            spare = 1.0 - used / supply_cap
+            add("elastic capacity", "passed" if spare >= elastic_share else "failed", round(spare, 3),
+                f">= {elastic_share:.0%} spare", f"1 - {used:.0f} used / {supply_cap:.0f} supplier units per day at the peak")
+    item = f"cash for +{(surge_multiple - 1):.0%} orders"
+    if no_go:
+        unsized(item, f"x{surge_multiple:g} orders")
+    elif stress_ok is not None:
+        # Chapter 09's stress test stands on its own projection: it counts before the exit too.
+        add(item, "passed" if stress_ok else "failed", "holds" if stress_ok else "breaks", f"x{surge_multiple:g} orders",
+            "chapter 09 stress test (stress_ok)")
+    elif not unsized(item, f"x{surge_multiple:g} the realised peak orders"):
         available = None
         if cash is not None and {"item", "amount"} <= set(cash.columns):
             items = dict(zip(cash["item"].astype(str), cash["amount"].astype(float)))
@@ -964,18 +1019,28 @@ def readiness(*, playbook_file=None, sop_version: str | None = None, library: pd
         if cash_needed is None and peak is not None and unit_cost is not None:
             cash_needed = surge_multiple * peak * float(unit_cost) * cover_days
         if available is None or cash_needed is None:
-            rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": False, "figure": None,
-                         "threshold": f"x{surge_multiple:g} orders", "evidence": "no stress test or cash table: cannot score"})
+            add(item, "failed", None, f"x{surge_multiple:g} orders", "no stress test or cash table: cannot score")
         else:
-            rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": bool(available >= cash_needed),
-                         "figure": round(available, 2), "threshold": f">= {cash_needed:,.0f} yuan",
-                         "evidence": "cash_on_hand - cash_floor vs stock for x"
-                                     f"{surge_multiple:g} peak orders over {cover_days:g} days"})
-    return pd.DataFrame(rows, columns=["item", "passed", "figure", "threshold", "evidence"]).astype({"figure": object})
+            add(item, "passed" if available >= cash_needed else "failed", round(available, 2),
+                f">= {cash_needed:,.0f} yuan",
+                f"cash_on_hand - cash_floor vs stock for x{surge_multiple:g} peak orders over {cover_days:g} days")
+    columns = ["item", "status", "passed", "figure", "threshold", "evidence"]
+    return pd.DataFrame(rows, columns=columns).astype({"figure": object})
+
+
+def _statuses(table: pd.DataFrame) -> pd.Series:
+    if "status" in table:
+        return table["status"].astype(str)
+    return table["passed"].astype(bool).map({True: "passed", False: "failed"})
 
 
 def readiness_score(table: pd.DataFrame) -> str:
-    return f"{int(table['passed'].sum())}/{len(table)}"
+    """"passed/items", with how many are not yet known; "N/A (no-go)" when the spike was a no-go."""
+    status = _statuses(table)
+    if (status == "n/a").any():
+        return "N/A (no-go)"
+    unknown = int((status == "not yet known").sum())
+    return f"{int((status == 'passed').sum())}/{len(table)}" + (f", {unknown} not yet known" if unknown else "")
 
 
 # ------------------------------------------------------------------------------------------------ SOP and call
@@ -1046,15 +1111,24 @@ def library_entry(entry: Mapping[str, Any] | None, phase: str | None) -> tuple[d
 
 
 def decide(ready: pd.DataFrame, timings: pd.DataFrame, phase: str | None = "exited") -> tuple[str, list[str]]:
-    """``ready for the next spike`` when every checklist item passes, else ``not ready``; reasons list the gaps.
+    """``ready for the next spike`` when every checklist item passes, ``not ready`` when one fails, ``not yet
+    known`` when none fails but some wait for the exit, ``n/a (no-go)`` for a no-go; reasons list the gaps.
     Before the spike has exited (``phase``) the first reason says the retrospective is INTERIM."""
-    failed = ready[~ready["passed"].astype(bool)]
+    status = _statuses(ready)
+    failed, unknown = ready[status == "failed"], ready[status == "not yet known"]
     late = timings[timings["on_time"].eq(False)] if "on_time" in timings else timings.iloc[0:0]
-    verdict = "ready for the next spike" if failed.empty else "not ready"
+    if (status == "n/a").any():
+        verdict = "n/a (no-go)"
+    else:
+        verdict = "not ready" if len(failed) else "not yet known" if len(unknown) else "ready for the next spike"
     reasons = ([f"INTERIM: the spike is {phase}, not exited; retention, timings and shape are still moving"]
                if is_interim(phase) else [])
-    reasons += [f"checklist {readiness_score(ready)} passed"]
+    if verdict == "n/a (no-go)":
+        reasons += ["checklist N/A: chapter 02 said no-go, there was no spike to size it on"]
+    else:
+        reasons += [f"checklist {readiness_score(ready)} passed"]
     reasons += [f"{r['item']}: {r['figure']} vs {r['threshold']}" for _, r in failed.iterrows()]
+    reasons += [f"{r['item']}: not yet known ({r['evidence']})" for _, r in unknown.iterrows()]
     reasons += [f"{r['stage']} took {r['days']:.1f} days (target {r['target_days']:g})" for _, r in late.iterrows()]
     return verdict, reasons
 
