@@ -417,6 +417,7 @@ def test_retrospective_is_interim_until_the_spike_has_exited(tmp_path):
                            cohort_start=ts("2025-03-07 12:00"), cohort_end=ts("2025-03-14 12:00"), conf=0.95)
     near = pd.DataFrame(columns=["spike"])
     assert retro.headline(verdict, kept, ready, near, "peak").startswith("Retro (INTERIM, spike peak): READY FOR")
+    assert "; readiness 1/1" in retro.headline(verdict, kept, ready, near, "peak")
     assert retro.headline(verdict, kept, ready, near, "exited").startswith("Retro: READY FOR")
 
 

@@ -1134,8 +1134,9 @@ def decide(ready: pd.DataFrame, timings: pd.DataFrame, phase: str | None = "exit
 
 
 def headline(verdict: str, kept: Retention, ready: pd.DataFrame, near: pd.DataFrame, phase: str | None = "exited") -> str:
-    parts = [("Retro (INTERIM, spike " + str(phase) + ")" if is_interim(phase) else "Retro")
-             + f": {verdict.upper()}; {readiness_score(ready)} readiness"]
+    score = readiness_score(ready)
+    parts = [("Retro (INTERIM, spike " + str(phase) + ")" if is_interim(phase) else "Retro") + f": {verdict.upper()}"
+             + ("" if score.startswith("N/A") else f"; readiness {score}")]
     if len(kept.cohort):
         def said(metric: str, word: str) -> str:
             value = kept.rate(metric)
