@@ -1126,7 +1126,8 @@ def decide(ready: pd.DataFrame, timings: pd.DataFrame, phase: str | None = "exit
     if verdict == "n/a (no-go)":
         reasons += ["checklist N/A: chapter 02 said no-go, there was no spike to size it on"]
     else:
-        reasons += [f"checklist {readiness_score(ready)} passed"]
+        reasons += [f"checklist {int((status == 'passed').sum())}/{len(ready)} passed"
+                    + (f", {len(unknown)} not yet known" if len(unknown) else "")]
     reasons += [f"{r['item']}: {r['figure']} vs {r['threshold']}" for _, r in failed.iterrows()]
     reasons += [f"{r['item']}: not yet known ({r['evidence']})" for _, r in unknown.iterrows()]
     reasons += [f"{r['stage']} took {r['days']:.1f} days (target {r['target_days']:g})" for _, r in late.iterrows()]
