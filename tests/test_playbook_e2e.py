@@ -291,9 +291,14 @@ def test_retrospective_reads_the_spikes_runs_and_feeds_the_pattern_library(later
     # Retention on the truth's definitions (the cohort here starts at the start of the rise in the sales, the
     # truth's at the demand takeoff, so the rates agree within a few points, not exactly).
     rates = r12["retention"]
-    for key, truth_key in (("community_join", "community_join"), ("repurchase", "repurchase"),
-                           ("member_activity", "member_monthly_activity")):
+    for key, truth_key in (("community_join", "community_join"), ("member_activity", "member_monthly_activity")):
         assert abs(rates[key]["rate"] - t["retention"][truth_key]["rate"]) < 0.06, key
+    # On 04-30 a buyer's 60-day repurchase window is open for nearly the whole cohort: the truth's share counts only
+    # what was seen so far, so a censoring-aware estimate (when there is one) is above the share seen.
+    repurchase = rates["repurchase"]
+    assert repurchase["open"] >= 0.9 * rates["cohort_size"]
+    assert (repurchase["status"] == "not measurable yet" and repurchase["rate"] is None
+            or repurchase["rate"] > repurchase["seen"] / rates["cohort_size"])
     # Stage timings come from the scenario's earlier run: the go was recorded by the default run.
     stages = r12["stage_timings"].set_index("stage")
     assert later["default"].manifest["run_id"] in stages.loc["confirm", "evidence"]

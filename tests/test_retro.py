@@ -57,14 +57,19 @@ def test_retention_by_hand_on_a_ten_buyer_cohort():
     kept = retro.retention(orders, members, activity, AS_OF, cohort_start=ts("2025-03-07 12:00"))
     assert list(kept.cohort["buyer_id"]) == [f"b{i}" for i in range(10)]
     rates = kept.rates.set_index("metric")
-    # b2 joined 03-10 + 29 days: inside; b3 joined 03-11 + 40 days: outside.
+    # b2 joined 03-10 + 29 days: inside; b3 joined 03-11 + 40 days: outside. Every 30-day window has elapsed
+    # (44-53 days of follow-up), so Kaplan-Meier is the plain share and the elapsed-only check agrees.
     assert (rates.loc["community_join", "count"], rates.loc["community_join", "base"]) == (3, 10)
-    assert (rates.loc["repurchase", "count"], rates.loc["repurchase", "base"]) == (2, 10)
-    assert (rates.loc["member_activity", "count"], rates.loc["member_activity", "base"]) == (2, 5)
+    assert rates.loc["community_join", "rate"] == pytest.approx(0.3) and rates.loc["community_join", "open"] == 0
     expected = wilson(3, 10, 0.95)
-    assert rates.loc["community_join", "low"] == pytest.approx(expected.low)
-    assert rates.loc["community_join", "high"] == pytest.approx(expected.high)
-    assert kept.to_dict()["repurchase"]["rate"] == pytest.approx(0.2)
+    assert rates.loc["community_join", "elapsed_low"] == pytest.approx(expected.low)
+    assert rates.loc["community_join", "elapsed_high"] == pytest.approx(expected.high)
+    assert rates.loc["community_join", "low"] < 0.3 < rates.loc["community_join", "high"]
+    # Two repurchases seen (b0, b5), but no 60-day window has elapsed by 04-30: not a rate yet.
+    assert rates.loc["repurchase", "seen"] == 2 and rates.loc["repurchase", "open"] == 10
+    assert rates.loc["repurchase", "status"] == "not measurable yet" and rates.loc["repurchase", "base"] == 0
+    assert kept.to_dict()["repurchase"]["rate"] is None
+    assert (rates.loc["member_activity", "count"], rates.loc["member_activity", "base"]) == (2, 5)
 
 
 def test_retention_early_in_the_spike_has_no_joiners_or_repeaters_yet():
@@ -130,9 +135,10 @@ def test_stage_timings_from_two_run_records(tmp_path):
     assert "r1" in t.loc["signal", "evidence"]
     assert "r2" in t.loc["confirm", "evidence"]
     assert t.loc["confirm", "days"] == pytest.approx(2.0) and t.loc["confirm", "on_time"]
-    # First arrival: day 2 after the 03-09 order = 03-11 00:00, 1.5 days after the go.
-    assert t.loc["first_shipment", "days"] == pytest.approx(1.5)
-    assert t.loc["signal_to_first_shipment", "days"] == pytest.approx(3.5)
+    # Chapter 03's first arrival (day 2 after the 03-09 order) is a plan: not a measured shipment.
+    assert t.loc["first_shipment", "status"] == "not measured" and pd.isna(t.loc["first_shipment", "days"])
+    assert "2025-03-11" in t.loc["first_shipment", "reason"]
+    assert t.loc["signal_to_first_shipment", "status"] == "not measured"
     assert t.loc["exit", "evidence"] == "not yet"
     assert table.attrs["source"] == "records"
     later = retro.stage_timings(tmp_path, "mug", ts("2025-03-26 12:00")).set_index("stage")
@@ -152,7 +158,10 @@ def test_stage_timings_fall_back_to_upstream_values(tmp_path):
     table = retro.stage_timings(tmp_path, "none-here", ts("2025-03-20 12:00"), fallback=fallback)
     t = table.set_index("stage")
     assert table.attrs["source"] == "fallback"
-    assert "standalone" in t.loc["confirm", "evidence"] and t.loc["confirm", "days"] == pytest.approx(2.0)
+    # The signal is shown, the go's time is not assumed: nothing here is timed.
+    assert t.loc["signal", "time"].startswith("2025-03-07 12:00") and not t.loc["signal", "measured"]
+    assert "standalone" in t.loc["confirm", "evidence"] and t.loc["confirm", "time"] is None
+    assert t.loc["confirm", "status"] == "not measured" and "confirm not known" in t.loc["confirm", "reason"]
 
 
 # ------------------------------------------------------------------------------------------------ what worked
@@ -287,7 +296,7 @@ def test_pattern_entry_without_fit_reads_the_shape():
 def test_readiness_on_hand_built_inputs(tmp_path):
     playbook = tmp_path / "playbook.yaml"
     playbook.write_text('format: x\nsop_version: "1.2"\n')
-    library = pd.DataFrame([shape_entry("a", [1.0]), shape_entry("b", [1.0])])
+    library = library_rows(("a", "record", True), ("b", "record", True))   # two completed past spikes
     suppliers = pd.DataFrame({"supplier": ["A", "B"], "daily_capacity": [150, 100]})
     warehouses = pd.DataFrame({"warehouse": ["W"], "capacity_per_day": [180]})
     cash = pd.DataFrame({"item": ["cash_on_hand", "cash_floor"], "amount": [50000.0, 5000.0]})
@@ -308,15 +317,19 @@ def test_readiness_on_hand_built_inputs(tmp_path):
 
 
 def test_sop_markdown_names_version_and_measured_days(tmp_path):
-    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go"}
-    timings = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"), fallback=fallback)
+    write_run(tmp_path, "mug", "r1", ts("2025-03-09 12:00"),
+              {"01": {"first_alert": ts("2025-03-07 12:00")}, "02": {"decision": "go"}})
+    timings = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"))
     text = retro.sop_markdown(timings, "1.0", "mug", ts("2025-03-20 12:00"))
     assert text.startswith("# Spike SOP v1.0")
     assert "2.0 days (on time)" in text
+    assert "| First shipments out | 3 days after go | not measured |" in text
 
 
 def test_presale_orders_shipped_and_time_discipline(tmp_path):
-    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go", "decided_at": ts("2025-03-09 12:00")}
+    write_run(tmp_path, "mug", "r1", ts("2025-03-09 12:00"),
+              {"01": {"first_alert": ts("2025-03-07 12:00")}, "02": {"decision": "go"}})
+    fallback = None
     orders = pd.DataFrame({"product": [MUG] * 4 + ["杯垫"],
                            "timestamp": [ts("2025-03-07 13:00"), ts("2025-03-08 09:00"), ts("2025-03-09 13:00"),
                                          ts("2025-03-01 10:00"), ts("2025-03-08 10:00")],
@@ -344,9 +357,13 @@ def test_retention_reproduces_the_sample_truth(scenario):
                            ts(truth["as_of"]), ts(truth["cohort_start"]))
     rates = kept.rates.set_index("metric")
     assert len(kept.cohort) == truth["cohort_size"]
-    for metric, key in (("community_join", "community_join"), ("repurchase", "repurchase"),
-                        ("member_activity", "member_monthly_activity")):
-        assert (rates.loc[metric, "count"], rates.loc[metric, "base"]) == (truth[key]["count"], truth[key]["of"])
+    # The truth counts every join / repurchase seen by as_of over the whole cohort (open windows included).
+    for metric in ("community_join", "repurchase"):
+        assert (rates.loc[metric, "seen"], len(kept.cohort)) == (truth[metric]["count"], truth[metric]["of"])
+    active = truth["member_monthly_activity"]
+    assert (rates.loc["member_activity", "count"], rates.loc["member_activity", "base"]) == (active["count"], active["of"])
+    # As of 04-30 no buyer of the cohort (from the takeoff in early March) has had 60 days yet.
+    assert rates.loc["repurchase", "status"] == "not measurable yet"
 
 
 def test_cli_lists_the_library(tmp_path, capsys):
@@ -367,8 +384,10 @@ def test_stages_missing_from_records_come_from_this_runs_upstream(tmp_path):
     fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go", "exit_decision": "exit",
                 "trigger_date": ts("2025-03-18 00:00")}
     t = retro.stage_timings(tmp_path, "mug", ts("2025-04-30 12:00"), fallback=fallback).set_index("stage")
-    assert "r1" in t.loc["confirm", "evidence"]
-    assert "this run" in t.loc["exit", "evidence"] and t.loc["exit", "days"] == pytest.approx(10.5)
+    assert "r1" in t.loc["confirm", "evidence"] and t.loc["confirm", "measured"]
+    # This run's own exit call is shown, but no record holds it yet: not measured.
+    assert "this run" in t.loc["exit", "evidence"] and t.loc["exit", "time"].startswith("2025-03-18")
+    assert t.loc["exit", "status"] == "not measured" and pd.isna(t.loc["exit", "days"])
 
 
 def test_committed_seed_files_match_their_generator():
@@ -398,4 +417,177 @@ def test_retrospective_is_interim_until_the_spike_has_exited(tmp_path):
                            cohort_start=ts("2025-03-07 12:00"), cohort_end=ts("2025-03-14 12:00"), conf=0.95)
     near = pd.DataFrame(columns=["spike"])
     assert retro.headline(verdict, kept, ready, near, "peak").startswith("Retro (INTERIM, spike peak): READY FOR")
+    assert "; readiness 1/1" in retro.headline(verdict, kept, ready, near, "peak")
     assert retro.headline(verdict, kept, ready, near, "exited").startswith("Retro: READY FOR")
+
+
+# ------------------------------------------------------------------------------------------------ issue 14: censoring,
+# real spikes only, measured stages only
+
+
+def censored_cohort():
+    """Ten first-time buyers c0..c9, as of AS_OF, 60-day repurchase window.
+
+    Follow-up (days from the first order to as_of): c0 70, c1 65 (both windows elapsed), c2 50, c3 45, c4 40,
+    c5 35, c6 28, c7 18, c8 10, c9 5 (still open). Repurchases: c0 on day 20 (elapsed: counts), c2 on day 30
+    (open: seen, but its window has not elapsed).
+    """
+    follow = [70, 65, 50, 45, 40, 35, 28, 18, 10, 5]
+    rows = [{"order_id": f"o{i}", "timestamp": AS_OF - pd.Timedelta(days=d), "buyer_id": f"c{i}", "product": MUG}
+            for i, d in enumerate(follow)]
+    rows += [{"order_id": "r0", "timestamp": AS_OF - pd.Timedelta(days=70 - 20), "buyer_id": "c0", "product": "杯垫"},
+             {"order_id": "r2", "timestamp": AS_OF - pd.Timedelta(days=50 - 30), "buyer_id": "c2", "product": "杯垫"}]
+    members = pd.DataFrame({"buyer_id": pd.Series([], dtype=str), "timestamp": pd.Series([], dtype=f"datetime64[ns, {TZ}]")})
+    activity = pd.DataFrame({"buyer_id": pd.Series([], dtype=str), "timestamp": pd.Series([], dtype=f"datetime64[ns, {TZ}]"),
+                             "actions": pd.Series([], dtype=int)})
+    return pd.DataFrame(rows), members, activity
+
+
+def test_repurchase_counts_only_elapsed_windows_and_km_by_hand():
+    orders, members, activity = censored_cohort()
+    kept = retro.retention(orders, members, activity, AS_OF, cohort_start=AS_OF - pd.Timedelta(days=80))
+    row = kept.rates.set_index("metric").loc["repurchase"]
+    # Elapsed-only check: c0 and c1 have had their whole 60 days; c0 bought again: 1 of 2, 8 still open.
+    assert (row["count"], row["base"], row["open"]) == (1, 2, 8)
+    assert row["elapsed_rate"] == pytest.approx(0.5)
+    assert row["seen"] == 2   # c2's repurchase is seen, but its window is open: not in the elapsed-only base
+    # Kaplan-Meier by hand: at day 20 seven at risk (c0 c1 c2 c3 c4 c5 c6), one event: S = 6/7; at day 30 five at
+    # risk (c1 c2 c3 c4 c5; c6 left at 28), one event: S = 6/7 x 4/5 = 24/35; repurchase by day 60 = 11/35.
+    assert row["status"] == "measured" and row["method"].startswith("Kaplan-Meier")
+    assert row["rate"] == pytest.approx(11 / 35)
+    # Greenwood: var S = S^2 (1/(7 x 6) + 1/(5 x 4)); the interval is log(-log S) based, so it stays in [0, 1].
+    from scipy.stats import norm
+
+    s, total = 24 / 35, 1 / 42 + 1 / 20
+    z = norm.ppf(0.975)
+    se = np.sqrt(total) / abs(np.log(s))
+    assert row["low"] == pytest.approx(1 - s ** np.exp(-z * se))
+    assert row["high"] == pytest.approx(1 - s ** np.exp(z * se))
+    assert 0 < row["low"] < row["rate"] < row["high"] < 1
+    assert kept.to_dict()["repurchase"]["open"] == 8
+
+
+def test_km_estimate_by_hand_without_ties():
+    km = retro.kaplan_meier([20, 60, 30, 45, 40, 35, 28, 18, 10, 5],
+                            [True, False, True, False, False, False, False, False, False, False], at=60)
+    assert km.survival == pytest.approx(24 / 35)
+    assert km.greenwood == pytest.approx((24 / 35) ** 2 * (1 / 42 + 1 / 20))
+    assert km.reachable
+    assert not retro.kaplan_meier([5, 10], [True, False], at=60).reachable
+
+
+def test_rates_with_no_elapsed_window_are_not_measurable_yet():
+    """2.5 days after the first orders a 60-day repurchase (and a 30-day join) is not a number."""
+    orders, members, activity = censored_cohort()
+    early = AS_OF - pd.Timedelta(days=62.5)   # c0 bought 7.5 days before, c1 2.5 days before
+    kept = retro.retention(orders, members, activity, early, cohort_start=AS_OF - pd.Timedelta(days=80))
+    rates = kept.rates.set_index("metric")
+    for metric in ("repurchase", "community_join"):
+        assert rates.loc[metric, "status"] == "not measurable yet"
+        assert pd.isna(rates.loc[metric, "rate"]) and rates.loc[metric, "base"] == 0
+        assert rates.loc[metric, "open"] == 2
+    assert kept.to_dict()["repurchase"]["rate"] is None
+    ready = pd.DataFrame({"item": ["SOP version"], "passed": [True], "status": ["passed"], "figure": ["1.0"],
+                          "threshold": ["set"]})
+    text = retro.headline("not ready", kept, ready, pd.DataFrame(columns=["spike"]), "rising")
+    assert "repurchase not measurable yet" in text and "INTERIM" in text
+    retro.plot_retention(kept)
+
+
+def library_rows(*rows):
+    """Library rows as load_library returns them: (spike, kind, exited)."""
+    return pd.DataFrame([{**shape_entry(spike, [1.0]), "kind": kind, "exited": exited} for spike, kind, exited in rows])
+
+
+READY_TABLES = dict(suppliers=pd.DataFrame({"supplier": ["A", "B"], "daily_capacity": [150, 100]}),
+                    warehouses=pd.DataFrame({"warehouse": ["W"], "capacity_per_day": [300]}),
+                    cash=pd.DataFrame({"item": ["cash_on_hand", "cash_floor"], "amount": [50000.0, 5000.0]}),
+                    unit_cost=12.0)
+
+
+def test_seed_spikes_and_the_spike_under_review_do_not_count_as_modelled():
+    library = library_rows(("phone-stand-2024", "seed", False), ("lip-oil-2024", "seed", False),
+                           ("mug", "record", True), ("kettle", "record", False), ("lamp", "record", True))
+    table = retro.readiness(sop_version="1.0", library=library, spike="mug", phase="exited",
+                            peak_daily_orders=100, **READY_TABLES).set_index("item")
+    # Only lamp: a recorded past spike with a completed exit (the seeds are synthetic, kettle never exited, mug
+    # is the spike under review).
+    assert table.loc["spikes modelled", "figure"] == 1
+    assert table.loc["spikes modelled", "status"] == "failed"
+    assert "lamp" in table.loc["spikes modelled", "evidence"]
+    two = library_rows(("lamp", "record", True), ("desk", "record", True))
+    assert retro.readiness(sop_version="1.0", library=two, spike="mug", phase="exited", peak_daily_orders=100,
+                           **READY_TABLES).set_index("item").loc["spikes modelled", "status"] == "passed"
+
+
+def test_spikes_at_once_waits_for_the_realised_peak():
+    library = library_rows(("lamp", "record", True), ("desk", "record", True))
+    before = retro.readiness(sop_version="1.0", library=library, spike="mug", phase="peak", peak_daily_orders=100,
+                             **READY_TABLES).set_index("item")
+    assert before.loc["2 spikes at once", "status"] == "not yet known"
+    assert before.loc["elastic capacity", "status"] == "not yet known"
+    assert not before.loc["2 spikes at once", "passed"]
+    after = retro.readiness(sop_version="1.0", library=library, spike="mug", phase="exited", peak_daily_orders=100,
+                            **READY_TABLES)
+    assert after.set_index("item").loc["2 spikes at once", "status"] == "passed"
+    assert retro.readiness_score(after) == "5/5"
+    assert retro.readiness_score(before.reset_index()).endswith("not yet known")
+    verdict, _ = retro.decide(before.reset_index(), pd.DataFrame({"stage": [], "on_time": []}), "peak")
+    assert verdict == "not yet known"
+
+
+def test_a_no_go_spike_scores_not_applicable():
+    library = library_rows(("lamp", "record", True), ("desk", "record", True))
+    table = retro.readiness(sop_version="1.0", library=library, spike="mug", phase="no-go", peak_daily_orders=6,
+                            **READY_TABLES)
+    assert retro.readiness_score(table) == "N/A (no-go)"
+    rows = table.set_index("item")
+    assert rows.loc["2 spikes at once", "status"] == "n/a" and rows.loc["elastic capacity", "status"] == "n/a"
+    assert rows.loc["cash for +300% orders", "status"] == "n/a"
+    verdict, reasons = retro.decide(table, pd.DataFrame({"stage": [], "on_time": []}), "no-go")
+    assert verdict == "n/a (no-go)" and "5/5" not in " ".join(reasons)
+    # Chapter 02's no-go counts even when the phase is not given.
+    by_decision = retro.readiness(sop_version="1.0", library=library, spike="mug", validation_decision="no-go",
+                                  peak_daily_orders=6, **READY_TABLES)
+    assert retro.readiness_score(by_decision) == "N/A (no-go)"
+
+
+def test_a_stage_with_a_planned_or_assumed_event_is_not_measured(tmp_path):
+    pos = pd.DataFrame({"supplier": ["A"], "units": [100], "first_arrival_day": [2.0]})
+    write_run(tmp_path, "mug", "r1", ts("2025-03-09 12:00"),
+              {"01": {"first_alert": ts("2025-03-07 12:00")}, "02": {"decision": "go"}, "03": {"purchase_orders": pos}})
+    t = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00")).set_index("stage")
+    assert t.loc["confirm", "status"] == "on time"           # both ends from run records
+    # Chapter 03's first arrival is a plan: the first shipment is not measured.
+    assert t.loc["first_shipment", "status"] == "not measured" and pd.isna(t.loc["first_shipment", "on_time"])
+    assert "planned" in t.loc["first_shipment", "reason"]
+    # A go whose time is assumed (no run record says when) is not measured either, nor what starts from it.
+    fallback = {"first_alert": ts("2025-03-07 12:00"), "decision": "go"}
+    alone = retro.stage_timings(tmp_path / "none", "mug", ts("2025-03-20 12:00"), fallback=fallback).set_index("stage")
+    assert alone.loc["confirm", "status"] == "not measured" and pd.isna(alone.loc["confirm", "days"])
+    assert pd.isna(alone.loc["confirm", "on_time"])
+    # Measured receipts from the ledger time the first shipment when the orders table has no shipped times.
+    receipts = pd.DataFrame({"po_id": ["P1"], "received_at": [ts("2025-03-11 10:00")], "units": [100]})
+    got = retro.stage_timings(tmp_path, "mug", ts("2025-03-20 12:00"), receipts=receipts).set_index("stage")
+    assert got.loc["first_shipment", "status"] == "on time"
+    assert got.loc["first_shipment", "days"] == pytest.approx(1.92, abs=0.01)
+
+
+def test_library_marks_seeds_and_completed_exits(tmp_path):
+    seeds = tmp_path / "patterns"
+    retro.write_seeds(seeds)
+    records = tmp_path / "records"
+    long = [0.2, 1.0] + [0.5] * 12
+    write_run(records, "lamp", "r1", "2025-01-30 12:00+08:00",
+              {"12": {"pattern_entry": shape_entry("lamp", long, "2025-01-30 12:00+08:00"), "phase": "exited",
+                      "interim": False}})
+    write_run(records, "kettle", "r2", "2025-02-10 12:00+08:00",   # an entry recorded before the exit gate
+              {"12": {"pattern_entry": shape_entry("kettle", long, "2025-02-10 12:00+08:00"), "phase": "peak",
+                      "interim": True}})
+    library = retro.load_library(records, seeds).set_index("spike")
+    assert library.loc["phone-stand-2024", "kind"] == "seed" and not library.loc["phone-stand-2024", "exited"]
+    assert library.loc["lamp", "kind"] == "record" and library.loc["lamp", "exited"]
+    assert not library.loc["kettle", "exited"]
+    real, left_out = retro.modelled_spikes(library.reset_index(), spike="lamp")
+    assert real.empty and any("lamp" in why for why in left_out)
+    assert list(retro.modelled_spikes(library.reset_index(), spike="mug")[0]["spike"]) == ["lamp"]

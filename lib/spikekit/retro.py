@@ -37,10 +37,10 @@ from .lifecycle import LifecyclePrior, bass_cdf, bass_from_shape, bass_life_time
 from .stats import wilson
 
 __all__ = [
-    "RetroSettings", "Retention", "retention", "stage_timings", "content_worked", "supply_worked",
+    "RetroSettings", "Retention", "KaplanMeier", "kaplan_meier", "retention", "stage_timings", "content_worked", "supply_worked",
     "what_worked", "spike_shape", "pattern_entry", "is_interim", "library_entry", "seed_entries", "write_seeds",
     "load_library", "nearest",
-    "priors_from_library", "prior_dict", "shape_distance", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
+    "priors_from_library", "prior_dict", "shape_distance", "modelled_spikes", "readiness", "readiness_score", "sop_markdown", "decide", "headline",
     "plot_shapes", "plot_retention", "SPIKE_PRODUCT", "HANDBOOK_RATES",
 ]
 
@@ -92,18 +92,67 @@ def _times(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
     return pd.to_datetime(frame[column])
 
 
-def _interval_row(metric: str, k: int, n: int, conf: float, handbook: float | None, definition: str) -> dict:
-    ci = wilson(int(k), int(n), conf)
-    return {"metric": metric, "count": int(k), "base": int(n), "rate": ci.estimate, "low": ci.low, "high": ci.high,
-            "handbook": handbook, "definition": definition}
-
-
 # ------------------------------------------------------------------------------------------------ retention
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """The Kaplan-Meier survival at ``at`` days (share who have NOT had the event), with its Greenwood variance.
+
+    ``reachable`` is False when nobody was followed up to ``at``: the curve stops before it, so there is no
+    estimate (``survival`` and ``greenwood`` are then NaN). ``events`` counts the events up to ``at``."""
+
+    at: float
+    survival: float
+    greenwood: float
+    greenwood_sum: float
+    events: int
+    reachable: bool
+
+    def interval(self, conf: float = 0.95) -> tuple[float, float]:
+        """Interval of the event share 1 - S(at) from the Greenwood variance on the log(-log S) scale (it stays in
+        [0, 1]); NaN where S is 0 or 1 (no spread to transform: the caller says what it uses instead)."""
+        from scipy.stats import norm
+
+        s = self.survival
+        if not self.reachable or not (0.0 < s < 1.0):
+            return math.nan, math.nan
+        z = float(norm.ppf(0.5 + conf / 2.0))
+        se = math.sqrt(self.greenwood_sum) / abs(math.log(s))
+        return 1.0 - s ** math.exp(-z * se), 1.0 - s ** math.exp(z * se)
+
+
+def kaplan_meier(durations: Sequence[float], events: Sequence[bool], at: float) -> KaplanMeier:
+    """Kaplan-Meier estimate of S(``at``) from follow-up ``durations`` (time to the event, or to the end of
+    follow-up when ``events`` is False). At a tie an event counts before a censoring (the usual convention).
+    Greenwood: var S = S^2 x sum over event times of d / (n (n - d))."""
+    time = np.asarray(durations, dtype=float)
+    event = np.asarray(events, dtype=bool)
+    if len(time) != len(event):
+        raise ValueError("durations and events differ in length")
+    reachable = bool(len(time) and (time >= at).any())
+    survival, total, count = 1.0, 0.0, 0
+    for t in np.unique(time[event & (time <= at)]):
+        at_risk = int((time >= t).sum())
+        died = int(((time == t) & event).sum())
+        survival *= 1.0 - died / at_risk
+        total += math.inf if at_risk == died else died / (at_risk * (at_risk - died))
+        count += died
+    if not reachable:
+        return KaplanMeier(float(at), math.nan, math.nan, math.nan, count, False)
+    return KaplanMeier(float(at), survival, survival ** 2 * total if math.isfinite(total) else math.nan, total,
+                       count, True)
 
 
 @dataclass
 class Retention:
-    """The spike's first-time buyers (one row each) and the three rates with intervals."""
+    """The spike's first-time buyers (one row each) and the three rates with intervals.
+
+    ``rates`` columns: metric, status ("measured" / "not measurable yet"), rate, low, high (the estimate: Kaplan-
+    Meier with a Greenwood interval for a rate with a per-buyer window, Wilson for member activity; NaN when not
+    measurable), method, count and base (the elapsed-only check: buyers whose whole window has passed by as_of,
+    and how many of them did it), elapsed_rate, elapsed_low, elapsed_high (Wilson), open (buyers whose window is
+    still open), seen (events seen so far in the whole cohort, open windows included), handbook, definition."""
 
     cohort: pd.DataFrame
     rates: pd.DataFrame
@@ -113,14 +162,66 @@ class Retention:
     conf: float
 
     def rate(self, metric: str) -> float:
+        """The estimate, NaN when it is not measurable yet."""
         return float(self.rates.set_index("metric").loc[metric, "rate"])
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"as_of": self.as_of, "cohort_start": self.cohort_start, "cohort_end": self.cohort_end,
                                "cohort_size": int(len(self.cohort)), "conf": self.conf}
         for row in self.rates.to_dict("records"):
-            out[row["metric"]] = {k: row[k] for k in ("rate", "low", "high", "count", "base", "handbook")}
+            out[row["metric"]] = {k: _none_if_nan(row.get(k)) for k in
+                                  ("status", "rate", "low", "high", "method", "count", "base", "elapsed_rate",
+                                   "open", "seen", "handbook")}
         return out
+
+
+def _none_if_nan(value):
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+RATE_COLUMNS = ["metric", "status", "rate", "low", "high", "method", "count", "base", "elapsed_rate", "elapsed_low",
+                "elapsed_high", "open", "seen", "handbook", "definition"]
+
+
+def _windowed_rate(metric: str, follow_days: pd.Series, event_days: pd.Series, window_days: float, conf: float,
+                   handbook: float | None, definition: str) -> dict:
+    """One windowed rate (the event within ``window_days`` of the first order) that respects censoring.
+
+    ``follow_days``: days from the first order to as_of; ``event_days``: days from it to the event (NaN: none
+    seen by as_of). Elapsed-only: buyers followed for the whole window (n = those). Kaplan-Meier: every buyer,
+    followed until the event or as_of. Neither measurable when no buyer's window has elapsed."""
+    follow = follow_days.to_numpy(dtype=float)
+    event_at = event_days.to_numpy(dtype=float)
+    in_window = np.isfinite(event_at) & (event_at <= window_days)
+    elapsed = follow >= window_days
+    n, k = int(elapsed.sum()), int((elapsed & in_window).sum())
+    km = kaplan_meier(np.where(in_window, event_at, np.minimum(follow, window_days)), in_window, window_days)
+    row = {"metric": metric, "count": k, "base": n, "open": int((~elapsed).sum()), "seen": int(in_window.sum()),
+           "handbook": handbook, "definition": definition, "elapsed_rate": math.nan, "elapsed_low": math.nan,
+           "elapsed_high": math.nan, "rate": math.nan, "low": math.nan, "high": math.nan}
+    if n:
+        check = wilson(k, n, conf)
+        row.update(elapsed_rate=check.estimate, elapsed_low=check.low, elapsed_high=check.high)
+    if not km.reachable:
+        if n:  # every buyer followed that long did it: KM's risk set is empty before the window
+            row.update(status="measured", rate=row["elapsed_rate"], low=row["elapsed_low"], high=row["elapsed_high"],
+                       method=f"elapsed windows only, Wilson interval (Kaplan-Meier does not reach day {window_days:g})")
+        else:
+            row.update(status="not measurable yet",
+                       method=f"no buyer's {window_days:g}-day window has elapsed by as_of ({row['open']} open)")
+        return row
+    low, high = km.interval(conf)
+    method = f"Kaplan-Meier at day {window_days:g}, Greenwood interval"
+    if not math.isfinite(low):
+        # S is 1 (nobody did it yet) or 0: the log-log interval has no spread; the elapsed windows' Wilson does.
+        low, high = row["elapsed_low"], row["elapsed_high"]
+        method += " (Wilson on the elapsed windows: S is 0 or 1)"
+    row.update(status="measured", rate=1.0 - km.survival, low=low, high=high, method=method)
+    return row
 
 
 def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.DataFrame, as_of, cohort_start,
@@ -130,11 +231,13 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     """Cohort and retention rates as of ``as_of`` (rows after it are ignored).
 
     Cohort: buyers whose FIRST order of ``product`` (placed <= as_of) falls in [cohort_start, cohort_end]
-    (cohort_end None: as_of). Community join: a members row in [first order, first order + join window] and
-    <= as_of. Repurchase: another order of any product placed more than ``repurchase_gap_hours`` after the first
-    spike order and within ``repurchase_window_days`` of it, <= as_of. Member activity: of the cohort members
-    who joined <= as_of, those with a member_activity day stamped in (as_of - activity window, as_of].
-    Each rate divides by its base (cohort size; members for activity), with a Wilson ``conf`` interval.
+    (cohort_end None: as_of). Community join: a members row in [first order, first order + join window].
+    Repurchase: another order of any product placed more than ``repurchase_gap_hours`` after the first spike
+    order and within ``repurchase_window_days`` of it. Both are censored: a buyer whose window is still open at
+    as_of may yet do it, so the rate is the Kaplan-Meier estimate at the window (Greenwood interval), checked by
+    the share among the buyers whose whole window has passed; "not measurable yet" while nobody's has.
+    Member activity: of the cohort members who joined <= as_of, those with a member_activity day stamped in
+    (as_of - activity window, as_of] (a snapshot at as_of, Wilson ``conf`` interval).
     """
     placed = _times(orders, "timestamp", "orders")
     cutoff = _stamp(as_of, placed)
@@ -147,6 +250,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     first = spike_orders.groupby(spike_orders["buyer_id"].astype(str))["_placed"].min()
     first = first[(first >= start) & (first <= end)].sort_index()
     cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.to_numpy()})
+    cohort["follow_up_days"] = ((cutoff - cohort["first_order"]) / DAY).astype(float)
 
     join_times = _times(members, "timestamp", "members")
     joined = (members.assign(_joined=join_times)[join_times <= _stamp(as_of, join_times)]
@@ -155,6 +259,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     window = pd.Timedelta(days=float(join_window_days))
     cohort["joined_in_window"] = (cohort["joined"].notna() & (cohort["joined"] >= cohort["first_order"])
                                   & (cohort["joined"] <= cohort["first_order"] + window))
+    cohort["join_window_elapsed"] = cohort["follow_up_days"] >= float(join_window_days)
 
     gap, horizon = pd.Timedelta(hours=float(repurchase_gap_hours)), pd.Timedelta(days=float(repurchase_window_days))
     later = known.assign(buyer_id=known["buyer_id"].astype(str)).merge(cohort[["buyer_id", "first_order"]],
@@ -163,6 +268,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     repeat = later.groupby("buyer_id")["_placed"].min()
     cohort["repurchase"] = _lookup(repeat, cohort["buyer_id"], cohort["first_order"])
     cohort["repurchased"] = cohort["repurchase"].notna()
+    cohort["repurchase_window_elapsed"] = cohort["follow_up_days"] >= float(repurchase_window_days)
 
     active_times = _times(member_activity, "timestamp", "member_activity")
     act_cut = _stamp(as_of, active_times)
@@ -172,16 +278,27 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     cohort["member"] = cohort["joined"].notna()
     cohort["active"] = cohort["member"] & cohort["buyer_id"].isin(active_ids)
 
-    n = len(cohort)
-    rates = pd.DataFrame([
-        _interval_row("community_join", cohort["joined_in_window"].sum(), n, conf, HANDBOOK_RATES["community_join"],
-                      f"joined within {join_window_days:g} days of the first order / cohort"),
-        _interval_row("repurchase", cohort["repurchased"].sum(), n, conf, HANDBOOK_RATES["repurchase"],
-                      f"another order {repurchase_gap_hours:g} h to {repurchase_window_days:g} days after / cohort"),
-        _interval_row("member_activity", cohort["active"].sum(), int(cohort["member"].sum()), conf,
-                      HANDBOOK_RATES["member_activity"],
-                      f"active in the {activity_window_days:g} days to as_of / cohort members"),
-    ])
+    def days_to(column: str, hit: pd.Series) -> pd.Series:
+        return ((cohort[column] - cohort["first_order"]) / DAY).astype(float).where(hit)
+
+    members_n, active_n = int(cohort["member"].sum()), int(cohort["active"].sum())
+    activity = wilson(active_n, members_n, conf)
+    rows = [
+        _windowed_rate("community_join", cohort["follow_up_days"], days_to("joined", cohort["joined_in_window"]),
+                       float(join_window_days), conf, HANDBOOK_RATES["community_join"],
+                       f"joined within {join_window_days:g} days of the first order"),
+        _windowed_rate("repurchase", cohort["follow_up_days"], days_to("repurchase", cohort["repurchased"]),
+                       float(repurchase_window_days), conf, HANDBOOK_RATES["repurchase"],
+                       f"another order {repurchase_gap_hours:g} h to {repurchase_window_days:g} days after the first"),
+        {"metric": "member_activity", "status": "measured" if members_n else "not measurable yet",
+         "rate": activity.estimate if members_n else math.nan, "low": activity.low if members_n else math.nan,
+         "high": activity.high if members_n else math.nan,
+         "method": "snapshot at as_of, Wilson interval", "count": active_n, "base": members_n,
+         "elapsed_rate": math.nan, "elapsed_low": math.nan, "elapsed_high": math.nan, "open": 0, "seen": active_n,
+         "handbook": HANDBOOK_RATES["member_activity"],
+         "definition": f"active in the {activity_window_days:g} days to as_of / cohort members"},
+    ]
+    rates = pd.DataFrame(rows, columns=RATE_COLUMNS)
     return Retention(cohort=cohort, rates=rates, as_of=cutoff, cohort_start=start, cohort_end=end, conf=conf)
 
 
@@ -194,18 +311,26 @@ def _lookup(times: pd.Series, keys: pd.Series, like: pd.Series) -> pd.Series:
 
 
 def plot_retention(result: Retention, title: str | None = None):
-    """Bars of the three rates with their intervals, and the handbook's case as markers."""
+    """Bars of the three rates with their intervals, and the handbook's case as markers; a rate that is not
+    measurable yet gets no bar, only the words."""
     import matplotlib.pyplot as plt
 
     rates = result.rates
     fig, ax = plt.subplots(figsize=(7, 3.2))
     x = np.arange(len(rates))
-    ax.bar(x, rates["rate"].fillna(0) * 100, color="#4C72B0", label="this spike")
-    err = np.vstack([(rates["rate"] - rates["low"]).fillna(0), (rates["high"] - rates["rate"]).fillna(0)]) * 100
-    ax.errorbar(x, rates["rate"].fillna(0) * 100, yerr=err, fmt="none", color="black", capsize=4,
+    value = rates["rate"].astype(float)
+    ax.bar(x, value.fillna(0) * 100, color="#4C72B0", label="this spike")
+    err = np.vstack([(value - rates["low"].astype(float)).fillna(0),
+                     (rates["high"].astype(float) - value).fillna(0)]) * 100
+    ax.errorbar(x, value.fillna(0) * 100, yerr=err, fmt="none", color="black", capsize=4,
                 label=f"{result.conf:.0%} interval")
     ax.scatter(x, rates["handbook"] * 100, marker="D", color="#C44E52", zorder=3, label="handbook case")
-    ax.set_xticks(x, [f"{m}\n(n = {b})" for m, b in zip(rates["metric"], rates["base"])])
+    for i, missing in enumerate(value.isna()):
+        if missing:
+            ax.text(i, 1, "not measurable yet", ha="center", va="bottom", fontsize=8, rotation=90)
+    labels = [f"{m}\n(n = {b}, {o} open)" if o else f"{m}\n(n = {b})"
+              for m, b, o in zip(rates["metric"], rates["base"], rates["open"])]
+    ax.set_xticks(x, labels)
     ax.set_ylabel("share (%)")
     ax.set_title(title or f"Who stayed: cohort of {len(result.cohort)} first-time buyers")
     ax.legend(loc="upper right", fontsize=8)
@@ -282,95 +407,141 @@ def _first_arrival(purchase_orders, decided_at) -> pd.Timestamp | None:
     return pd.Timestamp(decided_at).normalize() + math.ceil(day) * DAY
 
 
-def stage_timings(records_root, spike: str, as_of, fallback: Mapping[str, Any] | None = None, *,
-                  orders: pd.DataFrame | None = None, product: str = SPIKE_PRODUCT, confirm_days: float = 2.0,
-                  ship_days: float = 3.0, sop_days: float = 5.0) -> pd.DataFrame:
-    """When each stage happened, with the run that said it, and the time between stages against the SOP.
+def _first_receipt(receipts: pd.DataFrame | None, as_of, since=None) -> pd.Timestamp | None:
+    """The first goods booked in (the ledger's receipts, <= as_of) at or after ``since``: a measured arrival."""
+    if receipts is None or not isinstance(receipts, pd.DataFrame) or receipts.empty or "received_at" not in receipts:
+        return None
+    stamps = pd.to_datetime(receipts["received_at"])
+    mask = stamps.notna() & (stamps <= _stamp(as_of, stamps))
+    if since is not None:
+        mask &= stamps >= _stamp(since, stamps)
+    return None if not mask.any() else pd.Timestamp(stamps[mask].min())
 
-    Stages: signal (chapter 01's first_alert), confirm (as_of of the earliest run whose chapter 02 decision is
-    "go"), first shipment (earliest ``shipped`` of a product order placed after the go, else after the signal,
-    in ``orders``; without one, chapter 03's first arrival),
-    exit (trigger_date of the earliest run whose chapter 06 exit_decision is "exit"; else "not yet"). Only runs
-    evaluated <= as_of count. Stages the runs do not show are taken from ``fallback`` (mapping with first_alert,
-    decision, decided_at, purchase_orders, exit_decision, trigger_date: the upstream values the notebook has; in
-    a playbook run those of the current run, whose record is not written yet) and the evidence says so. Targets: confirm within ``confirm_days`` of the signal, first shipment within
-    ``ship_days`` of the confirm and within ``sop_days`` of the signal.
-    Columns: stage, time, evidence, from_stage, days, target_days, on_time. attrs: source (records|fallback|none).
+
+TIMING_COLUMNS = ["stage", "time", "measured", "evidence", "from_stage", "days", "target_days", "on_time", "status",
+                  "reason"]
+
+
+def stage_timings(records_root, spike: str, as_of, fallback: Mapping[str, Any] | None = None, *,
+                  orders: pd.DataFrame | None = None, receipts: pd.DataFrame | None = None,
+                  product: str = SPIKE_PRODUCT, confirm_days: float = 2.0, ship_days: float = 3.0,
+                  sop_days: float = 5.0) -> pd.DataFrame:
+    """When each stage happened, with what said it, and the time between stages against the SOP.
+
+    Measured events only are timed: the spike's own run records (runs evaluated <= as_of: signal = chapter 01's
+    first_alert, confirm = as_of of the earliest run whose chapter 02 decision is "go", exit = trigger_date of the
+    earliest run whose chapter 06 exit_decision is "exit") and the data tables (first shipment = earliest
+    ``shipped`` of a product order placed after the go, else after the signal, in ``orders``; without one, the
+    first goods booked in after the go in the ledger's ``receipts``). ``fallback`` (first_alert, decision,
+    decided_at, purchase_orders, exit_decision, trigger_date: the upstream values the notebook has) fills a stage
+    the records do not show, for the reader, but such an event is not measured: a go without a recorded time is
+    left without one (never assumed), and chapter 03's first arrival is a plan, not an arrival.
+    A stage is "on time" / "late" only when both its start and its end are measured; otherwise "not measured",
+    with the reason. Targets: confirm within ``confirm_days`` of the signal, first shipment within ``ship_days``
+    of the confirm and within ``sop_days`` of the signal, every pre-sale order shipped within ``sop_days``.
+    Columns: TIMING_COLUMNS. attrs: source (records|fallback|none), runs.
     """
     runs = _runs(records_root, spike, as_of)
-    found: dict[str, tuple[Any, str]] = {}
+    # stage -> (time, evidence, measured)
+    found: dict[str, tuple[Any, str, bool]] = {}
     source = "records" if runs else ("fallback" if fallback else "none")
+    planned_arrival = None
     for run in runs:
         rid = run["run_id"]
         alert = _result(run, "01", "first_alert")
         if alert is not None and "signal" not in found:
-            found["signal"] = (pd.Timestamp(alert), f"run {rid}: chapter 01 first_alert")
+            found["signal"] = (pd.Timestamp(alert), f"run {rid}: chapter 01 first_alert", True)
         if "confirm" not in found and _result(run, "02", "decision") == "go":
-            found["confirm"] = (run["as_of"], f"run {rid}: chapter 02 decision go (its as_of)")
-        if "arrival" not in found:
+            found["confirm"] = (run["as_of"], f"run {rid}: chapter 02 decision go (its as_of)", True)
+        if planned_arrival is None:
             arrival = _first_arrival(_result(run, "03", "purchase_orders"), run["as_of"])
             if arrival is not None:
-                found["arrival"] = (arrival, f"run {rid}: chapter 03 first arrival")
+                planned_arrival = (arrival, f"run {rid}")
         if "exit" not in found and _result(run, "06", "exit_decision") == "exit":
             trigger = _result(run, "06", "trigger_date")
             found["exit"] = (pd.Timestamp(trigger) if trigger is not None else run["as_of"],
-                             f"run {rid}: chapter 06 exit_decision exit (trigger_date)")
+                             f"run {rid}: chapter 06 exit_decision exit (trigger_date)", True)
     if fallback:
-        # Stages the records do not show yet come from the upstream values this notebook was given: in a
-        # playbook run, the current run's own results (its run.json is not written yet); standalone, the sample's.
-        label = ("upstream values of this run" if runs else
-                 "standalone: upstream values (no run records of this spike)")
+        # What the records do not show yet, from the upstream values this notebook was given (in a playbook run
+        # the current run's own results, standalone the sample's): shown, never timed.
+        label = ("upstream value of this run, not in a run record" if runs else
+                 "standalone upstream value, no run record of this spike")
         if "signal" not in found and fallback.get("first_alert") is not None:
-            found["signal"] = (pd.Timestamp(fallback["first_alert"]), f"{label}, chapter 01 first_alert")
+            found["signal"] = (pd.Timestamp(fallback["first_alert"]), f"{label}: chapter 01 first_alert", False)
         if "confirm" not in found and fallback.get("decision") == "go":
             decided = fallback.get("decided_at")
-            if decided is None and "signal" in found:
-                decided = pd.Timestamp(found["signal"][0]) + confirm_days * DAY
-            if decided is not None:
-                found["confirm"] = (pd.Timestamp(decided), f"{label}, chapter 02 go (time "
-                                    + ("given" if fallback.get("decided_at") is not None else
-                                       f"assumed: signal + {confirm_days:g} days") + ")")
-        if "arrival" not in found:
+            found["confirm"] = (None if decided is None else pd.Timestamp(decided),
+                                f"{label}: chapter 02 go" + ("" if decided is not None else ", time unknown"), False)
+        if planned_arrival is None:
             arrival = _first_arrival(fallback.get("purchase_orders"), found.get("confirm", (None,))[0])
             if arrival is not None:
-                found["arrival"] = (arrival, f"{label}, chapter 03 first arrival")
+                planned_arrival = (arrival, label)
         if "exit" not in found and fallback.get("exit_decision") == "exit":
-            found["exit"] = (pd.Timestamp(fallback["trigger_date"]) if fallback.get("trigger_date") is not None
-                             else None, f"{label}, chapter 06 exit (trigger_date)")
-    since = found.get("confirm", found.get("signal", (None,)))[0]
+            found["exit"] = (None if fallback.get("trigger_date") is None else pd.Timestamp(fallback["trigger_date"]),
+                             f"{label}: chapter 06 exit (trigger_date)", False)
+    confirm_known = "confirm" in found and found["confirm"][0] is not None
+    since = found["confirm"][0] if confirm_known else found.get("signal", (None,))[0]
     shipped = _first_shipped(orders, as_of, product, since)
-    presale = _presale_shipped(orders, as_of, product, found.get("signal", (None,))[0], found.get("confirm", (None,))[0])
     if shipped is not None:
         found["first_shipment"] = (shipped, "orders table: first shipment of an order placed after the "
-                                   + ("go" if "confirm" in found else "signal" if "signal" in found else "start"))
-    elif "arrival" in found:
-        found["first_shipment"] = found["arrival"]
+                                   + ("go" if confirm_known else "signal" if "signal" in found else "start"), True)
+    else:
+        received = _first_receipt(receipts, as_of, since)
+        if received is not None:
+            found["first_shipment"] = (received, "ledger receipts: first goods booked in after the "
+                                       + ("go" if confirm_known else "signal")
+                                       + " (the orders table has no shipment)", True)
+    presale = None
+    if found.get("signal", (None, "", False))[2] and found.get("confirm", (None, "", False))[2]:
+        presale = _presale_shipped(orders, as_of, product, found["signal"][0], found["confirm"][0])
 
     targets = {"signal": (None, None), "confirm": ("signal", confirm_days),
                "first_shipment": ("confirm", ship_days), "exit": ("signal", None)}
+    missing = {"signal": "no record of a chapter 01 alert", "confirm": "no record of a chapter 02 go",
+               "first_shipment": "no shipped order in the orders table and no receipt in the ledger",
+               "exit": "not yet"}
+    if planned_arrival is not None:
+        missing["first_shipment"] += (f"; chapter 03's first arrival {planned_arrival[0]:%Y-%m-%d} ({planned_arrival[1]})"
+                                      " is planned, not measured")
     rows = []
     for stage in STAGES:
-        time, evidence = found.get(stage, (None, "not yet" if stage == "exit" else "no record"))
-        rows.append({"stage": stage, "time": time, "evidence": evidence, "from_stage": targets[stage][0],
-                     "target_days": targets[stage][1]})
-    rows.append({"stage": "presale_shipped", "time": None if presale is None else presale[0],
-                 "evidence": "no orders placed between signal and go" if presale is None else presale[1],
-                 "from_stage": "signal", "target_days": sop_days})
+        time, evidence, measured = found.get(stage, (None, missing[stage], False))
+        rows.append({"stage": stage, "time": time, "measured": bool(measured and time is not None),
+                     "evidence": evidence, "from_stage": targets[stage][0], "target_days": targets[stage][1]})
+    if presale is not None:
+        rows.append({"stage": "presale_shipped", "time": presale[0], "measured": presale[0] is not None,
+                     "evidence": presale[1], "from_stage": "signal", "target_days": sop_days})
+    else:
+        rows.append({"stage": "presale_shipped", "time": None, "measured": False,
+                     "evidence": ("no orders placed between signal and go"
+                                  if found.get("signal", (None, "", False))[2] and found.get("confirm", (None, "", False))[2]
+                                  else "the pre-sale needs a measured signal and go"),
+                     "from_stage": "signal", "target_days": sop_days})
     rows.append({"stage": "signal_to_first_shipment", "time": found.get("first_shipment", (None,))[0],
+                 "measured": bool(found.get("first_shipment", (None, "", False))[2]),
                  "evidence": "SOP total", "from_stage": "signal", "target_days": sop_days})
-    by_stage = {r["stage"]: r["time"] for r in rows}
+    by_stage = {r["stage"]: r for r in rows}
     for row in rows:
-        start, end = by_stage.get(row["from_stage"]) if row["from_stage"] else None, row["time"]
-        if start is not None and end is not None:
-            end_t, start_t = pd.Timestamp(end), pd.Timestamp(start)
-            if (end_t.tzinfo is None) != (start_t.tzinfo is None):
-                end_t = _stamp(end_t, start_t)
-            row["days"] = round(float((end_t - start_t) / DAY), 2)
+        start = by_stage.get(row["from_stage"]) if row["from_stage"] else None
+        row["days"], row["on_time"], row["reason"] = None, None, ""
+        if start is None:
+            row["status"] = "start" if row["stage"] == "signal" else "no target"
+            continue
+        gaps = [f"{r['stage']} " + ("not known" if r["time"] is None else "not measured") + f" ({r['evidence']})"
+                for r in (start, row) if not r["measured"]]
+        if gaps:
+            row["status"], row["reason"] = "not measured", "; ".join(gaps)
+            continue
+        end_t, start_t = pd.Timestamp(row["time"]), pd.Timestamp(start["time"])
+        if (end_t.tzinfo is None) != (start_t.tzinfo is None):
+            end_t = _stamp(end_t, start_t)
+        row["days"] = round(float((end_t - start_t) / DAY), 2)
+        if row["target_days"] is None:
+            row["status"] = "no target"
         else:
-            row["days"] = None
-        row["on_time"] = (None if row["days"] is None or row["target_days"] is None
-                          else bool(row["days"] <= row["target_days"]))
-    table = pd.DataFrame(rows, columns=["stage", "time", "evidence", "from_stage", "days", "target_days", "on_time"])
+            row["on_time"] = bool(row["days"] <= row["target_days"])
+            row["status"] = "on time" if row["on_time"] else "late"
+    table = pd.DataFrame(rows, columns=TIMING_COLUMNS)
     table["time"] = pd.Series([None if t is None or pd.isna(t) else str(pd.Timestamp(t)) for t in table["time"]],
                               index=table.index, dtype=object)
     table.attrs["source"] = source
@@ -567,7 +738,9 @@ def load_library(records_root=None, seeds_dir="patterns", before=None,
     earlier runs under ``records_root`` (``<records>/<spike>/<run>/results/12.json``).
 
     Time discipline: only entries with as_of <= ``before`` (when given); the latest such entry per spike wins.
-    ``exclude_spike`` leaves out the spike being planned. Entries whose shape knows fewer than ``min_days`` days
+    ``exclude_spike`` leaves out the spike being planned. Column ``kind`` says where an entry comes from ("seed":
+    the synthetic seed files; "record": a chapter-12 run) and ``exited`` whether that run saw the spike exited
+    (a completed past spike; seeds never are). Entries whose shape knows fewer than ``min_days`` days
     after the takeoff (a retrospective run while the spike was still rising) are skipped: their peak and life
     would be the prior talking, not the spike. Nothing is written: the records root is the library's growing part. One row per spike with the PATTERN_KEYS columns (shape is a list), sorted by spike.
     """
@@ -583,7 +756,7 @@ def load_library(records_root=None, seeds_dir="patterns", before=None,
             except (OSError, json.JSONDecodeError):
                 continue
             if _entry_ok(entry) and _days_known(entry) >= min_days:
-                entries.append({**entry, "origin": str(path)})
+                entries.append({**entry, "origin": str(path), "kind": "seed", "exited": False})
     if records_root is not None and Path(records_root).is_dir():
         for results in sorted(Path(records_root).glob("*/*/results/12.json")):
             try:
@@ -592,8 +765,10 @@ def load_library(records_root=None, seeds_dir="patterns", before=None,
                 continue
             entry = _plain(data.get("pattern_entry")) if isinstance(data, dict) else None
             if _entry_ok(entry) and _days_known(entry) >= min_days:
-                entries.append({**entry, "origin": str(results.parent.parent)})
-    columns = list(PATTERN_KEYS) + ["label", "origin"]
+                # A completed exit: the chapter-12 run that recorded the entry saw the spike exited.
+                exited = _plain(data.get("phase")) == "exited" and not _plain(data.get("interim"))
+                entries.append({**entry, "origin": str(results.parent.parent), "kind": "record", "exited": exited})
+    columns = list(PATTERN_KEYS) + ["label", "origin", "kind", "exited"]
     if not entries:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(entries).reindex(columns=columns)
@@ -729,63 +904,114 @@ def _read_sop_version(playbook_file) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+READY_STATUSES = ("passed", "failed", "not yet known", "n/a")
+
+
+def modelled_spikes(library: pd.DataFrame | None, spike: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The library's real completed spikes: entries recorded by a chapter-12 run that saw the spike exited, with
+    peak and life known; never a seed entry, never ``spike`` (the one under review). Also the reasons the other
+    entries were left out."""
+    if library is None or not len(library):
+        return pd.DataFrame(columns=["spike"]), []
+    frame = library.reset_index(drop=True)
+    kind = frame["kind"] if "kind" in frame else pd.Series("unknown", index=frame.index)
+    exited = frame["exited"].fillna(False).astype(bool) if "exited" in frame else pd.Series(False, index=frame.index)
+    known = frame[["peak_day", "life_days"]].notna().all(axis=1)
+    keep = (kind == "record") & exited & known & (frame["spike"] != spike)
+    left_out = []
+    for label, mask in (("seed (synthetic)", kind == "seed"), ("the spike under review", frame["spike"] == spike),
+                        ("not exited", (kind == "record") & ~exited & (frame["spike"] != spike)),
+                        ("of unknown origin", ~kind.isin(["seed", "record"]))):
+        if mask.any():
+            left_out.append(f"{label}: " + ", ".join(map(str, frame.loc[mask, "spike"])))
+    return frame[keep], left_out
+
+
 def readiness(*, playbook_file=None, sop_version: str | None = None, library: pd.DataFrame | None = None,
               suppliers: pd.DataFrame | None = None, warehouses: pd.DataFrame | None = None,
               peak_daily_orders: float | None = None, cash: pd.DataFrame | None = None,
               stress_ok: bool | None = None, cash_needed: float | None = None, unit_cost: float | None = None,
               cover_days: float = 7.0, min_spikes: int = 2, spikes_at_once: int = 2, elastic_share: float = 0.3,
-              surge_multiple: float = 4.0, used_capacity: float | None = None) -> pd.DataFrame:
-    """The handbook's readiness checklist scored from data. One row per item: item, passed, figure, threshold,
-    evidence (and the fix when it fails).
+              surge_multiple: float = 4.0, used_capacity: float | None = None, spike: str | None = None,
+              phase: str | None = "exited", validation_decision: str | None = None) -> pd.DataFrame:
+    """The handbook's readiness checklist scored from data. One row per item: item, status (passed / failed /
+    not yet known / n/a), passed (status is passed), figure, threshold, evidence (and the fix when it fails).
 
     - SOP version: ``sop_version`` in playbook.yaml (or given);
-    - spikes modelled: library spikes with peak and life known >= ``min_spikes``;
+    - spikes modelled: real completed past spikes in the library (``modelled_spikes``: recorded by a chapter-12
+      run after their exit; never the seed entries, never ``spike``) >= ``min_spikes``;
     - two spikes at once: supplier daily capacity and warehouse capacity each >= ``spikes_at_once`` x this
-      spike's peak daily orders;
+      spike's realised peak daily orders;
     - elastic capacity: spare supplier capacity share (1 - peak daily orders / capacity, or 1 - used_capacity /
       capacity when given) >= ``elastic_share``;
     - cash for +300%: chapter 09's stress test when given (``stress_ok``), else cash on hand minus the cash floor
       against ``cash_needed`` (default: surge_multiple x peak daily orders x unit cost x ``cover_days``).
+
+    The peak is realised only once the spike has exited (``phase``): before that the items sized on it are
+    "not yet known". A no-go (``phase`` or chapter 02's ``validation_decision``) had no spike to size them on:
+    those items are "n/a" and the score is N/A.
     """
+    no_go = phase == "no-go" or validation_decision == "no-go"
+    peak_known = phase == "exited" and not no_go
     rows = []
+
+    def add(item, status, figure, threshold, evidence):
+        rows.append({"item": item, "status": status, "passed": status == "passed", "figure": figure,
+                     "threshold": threshold, "evidence": evidence})
+
+    def unsized(item, threshold) -> bool:
+        """Rows of the items sized on this spike's peak when it is not known: a no-go, or not exited yet."""
+        if no_go:
+            add(item, "n/a", None, threshold, "chapter 02 said no-go: there was no spike to size this on")
+        elif not peak_known:
+            add(item, "not yet known", None, threshold,
+                f"the spike is {phase or 'of unknown phase'}: its realised peak is known once it has exited")
+        return no_go or not peak_known
+
     version = sop_version if sop_version else _read_sop_version(playbook_file)
-    rows.append({"item": "SOP version", "passed": version is not None, "figure": version or "missing",
-                 "threshold": "a sop_version in playbook.yaml",
-                 "evidence": (f"playbook.yaml sop_version {version}" if version else
-                              "no sop_version in playbook.yaml. Fix: add sop_version: \"1.0\" to playbook/playbook.yaml")})
-    n = 0 if library is None or not len(library) else int(library[["peak_day", "life_days"]].dropna().shape[0])
-    rows.append({"item": "spikes modelled", "passed": n >= min_spikes, "figure": n, "threshold": f">= {min_spikes}",
-                 "evidence": ("library: " + ", ".join(map(str, library["spike"]))) if n else
-                 "empty pattern library. Fix: run chapter 12 after each spike, or python -m spikekit.retro --write-seeds"})
+    add("SOP version", "passed" if version is not None else "failed", version or "missing",
+        "a sop_version in playbook.yaml",
+        f"playbook.yaml sop_version {version}" if version else
+        "no sop_version in playbook.yaml. Fix: add sop_version: \"1.0\" to playbook/playbook.yaml")
+    real, left_out = modelled_spikes(library, spike)
+    n = len(real)
+    add("spikes modelled", "passed" if n >= min_spikes else "failed", n, f">= {min_spikes} completed past spikes",
+        ("counted: " + ", ".join(map(str, real["spike"])) if n else "no completed past spike in the library")
+        + "".join(f"; not counted, {why}" for why in left_out)
+        + ("" if n >= min_spikes else ". Fix: run chapter 12 after each spike has exited"))
     peak = None if peak_daily_orders is None or not math.isfinite(float(peak_daily_orders)) else float(peak_daily_orders)
     supply_cap = (float(suppliers["daily_capacity"].sum()) if suppliers is not None and "daily_capacity" in suppliers
                   else None)
     ware_cap = (float(warehouses["capacity_per_day"].sum()) if warehouses is not None
                 and "capacity_per_day" in warehouses else None)
     need = None if peak is None else spikes_at_once * peak
-    if need is None or supply_cap is None or ware_cap is None:
-        rows.append({"item": f"{spikes_at_once} spikes at once", "passed": False, "figure": None,
-                     "threshold": f"capacity >= {spikes_at_once} x peak daily orders",
-                     "evidence": "missing peak orders, suppliers or warehouses table: cannot score"})
-    else:
-        rows.append({"item": f"{spikes_at_once} spikes at once", "passed": bool(supply_cap >= need and ware_cap >= need),
-                     "figure": f"supply {supply_cap:.0f}/day, warehouses {ware_cap:.0f}/day",
-                     "threshold": f">= {need:.0f}/day ({spikes_at_once} x peak {peak:.0f})",
-                     "evidence": "suppliers.daily_capacity and warehouses.capacity_per_day summed"})
-    if supply_cap is None or supply_cap <= 0 or (peak is None and used_capacity is None):
-        rows.append({"item": "elastic capacity", "passed": False, "figure": None, "threshold": f">= {elastic_share:.0%}",
-                     "evidence": "missing supplier capacity or peak orders: cannot score"})
-    else:
-        used = float(used_capacity) if used_capacity is not None else peak
-        spare = 1.0 - used / supply_cap
-        rows.append({"item": "elastic capacity", "passed": bool(spare >= elastic_share), "figure": round(spare, 3),
-                     "threshold": f">= {elastic_share:.0%} spare",
-                     "evidence": f"1 - {used:.0f} used / {supply_cap:.0f} supplier units per day at the peak"})
-    if stress_ok is not None:
-        rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": bool(stress_ok),
-                     "figure": "holds" if stress_ok else "breaks", "threshold": f"x{surge_multiple:g} orders",
-                     "evidence": "chapter 09 stress test (stress_ok)"})
-    else:
+    item = f"{spikes_at_once} spikes at once"
+    if not unsized(item, f"capacity >= {spikes_at_once} x the realised peak daily orders"):
+        if need is None or supply_cap is None or ware_cap is None:
+            add(item, "failed", None, f"capacity >= {spikes_at_once} x peak daily orders",
+                "missing peak orders, suppliers or warehouses table: cannot score")
+        else:
+            add(item, "passed" if supply_cap >= need and ware_cap >= need else "failed",
+                f"supply {supply_cap:.0f}/day, warehouses {ware_cap:.0f}/day",
+                f">= {need:.0f}/day ({spikes_at_once} x realised peak {peak:.0f})",
+                "suppliers.daily_capacity and warehouses.capacity_per_day summed")
+    if not unsized("elastic capacity", f">= {elastic_share:.0%} spare at the realised peak"):
+        if supply_cap is None or supply_cap <= 0 or (peak is None and used_capacity is None):
+            add("elastic capacity", "failed", None, f">= {elastic_share:.0%}",
+                "missing supplier capacity or peak orders: cannot score")
+        else:
+            used = float(used_capacity) if used_capacity is not None else peak
+            spare = 1.0 - used / supply_cap
+            add("elastic capacity", "passed" if spare >= elastic_share else "failed", round(spare, 3),
+                f">= {elastic_share:.0%} spare", f"1 - {used:.0f} used / {supply_cap:.0f} supplier units per day at the peak")
+    item = f"cash for +{(surge_multiple - 1):.0%} orders"
+    if no_go:
+        unsized(item, f"x{surge_multiple:g} orders")
+    elif stress_ok is not None:
+        # Chapter 09's stress test stands on its own projection: it counts before the exit too.
+        add(item, "passed" if stress_ok else "failed", "holds" if stress_ok else "breaks", f"x{surge_multiple:g} orders",
+            "chapter 09 stress test (stress_ok)")
+    elif not unsized(item, f"x{surge_multiple:g} the realised peak orders"):
         available = None
         if cash is not None and {"item", "amount"} <= set(cash.columns):
             items = dict(zip(cash["item"].astype(str), cash["amount"].astype(float)))
@@ -793,18 +1019,28 @@ def readiness(*, playbook_file=None, sop_version: str | None = None, library: pd
         if cash_needed is None and peak is not None and unit_cost is not None:
             cash_needed = surge_multiple * peak * float(unit_cost) * cover_days
         if available is None or cash_needed is None:
-            rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": False, "figure": None,
-                         "threshold": f"x{surge_multiple:g} orders", "evidence": "no stress test or cash table: cannot score"})
+            add(item, "failed", None, f"x{surge_multiple:g} orders", "no stress test or cash table: cannot score")
         else:
-            rows.append({"item": f"cash for +{(surge_multiple - 1):.0%} orders", "passed": bool(available >= cash_needed),
-                         "figure": round(available, 2), "threshold": f">= {cash_needed:,.0f} yuan",
-                         "evidence": "cash_on_hand - cash_floor vs stock for x"
-                                     f"{surge_multiple:g} peak orders over {cover_days:g} days"})
-    return pd.DataFrame(rows, columns=["item", "passed", "figure", "threshold", "evidence"]).astype({"figure": object})
+            add(item, "passed" if available >= cash_needed else "failed", round(available, 2),
+                f">= {cash_needed:,.0f} yuan",
+                f"cash_on_hand - cash_floor vs stock for x{surge_multiple:g} peak orders over {cover_days:g} days")
+    columns = ["item", "status", "passed", "figure", "threshold", "evidence"]
+    return pd.DataFrame(rows, columns=columns).astype({"figure": object})
+
+
+def _statuses(table: pd.DataFrame) -> pd.Series:
+    if "status" in table:
+        return table["status"].astype(str)
+    return table["passed"].astype(bool).map({True: "passed", False: "failed"})
 
 
 def readiness_score(table: pd.DataFrame) -> str:
-    return f"{int(table['passed'].sum())}/{len(table)}"
+    """"passed/items", with how many are not yet known; "N/A (no-go)" when the spike was a no-go."""
+    status = _statuses(table)
+    if (status == "n/a").any():
+        return "N/A (no-go)"
+    unknown = int((status == "not yet known").sum())
+    return f"{int((status == 'passed').sum())}/{len(table)}" + (f", {unknown} not yet known" if unknown else "")
 
 
 # ------------------------------------------------------------------------------------------------ SOP and call
@@ -875,25 +1111,40 @@ def library_entry(entry: Mapping[str, Any] | None, phase: str | None) -> tuple[d
 
 
 def decide(ready: pd.DataFrame, timings: pd.DataFrame, phase: str | None = "exited") -> tuple[str, list[str]]:
-    """``ready for the next spike`` when every checklist item passes, else ``not ready``; reasons list the gaps.
+    """``ready for the next spike`` when every checklist item passes, ``not ready`` when one fails, ``not yet
+    known`` when none fails but some wait for the exit, ``n/a (no-go)`` for a no-go; reasons list the gaps.
     Before the spike has exited (``phase``) the first reason says the retrospective is INTERIM."""
-    failed = ready[~ready["passed"].astype(bool)]
+    status = _statuses(ready)
+    failed, unknown = ready[status == "failed"], ready[status == "not yet known"]
     late = timings[timings["on_time"].eq(False)] if "on_time" in timings else timings.iloc[0:0]
-    verdict = "ready for the next spike" if failed.empty else "not ready"
+    if (status == "n/a").any():
+        verdict = "n/a (no-go)"
+    else:
+        verdict = "not ready" if len(failed) else "not yet known" if len(unknown) else "ready for the next spike"
     reasons = ([f"INTERIM: the spike is {phase}, not exited; retention, timings and shape are still moving"]
                if is_interim(phase) else [])
-    reasons += [f"checklist {readiness_score(ready)} passed"]
+    if verdict == "n/a (no-go)":
+        reasons += ["checklist N/A: chapter 02 said no-go, there was no spike to size it on"]
+    else:
+        reasons += [f"checklist {int((status == 'passed').sum())}/{len(ready)} passed"
+                    + (f", {len(unknown)} not yet known" if len(unknown) else "")]
     reasons += [f"{r['item']}: {r['figure']} vs {r['threshold']}" for _, r in failed.iterrows()]
+    reasons += [f"{r['item']}: not yet known ({r['evidence']})" for _, r in unknown.iterrows()]
     reasons += [f"{r['stage']} took {r['days']:.1f} days (target {r['target_days']:g})" for _, r in late.iterrows()]
     return verdict, reasons
 
 
 def headline(verdict: str, kept: Retention, ready: pd.DataFrame, near: pd.DataFrame, phase: str | None = "exited") -> str:
-    parts = [("Retro (INTERIM, spike " + str(phase) + ")" if is_interim(phase) else "Retro")
-             + f": {verdict.upper()}; {readiness_score(ready)} readiness"]
+    score = readiness_score(ready)
+    parts = [("Retro (INTERIM, spike " + str(phase) + ")" if is_interim(phase) else "Retro") + f": {verdict.upper()}"
+             + ("" if score.startswith("N/A") else f"; readiness {score}")]
     if len(kept.cohort):
-        parts.append(f"cohort {len(kept.cohort)}: join {kept.rate('community_join'):.0%}, "
-                     f"repurchase {kept.rate('repurchase'):.0%}, active {kept.rate('member_activity'):.0%}")
+        def said(metric: str, word: str) -> str:
+            value = kept.rate(metric)
+            return f"{word} not measurable yet" if not math.isfinite(value) else f"{word} {value:.0%}"
+
+        parts.append(f"cohort {len(kept.cohort)}: " + ", ".join(
+            [said("community_join", "join"), said("repurchase", "repurchase"), said("member_activity", "active")]))
     if len(near):
         parts.append(f"nearest past spike {near['spike'].iloc[0]}")
     return "; ".join(parts)
