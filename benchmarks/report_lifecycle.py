@@ -7,7 +7,7 @@ the same at 20%, 60% and 80% to show the result does not hang on one cut. Next t
 "the peak comes on day 6 after the takeoff", the old method (the fitted curve's peak with Laplace draws) and
 the fit with a takeoff detected by ``lifecycle.detect_takeoff`` as of the cut instead of the given one.
 
-A synthetic check (``--synthetic N``, default 120) runs the same protocol on seeded Bass- and lognormal-shaped
+A synthetic check (``--synthetic N``, default 60) runs the same protocol on seeded Bass- and lognormal-shaped
 spikes with weekday effects and overdispersed noise generated here. The fit's defaults were chosen on those,
 never on the real files.
 
@@ -159,7 +159,7 @@ def synthetic_spike(seed: int) -> tuple[pd.Series, pd.Timestamp]:
     y = rng.negative_binomial(r, r / (r + mean)).astype(float)
     stamps = pd.date_range("2024-01-02", periods=days, freq="D")
     series = pd.Series(y, index=stamps)
-    onset = int(np.flatnonzero(spike >= 0.05 * top)[0]) + int(rng.integers(-2, 3)) * int(__import__("os").environ.get("JIT", "1"))
+    onset = int(np.flatnonzero(spike >= 0.05 * top)[0]) + int(rng.integers(-2, 3))
     takeoff = stamps[onset] - DAY  # the start of that day: its row (stamped at its end) has t = 1
     return series, takeoff
 
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of real daily Google Trends exports")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--synthetic", type=int, default=120, help="how many seeded synthetic spikes (0: none)")
+    parser.add_argument("--synthetic", type=int, default=60, help="how many seeded synthetic spikes (0: none)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"report_lifecycle: error: no data folder {args.data}. Fix: give --data a folder of daily exports",
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     synthetic = run_protocol(synthetic_named, VARIANTS) if synthetic_named else pd.DataFrame(columns=real.columns)
     command = f"python benchmarks/report_lifecycle.py --data DIR --out {args.out.name if args.out == OUT else args.out}"
     command = ("python benchmarks/report_lifecycle.py --data DIR --out benchmarks/results/lifecycle_real.md"
-               + (f" --synthetic {args.synthetic}" if args.synthetic != 120 else ""))
+               + (f" --synthetic {args.synthetic}" if args.synthetic != 60 else ""))
     text = render(real, detected, synthetic, args.synthetic, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

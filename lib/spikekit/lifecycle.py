@@ -85,15 +85,16 @@ __all__ = [
 DAY = pd.Timedelta(days=1)
 EXIT_VERDICTS = ("hold course", "brake", "exit")
 SMOOTHINGS = ("weekday", "same_weekday", "trailing7", "none")
-METHODS = ("posterior", "laplace", "bootstrap")
+METHODS = ("laplace", "posterior", "bootstrap")
 PEAKS = ("sales", "curve")
-# Degrees of freedom of the prior's peak and life terms. The handbook's "peak on day 5-7" is a rule of thumb
-# that real spikes break by weeks; a normal prior then drags the peak forecast to the handbook's day however
-# clearly the data disagree. Student-t tails keep the handbook in charge when data are short and let the data
-# win when they clearly disagree. Chosen on synthetic spikes (benchmarks/report_lifecycle.py), not real ones.
-TAIL_DF = 3.0
+# Student-t tails for the prior's peak and life terms (degrees of freedom; None: normal, the default). Heavy
+# tails let clear data overrule the handbook's "peak on day 5-7"; on the synthetic spikes of
+# benchmarks/report_lifecycle.py they changed the peak forecast little once the model-error share below is in.
+TAIL_DF = None
+# The share of the peak-day draws that take the peak from the rise's own time scale (the curve may be wrong)
+# and the spread of that time scale (log sd). Chosen on synthetic spikes (benchmarks/report_lifecycle.py).
 MODEL_ERROR_SHARE = 0.3
-MODEL_ERROR_SD = 0.8
+MODEL_ERROR_SD = 0.6
 
 
 # ------------------------------------------------------------------------------------------- Bass curve
@@ -514,7 +515,9 @@ def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.9
     # series is still at its best, a share of the draws takes its peak from the rise's own time scale instead:
     # the time left to the peak is the time risen so far times a lognormal factor.
     risen = float((last - takeoff) / DAY)
-    if risen > 0 and best_stamp >= last - max(2.0, risen / 3.0) * DAY and MODEL_ERROR_SHARE > 0:
+    recent = values[-3:].mean()
+    still_at_best = best_stamp >= last - 2 * DAY or recent >= 0.75 * best_seen
+    if risen > 0 and still_at_best and MODEL_ERROR_SHARE > 0:
         swap = rng.random(len(offsets)) < MODEL_ERROR_SHARE
         factor = np.exp(MODEL_ERROR_SD * rng.standard_normal(int(swap.sum())))
         offsets = offsets.copy()
@@ -524,7 +527,7 @@ def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.9
 
 def fit_bass(daily, as_of, prior: LifecyclePrior | None = LifecyclePrior(), *, takeoff=None,
              baseline: float | None = None, takeoff_multiple: float = 3.0, dispersion: float | None = None,
-             conf: float = 0.9, method: str = "posterior", runs: int = 2000, seed: int = 0,
+             conf: float = 0.9, method: str = "laplace", runs: int = 2000, seed: int = 0,
              start: Sequence[float] | None = None, peak: str = "sales") -> BassFit | None:
     """Fit a Bass curve (m, p, q) to daily counts up to ``as_of`` by maximum a posteriori, with intervals.
 
@@ -532,10 +535,10 @@ def fit_bass(daily, as_of, prior: LifecyclePrior | None = LifecyclePrior(), *, t
     is ``baseline + m (F(t) - F(t-1))``. ``dispersion`` None estimates it from the residuals of a Poisson fit
     once there are 6 days of data (0.05 before). ``prior`` (None: plain maximum likelihood) penalises the
     curve's peak time and life span. ``takeoff`` is t = 0 (chapter 01's first alert); None detects it
-    (``detect_takeoff``). Intervals (``conf``) come from ``runs`` draws of the curve: ``"posterior"`` samples
-    the posterior itself (importance sampling around the optimum; skewed and wide when data are short),
-    ``"laplace"`` its normal approximation (too narrow on 5-15 days), ``"bootstrap"`` refits simulated series
-    (the sampling spread of the estimate; narrow when the prior dominates).
+    (``detect_takeoff``). Intervals (``conf``) come from ``runs`` draws of the curve: ``"laplace"`` (default)
+    the normal approximation of the posterior, ``"posterior"`` the posterior itself (importance sampling around
+    the optimum; skewed and wider when data are short), ``"bootstrap"`` refits simulated series (the sampling
+    spread of the estimate; narrow when the prior dominates).
 
     ``peak``: ``"sales"`` (default) forecasts the day with the most sales: the best day seen or a later day that
     beats it, from each draw's curve plus the noise of the days to come; ``peak_date`` is the middle of that day
