@@ -85,6 +85,16 @@ __all__ = [
 DAY = pd.Timedelta(days=1)
 EXIT_VERDICTS = ("hold course", "brake", "exit")
 SMOOTHINGS = ("weekday", "same_weekday", "trailing7", "none")
+METHODS = ("laplace", "posterior", "bootstrap")
+PEAKS = ("sales", "curve")
+# Student-t tails for the prior's peak and life terms (degrees of freedom; None: normal, the default). Heavy
+# tails let clear data overrule the handbook's "peak on day 5-7"; on the synthetic spikes of
+# benchmarks/report_lifecycle.py they changed the peak forecast little once the model-error share below is in.
+TAIL_DF = None
+# The share of the peak-day draws that take the peak from the rise's own time scale (the curve may be wrong)
+# and the spread of that time scale (log sd). Chosen on synthetic spikes (benchmarks/report_lifecycle.py).
+MODEL_ERROR_SHARE = 0.3
+MODEL_ERROR_SD = 0.6
 
 
 # ------------------------------------------------------------------------------------------- Bass curve
@@ -162,6 +172,7 @@ class LifecyclePrior:
     life_share: float = 0.95
     market: float | None = None
     market_log_sd: float = 1.0
+    tail_df: float | None = TAIL_DF
 
     def __post_init__(self):
         _positive("peak_day", self.peak_day)
@@ -175,17 +186,27 @@ class LifecyclePrior:
             raise ConfigError(f"life_days={self.life_days!r} must be after peak_day={self.peak_day!r}")
         if self.market is not None:
             _positive("market", self.market)
+        if self.tail_df is not None:
+            _positive("tail_df", self.tail_df)
 
-    def penalty(self, m: float, p: float, q: float) -> float:
-        """Negative log prior density (up to a constant) of the curve (m, p, q)."""
+    def penalty(self, m, p, q):
+        """Negative log prior density (up to a constant) of the curve (m, p, q); arrays give one value per curve.
+
+        With ``tail_df`` the peak and life terms are Student-t (that many degrees of freedom) instead of normal.
+        """
         a = p + q
-        peak = math.log(q / p) / a  # unclipped, so the penalty stays smooth when q < p
-        life = math.log((1.0 + self.life_share * q / p) / (1.0 - self.life_share)) / a
-        value = 0.5 * ((peak - self.peak_day) / self.peak_day_sd) ** 2
-        value += 0.5 * ((life - self.life_days) / self.life_days_sd) ** 2
+        peak = np.log(q / p) / a  # unclipped, so the penalty stays smooth when q < p
+        life = np.log((1.0 + self.life_share * q / p) / (1.0 - self.life_share)) / a
+        value = self._term((peak - self.peak_day) / self.peak_day_sd)
+        value = value + self._term((life - self.life_days) / self.life_days_sd)
         if self.market is not None:
-            value += 0.5 * ((math.log(m) - math.log(self.market)) / self.market_log_sd) ** 2
+            value = value + 0.5 * ((np.log(m) - math.log(self.market)) / self.market_log_sd) ** 2
         return value
+
+    def _term(self, z):
+        if self.tail_df is None:
+            return 0.5 * z ** 2
+        return 0.5 * (self.tail_df + 1.0) * np.log1p(z ** 2 / self.tail_df)
 
 
 # ------------------------------------------------------------------------------------------- inputs
@@ -303,6 +324,7 @@ class BassFit:
     converged: bool
     observed: pd.DataFrame = field(repr=False)
     draws: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 3)))
+    peak_from: str = "curve"  # "sales": peak_date is the day with the most sales; "curve": the fitted rate's peak
 
     @property
     def past_peak(self) -> bool:
@@ -399,36 +421,140 @@ def _hessian(func, x, step=1e-3):
     return h
 
 
-def _laplace_draws(theta, t, y, baseline, dispersion, prior, runs, rng):
+def _laplace_cov(theta, t, y, baseline, dispersion, prior):
     h = _hessian(lambda x: _objective(x, t, y, baseline, dispersion, prior), theta)
     values, vectors = np.linalg.eigh((h + h.T) / 2)
     # A flat direction (no data, no prior on it) would give an infinite variance: cap it at a wide one.
     values = np.maximum(values, 1.0 / 4.0)
-    cov = (vectors / values) @ vectors.T
+    return (vectors / values) @ vectors.T
+
+
+def _laplace_draws(theta, t, y, baseline, dispersion, prior, runs, rng):
+    cov = _laplace_cov(theta, t, y, baseline, dispersion, prior)
     return rng.multivariate_normal(theta, cov, size=runs, method="cholesky")
+
+
+def _objective_many(thetas, t, y, baseline, dispersion, prior) -> np.ndarray:
+    """``_objective`` of many curves at once (rows of log m, log p, log q)."""
+    m, p, q = (np.exp(thetas[:, k])[:, None] for k in range(3))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mu = np.maximum(baseline + m * (bass_cdf(t, p, q) - bass_cdf(_window(t), p, q)), 1e-9)
+        if dispersion <= 0:
+            value = np.sum(mu - y * np.log(mu), axis=1)
+        else:
+            r = 1.0 / dispersion
+            value = -np.sum(special.gammaln(y + r) - special.gammaln(r) + r * np.log(r / (r + mu))
+                            + y * np.log(mu / (r + mu)), axis=1)
+        if prior is not None:
+            value = value + prior.penalty(m[:, 0], p[:, 0], q[:, 0])
+    return np.where(np.isfinite(value), value, np.inf)
+
+
+_PROPOSAL_DF = 4.0  # heavy tails so the proposal covers a posterior that is skewed or wider than the Laplace one
+_PROPOSAL_SCALE = 2.0  # the proposal's spread is this many times the Laplace spread
+
+
+def _posterior_draws(theta, t, y, baseline, dispersion, prior, runs, rng):
+    """Draws from the posterior itself: importance sampling from a wide Student-t around the optimum, resampled.
+
+    The normal (Laplace) approximation around one optimum is too narrow with 5-15 days of data: the posterior of a
+    young spike is strongly skewed (a later, larger spike fits the rise almost as well), and its curvature at the
+    optimum says little about that tail. Weighting draws from a wide proposal by the exact posterior keeps the tail.
+    """
+    cov = _laplace_cov(theta, t, y, baseline, dispersion, prior) * _PROPOSAL_SCALE ** 2
+    n = max(int(runs), 1) * 2
+    chol = np.linalg.cholesky(cov + 1e-12 * np.eye(3))
+    z = rng.standard_normal((n, 3))
+    scale = np.sqrt(_PROPOSAL_DF / rng.chisquare(_PROPOSAL_DF, size=n))
+    proposal = theta + (z @ chol.T) * scale[:, None]
+    # log density of the multivariate t proposal, up to a constant
+    maha = np.sum(z ** 2, axis=1) * scale ** 2
+    log_proposal = -0.5 * (_PROPOSAL_DF + 3.0) * np.log1p(maha / _PROPOSAL_DF)
+    inside = np.all([(proposal[:, k] >= lo) & (proposal[:, k] <= hi) for k, (lo, hi) in enumerate(_BOUNDS)], axis=0)
+    log_target = -_objective_many(proposal, t, y, baseline, dispersion, prior)
+    log_weight = np.where(inside, log_target - log_proposal, -np.inf)
+    if not np.isfinite(log_weight).any():
+        return _laplace_draws(theta, t, y, baseline, dispersion, prior, runs, rng)
+    weight = np.exp(log_weight - np.max(log_weight))
+    weight /= weight.sum()
+    # Systematic resampling: each draw appears about weight x runs times.
+    positions = (rng.random() + np.arange(int(runs))) / int(runs)
+    index = np.minimum(np.searchsorted(np.cumsum(weight), positions), n - 1)
+    return proposal[index]
+
+
+def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.95):
+    """The end stamp of the day with the most sales, one per draw: the days seen plus simulated days to come.
+
+    The peak day is what the seller means by "the peak": it is either the best day already seen or a later day
+    whose sales beat it. Simulating the days to come from each draw's curve with the same overdispersed noise
+    the fit assumes gives its distribution, and a peak before the best day seen (of a still rising series) is
+    impossible by construction.
+    """
+    values = series.to_numpy(dtype=float)
+    best_seen = float(np.max(values))
+    best_stamp = series.index[int(np.argmax(values))]
+    last = series.index[-1]
+    t_last = float((last - takeoff) / DAY)
+    m, p, q = (np.exp(draws[:, k])[:, None] for k in range(3))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lives = np.log((1.0 + life_share * q / p) / (1.0 - life_share)) / (p + q)
+    horizon = float(np.nanquantile(lives, 0.99)) - t_last if np.isfinite(lives).any() else 30.0
+    days = int(np.clip(math.ceil(horizon) + 7, 7, 400))
+    t = t_last + np.arange(1, days + 1, dtype=float)
+    mu = np.maximum(baseline + m * (bass_cdf(t, p, q) - bass_cdf(_window(t), p, q)), 1e-9)
+    if dispersion > 0:
+        r = 1.0 / dispersion
+        future = rng.negative_binomial(r, np.clip(r / (r + mu), 1e-12, 1.0)).astype(float)
+    else:
+        future = rng.poisson(mu).astype(float)
+    ahead = np.argmax(future, axis=1)
+    beats = future[np.arange(len(future)), ahead] > best_seen  # a tie stays with the earlier day
+    offsets = np.where(beats, ahead + 1, 0)
+    # The curve itself may be wrong: a rise that slows is read as a peak, a plateau keeps climbing. While the
+    # series is still at its best, a share of the draws takes its peak from the rise's own time scale instead:
+    # the time left to the peak is the time risen so far times a lognormal factor.
+    risen = float((last - takeoff) / DAY)
+    recent = values[-3:].mean()
+    still_at_best = best_stamp >= last - 2 * DAY or recent >= 0.75 * best_seen
+    if risen > 0 and still_at_best and MODEL_ERROR_SHARE > 0:
+        swap = rng.random(len(offsets)) < MODEL_ERROR_SHARE
+        factor = np.exp(MODEL_ERROR_SD * rng.standard_normal(int(swap.sum())))
+        offsets = offsets.copy()
+        offsets[swap] = np.maximum(np.ceil(risen * factor - float((last - best_stamp) / DAY)), 0).astype(int)
+    return best_stamp, last, offsets
 
 
 def fit_bass(daily, as_of, prior: LifecyclePrior | None = LifecyclePrior(), *, takeoff=None,
              baseline: float | None = None, takeoff_multiple: float = 3.0, dispersion: float | None = None,
              conf: float = 0.9, method: str = "laplace", runs: int = 2000, seed: int = 0,
-             start: Sequence[float] | None = None) -> BassFit | None:
-    """Fit a Bass curve (m, p, q) to daily counts up to ``as_of`` by maximum a posteriori.
+             start: Sequence[float] | None = None, peak: str = "sales") -> BassFit | None:
+    """Fit a Bass curve (m, p, q) to daily counts up to ``as_of`` by maximum a posteriori, with intervals.
 
     Likelihood: negative binomial on the daily counts (Poisson when ``dispersion`` is 0); the mean of a day
     is ``baseline + m (F(t) - F(t-1))``. ``dispersion`` None estimates it from the residuals of a Poisson fit
     once there are 6 days of data (0.05 before). ``prior`` (None: plain maximum likelihood) penalises the
     curve's peak time and life span. ``takeoff`` is t = 0 (chapter 01's first alert); None detects it
-    (``detect_takeoff``). Intervals: ``"laplace"`` draws from the normal approximation of the posterior
-    (covers the prior's uncertainty when data is short), ``"bootstrap"`` refits ``runs`` simulated series
-    (the sampling spread of the estimate; narrow when the prior dominates). Returns None before a takeoff.
+    (``detect_takeoff``). Intervals (``conf``) come from ``runs`` draws of the curve: ``"laplace"`` (default)
+    the normal approximation of the posterior, ``"posterior"`` the posterior itself (importance sampling around
+    the optimum; skewed and wider when data are short), ``"bootstrap"`` refits simulated series (the sampling
+    spread of the estimate; narrow when the prior dominates).
+
+    ``peak``: ``"sales"`` (default) forecasts the day with the most sales: the best day seen or a later day that
+    beats it, from each draw's curve plus the noise of the days to come; ``peak_date`` is the middle of that day
+    (the median over the draws) and the interval runs from the start of its earliest day to the end of its
+    latest. ``"curve"`` reports the peak of the fitted buying rate instead (it can fall before the best day
+    seen). ``peak_day`` is always the fitted curve's peak, in days after the takeoff. Returns None before a takeoff.
     """
     series = daily_series(daily, as_of)
     if series.empty:
         return None
     tz = series.index.tz
     cutoff = _as_of(as_of, tz)
-    if method not in ("laplace", "bootstrap"):
-        raise ConfigError(f"method={method!r} must be 'laplace' or 'bootstrap'")
+    if method not in METHODS:
+        raise ConfigError(f"method={method!r} must be one of {', '.join(METHODS)}")
+    if peak not in PEAKS:
+        raise ConfigError(f"peak={peak!r} must be one of {', '.join(PEAKS)}")
     if not 0 < conf < 1:
         raise ConfigError(f"conf={conf!r} must be between 0 and 1")
     if takeoff is None:
@@ -477,6 +603,8 @@ def fit_bass(daily, as_of, prior: LifecyclePrior | None = LifecyclePrior(), *, t
         raise ConfigError("no days of data after the takeoff and no prior: nothing to fit")
     if method == "laplace":
         draws = _laplace_draws(theta, t, y, baseline, dispersion, prior, int(runs), rng)
+    elif method == "posterior":
+        draws = _posterior_draws(theta, t, y, baseline, dispersion, prior, int(runs), rng)
     else:
         m, p, q = np.exp(theta)
         mu = baseline + m * (bass_cdf(t, p, q) - bass_cdf(_window(t), p, q))
@@ -488,8 +616,18 @@ def fit_bass(daily, as_of, prior: LifecyclePrior | None = LifecyclePrior(), *, t
             else:
                 y_sim = rng.poisson(mu).astype(float)
             draws[i], _ = _optimise(theta, t, y_sim, baseline, dispersion, prior)
-    return _summarise(theta, draws, series, used, takeoff, cutoff, baseline, dispersion, conf, method,
-                      converged, prior.life_share if prior is not None else 0.95, t_now, excess)
+    life_share = prior.life_share if prior is not None else 0.95
+    fit = _summarise(theta, draws, series, used, takeoff, cutoff, baseline, dispersion, conf, method,
+                     converged, life_share, t_now, excess)
+    if peak == "sales":
+        best_stamp, last, offsets = _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share)
+        lo, hi = (1 - conf) / 2, 1 - (1 - conf) / 2
+        # Whole days: offset 0 is the best day seen, k > 0 the k-th day after the last one seen.
+        chosen = [int(np.quantile(offsets, share, method="inverted_cdf")) for share in (0.5, lo, hi)]
+        ends = [best_stamp if k == 0 else last + k * DAY for k in chosen]
+        fit.peak_date, fit.peak_low, fit.peak_high = ends[0] - DAY / 2, ends[1] - DAY, ends[2]
+        fit.peak_from = "sales"
+    return fit
 
 
 def _summarise(theta, draws, series, used, takeoff, cutoff, baseline, dispersion, conf, method, converged,
@@ -497,9 +635,10 @@ def _summarise(theta, draws, series, used, takeoff, cutoff, baseline, dispersion
     m, p, q = (float(v) for v in np.exp(theta))
     dm, dp, dq = np.exp(draws).T
     a = dp + dq
-    peaks = np.maximum(np.log(dq / dp) / a, 0.0)
-    remaining = dm * (1.0 - bass_cdf(t_now, dp, dq))
-    lives = np.log((1.0 + life_share * dq / dp) / (1.0 - life_share)) / a
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        peaks = np.maximum(np.log(dq / dp) / a, 0.0)
+        remaining = dm * (1.0 - bass_cdf(t_now, dp, dq))
+        lives = np.log((1.0 + life_share * dq / dp) / (1.0 - life_share)) / a
     lo, hi = (1 - conf) / 2, 1 - (1 - conf) / 2
     peak_day = bass_peak_time(p, q)
     life = bass_life_time(p, q, life_share)
