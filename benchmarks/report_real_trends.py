@@ -158,15 +158,21 @@ def spikekit_alerts(s: Series, settings: signals.DetectorSettings) -> np.ndarray
     frame = pd.concat(parts, ignore_index=True)
     frame["platform"], frame["metric"] = "trends", "search_index"
     frame["timestamp"] = frame["timestamp"].dt.tz_localize("UTC")
-    as_of = pd.Timestamp(s.values.index[-1]).tz_localize("UTC") + step(s.period)
-    period = "day" if s.period == "day" else s.period
-    ev = signals.evaluate(frame, as_of, dataclasses.replace(settings, tz="UTC", period=period))
+    # A daily row is the day's total and is binned into the 24 hours ending at its own stamp; a weekly or
+    # monthly point is complete when its period has ended.
+    ends = alert_times(s).tz_localize("UTC")
+    as_of = ends[-1]
+    ev = signals.evaluate(frame, as_of, dataclasses.replace(settings, tz="UTC", period=s.period))
     ev = ev.assign(i=ev["keyword"].astype(str).str[1:].astype(int))
-    ends = (s.values.index + step(s.period)).tz_localize("UTC")
     last = ev[ev["eval_end"] == ends[ev["i"].to_numpy()]]
     out = np.zeros(len(values), dtype=bool)
     out[last["i"].to_numpy()] = last["alert"].to_numpy(dtype=bool)
     return out
+
+
+def alert_times(s: Series) -> pd.DatetimeIndex:
+    """When each period's value is known: the end of a week or month; a daily row's own stamp."""
+    return s.values.index if s.period == "day" else s.values.index + step(s.period)
 
 
 def rule_alerts(s: Series, rule) -> np.ndarray:
@@ -286,7 +292,7 @@ def daily_first_alerts(series: list[Series], settings: signals.DetectorSettings)
             continue
         with_waiver = spikekit_alerts(s, settings)
         without = spikekit_alerts(s, dataclasses.replace(settings, waive_persistence=False))
-        ends = s.values.index + pd.Timedelta(days=1)
+        ends = alert_times(s)
         peak_end = ends[int(np.argmax(s.values.to_numpy()))]
 
         def first(alerts):

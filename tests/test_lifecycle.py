@@ -528,3 +528,24 @@ def test_past_the_top_only_the_units_beyond_what_can_sell_are_trimmed():
                                  table.reset_index(), None, pd.DataFrame(columns=["detail"]), phase="peak",
                                  trim="120 units too many")
     assert verdict == "brake" and any(r.startswith("trim: cancel 120 not-started units") for r in reasons)
+
+
+def test_rising_spike_refits_when_the_curve_has_already_peaked():
+    """starry-mug as of 03-09 noon: sales still at their best, while the first curve peaks before that. The state
+    must move the prior's peak and refit (judged on the curve's own peak: the forecast peak date, the day of most
+    sales, is never before the best day and cannot show it). Without the refit the spike's remaining demand
+    dropped from about 270 to 80 units and chapter 03 ordered 220 units instead of 361."""
+    from spikekit import state
+    from spikekit.settings import load_playbook, load_spike
+
+    book, spike = load_playbook(), load_spike("starry-mug")
+    as_of = "2025-03-09 12:00"
+    st = state.derive_for_run(book, spike, as_of)
+    params = dict(book.chapters["06"].defaults)
+    found = state.lifecycle_fit(
+        load_sales(spike.data["sales"], tz=TZ), as_of, state.PhaseCall.from_dict(st["phase_detail"], TZ),
+        state.life_prior(book, spike, as_of), state.FitSettings.from_chapter(params), TZ)
+    assert st["phase"] == "rising"
+    assert any("prior's peak moved" in note for note in found.notes), found.notes
+    assert found.fit.takeoff + found.fit.peak_day * DAY >= pd.Timestamp("2025-03-09", tz=TZ)
+    assert st["forecast"]["remaining"]["estimate"] > 150

@@ -1368,7 +1368,9 @@ def lifecycle_fit(sales: pd.DataFrame | None, as_of: Any, phase: PhaseCall, prio
              f"(sales above 1.5x the baseline of {baseline:.1f}/day)"]
     used = prior
     climbing_until = phase.peak_day if phase.phase == "rising" else None
-    if fit is not None and climbing_until is not None and fit.peak_date < climbing_until:
+    # The fitted curve's own peak (fit.peak_date is the forecast day of most sales, never before the best day).
+    curve_peak = fit.takeoff + fit.peak_day * pd.Timedelta(days=1) if fit is not None else None
+    if fit is not None and climbing_until is not None and curve_peak < climbing_until:
         # The sales are still at their best level: the curve cannot have peaked already. Move the prior's peak
         # to no earlier than tomorrow (keeping its spread and its peak-to-end span) and refit.
         t_peak = float((climbing_until - start) / pd.Timedelta(days=1)) + 1.0
