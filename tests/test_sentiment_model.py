@@ -1,0 +1,125 @@
+"""The shipped Chinese n-gram sentiment model: weights file, stable hashing, hard hand-written cases, and
+English left as it was."""
+import hashlib
+import math
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from spikekit import sentiment
+from spikekit.errors import ConfigError
+
+# sha256 of lib/spikekit/sentiment_zh.npz as built by benchmarks/train_sentiment.py; a retrain changes it
+# on purpose (update it together with benchmarks/results/sentiment.md).
+WEIGHTS_SHA256 = "70f309ab5e74b20534116b7b6fd6149f9c22347bd53c57778be3bdcf31b7f3ae"
+N_BUCKETS = 2 ** 20
+
+# Written for these tests (not taken from any data set): plain product and delivery reviews that the
+# previous scorer (SnowNLP + domain lexicon) labels the wrong way round.
+HARD_CASES = [
+    ("没有色差，和图片一模一样", "positive"),
+    ("老板人很实在，还多送了一瓶饮料", "positive"),
+    ("配送员冒雨送来，辛苦了", "positive"),
+    ("盒子压扁了，蛋糕也塌了", "negative"),
+]
+
+
+def test_weights_file_shape_and_hash():
+    path = resources.files("spikekit") / sentiment.ZH_MODEL_FILE
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == WEIGHTS_SHA256
+    assert len(data) <= 20 * 1024 * 1024
+    with resources.as_file(path) as real, np.load(real) as npz:
+        assert npz["weights"].dtype == np.float16
+        assert npz["weights"].shape == (N_BUCKETS,)
+        assert int(npz["n_buckets"]) == N_BUCKETS
+        assert int(npz["ngram_max"]) in (3, 4)
+        assert np.isfinite(npz["weights"].astype(np.float32)).all()
+    model = sentiment.zh_model()
+    assert model["weights"].shape == (N_BUCKETS,) and model["n_buckets"] == N_BUCKETS
+
+
+def test_stable_bucket_fixed_values():
+    # CRC-32 values: the same on every machine and in every Python process (unlike the salted hash()).
+    assert sentiment.stable_bucket("好评", N_BUCKETS) == 1035060
+    assert sentiment.stable_bucket("差评", N_BUCKETS) == 260007
+    assert sentiment.stable_bucket("破损", N_BUCKETS) == 395267
+    assert sentiment.stable_bucket("a", N_BUCKETS) == 507459
+
+
+def test_features_normalize_width_case_and_spaces():
+    assert sentiment.normalize_zh("Ｇｏｏｄ  好 评！") == "good好评!"
+    assert sentiment.zh_features("好评！", ngram_max=2) == ["好", "评", "!", "好评", "评!"]
+    matrix = sentiment.zh_design_matrix(["好评好评", "", "差"], N_BUCKETS, 3)
+    assert matrix.shape == (3, N_BUCKETS)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    assert norms[0] == pytest.approx(1.0) and norms[1] == 0.0 and norms[2] == pytest.approx(1.0)
+    row = matrix.getrow(0)
+    assert row[0, sentiment.stable_bucket("好评", N_BUCKETS)] > row[0, sentiment.stable_bucket("评好", N_BUCKETS)]
+
+
+
+def test_negation_marks_scope_of_each_negator():
+    mark = sentiment.NEGATION_MARK
+    # "没有" is one negator (not "没" + "有"); a scope stops at punctuation and at three characters
+    assert sentiment.negation_features("不好吃,没有送到!别买") == [
+        mark + "好", mark + "好吃", mark + "送", mark + "送到", mark + "买"]
+    assert sentiment.negation_features("味道不太好吃") == [mark + "太", mark + "太好", mark + "太好吃"]
+    assert sentiment.negation_features("很好吃") == []
+    assert sentiment.negation_features("不") == []
+    feats = sentiment.zh_features("不好", ngram_max=1, negation=True)
+    assert feats == ["不", "好", mark + "好"]
+    assert sentiment.zh_features("不好", ngram_max=1) == ["不", "好"]  # marks only when asked
+
+
+def test_word_features_are_marked_words_and_pairs():
+    feats = sentiment.word_features(sentiment.normalize_zh("味道不错，送餐很快"))
+    mark = sentiment.WORD_MARK
+    assert mark + "味道" in feats and mark + "不错" in feats
+    assert mark + "味道|不错" in feats
+    assert not any(f.endswith("|,") or f.startswith(mark + ",") for f in feats)  # punctuation is no word
+    assert all(len(f) > len(mark) + 1 or "|" in f for f in feats)  # single characters only inside pairs
+
+@pytest.mark.parametrize("text,label", HARD_CASES)
+def test_hard_cases_new_model_right_where_previous_scorer_was_wrong(text, label):
+    previous = sentiment.previous_zh_score(text)
+    assert (previous > 0) != (label == "positive"), "no longer a case the previous scorer got wrong"
+    row = sentiment.score([text]).iloc[0]
+    assert row["language"] == "zh"
+    assert row["label"] == label
+
+
+def test_batch_equals_one_by_one():
+    texts = [t for t, _ in HARD_CASES] + ["很好", "Great"]
+    together = sentiment.score(texts)["score"].to_numpy()
+    alone = np.array([sentiment.score_text(t)[1] for t in texts])
+    assert np.allclose(together, alone)
+
+
+ENGLISH = [
+    # text, VADER compound, shipped score (VADER blended half and half with tanh of the domain hits)
+    ("Love it, beautiful mug", 0.8442, 0.5 * 0.8442 + 0.5 * math.tanh(0.8)),
+    ("Arrived broken, terrible", -0.7351, 0.5 * -0.7351 + 0.5 * math.tanh(-1.0)),
+    ("The battery life is great.", 0.6249, 0.6249),
+    ("It works.", 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("text,vader,shipped", ENGLISH)
+def test_english_unchanged(text, vader, shipped):
+    assert sentiment.score([text], use_domain=False)["score"].iloc[0] == pytest.approx(vader, abs=1e-4)
+    row = sentiment.score([text]).iloc[0]
+    assert row["language"] == "en"
+    assert row["score"] == pytest.approx(shipped, abs=1e-4)
+
+
+def test_missing_weights_file_is_a_config_error(monkeypatch):
+    monkeypatch.setattr(sentiment, "ZH_MODEL_FILE", "no_such_weights.npz")
+    sentiment.zh_model.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="no_such_weights.npz"):
+            sentiment.score(["很好"])
+    finally:
+        monkeypatch.undo()
+        sentiment.zh_model.cache_clear()
