@@ -131,37 +131,90 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------- synthetic spikes
 
 
-def synthetic_spike(seed: int) -> tuple[pd.Series, pd.Timestamp]:
-    """One seeded daily spike: Bass- or lognormal-shaped, peak 3-35 days after its start, a level of 20 to 20,000 a
-    day at the top, a baseline, a weekday pattern and negative binomial noise. The takeoff handed to the fit is the
-    first day the expected spike reaches 5% of its top, moved by up to two days either way (a reading by eye)."""
+KINDS = ("search", "game", "article")
+
+
+def synthetic_spike(seed: int, kind: str | None = None) -> tuple[pd.Series, pd.Timestamp]:
+    """One seeded daily spike of one of three kinds (by default the seed picks it, in turn):
+
+    - ``search``: Bass- or lognormal-shaped, peak 3-35 days after its start, a baseline, negative binomial noise;
+    - ``game`` (player counts): a launch that opens at 15-50% of the top, a rise over 5-21 days, a long tail that
+      keeps 10-30% of the top for weeks, a strong weekly cycle (weekends up) and little noise;
+    - ``article`` (page views): very sharp, the top 1-3 days after the takeoff and a decay with a half-life of
+      0.7-3 days;
+    all with a level of 20 to 20,000 a day at the top and a weekday pattern. The takeoff handed to the fit is the
+    first day the expected spike reaches 5% of its top (the launch day of a game), moved by up to two days either
+    way for search spikes (a reading by eye)."""
     rng = np.random.default_rng(seed)
+    kind = kind or KINDS[seed % len(KINDS)]
     days = 200
     start = 40 + int(rng.integers(0, 20))
-    peak = math.exp(rng.uniform(math.log(3.0), math.log(35.0)))
     t = np.arange(days, dtype=float) - start + 1.0  # day i counts (t - 1, t]
-    if rng.random() < 0.5:
-        life = peak * rng.uniform(1.3, 3.0)
-        p, q = lifecycle.bass_from_shape(peak, life)
-        shape = lifecycle.bass_cdf(t, p, q) - lifecycle.bass_cdf(np.maximum(t - 1, 0), p, q)
-    else:  # lognormal-shaped rate: a skewed rise and a long tail
-        sigma = rng.uniform(0.3, 0.9)
-        mu = math.log(peak) + sigma ** 2
-        tt = np.maximum(t - 0.5, 1e-9)
-        shape = np.where(t > 0, np.exp(-(np.log(tt) - mu) ** 2 / (2 * sigma ** 2)) / tt, 0.0)
+    weekday_amplitude = rng.uniform(0.0, 0.3)
+    jitter = 2
+    if kind == "search":
+        peak = math.exp(rng.uniform(math.log(3.0), math.log(35.0)))
+        if rng.random() < 0.5:
+            life = peak * rng.uniform(1.3, 3.0)
+            p, q = lifecycle.bass_from_shape(peak, life)
+            shape = lifecycle.bass_cdf(t, p, q) - lifecycle.bass_cdf(np.maximum(t - 1, 0), p, q)
+        else:  # lognormal-shaped rate: a skewed rise and a long tail
+            sigma = rng.uniform(0.3, 0.9)
+            mu = math.log(peak) + sigma ** 2
+            tt = np.maximum(t - 0.5, 1e-9)
+            shape = np.where(t > 0, np.exp(-(np.log(tt) - mu) ** 2 / (2 * sigma ** 2)) / tt, 0.0)
+        dispersion = rng.uniform(0.005, 0.08)
+        base_share = rng.uniform(0.0, 0.08)
+    elif kind == "game":
+        peak = math.exp(rng.uniform(math.log(5.0), math.log(21.0)))
+        opening = rng.uniform(0.15, 0.5)  # the launch day's level as a share of the top
+        k = rng.uniform(1.5, 4.0)  # gamma-shaped rise from a shifted origin: f(0)/f(peak) = opening
+        # f(u) = u^k e^{-u/theta}, peak at u* = k theta; solve the shift u0 so that f(u0)/f(u0 + peak) = opening
+        def ratio(u0):
+            theta = (u0 + peak) / k
+            return k * math.log(u0 / (u0 + peak)) + peak / theta - math.log(opening)
+        u0 = optimize_root(ratio, 1e-3, 50.0 * peak)
+        theta = (u0 + peak) / k
+        u = t - 0.5 + u0
+        rise = np.where(t > 0, np.exp(k * np.log(np.maximum(u, 1e-9)) - u / theta), 0.0)
+        rise = rise / rise.max()
+        tail = np.where(t > 0, rng.uniform(0.1, 0.3) * np.exp(-np.maximum(t - peak, 0) / rng.uniform(30, 90)), 0.0)
+        shape = np.maximum(rise, tail * np.minimum(t / peak, 1.0))
+        dispersion = rng.uniform(0.001, 0.01)
+        base_share = rng.uniform(0.0, 0.03)
+        weekday_amplitude = rng.uniform(0.1, 0.35)
+        jitter = 0
+    elif kind == "article":
+        peak = rng.uniform(1.0, 3.0)
+        rise = rng.uniform(0.2, 0.7)  # e-folding days of the rise
+        half_life = rng.uniform(0.7, 3.0)
+        fall = half_life / math.log(2.0)
+        tt = t - 0.5
+        shape = np.where(t > -5, 1.0 / (np.exp(-(tt - peak) / rise) + np.exp((tt - peak) / fall)), 0.0)
+        dispersion = rng.uniform(0.005, 0.05)
+        base_share = rng.uniform(0.0, 0.05)
+        jitter = 1
+    else:
+        raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     top = math.exp(rng.uniform(math.log(20.0), math.log(20000.0)))
     spike = top * shape / shape.max()
-    baseline = top * rng.uniform(0.0, 0.08)
-    weekday = 1.0 + rng.uniform(0.0, 0.3) * np.sin(2 * math.pi * (np.arange(days) + rng.integers(0, 7)) / 7)
+    baseline = top * base_share
+    weekday = 1.0 + weekday_amplitude * np.sin(2 * math.pi * (np.arange(days) + rng.integers(0, 7)) / 7)
     mean = (baseline + spike) * weekday
-    dispersion = rng.uniform(0.005, 0.08)
     r = 1.0 / dispersion
     y = rng.negative_binomial(r, r / (r + mean)).astype(float)
     stamps = pd.date_range("2024-01-02", periods=days, freq="D")
     series = pd.Series(y, index=stamps)
-    onset = int(np.flatnonzero(spike >= 0.05 * top)[0]) + int(rng.integers(-2, 3))
+    onset = int(np.flatnonzero(spike >= 0.05 * top)[0])
+    onset += int(rng.integers(-jitter, jitter + 1)) if jitter else 0
     takeoff = stamps[onset] - DAY  # the start of that day: its row (stamped at its end) has t = 1
     return series, takeoff
+
+
+def optimize_root(func, low: float, high: float) -> float:
+    from scipy import optimize
+
+    return float(optimize.brentq(func, low, high))
 
 
 # ------------------------------------------------------------------------------------------- report
