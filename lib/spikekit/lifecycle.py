@@ -97,7 +97,7 @@ TAIL_DF = None
 # launches, articles; benchmarks/report_lifecycle.py, seeds apart from the report's).
 MODEL_ERROR_SHARE = 0.5
 MODEL_ERROR_SD = 1.3
-SHARE_RANGE = (0.1, 0.9)
+SHARE_RANGE = (0.1, 1.0)
 GROWTH_DAYS = 4  # days seen that set the recent growth rate
 
 
@@ -551,7 +551,10 @@ def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.9
         # and gave worse errors and coverage on the synthetic spikes than this prior.
         share = rng.uniform(SHARE_RANGE[0], SHARE_RANGE[1], size=n)
         left = _time_to_peak(growth, share) * np.exp(MODEL_ERROR_SD * rng.standard_normal(n))
-        by_growth = np.maximum(np.ceil(left - float((last - best_stamp) / DAY)), 0).astype(int)
+        # A slow crawl would put the top months away: a spike does not rise much longer than twice what it has risen.
+        left = np.minimum(left, max(2.0 * t_last, 14.0))
+        # The nearest day (not the one holding the top): with noise, a top under half a day away is often today.
+        by_growth = np.maximum(np.rint(left - float((last - best_stamp) / DAY)), 0).astype(int)
         # The point is the pace's own median: the mixture's median is pulled to "the peak is today" by the curve
         # draws whose top is near (on synthetic spikes cut at 40% of their top: median error 2 days against 3).
         point = int(np.quantile(by_growth, 0.5, method="inverted_cdf"))
