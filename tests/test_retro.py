@@ -270,7 +270,9 @@ def test_long_lived_library_moves_the_prior_and_the_fit():
     handbook_fit = fit_bass(sales, as_of, LifecyclePrior(), takeoff=ts("2025-03-07 12:00"), runs=200)
     library_fit = fit_bass(sales, as_of, prior, takeoff=ts("2025-03-07 12:00"), runs=200)
     assert library_fit.end_date > handbook_fit.end_date
-    assert library_fit.peak_date > handbook_fit.peak_date
+    # The fitted curve's peak moves; the peak-day point of a series still at its best follows the rise's own pace
+    # (the same sales give the same point), so it is not asserted here.
+    assert library_fit.peak_day > handbook_fit.peak_day
 
 
 def test_seed_entries_are_synthetic_and_load(tmp_path):
