@@ -1235,6 +1235,15 @@ def _when(t, period: str) -> str:
     return t.strftime("%Y-%m-%d" if period != "day" or (t.hour == 0 and t.minute == 0) else "%Y-%m-%d %H:%M")
 
 
+def _why(row) -> str:
+    """Which test holds now: "w/w" (the band), or the sustained rise "8w +271%, 3.7x high"."""
+    trigger = str(row.get("trigger", "") or "")
+    parts = ["w/w"] if trigger.startswith("week") else []
+    if "ramp" in trigger:
+        parts.append(f"{trigger.split('ramp ')[-1]} {_pct(row['ramp_growth'])}, {row['novelty']:.1f}x high")
+    return " + ".join(parts)
+
+
 def format_alerts(alerts: pd.DataFrame, limit: int = 20) -> str:
     """A text table of the non-quiet series (review list first), at most ``limit`` rows, and a tally."""
     total = len(alerts)
@@ -1244,7 +1253,7 @@ def format_alerts(alerts: pd.DataFrame, limit: int = 20) -> str:
     if len(shown) == 0:
         return summary + "\nNo series is growing past its alert band."
     header = ["#", "status", "keyword", "platform", "metric", "period", "growth", "interval", "z", "level",
-              "first alert", "band"]
+              "first alert", "band", "why"]
     lines = []
     for _, row in shown.iterrows():
         rank = row.get("review_rank", pd.NA)
@@ -1262,6 +1271,7 @@ def format_alerts(alerts: pd.DataFrame, limit: int = 20) -> str:
                 "" if pd.isna(row["level"]) else f"{row['level']:.4g}",
                 _when(row["first_alert"], row["period"]),
                 f"{_pct(row['band_low'])}/{_pct(row['band_high'])}",
+                _why(row),
             ]
         )
     numeric = {"#", "growth", "z", "level"}
@@ -1273,7 +1283,8 @@ def format_alerts(alerts: pd.DataFrame, limit: int = 20) -> str:
     more = len(alerts[alerts["status"] != "quiet"]) - len(shown)
     footer = [summary] + ([f"({more} more not shown)"] if more > 0 else [])
     footer.append("# = place on today's review list; growth = weekly level / last week - 1; "
-                  "interval at the detector's evidence level; z = evidence that growth exceeds the band's low end.")
+                  "interval at the detector's evidence level; z = evidence that growth exceeds the band's low end; "
+                  "why = the test that holds: w/w (the band) or a sustained rise over N weeks to a new high.")
     return "\n".join(out + [""] + footer)
 
 
