@@ -183,6 +183,26 @@ def test_time_to_peak_and_growth_rate_hand_values():
     assert lc._growth_rate(series, 10.0, days=5) == pytest.approx(math.log(2.0))
 
 
+def test_launch_cut_on_its_second_day_is_forecast_from_the_prior_not_the_step():
+    # A game launch: 28 quiet days, then a step to 40% of the top on day 0 and a straight climb to the top on day 8.
+    # Cut on day 1 the jump from zero reads as very fast growth (the top a day or two out); a launch's time to the
+    # top comes from the prior's peak day (6 +- 1.5 days after the takeoff) instead.
+    top = 1000.0
+    climb = [top * (0.4 + 0.6 * day / 8) for day in range(9)]
+    series = _series([2.0] * 28 + climb + [top * 0.9 ** k for k in range(1, 15)])
+    takeoff = series.index[28] - lc.DAY  # the start of day 0 (its row is stamped at its end)
+    prior = lc.LifecyclePrior()
+    fit = lc.fit_bass(series, series.index[29], prior, takeoff=takeoff, conf=0.9)
+    days_out = (fit.peak_date - takeoff) / lc.DAY
+    low, high = prior.peak_day - 1.645 * prior.peak_day_sd, prior.peak_day + 1.645 * prior.peak_day_sd
+    assert low <= days_out <= high + 1.0  # the day holding the prior's top, not day 1-2
+    truth = series.idxmax() - lc.DAY / 2
+    assert fit.peak_low <= truth <= fit.peak_high
+    # The opening is day 0, and the step up to it (from the quiet level) reads as a launch.
+    since, launch = lc._opening(series[:30], takeoff, 2.0)
+    assert launch and len(since) == 2
+
+
 def test_peak_interval_level_is_a_parameter():
     series, takeoff = noisy_bass_spike(3)
     as_of = series[series >= 0.4 * series.max()].index[0]

@@ -99,6 +99,19 @@ MODEL_ERROR_SHARE = 0.5
 MODEL_ERROR_SD = 1.3
 SHARE_RANGE = (0.1, 1.0)
 GROWTH_DAYS = 4  # days seen that set the recent growth rate
+# The pace is only read from at least this many days since the opening (the first day clearly above the baseline;
+# the step up to it is never part of the pace); 3 days made articles, which top out a day or two after the step,
+# 3.5 days late instead of 1 on the choice seeds. With fewer days, or after a launch (the step up to the opening
+# day alone was at least LAUNCH_SHARE of the level now: a game's launch day), the time to the top is drawn from
+# the prior's peak day instead, its point the prior's median, with a log model error PRIOR_LOG_SD on the time
+# from the takeoff (the interval must hold a launch that climbs for three weeks) and a share RAW_PACE_SHARE of
+# those draws from the step's own fast pace (an article tops out soon after it). Chosen on seeds 1000-1089 of
+# benchmarks/report_lifecycle.py's synthetic spikes, cut at 40% of their top.
+PACE_MIN_DAYS = 2
+LAUNCH_SHARE = 0.3
+RAW_PACE_SHARE = 0.3
+PRIOR_LOG_SD = 0.5
+OPENING_SHARE = 0.05  # the opening: the first day after the takeoff above this share of the best excess so far
 
 
 def _growth_rate(series: pd.Series, baseline: float, days: int | None = None) -> float:
@@ -114,6 +127,37 @@ def _growth_rate(series: pd.Series, baseline: float, days: int | None = None) ->
     x = ((tail.index - tail.index[-1]) / DAY).to_numpy(dtype=float)
     i, j = np.triu_indices(len(x), k=1)
     return float(np.median((logs[j] - logs[i]) / (x[j] - x[i])))
+
+
+def _opening(series: pd.Series, takeoff: pd.Timestamp, baseline: float) -> tuple[pd.Series, bool]:
+    """The days from the opening on (the first day after the takeoff clearly above the baseline), and whether
+    the series opened as a launch: one step up from the day before to the opening day of ``LAUNCH_SHARE`` or
+    more of the level now (the best of the last three days, so a weekly dip does not hide it)."""
+    after = series[series.index > takeoff]
+    excess = after.to_numpy(dtype=float) - baseline
+    if len(excess) == 0 or np.max(excess) <= 0:
+        return after.iloc[0:0], False
+    first = int(np.flatnonzero(excess >= OPENING_SHARE * np.max(excess))[0])
+    since = after.iloc[first:]
+    before = series[series.index < since.index[0]]
+    step = excess[first] - (float(before.iloc[-1]) - baseline if len(before) else 0.0)
+    level = float(np.max(excess[-3:]))
+    return since, bool(level > 0 and step >= LAUNCH_SHARE * level)
+
+
+def _prior_time_left(prior: "LifecyclePrior", t_last: float, n: int, rng) -> np.ndarray:
+    """Days from the last day seen to the top, drawn from the prior's peak day (normal, or Student-t with its
+    ``tail_df``) given that the top has not come yet (t > t_last): the handbook's "peak on day 5-7"."""
+    if prior.tail_df is None:
+        low = special.ndtr((t_last - prior.peak_day) / prior.peak_day_sd)
+        u = rng.uniform(min(low, 1.0 - 1e-9), 1.0, size=n)
+        z = special.ndtri(np.clip(u, 1e-12, 1.0 - 1e-12))
+    else:
+        df = prior.tail_df
+        low = special.stdtr(df, (t_last - prior.peak_day) / prior.peak_day_sd)
+        u = rng.uniform(min(low, 1.0 - 1e-9), 1.0, size=n)
+        z = special.stdtrit(df, np.clip(u, 1e-12, 1.0 - 1e-12))
+    return np.maximum(prior.peak_day + prior.peak_day_sd * z - t_last, 0.0)
 
 
 def _time_to_peak(growth, share):
@@ -510,7 +554,7 @@ def _posterior_draws(theta, t, y, baseline, dispersion, prior, runs, rng):
     return proposal[index]
 
 
-def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.95):
+def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.95, prior=None):
     """The end stamp of the day with the most sales, one per draw: the days seen plus simulated days to come.
 
     The peak day is what the seller means by "the peak": it is either the best day already seen or a later day
@@ -540,26 +584,52 @@ def _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share=0.9
     offsets = np.where(beats, ahead + 1, 0)
     # The curve itself may be wrong: a rise that slows is read as a peak, a plateau keeps climbing. While the
     # series is still at its best, a share of the draws takes its peak from the rise's own pace instead: the
-    # time a symmetric spike growing at the recent rate still needs to reach its top (``_time_to_peak``).
+    # time a symmetric spike growing at the recent rate still needs to reach its top (``_time_to_peak``); where
+    # that pace cannot be read, from the prior's peak day.
     recent = values[-3:].mean()
     still_at_best = best_stamp >= last - 2 * DAY or recent >= 0.75 * best_seen
-    growth = _growth_rate(series, baseline)
     point = None
-    if still_at_best and MODEL_ERROR_SHARE > 0 and growth > 0:
+    if still_at_best and MODEL_ERROR_SHARE > 0:
         n = len(offsets)
-        # The fit's own share (rate now / rate at its peak) was tried: it inherits the curve's "the top is near"
-        # and gave worse errors and coverage on the synthetic spikes than this prior.
-        share = rng.uniform(SHARE_RANGE[0], SHARE_RANGE[1], size=n)
-        left = _time_to_peak(growth, share) * np.exp(MODEL_ERROR_SD * rng.standard_normal(n))
-        # A slow crawl would put the top months away: a spike does not rise much longer than twice what it has risen.
-        left = np.minimum(left, max(2.0 * t_last, 14.0))
-        # The nearest day (not the one holding the top): with noise, a top under half a day away is often today.
-        by_growth = np.maximum(np.rint(left - float((last - best_stamp) / DAY)), 0).astype(int)
-        # The point is the pace's own median: the mixture's median is pulled to "the peak is today" by the curve
-        # draws whose top is near (on synthetic spikes cut at 40% of their top: median error 2 days against 3).
-        point = int(np.quantile(by_growth, 0.5, method="inverted_cdf"))
+        since, launch = _opening(series, takeoff, baseline)
+        since_days = float((last - since.index[0]) / DAY) + 1.0 if len(since) else 0.0
+        # The pace counts from the opening day on, never the step up to it from the level before.
+        growth = _growth_rate(since, baseline) if since_days >= PACE_MIN_DAYS else float("nan")
+        if launch or not growth > 0:
+            # No pace to read (too few days, or a launch whose opening step says nothing about the top): the
+            # prior's peak day, counted from the takeoff, sets the time to the top.
+            left = _prior_time_left(prior or LifecyclePrior(), t_last, n, rng)
+            # The top at t falls in the day ending at ceil(t); the point is the prior's own median day.
+            point = int(np.quantile(np.ceil(left - 1e-9), 0.5, method="inverted_cdf"))
+            # The draws add a model error on the time from the takeoff to the top (the handbook's "day 5-7" is a
+            # rule of thumb: a game's launch may climb for three weeks), so the interval holds late tops too.
+            top = (t_last + left) * np.exp(PRIOR_LOG_SD * rng.standard_normal(n))
+            by_pace = np.ceil(np.maximum(top - t_last, 0.0) - 1e-9)
+            raw = _growth_rate(series, baseline)
+            if RAW_PACE_SHARE > 0 and raw > 0:
+                # The interval keeps the fast reading of the step (an article tops out a day or two after it).
+                fast = _time_to_peak(raw, rng.uniform(SHARE_RANGE[0], SHARE_RANGE[1], size=n))
+                fast = np.minimum(fast * np.exp(MODEL_ERROR_SD * rng.standard_normal(n)), max(2.0 * t_last, 14.0))
+                fast = np.rint(fast - float((last - best_stamp) / DAY))
+                by_pace = np.where(rng.random(n) < RAW_PACE_SHARE, fast, by_pace)
+        else:
+            # The fit's own share (rate now / rate at its peak) was tried: it inherits the curve's "the top is
+            # near" and gave worse errors and coverage on the synthetic spikes than this prior.
+            share = rng.uniform(SHARE_RANGE[0], SHARE_RANGE[1], size=n)
+            left = _time_to_peak(growth, share) * np.exp(MODEL_ERROR_SD * rng.standard_normal(n))
+            # A slow crawl would put the top months away: a spike does not rise much longer than twice what it
+            # has risen.
+            left = np.minimum(left, max(2.0 * t_last, 14.0))
+            # The nearest day (not the one holding the top): with noise, a top under half a day away is often today.
+            by_pace = np.rint(left - float((last - best_stamp) / DAY))
+        by_pace = np.maximum(by_pace, 0).astype(int)
+        # The point is the pace's (or the prior's) own median: the mixture's median is pulled to "the peak is
+        # today" by the curve draws whose top is near (on synthetic spikes cut at 40% of their top: median error
+        # 2 days against 3).
+        if point is None:
+            point = int(np.quantile(by_pace, 0.5, method="inverted_cdf"))
         swap = rng.random(n) < MODEL_ERROR_SHARE
-        offsets = np.where(swap, by_growth, offsets)
+        offsets = np.where(swap, by_pace, offsets)
     return best_stamp, last, offsets, point
 
 
@@ -658,7 +728,8 @@ def fit_bass(daily, as_of, prior: LifecyclePrior | None = LifecyclePrior(), *, t
     fit = _summarise(theta, draws, series, used, takeoff, cutoff, baseline, dispersion, conf, method,
                      converged, life_share, t_now, excess)
     if peak == "sales":
-        best_stamp, last, offsets, point = _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share)
+        best_stamp, last, offsets, point = _peak_days(draws, series, takeoff, baseline, dispersion, rng, life_share,
+                                                            prior)
         lo, hi = (1 - conf) / 2, 1 - (1 - conf) / 2
         # Whole days: offset 0 is the best day seen, k > 0 the k-th day after the last one seen.
         chosen = [int(np.quantile(offsets, share, method="inverted_cdf")) for share in (0.5, lo, hi)]
