@@ -595,3 +595,16 @@ def test_rising_spike_refits_when_the_curve_has_already_peaked():
     assert any("prior's peak moved" in note for note in found.notes), found.notes
     assert found.fit.takeoff + found.fit.peak_day * DAY >= pd.Timestamp("2025-03-09", tz=TZ)
     assert st["forecast"]["remaining"]["estimate"] > 150
+
+
+def test_shape_closer_than_the_sharpest_curve_takes_the_sharpest_instead_of_failing():
+    # A prior moved late keeps its peak-to-end span: peak on day 100, 95% sold by day 104 is sharper than any
+    # curve in range (life/peak 1.04 < 1.049 at q/p = e^60). It used to raise "f(a) and f(b) must have different
+    # signs" and stop chapter 06 (a real panel product, rising for weeks).
+    p, q = lc.bass_from_shape(100.0, 104.0)
+    assert math.isclose(math.log(q / p), 60.0)
+    assert lc.bass_peak_time(p, q) == pytest.approx(100.0)
+    # An attainable shape is still solved exactly.
+    p, q = lc.bass_from_shape(6.0, 20.0)
+    assert lc.bass_peak_time(p, q) == pytest.approx(6.0)
+    assert lc.bass_life_time(p, q) == pytest.approx(20.0)

@@ -206,8 +206,16 @@ def bass_from_shape(peak_day: float, life_days: float, share: float = 0.95) -> t
         r = math.exp(log_r)
         return math.log((1.0 + share * r) / (1.0 - share)) / log_r - target
 
-    # The ratio life/peak falls from infinity (q/p -> 1) to 1 (q/p -> infinity): one root.
-    log_r = optimize.brentq(gap, 1e-9, 60.0)
+    # The ratio life/peak falls from infinity (q/p -> 1) to 1 (q/p -> infinity): one root. A ratio closer to 1
+    # than the sharpest curve allowed (a prior moved late keeps its peak-to-end span: 40 days to peak, 44 to the
+    # end) takes that sharpest curve rather than failing.
+    low, high = 1e-9, 60.0
+    if gap(high) >= 0:
+        log_r = high
+    elif gap(low) <= 0:
+        log_r = low
+    else:
+        log_r = optimize.brentq(gap, low, high)
     a = log_r / peak_day
     r = math.exp(log_r)
     return a / (1.0 + r), a * r / (1.0 + r)
