@@ -197,9 +197,9 @@ def _times(values: pd.Series, header: str, file: str, rows: np.ndarray, tz: str,
     if plain.any():
         out[plain] = pd.to_datetime(text[plain], errors="coerce", dayfirst=dayfirst, format="mixed").astype(
             "datetime64[ns]")
-    bad = (out.isna() & text.notna()).to_numpy()
+    bad = (out.isna() & text.notna()).to_numpy().copy()
     if required:
-        bad |= text.isna().to_numpy()
+        bad = bad | text.isna().to_numpy()
     if bad.any():
         first = values.iloc[int(np.flatnonzero(bad)[0])]
         raise InputError(f"cannot read {first!r} as a date/time" if first else "empty date/time", file=file,
