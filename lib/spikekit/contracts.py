@@ -235,18 +235,12 @@ _SEPARATORS = (",", ";", "\t")
 _TRENDS_TERM_RE = re.compile(r"^(?P<term>.*?)\s*:\s*\((?P<geo>[^()]*)\)\s*$")
 _TRENDS_METRIC = "search_index"
 _TRENDS_BELOW_ONE = 0.5  # Google writes "<1" for "present but under 1"
-# The first header of a Google Trends export without "term: (geo)" columns is the period's name in the interface
-# language ("Time","term" in the newer English export, 时间,星空杯 in the Chinese one). Confirmed by the first data
-# row (a date, then 0-100 or '<1'), so a table of the playbook's own is never taken for a Trends export.
+# The first header of the newer Google Trends export (no "term: (geo)" columns) is "Time" in the interface language
+# ("Time","term" in English, 时间,星空杯 in Chinese). Only words for "time": the older form's Day/Week/Month headers
+# come with "term: (geo)" columns and are recognised by those. Confirmed by the first data row (a date, then 0-100
+# or '<1') and by no other header naming a playbook column, so a table of the playbook's own is never taken for one.
 _TRENDS_TIME_WORDS = frozenset({
-    "time", "date", "day", "week", "month",  # English
-    "时间", "日期", "天", "日", "周", "星期", "月", "時間", "週",  # Chinese (simplified / traditional)
-    "temps", "jour", "semaine", "mois",  # French
-    "waktu", "hari", "minggu", "bulan", "tanggal",  # Indonesian
-    "zeit", "tag", "woche", "monat", "datum",  # German
-    "tiempo", "día", "dia", "semana", "mes", "fecha",  # Spanish / Portuguese
-    "tempo", "giorno", "settimana", "mese",  # Italian
-    "時間", "日付", "週", "月",  # Japanese
+    "time", "时间", "時間", "temps", "waktu", "zeit", "tiempo", "tempo", "tijd", "czas", "время", "zaman", "시간",
 })
 
 
