@@ -304,6 +304,12 @@ def _cmd_sentiment(args) -> int:
     return 0
 
 
+def _cmd_import(args) -> int:
+    from .importers import run_cli
+
+    return run_cli(args)
+
+
 def _cmd_patterns(args) -> int:
     from .paths import playbook_dir, records_root
     from .retro import load_library
@@ -490,6 +496,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", dest="text_column", help="column with the review text (default: text/review/content/comment/评论/评价/内容)")
     p.add_argument("--json", action="store_true", help="JSON lines (one object per row) instead of CSV")
     p.set_defaults(func=_cmd_sentiment)
+    p = sub.add_parser("import", help="a platform's export (Shopify, WooCommerce, Taobao 订单报表, 抖店, Google Trends, "
+                       "a daily product panel) -> the playbook's table in the spike's data folder, with a report")
+    p.add_argument("file", help="the export as downloaded (CSV in UTF-8 or GBK, or XLSX)")
+    p.add_argument("--spike", required=True, help="the spike whose data folder gets the table")
+    p.add_argument("--kind", choices=("orders", "sales", "traffic", "reviews", "signals"),
+                   help="the table to write (default: the layout's own; forces an unknown layout to be read as it)")
+    p.add_argument("--out", help="where to write it, under the data folder (default: the spike's data: file for "
+                   "the table, else <spike>/<table>.csv)")
+    p.add_argument("--product", help="for daily sales from a file with several products: which one (part of the "
+                   "name, or a panel's product id)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_import)
     p = sub.add_parser("approve", help="append a run's proposals (orders, brakes, markdown, budget moves, kit, "
                        "financing, exit) to the spike's ledger, so later runs see them")
     p.add_argument("run", help="run id, <spike>/<run id> or a run folder")

@@ -235,6 +235,13 @@ _SEPARATORS = (",", ";", "\t")
 _TRENDS_TERM_RE = re.compile(r"^(?P<term>.*?)\s*:\s*\((?P<geo>[^()]*)\)\s*$")
 _TRENDS_METRIC = "search_index"
 _TRENDS_BELOW_ONE = 0.5  # Google writes "<1" for "present but under 1"
+# The first header of the newer Google Trends export (no "term: (geo)" columns) is "Time" in the interface language
+# ("Time","term" in English, 时间,星空杯 in Chinese). Only words for "time": the older form's Day/Week/Month headers
+# come with "term: (geo)" columns and are recognised by those. Confirmed by the first data row (a date, then 0-100
+# or '<1') and by no other header naming a playbook column, so a table of the playbook's own is never taken for one.
+_TRENDS_TIME_WORDS = frozenset({
+    "time", "时间", "時間", "temps", "waktu", "zeit", "tiempo", "tempo", "tijd", "czas", "время", "zaman", "시간",
+})
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -362,8 +369,8 @@ def _trends_header(lines: list[str]) -> tuple[int, list[str]] | None:
         return header_at, header
     if all(_TRENDS_TERM_RE.match(t) for t in terms):
         return header_at, header
-    if header[0].lower() == "time":
-        # Newer export: "Time","term". Confirm from the first data row: a date, then index numbers.
+    if header[0].lower() in _TRENDS_TIME_WORDS and not any(_is_known_header(t) for t in terms):
+        # Newer export: "Time","term" (or 时间,星空杯 ...). Confirm from the first data row: a date, then index numbers.
         data_at = next((i for i in nonblank if i > header_at), None)
         if data_at is None:
             return header_at, header
@@ -796,10 +803,14 @@ def read_raw(
 class _Context:
     """Where errors point: the file and how frame positions map to spreadsheet rows."""
 
-    def __init__(self, file: str, row_numbers: np.ndarray | None, first_row: int):
+    def __init__(self, file: str, row_numbers: np.ndarray | None, first_row: int, headers: dict | None = None):
         self.file = file
         self.row_numbers = row_numbers
         self.first_row = first_row
+        self.headers = headers or {}  # table column -> the file's own header it was read from (mapping, alias)
+
+    def label(self, column: str | None) -> str | None:
+        return column_label(column, self.headers)
 
     def rows(self, positions) -> list[int]:
         positions = np.unique(np.asarray(positions, dtype=np.int64))
@@ -809,7 +820,7 @@ class _Context:
 
     def error(self, problem: str, column: str | None, positions=None, fix: str | None = None) -> InputError:
         rows = self.rows(positions) if positions is not None else [1]
-        return InputError(problem, file=self.file, column=column, rows=rows, fix=fix)
+        return InputError(problem, file=self.file, column=self.label(column), rows=rows, fix=fix)
 
 
 def _match_columns(frame: pd.DataFrame, contract: Contract, ctx: _Context) -> tuple[dict[str, str], list[str]]:
@@ -1151,6 +1162,117 @@ def _sort_order(arrays: list[np.ndarray]) -> np.ndarray:
     return np.lexsort(tuple(reversed(arrays)))
 
 
+# Headers sellers' files and platform exports use for the playbook's columns, known out of the box (matched ignoring
+# case and surrounding spaces). An alias is used only when the table's own column name is absent, and two headers of
+# one file naming the same column are an error, never a guess. Keyed by column name: the same alias serves every
+# table with that column.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "order_id": ("订单编号", "订单号", "主订单编号", "订单ID", "Order ID", "Order Number", "Order No"),
+    "timestamp": ("下单时间", "创建时间", "订单创建时间", "订单提交时间", "时间", "日期", "Created at", "Created",
+                  "Order Date", "Date", "Time", "Datetime"),
+    "buyer_id": ("买家会员名", "买家昵称", "买家ID", "买家", "客户ID", "用户ID", "Customer ID", "Customer", "Buyer",
+                 "Buyer ID"),
+    "product": ("商品名称", "宝贝标题", "商品标题", "选购商品", "商品", "Lineitem name", "Product", "Product Name",
+                "Item Name"),
+    "platform": ("平台", "渠道", "销售平台", "Platform", "Channel", "Sales Channel"),
+    "variant": ("规格", "商品规格", "颜色分类", "款式", "SKU属性", "Variant", "Variation", "Lineitem variant"),
+    "region": ("地区", "区域", "大区", "省份", "收货省份", "Region", "Province", "Shipping Province"),
+    "price": ("价格", "单价", "售价", "实付金额", "买家实际支付金额", "成交价", "Price", "Unit Price", "Amount Paid"),
+    "promised_ship": ("承诺发货时间", "最晚发货时间", "Promised Ship", "Ship By"),
+    "shipped": ("发货时间", "Shipped at", "Fulfilled at", "Shipped"),
+    "delivered": ("签收时间", "确认收货时间", "Delivered at", "Delivered"),
+    "units": ("数量", "件数", "商品数量", "宝贝总数量", "Quantity", "Qty", "Lineitem quantity", "Units"),
+    "orders": ("销量", "销售件数", "成交件数", "Units Sold", "Units sold", "Sold"),
+    "visitors": ("访客数", "访客", "Visitors", "Sessions"),
+    "source": ("流量来源", "来源", "Traffic Source", "Source"),
+    "keyword": ("关键词", "搜索词", "Keyword", "Term", "Search Term"),
+    "value": ("数值", "指数", "Value", "Index"),
+    "review_id": ("评价ID", "评论ID", "Review ID"),
+    "rating": ("评分", "星级", "Rating", "Stars"),
+    "text": ("评价内容", "评论内容", "评价", "评论", "内容", "Review", "Review Text", "Comment", "Body"),
+}
+_ALIAS_LOOKUP: dict[str, str] = {}
+for _column, _aliases in HEADER_ALIASES.items():
+    for _alias in _aliases:
+        _ALIAS_LOOKUP.setdefault(_alias.strip().lower(), _column)
+del _column, _aliases, _alias
+
+
+def _is_known_header(name: str) -> bool:
+    """A header that names a playbook column (a table's own name, or an alias of one)."""
+    key = str(name).strip().lower()
+    return key in _ALIAS_LOOKUP or any(key == c.name for t in CONTRACTS.values() for c in t.columns)
+
+
+def column_label(column: str | None, headers: dict[str, str]) -> str | None:
+    """How an error names a column read under another header: "下单时间 (as timestamp)"."""
+    if column in headers:
+        return f"{headers[column]} (as {column})"
+    return column
+
+
+def check_column_map(mapping, contract: Contract, where: str) -> dict[str, str]:
+    """A ``columns:`` entry of a spike file for one table: the file's own header -> a column of the table. Returns it
+    as a clean dict, or raises ConfigError naming ``where``."""
+    if not isinstance(mapping, dict) or not mapping:
+        raise ConfigError(f"{where}: must map the file's own headers to {contract.name} columns "
+                          f"(e.g. {{下单时间: timestamp}}), got {mapping!r}")
+    clean: dict[str, str] = {}
+    by_target: dict[str, str] = {}
+    for header, target in mapping.items():
+        if not isinstance(header, (str, int)) or isinstance(header, bool) or not str(header).strip():
+            raise ConfigError(f"{where}: the header {header!r} must be a text (the column's name in your file)")
+        if not isinstance(target, str) or target not in contract.names:
+            from .errors import did_you_mean
+
+            raise ConfigError(f"{where}: {header!r} is mapped to {target!r}, which is not a column of "
+                              f"{contract.name}{did_you_mean(target, contract.names)}. Its columns: "
+                              f"{', '.join(contract.names)}. Fix: map it to one of them")
+        if target in by_target:
+            raise ConfigError(f"{where}: both {by_target[target]!r} and {header!r} are mapped to {target!r}. "
+                              "Fix: map one header to each column")
+        by_target[target] = str(header)
+        clean[str(header).strip()] = target
+    return clean
+
+
+def _header_renames(present: list, contract: Contract, explicit: dict[str, str], file: str) -> dict[str, str]:
+    """The file's own header -> table column: the mapping given first, then the known aliases for the columns
+    still absent. A header mapped but not in the file, or two headers landing on one column, is an InputError."""
+    by_key = {str(h).strip().lower(): h for h in present}
+    own = {c.name.lower() for c in contract.columns}
+    renames: dict[str, str] = {}
+    shown = ", ".join(repr(str(h)) for h in present) or "none"
+    for header, target in explicit.items():
+        actual = by_key.get(str(header).strip().lower())
+        if actual is None:
+            if target.lower() in by_key:
+                continue  # the file already uses the table's own name: the mapping has nothing to do
+            raise InputError(f"the spike file maps the header {header!r} to '{target}', but the file has no such "
+                             f"header (headers found: {shown})", file=file, column=target, rows=[1],
+                             fix="correct the header under columns: in the spike file, or rename the file's header")
+        if target.lower() in by_key and by_key[target.lower()] != actual:
+            raise InputError(f"both {str(actual)!r} (mapped to '{target}') and {str(by_key[target.lower()])!r} "
+                             f"would be column '{target}'", file=file, column=target, rows=[1],
+                             fix="delete one of the two columns, or drop the mapping")
+        renames[actual] = target
+    targets = set(renames.values()) | (own & set(by_key))
+    for col in contract.columns:
+        if col.name.lower() in targets:
+            continue
+        found = [h for h in present if h not in renames and _ALIAS_LOOKUP.get(str(h).strip().lower()) == col.name
+                 and str(h).strip().lower() not in own]
+        if len(found) > 1:
+            raise InputError(f"the headers {', '.join(repr(str(h)) for h in found)} all mean '{col.name}'",
+                             file=file, column=col.name, rows=[1],
+                             fix=f"delete or rename all but one, or say which one under columns: in the spike file "
+                                 f"(e.g. columns: {{{contract.name}: {{{found[0]}: {col.name}}}}})")
+        if found:
+            renames[found[0]] = col.name
+            targets.add(col.name)
+    return renames
+
+
 def validate_table(
     raw: pd.DataFrame,
     contract: Contract,
@@ -1158,19 +1280,27 @@ def validate_table(
     tz: str = "Asia/Shanghai",
     file: str = "<table>",
     info: dict | None = None,
+    columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Check ``raw`` against ``contract``; return the clean frame (typed, in ``tz``, sorted by key).
 
     Raises InputError naming ``file``, the column, the spreadsheet rows and the fix. ``info`` (from
-    ``read_raw``) tells how frame positions map to file rows; it gains ``ignored_columns``.
+    ``read_raw``) tells how frame positions map to file rows; it gains ``ignored_columns`` and ``mapped_columns``
+    (the file's own header -> table column, from ``columns`` or a known alias). ``columns`` maps the file's own
+    headers to the table's columns (a spike file's ``columns:``); errors then name both.
     """
     _check_tz(tz)
     info = {} if info is None else info
-    ctx = _Context(str(file), info.get("row_numbers"), int(info.get("first_row", 2)))
     if len(raw) == 0:
         raise _empty_file_error(file)
     if not raw.columns.is_unique or len({str(c).strip().lower() for c in raw.columns}) < raw.shape[1]:
         _check_unique_headers(list(raw.columns), file, spreadsheet=False, header_row=None)
+    renames = _header_renames(list(raw.columns), contract, columns or {}, str(file))
+    if renames:
+        raw = raw.rename(columns=renames)
+    headers = {column: header for header, column in renames.items()}
+    info["mapped_columns"] = dict(renames)
+    ctx = _Context(str(file), info.get("row_numbers"), int(info.get("first_row", 2)), headers)
     mapping, extra = _match_columns(raw, contract, ctx)
     info["ignored_columns"] = extra
 
@@ -1322,23 +1452,80 @@ def load_table(
     tz: str = "Asia/Shanghai",
     data_root: str | os.PathLike | None = None,
     sheet: str | int | None = None,
+    columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read ``path`` (relative to the data folder, or absolute inside it) and validate it against ``contract``.
 
     Returns the clean frame sorted by the contract key; ``df.attrs["source"]`` holds path, sha256,
-    encoding, format, rows, ignored columns and (Google Trends) the period.
+    encoding, format, rows, ignored and mapped columns and (Google Trends) the period. ``columns`` maps the
+    file's own headers to the table's columns; without it, the ``columns:`` of the spike files that name this
+    file under ``data:`` apply (so every loader, in a run or in JupyterLab, reads the file the same way).
     """
     _check_tz(tz)
     root = paths.data_root() if data_root is None else Path(data_root)
     resolved = paths.resolve_under(root, path, what=f"{contract.name} file")
-    return _load_resolved(resolved, contract, tz=tz, sheet=sheet)
+    if columns is None:
+        columns = spike_column_map(contract, resolved, root)
+    return _load_resolved(resolved, contract, tz=tz, sheet=sheet, columns=columns)
 
 
-def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.DataFrame:
-    raw, info = read_raw(resolved, sheet=sheet, columns=contract.names)
+_SPIKE_YAML_CACHE: dict[str, tuple[tuple, object]] = {}
+
+
+def _spike_yaml(path: Path):
+    """A spike file's YAML (cached while the file is unchanged); None when it cannot be read (load_spike reports
+    that, with the file's name, when the spike is used)."""
+    import yaml
+
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        hit = _SPIKE_YAML_CACHE.get(str(path))
+        if hit and hit[0] == stamp:
+            return hit[1]
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    _SPIKE_YAML_CACHE[str(path)] = (stamp, data)
+    return data
+
+
+def spike_column_map(contract: Contract, resolved: Path, root: Path) -> dict[str, str]:
+    """The ``columns: {<table>: {header: column}}`` mapping of the spike files whose ``data: {<table>: ...}`` is this
+    file. Two spikes naming the same file with different mappings is a ConfigError (the file would read two ways)."""
+    folder = paths.playbook_dir() / "spikes"
+    found: dict[str, tuple[Path, dict]] = {}
+    for spike_file in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        raw = _spike_yaml(spike_file)
+        if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
+            continue
+        data = raw.get("data")
+        mapping = raw["columns"].get(contract.name)
+        if mapping is None or not isinstance(data, dict) or not isinstance(data.get(contract.name), str):
+            continue
+        try:
+            named = (Path(root) / data[contract.name]).resolve()
+        except (OSError, ValueError):
+            continue
+        if named != resolved:
+            continue
+        clean = check_column_map(mapping, contract, f"spike file {spike_file}, key 'columns', table '{contract.name}'")
+        key = repr(sorted(clean.items()))
+        found.setdefault(key, (spike_file, clean))
+    if len(found) > 1:
+        (first, _), (second, _) = list(found.values())[:2]
+        raise ConfigError(f"spike files {first} and {second} name the same {contract.name} file {resolved} with "
+                          f"different columns: mappings. Fix: give both the same mapping, or one file each")
+    return next(iter(found.values()))[1] if found else {}
+
+
+def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet, columns: dict | None = None) -> pd.DataFrame:
+    # Parquet reads only the columns named: the table's own, their known aliases and the mapped headers.
+    wanted = contract.names + [a for c in contract.names for a in HEADER_ALIASES.get(c, ())] + list(columns or {})
+    raw, info = read_raw(resolved, sheet=sheet, columns=wanted)
     cross_rows = globals().get(f"validate_{contract.name}")
     info["want_file_rows"] = callable(cross_rows)
-    frame = validate_table(raw, contract, tz=tz, file=str(resolved), info=info)
+    frame = validate_table(raw, contract, tz=tz, file=str(resolved), info=info, columns=columns)
     del raw
     source = {
         "path": str(resolved),
@@ -1348,6 +1535,8 @@ def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.
         "rows": int(len(frame)),
         "ignored_columns": list(info.get("ignored_columns", [])),
     }
+    if info.get("mapped_columns"):
+        source["mapped_columns"] = dict(info["mapped_columns"])
     for extra in ("period", "below_one", "separator", "sheet"):
         if extra in info:
             source[extra] = info[extra]
@@ -1358,6 +1547,12 @@ def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet) -> pd.
         frame.attrs["file_rows"] = info["file_rows"]
         try:
             frame = cross_rows(frame, str(resolved))
+        except InputError as exc:
+            headers = {column: header for header, column in info.get("mapped_columns", {}).items()}
+            if exc.column in headers:  # name the file's own header too, as the column checks do
+                raise InputError(exc.problem, file=exc.file, column=column_label(exc.column, headers), rows=exc.rows,
+                                 fix=exc.fix) from None
+            raise
         finally:
             frame.attrs.pop("file_rows", None)
     return frame
@@ -1379,7 +1574,9 @@ def check_inputs(
     for key, path in files.items():
         resolved = paths.resolve_under(root, path, what=f"'{key}' input")
         if key in CONTRACTS:
-            sources[key] = dict(_load_resolved(resolved, CONTRACTS[key], tz=tz, sheet=None).attrs["source"])
+            columns = spike_column_map(CONTRACTS[key], resolved, root)
+            sources[key] = dict(_load_resolved(resolved, CONTRACTS[key], tz=tz, sheet=None,
+                                               columns=columns).attrs["source"])
         else:
             if not resolved.is_file():
                 read_raw(resolved)  # raises the loader's own error for a missing path or a folder

@@ -40,7 +40,7 @@ PLAYBOOK_KEYS = {
     "chapters": "the list of chapters",
 }
 CHAPTER_KEYS = ("id", "name", "title", "notebook", "needs", "inputs", "optional_inputs", "defaults")
-SPIKE_KEYS = ("description", "timezone", "default_as_of", "data", "parameters", "ledger", "backorders")
+SPIKE_KEYS = ("description", "timezone", "default_as_of", "data", "parameters", "ledger", "backorders", "columns")
 
 
 def _check_keys(mapping: dict, known: Iterable[str], where: str) -> None:
@@ -276,6 +276,7 @@ class Spike:
     description: str = ""
     ledger: str | None = None  # the ledger folder under the data root (None: ledger/<name>)
     backorders: bool = True  # the shop keeps taking orders (pre-sale) when stock runs out; False: sales are lost
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> {file's own header: table column}
 
     def input_path(self, key: str) -> Path:
         if key not in self.data:
@@ -375,9 +376,11 @@ def load_spike(name: str, book: Playbook | None = None) -> Spike:
     if not isinstance(backorders, bool):
         raise ConfigError(f"{where}, key 'backorders': must be true (the shop keeps taking orders when sold out) or "
                           f"false (sales beyond stock are lost), got {backorders!r}")
+    columns = _column_maps(raw.get("columns"), where)
     return Spike(
         name=name,
         path=path,
+        columns=columns,
         timezone=timezone,
         data={str(k): str(v) for k, v in data.items()},
         parameters=overrides,
@@ -386,6 +389,24 @@ def load_spike(name: str, book: Playbook | None = None) -> Spike:
         ledger=ledger,
         backorders=backorders,
     )
+
+
+def _column_maps(raw: Any, where: str) -> dict[str, dict[str, str]]:
+    """The spike's ``columns:``: per table, the file's own headers -> the table's columns (the loaders apply it)."""
+    from .contracts import CONTRACTS, check_column_map
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}, key 'columns': must map table names to header mappings "
+                          f"(e.g. orders: {{下单时间: timestamp}}), got {raw!r}")
+    out = {}
+    for table, mapping in raw.items():
+        if table not in CONTRACTS:
+            raise ConfigError(f"{where}, key 'columns': unknown table {table!r}{did_you_mean(table, CONTRACTS)}. "
+                              f"Tables: {', '.join(sorted(CONTRACTS))}. Fix: correct or remove it")
+        out[table] = check_column_map(mapping, CONTRACTS[table], f"{where}, key 'columns', table '{table}'")
+    return out
 
 
 @functools.lru_cache(maxsize=64)
