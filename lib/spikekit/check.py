@@ -73,7 +73,7 @@ def freshness(source: dict, key: str, as_of) -> dict | None:
     age = as_of - last
     stale = key in SERIES_TABLES and age > allowance
     out = {"first": source.get("first"), "newest": source["last"], "rows": source.get("rows"),
-           "period": _period_text(step), "stale": bool(stale)}
+           "period": _period_text(step) if key in SERIES_TABLES else None, "stale": bool(stale)}
     if stale:
         out["note"] = (f"{Path(source.get('path', key)).name}: newest row {last:%Y-%m-%d %H:%M}, "
                        f"{_age_text(age)} before as_of (more than {_age_text(allowance)})")
@@ -200,8 +200,8 @@ def format_report(report: dict) -> str:
         else:
             text = f"{t.get('rows', '?')} rows"
             if t.get("newest"):
-                text += (f", {t['first'][:16].replace('T', ' ')} to {t['newest'][:16].replace('T', ' ')} "
-                         f"({t['period']})")
+                text += (f", {t['first'][:16].replace('T', ' ')} to {t['newest'][:16].replace('T', ' ')}"
+                         + (f" ({t['period']})" if t.get("period") else ""))
             if t.get("note"):
                 text += f"; STALE: {t['note']}"
         lines.append(f"  {key:<16} {t['status']:<8} {t['file'] or '-'}: {text}")
@@ -215,3 +215,15 @@ def _json_default(value: Any):
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     return str(value)
+
+
+def optional_table(key: str, path: str, tz: str = "Asia/Shanghai"):
+    """A table a chapter can go without (an ``optional_inputs`` entry): loaded and checked when the run names a
+    file, else an empty frame with the table's columns, so the chapter's calls say there was nothing to go on."""
+    from . import contracts
+    from .state import _empty
+
+    contract = contracts.CONTRACTS[key]
+    if path:
+        return contracts.load_table(path, contract, tz=tz)
+    return _empty(contract, tz)
