@@ -237,10 +237,40 @@ def _cmd_scan(args) -> int:
     as_of = None if args.as_of is None else parse_as_of(args.as_of, args.timezone, what="--as-of")
     frame, info = contracts.read_signals_any(args.file, tz=args.timezone)
     alerts = signals.scan_table(frame, as_of=as_of, settings=signals.DetectorSettings(tz=args.timezone))
+    # Say the moment the scan judged at (given, or the file's newest row), and warn when the file is old for it.
+    used = as_of if as_of is not None else frame["timestamp"].max()
+    print(f"spike scan: as of {used:%Y-%m-%d %H:%M %Z}" + (" (the file's newest row)" if as_of is None else ""),
+          file=sys.stderr)
+    if as_of is not None:
+        from .check import freshness
+
+        fresh = freshness(info, "signals", as_of)
+        if fresh and fresh.get("note"):
+            _say(f"spike: warning: stale input: {fresh['note']}")
     if args.json:
         print(json.dumps(signals.alerts_to_json(alerts), ensure_ascii=False, indent=1))
     else:
         print(signals.format_alerts(alerts, limit=args.limit))
+    return 0
+
+
+def _cmd_check(args) -> int:
+    """Every input of every chapter in one pass; exit 0 when no file is invalid (missing tables are not a failure)."""
+    from .check import check_spike, format_report
+
+    _check_as_of("--as-of", args.as_of, args.spike)
+    report = check_spike(args.spike, args.as_of)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        print(format_report(report))
+    for key, table in report["tables"].items():
+        if table.get("note"):
+            _say(f"spike: warning: stale input '{key}': {table['note']}")
+    if report["invalid_files"]:
+        _print_error(f"{len(report['invalid_files'])} invalid input file(s) of spike '{report['spike']}': "
+                     + "; ".join(report["tables"][k]["problem"]["message"] for k in report["invalid_files"]))
+        return EXIT_BAD_INPUT
     return 0
 
 
@@ -473,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_whole(1, None, "alerts"), default=20, help="alerts listed (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_scan)
+
+    p = sub.add_parser("check", help="check every input of every chapter at once: ready / missing / invalid, stale")
+    p.add_argument("--spike", required=True)
+    p.add_argument("--as-of", dest="as_of", help="moment the staleness is judged at (default: the spike's "
+                   "default_as_of, else now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("samples", help="regenerate the sample scenarios (or --check they are current)")
     p.add_argument("--check", action="store_true")

@@ -1540,6 +1540,13 @@ def _load_resolved(resolved: Path, contract: Contract, *, tz: str, sheet, column
     for extra in ("period", "below_one", "separator", "sheet"):
         if extra in info:
             source[extra] = info[extra]
+    if "timestamp" in frame.columns and len(frame):
+        # The span and spacing of a dated table: `spike check` and the runner flag stale data from them.
+        stamps = frame["timestamp"].drop_duplicates().sort_values()
+        steps = stamps.diff().dropna()
+        source["first"] = stamps.iloc[0].isoformat()
+        source["last"] = stamps.iloc[-1].isoformat()
+        source["step_s"] = float(steps.median() / pd.Timedelta(seconds=1)) if len(steps) else None
     frame.attrs["source"] = source
     # Rules across rows (shares summing to 1, min_order <= max_units ...) live beside each table's contract
     # as validate_<table>(frame, file); every load goes through them, whichever loader was called.

@@ -408,6 +408,8 @@ def record(name: str, value: Any, *, show: bool = True) -> Any:
     """Publish a chapter result: into the executed notebook (and so the run record). Returns the value."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"result name {name!r} must be an identifier like 'first_alert'")
+    if name == "headline" and _CONTEXT is not None:
+        value = _with_stale_note(_CONTEXT, value)
     payload = {"name": name, "value": to_jsonable(value)}
     json.dumps(payload, allow_nan=False)  # fail here, not in the runner
     if _CONTEXT is not None:
@@ -422,6 +424,22 @@ def record(name: str, value: Any, *, show: bool = True) -> Any:
     except ImportError:  # plain Python use (tests, scripts): nothing to display into
         pass
     return value
+
+
+def _with_stale_note(ctx: "ChapterContext", headline: Any) -> Any:
+    """Inside a playbook run, the headline says which of the chapter's inputs are stale (the runner lists them in
+    the run's results/stale.json, for its as_of)."""
+    from .check import STALE_FILE, stale_headline
+
+    if not ctx.upstream_run or ctx._source_dir is None:
+        return headline
+    try:
+        stale = json.loads((ctx._source_dir / RESULTS_DIR / STALE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return headline
+    if parse_as_of(stale.get("as_of"), ctx.timezone) != ctx.as_of:
+        return headline
+    return stale_headline(headline, stale.get("chapters", {}).get(ctx.chapter, []))
 
 
 def _summary(value: Any) -> str:

@@ -45,6 +45,7 @@ from typing import Any, TextIO
 from . import __version__
 from .errors import ConfigError, SpikeError
 from .paths import check_name, check_records_root, data_root, project_root, records_root, remove_tree
+from .check import STALE_FILE
 from .record import RESULTS_DIR, _find_run, parse_as_of, read_manifest, read_notebook_records
 from .seal import SEAL_FILE, lock
 from .seal import seal as seal_folder
@@ -529,11 +530,17 @@ def run(
                           "Fix: move that file out of the records root")
 
     inputs = {}
+    from .check import chapter_stale_notes, freshness, missing_inputs, skip_plan
     from .state import state_inputs
 
     # What the chapters read, and what the spike's state is derived from (it is part of every run's evidence).
     wanted = ({k for c in order for k in book.chapters[c].inputs + book.chapters[c].optional_inputs}
               | set(state_inputs(book, spike)))
+    # Partial data is normal: an input the spike lacks leaves the run (the state and the chapters go without it),
+    # and a chapter that cannot do without it is skipped with the reason, before any kernel starts.
+    missing = missing_inputs(spike, wanted)
+    skips = skip_plan(book, spike, order, missing)
+    spike.data = {k: v for k, v in spike.data.items() if k not in missing}
     for key in sorted(wanted):
         if key in spike.data:
             path = spike.input_path(key)  # refuses paths that leave the data root
@@ -554,12 +561,15 @@ def run(
         if changed:
             raise ConfigError(f"inputs {changed} changed since run {earlier['run_id']}: its chapters cannot be reused. Fix: start a fresh run")
     # upstream_run is the run being built: filled in once its id is claimed (the parameters' types are checked now).
-    params = {cid: chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run="") for cid in order}
+    params = {cid: chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run="",
+                                      missing_ok=cid in skips) for cid in order}
 
     # Every input table is loaded and checked now: a bad file is one clear error before anything is written.
     from .contracts import check_inputs
 
-    check_inputs({k: spike.data[k] for k in inputs}, tz=spike.timezone)
+    sources = check_inputs({k: spike.data[k] for k in inputs}, tz=spike.timezone)
+    fresh = {k: f for k, src in sources.items() if (f := freshness(src, k, as_of_ts))}
+    stale_notes = chapter_stale_notes(book, [c for c in order if c not in skips], fresh)
     # The spike's state as of T (ledger, stock position, phase, demand forecast), derived once for the whole run.
     from .state import derive_for_run, ledger_inputs
 
@@ -614,6 +624,8 @@ def run(
                            "sha256": _sha256(spike.path)},
             },
             "inputs": inputs,
+            "missing_inputs": missing,
+            "stale_inputs": {k: f["note"] for k, f in fresh.items() if f.get("stale")},
             "state": {"phase": spike_state["phase"], "phase_evidence": spike_state["phase_evidence"],
                       "position": {k: spike_state["position"][k] for k in ("on_hand", "on_order", "backlog", "available")},
                       "forecast": spike_state["forecast"].get("source"), "ledger": spike_state["ledger"]["folder"]},
@@ -637,15 +649,27 @@ def run(
         }
         put_json(staging / "run.json", manifest)
         put_json(staging / RESULTS_DIR / "state.json", spike_state)  # what sk.spike_state() reads
+        if stale_notes:  # sk.record adds these to each chapter's headline
+            put_json(staging / RESULTS_DIR / STALE_FILE, {"as_of": as_of_ts.isoformat(), "chapters": stale_notes})
         report = Progress(progress, {cid: book.chapters[cid].name for cid in order})
         if progress is not None:
             print(f"spike '{spike.name}' as of {as_of_ts:%Y-%m-%d %H:%M}: phase {spike_state['phase']} ("
                   + "; ".join(spike_state["phase_evidence"][-1:]) + ")", file=progress, flush=True)
+            for key, note in manifest["stale_inputs"].items():
+                print(f"spike: warning: stale input '{key}': {note}", file=progress, flush=True)
+        for cid, why in skips.items():  # decided before any kernel starts
+            if manifest["chapters"][cid]["status"] == "pending":
+                manifest["chapters"][cid].update(status="skipped", skip_reason=why,
+                                                 error={"ename": "Skipped", "evalue": why})
+                report(cid, "skipped", f"({why})")
+        put_json(staging / "run.json", manifest)
         t0 = time.time()
 
         # Reuse what an earlier run finished (resume).
         if earlier is not None:
             for cid in order:
+                if manifest["chapters"][cid]["status"] == "skipped":
+                    continue  # its data is missing now: nothing to reuse
                 old = earlier["chapters"].get(cid)
                 upstream_rerun = [n for n in book.chapters[cid].needs if manifest["chapters"][n]["status"] != "reused"]
                 if old and old["status"] in {"ok", "reused"} and not _same_parameters(old["parameters"], params[cid]):
@@ -704,16 +728,22 @@ def run(
         # Workers start when there is work for them: on 2 cores an idle second worker warming its kernel
         # would only slow the first chapter down.
         pool = workers_pool.workers
+        def without(cid: str, need: str) -> bool:
+            """The chapter may run without this need: optional to it, and skipped for want of data."""
+            return need in book.chapters[cid].optional_needs and state[need] == "skipped" and need in skips
+
         while True:
-            # Skip chapters whose upstream failed or was skipped.
+            # Skip chapters whose upstream failed or was skipped (unless it is an optional need skipped for want
+            # of data: then the chapter runs and reads that need's results as None).
             for cid in order:
-                if state[cid] == "pending" and any(state[n] in {"failed", "skipped"} for n in book.chapters[cid].needs):
+                bad = [n for n in book.chapters[cid].needs
+                       if state[n] in {"failed", "skipped"} and not without(cid, n)]
+                if state[cid] == "pending" and bad:
                     state[cid] = "skipped"
-                    bad = [n for n in book.chapters[cid].needs if state[n] in {"failed", "skipped"}]
                     manifest["chapters"][cid].update(status="skipped", error={"ename": "Skipped", "evalue": f"needs {', '.join(bad)}, which did not succeed"})
                     report(cid, "skipped", f"(needs {', '.join(bad)})")
             ready = [c for c in order if state[c] == "pending"
-                     and all(state[n] in {"ok", "reused"} for n in book.chapters[c].needs)]
+                     and all(state[n] in {"ok", "reused"} or without(c, n) for n in book.chapters[c].needs)]
             workers_pool.grow(len(ready))
             # The worker idle the longest has the warmest kernel (started ahead while others worked).
             for worker in sorted(pool, key=lambda w: w.idle_since):
@@ -786,8 +816,10 @@ def run(
         except OSError:
             pass  # the partial then shows as dead once this process is gone
         raise SpikeError(f"run interrupted; its partial record stays in {staging} (resume with --resume {run_id})")
+    # Skipped for want of data is not a failure; skipped because an upstream chapter failed comes with that failure.
     statuses = [manifest["chapters"][c]["status"] for c in order]
-    manifest["status"] = "ok" if all(s in {"ok", "reused"} for s in statuses) else "failed"
+    manifest["status"] = "ok" if all(s in {"ok", "reused", "skipped"} for s in statuses) \
+        and "failed" not in statuses else "failed"
     final = spike_dir / run_id
     try:
         put_json(staging / "run.json", manifest)

@@ -39,7 +39,7 @@ PLAYBOOK_KEYS = {
     "timezone": "time zone of spikes that do not name one",
     "chapters": "the list of chapters",
 }
-CHAPTER_KEYS = ("id", "name", "title", "notebook", "needs", "inputs", "optional_inputs", "defaults")
+CHAPTER_KEYS = ("id", "name", "title", "notebook", "needs", "optional_needs", "inputs", "optional_inputs", "defaults")
 SPIKE_KEYS = ("description", "timezone", "default_as_of", "data", "parameters", "ledger", "backorders", "columns")
 
 
@@ -92,6 +92,9 @@ class Chapter:
     inputs: tuple[str, ...] = ()
     optional_inputs: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)
+    # Needs the chapter can go without when they were skipped for missing data (it reads their results with a
+    # default); a need that failed still stops it.
+    optional_needs: tuple[str, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -197,6 +200,7 @@ def load_playbook(path: Path | None = None) -> Playbook:
                           f"got {entries!r}")
     chapters: dict[str, Chapter] = {}
     raw_needs: dict[str, list] = {}
+    raw_optional: dict[str, list] = {}
     for position, entry in enumerate(entries, start=1):
         at = f"{where}, chapter #{position}"
         if not isinstance(entry, dict):
@@ -216,6 +220,11 @@ def load_playbook(path: Path | None = None) -> Playbook:
         if needs is not None and not isinstance(needs, list):
             raise ConfigError(f"{at}, key 'needs': must be a list of chapter ids, e.g. [\"01\"], got {needs!r}")
         raw_needs[cid] = list(needs or [])
+        optional_needs = entry.get("optional_needs")
+        if optional_needs is not None and not isinstance(optional_needs, list):
+            raise ConfigError(f"{at}, key 'optional_needs': must be a list of chapter ids out of its needs, e.g. "
+                              f"[\"02\"], got {optional_needs!r}")
+        raw_optional[cid] = list(optional_needs or [])
         defaults = entry.get("defaults")
         if defaults is not None and not isinstance(defaults, dict):
             raise ConfigError(f"{at}, key 'defaults': must map parameter names to values, got {defaults!r}")
@@ -241,7 +250,14 @@ def load_playbook(path: Path | None = None) -> Playbook:
                 raise ConfigError(f"{where}, chapter '{cid}', key 'needs': unknown chapter {str(need)!r}"
                                   f"{did_you_mean(need, chapters)}. Known chapters: {', '.join(chapters)}")
             resolved.append(hit)
-        chapters[cid] = dataclasses.replace(chapters[cid], needs=tuple(resolved))
+        optional = []
+        for need in raw_optional[cid]:
+            hit = canonical_chapter_id(need, chapters)
+            if hit is None or hit not in resolved:
+                raise ConfigError(f"{where}, chapter '{cid}', key 'optional_needs': {str(need)!r} is not one of its "
+                                  f"needs ({', '.join(resolved) or 'none'}). Fix: list it under needs: too, or remove it")
+            optional.append(hit)
+        chapters[cid] = dataclasses.replace(chapters[cid], needs=tuple(resolved), optional_needs=tuple(optional))
     timeout_s = raw.get("timeout_s", 600)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < float("inf"):
         raise ConfigError(f"{where}, key 'timeout_s': must be a number of seconds above 0, got {timeout_s!r}")
@@ -492,8 +508,12 @@ def check_parameters(notebook: Path, params: dict, where: str | None = None) -> 
     return params
 
 
-def chapter_parameters(book: Playbook, spike: Spike, chapter_id: str, *, as_of: str, upstream_run: str) -> dict:
-    """The exact parameters one chapter runs with: defaults < spike overrides < run context."""
+def chapter_parameters(book: Playbook, spike: Spike, chapter_id: str, *, as_of: str, upstream_run: str,
+                       missing_ok: bool = False) -> dict:
+    """The exact parameters one chapter runs with: defaults < spike overrides < run context.
+
+    ``missing_ok``: a required input the spike lacks is passed as "" instead of refused (the runner records such a
+    chapter as skipped and never runs it; its parameters are still recorded)."""
     chapter = book.chapters[chapter_id]
     check_parameters(chapter.notebook, chapter.defaults, where=f"playbook file {book.path}, chapter '{chapter_id}', key 'defaults'")
     overrides = spike.parameters.get(chapter_id, {})
@@ -504,7 +524,7 @@ def chapter_parameters(book: Playbook, spike: Spike, chapter_id: str, *, as_of: 
         if key in spike.data:
             spike.input_path(key)  # refuses paths outside the data root before anything runs
             params[f"{key}_file"] = spike.data[key]
-        elif key in chapter.optional_inputs:
+        elif key in chapter.optional_inputs or missing_ok:
             params[f"{key}_file"] = ""  # absent: the chapter goes without it (never the notebook's sample file)
         elif key in chapter.inputs:
             raise ConfigError(
