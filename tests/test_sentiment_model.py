@@ -1,8 +1,11 @@
 """The shipped Chinese n-gram sentiment model: weights file, stable hashing, hard hand-written cases, and
 English left as it was."""
 import hashlib
+import importlib.util
 import math
+from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from spikekit.errors import ConfigError
 
 # sha256 of lib/spikekit/sentiment_zh.npz as built by benchmarks/train_sentiment.py; a retrain changes it
 # on purpose (update it together with benchmarks/results/sentiment.md).
-WEIGHTS_SHA256 = "70f309ab5e74b20534116b7b6fd6149f9c22347bd53c57778be3bdcf31b7f3ae"
+WEIGHTS_SHA256 = "69bdd0f404bfccb6d621ac6ede18935123a782ca663085912a0e0060f92e7e3c"
 N_BUCKETS = 2 ** 20
 
 # Written for these tests (not taken from any data set): plain product and delivery reviews that the
@@ -80,6 +83,70 @@ def test_word_features_are_marked_words_and_pairs():
     assert mark + "味道|不错" in feats
     assert not any(f.endswith("|,") or f.startswith(mark + ",") for f in feats)  # punctuation is no word
     assert all(len(f) > len(mark) + 1 or "|" in f for f in feats)  # single characters only inside pairs
+
+# Food-delivery reviews written for this test after the generator (benchmarks/train_sentiment.py,
+# delivery_examples) was written, in other words than its phrases; none is in its output (checked below).
+DELIVERY_HAND = [
+    ("骑手小哥一路小跑送上来的，饭还烫嘴", "positive"),
+    ("下着大雨还提前十分钟到了，汤一滴没洒", "positive"),
+    ("虽然等得久了一点，但是菜量很足而且很香", "positive"),
+    ("餐具纸巾都给得很齐，味道也对得起价格", "positive"),
+    ("饭菜送到时已经冰凉，汤还撒了一半", "negative"),
+    ("足足等了两个半小时，打电话给骑手也不接", "negative"),
+    ("味道还行，就是送得实在太慢了", "negative"),
+    ("少了一盒米饭，联系商家也不给退款", "negative"),
+]
+# Still wrong after round 3 (the cases were written before the retrain and are kept so a fix shows up).
+DELIVERY_STILL_WRONG = {
+    "饭菜送到时已经冰凉，汤还撒了一半": "scored -0.04, inside the neutral band",
+    "味道还行，就是送得实在太慢了": "the complaint after 就是 does not outweigh 味道还行 (scored +0.45)",
+}
+
+
+@lru_cache(maxsize=1)
+def _training_script():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_sentiment.py"
+    spec = importlib.util.spec_from_file_location("train_sentiment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_delivery_generator_is_seeded_balanced_and_labels_by_the_clause_after_the_turn():
+    train = _training_script()
+    rows = train.delivery_examples(400, seed=3)
+    assert rows == train.delivery_examples(400, seed=3)
+    assert rows != train.delivery_examples(400, seed=4)
+    texts = [t for t, _ in rows]
+    assert len(set(texts)) == 400 and sum(y for _, y in rows) == 200
+    positive_phrases = {p.replace("{i}", i) for pos, _ in train.DELIVERY_ASPECTS.values() for p in pos
+                        for i in train.INTENSIFIERS}
+    negative_phrases = {p.replace("{i}", i) for _, neg in train.DELIVERY_ASPECTS.values() for p in neg
+                        for i in train.INTENSIFIERS}
+    contrasts = 0
+    for text, label in rows:
+        for turn in ("但是", "不过", "就是", "可惜"):
+            if turn in text:
+                contrasts += 1
+                after = text.split(turn, 1)[1].split("，")[0]
+                assert after in (positive_phrases if label else negative_phrases), text
+                if turn in ("就是", "可惜"):
+                    assert label == 0, text
+    assert contrasts > 100
+
+
+def test_delivery_hand_cases_are_not_generated_sentences():
+    generated = {t for t, _ in _training_script().delivery_examples()}
+    assert not generated & {t for t, _ in DELIVERY_HAND}
+
+
+@pytest.mark.parametrize("text,label", [
+    pytest.param(t, y, marks=pytest.mark.xfail(strict=True, reason=DELIVERY_STILL_WRONG[t]))
+    if t in DELIVERY_STILL_WRONG else (t, y) for t, y in DELIVERY_HAND])
+def test_delivery_hand_cases(text, label):
+    row = sentiment.score([text]).iloc[0]
+    assert row["label"] == label
+
 
 @pytest.mark.parametrize("text,label", HARD_CASES)
 def test_hard_cases_new_model_right_where_previous_scorer_was_wrong(text, label):
