@@ -13,7 +13,7 @@ import yaml
 from spikekit import cli, contracts, newspike, retro, samples, settings, state
 from spikekit.errors import ConfigError
 
-from .conftest import tree_digest
+from tests.conftest import tree_digest
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLES = ("starry-mug", "fast-fade", "false-alarm")
