@@ -228,3 +228,21 @@ def test_the_retention_cohort_without_a_product_is_every_products_first_time_buy
     assert sorted(retro.retention(*args, product="猫爪杯").cohort["buyer_id"]) == ["u1", "u3"]
     assert sorted(retro.retention(*args, product="").cohort["buyer_id"]) == ["u1", "u2", "u3"]
     assert sorted(retro.retention(*args, product=None).cohort["buyer_id"]) == ["u1", "u2", "u3"]
+
+
+def test_a_column_added_to_a_contract_is_in_the_template_and_the_template_still_passes(project, monkeypatch):
+    sales = contracts.CONTRACTS["sales"]
+    grown = contracts.Contract(name="sales", description=sales.description, key=sales.key, columns=sales.columns + (
+        contracts.Column("channel", "str", "Sales channel.", allowed=("shop", "live")),
+        contracts.Column("returned", "int", "Units returned that day.", non_negative=True, maximum=1e6),
+        contracts.Column("margin", "float", "Margin per unit.", minimum=-100.0, maximum=0.5),
+        contracts.Column("ad_cost", "float", "Ad cost that day, above 0.", minimum=5.0, exclusive_minimum=True),
+    ))
+    monkeypatch.setitem(contracts.CONTRACTS, "sales", grown)
+    made = newspike.create_spike("cat-cup", today=DAY)
+    header = (made.folder / "sales.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "timestamp,orders,price,channel,returned,margin,ad_cost"
+    frame = contracts.load_table("spikes/cat-cup/sales.csv", grown)
+    assert frame[["channel", "returned", "margin"]].iloc[0].tolist() == ["shop", 1, 0.5] and frame["ad_cost"].iloc[0] > 5
+    assert "- `channel` (text, required; one of `shop`, `live`): Sales channel." in \
+        (made.folder / "README.md").read_text(encoding="utf-8")

@@ -74,7 +74,7 @@ def _example_rows(ctx: dict) -> dict[str, list[dict]]:
     day, product, keyword, platform = ctx["day"], ctx["product"], ctx["keyword"], ctx["platform"]
     at = lambda hours: (day + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M")  # noqa: E731
     return {
-        "signals": [dict(keyword=keyword, platform=platform, timestamp=at(0), value=120,
+        "signals": [dict(keyword=keyword, platform=ctx["search_platform"] or "小红书", timestamp=at(0), value=120,
                          metric="searches" if ctx["search_platform"] else "interactions")],
         "validation": [dict(timestamp=at(0), metric="add_to_cart", count=12, phase="baseline", design="")],
         "suppliers": [dict(supplier="供应商A", tier="A", min_order=0, max_units=300, material_units=0,
@@ -122,8 +122,10 @@ def _value_from_type(column: contracts.Column, day: datetime):
         if column.allowed:
             return column.allowed[0]
         return "example" if column.required else ""
-    low = column.minimum if column.minimum is not None else 0.0
-    value = max(1.0, low + 1.0) if column.exclusive_minimum or low >= 0 else low
+    value = 1.0
+    low = column.minimum
+    if low is not None and (value < low or (column.exclusive_minimum and value <= low)):
+        value = low + 1.0
     if column.maximum is not None:
         value = min(value, column.maximum)
     return int(value) if column.dtype == "int" else value
@@ -222,13 +224,10 @@ def readme_text(name: str, book: Playbook, ctx: dict, tables: Iterable[str]) -> 
         "",
     ]
     for key in tables:
-        contract = contracts.CONTRACTS.get(key)
+        contract = contracts.CONTRACTS[key]
         chapters = ", ".join(f"{cid}" + ("" if required else " (optional)") for cid, required in by_table.get(key, []))
         lines.append(f"### `{key}.csv`")
         lines.append("")
-        if contract is None:
-            lines += [f"Read by chapter(s) {chapters}; no template (any readable file).", ""]
-            continue
         lines += [f"{contract.description} Read by chapter(s) {chapters}.", ""]
         lines += [_column_line(column) for column in contract.columns]
         lines += ["", "Each row is unique by: " + ", ".join(f"`{k}`" for k in contract.key) + ".", ""]
@@ -316,7 +315,7 @@ def create_spike(name: str, *, product: str | None = None, keywords: str | Seque
     day = datetime.combine(today or made.date(), datetime.min.time())
     ctx = dict(day=day, made=made, timezone=timezone, product=product or name, keyword=words[0] if words else (product or name),
                platform=search_platform or "淘宝", search_platform=search_platform)
-    tables = input_tables(book)
+    tables = [key for key in input_tables(book) if key in contracts.CONTRACTS]  # the tables there are templates of
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{name}.partial-{os.getpid()}"
@@ -326,9 +325,7 @@ def create_spike(name: str, *, product: str | None = None, keywords: str | Seque
         remove_tree(staging)
         staging.mkdir()
         for key in tables:
-            contract = contracts.CONTRACTS.get(key)
-            if contract is not None:
-                (staging / f"{key}.csv").write_text(template_csv(contract, ctx), encoding="utf-8")
+            (staging / f"{key}.csv").write_text(template_csv(contracts.CONTRACTS[key], ctx), encoding="utf-8")
         (staging / README_NAME).write_text(readme_text(name, book, ctx, tables), encoding="utf-8")
         spikes.mkdir(parents=True, exist_ok=True)
         spike_staging.write_text(spike_file_text(name, timezone=timezone, product=product, keywords=words,
@@ -358,5 +355,4 @@ def create_spike(name: str, *, product: str | None = None, keywords: str | Seque
     finally:
         remove_tree(staging)
         spike_staging.unlink(missing_ok=True)
-    return NewSpike(name=name, spike_file=spike_file, folder=folder,
-                    tables=tuple(k for k in tables if k in contracts.CONTRACTS))
+    return NewSpike(name=name, spike_file=spike_file, folder=folder, tables=tuple(tables))
