@@ -228,6 +228,9 @@ def test_the_retention_cohort_without_a_product_is_every_products_first_time_buy
     assert sorted(retro.retention(*args, product="猫爪杯").cohort["buyer_id"]) == ["u1", "u3"]
     assert sorted(retro.retention(*args, product="").cohort["buyer_id"]) == ["u1", "u2", "u3"]
     assert sorted(retro.retention(*args, product=None).cohort["buyer_id"]) == ["u1", "u2", "u3"]
+    # a product the orders do not name (a typo, or nothing sold yet) is an empty cohort, not a crash
+    nobody = retro.retention(*args, product="台灯")
+    assert nobody.cohort.empty and set(nobody.rates["status"]) == {"not measurable yet"}
 
 
 def test_a_column_added_to_a_contract_is_in_the_template_and_the_template_still_passes(project, monkeypatch):

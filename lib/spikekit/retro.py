@@ -250,7 +250,7 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     spike_orders = known[known["product"].astype(str) == product] if product else known
     first = spike_orders.groupby(spike_orders["buyer_id"].astype(str))["_placed"].min()
     first = first[(first >= start) & (first <= end)].sort_index()
-    cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.to_numpy()})
+    cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.array})  # .array keeps the zone when empty
     cohort["follow_up_days"] = ((cutoff - cohort["first_order"]) / DAY).astype(float)
 
     join_times = _times(members, "timestamp", "members")
