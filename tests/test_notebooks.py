@@ -87,7 +87,12 @@ def test_every_assignment_in_the_parameters_cell_is_a_parameter_papermill_sees(p
 
 
 def test_playbook_defaults_are_parameters_of_their_notebooks_and_titles_match():
+    from spikekit.settings import load_spike
+
     book = load_playbook()
+    sample = load_spike("starry-mug", book)  # what a notebook run standalone stands for
+    # Set per spike (playbook.yaml names no product): the product, its keywords and search series.
+    PER_SPIKE = {"keyword_groups", "search_keyword", "search_platform", "product", "product_facts"}
     for chapter in book.chapters.values():
         declared = notebook_parameters(chapter.notebook)
         assert set(chapter.defaults) <= set(declared), chapter.id
@@ -99,6 +104,7 @@ def test_playbook_defaults_are_parameters_of_their_notebooks_and_titles_match():
         # Defaults in the notebook equal the playbook's, so a standalone run decides like a playbook run.
         for name, value in chapter.defaults.items():
             default = declared[name]["default"]
-            if isinstance(value, dict) and name == "keyword_groups":
-                continue  # set per spike
+            if name in PER_SPIKE:  # the notebook's default is the sample spike's value, as a standalone run is it
+                assert default == sample.parameters.get(chapter.id, {}).get(name, value), (chapter.id, name)
+                continue
             assert default == value or (isinstance(value, dict) and {k: list(v) if isinstance(v, list) else v for k, v in value.items()} == default), (chapter.id, name)

@@ -129,7 +129,7 @@ def test_a_default_as_of_that_is_not_a_time_names_the_key(playbook):
 def test_the_sample_spikes_pass_the_checks():
     for name in ("starry-mug", "fast-fade", "false-alarm"):
         spike = load_spike(name)
-        assert set(spike.parameters) == {"01", "09"}
+        assert set(spike.parameters) == {"01", "06", "08", "09", "11", "12"}  # 06, 08, 11, 12: the sample product
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -389,6 +389,19 @@ def _cmd_approve(args) -> int:
     return 0
 
 
+def _cmd_new(args) -> int:
+    from .newspike import create_spike
+
+    made = create_spike(args.name, product=args.product, keywords=args.keywords,
+                        search_platform=args.search_platform, timezone=args.timezone)
+    print(f"spike '{made.name}' made: {made.spike_file} and {len(made.tables)} table templates in {made.folder}. "
+          f"Next: read {made.folder / 'README.md'} (which chapters need which tables), replace each template's "
+          f"example row with your data, delete the tables you do not have, then: spike run --spike {made.name}",
+          file=sys.stderr)
+    print(made.folder)
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors as one line (like every other error of the command) instead of usage + error."""
 
@@ -460,6 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="Dask scheduler address for --executor dask, e.g. tcp://HOST:8786 "
                    "(default $SPIKE_DASK_SCHEDULER)")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("new", help="a new spike of your own: its spike file and a data folder with a template per "
+                       "table and a checklist of which chapters need which")
+    p.add_argument("name", help="spike name: lower-case letters, digits, '.', '_', '-' (playbook/spikes/<name>.yaml)")
+    p.add_argument("--product", help="the product's name as in your orders table, e.g. 猫爪杯 (chapters 08, 11, 12)")
+    p.add_argument("--keywords", help="comma-separated keywords chapter 01 watches, e.g. 猫爪杯,猫爪 (default: the product)")
+    p.add_argument("--search-platform", dest="search_platform",
+                   help="marketplace whose searches for the first keyword chapter 06 watches, as named in your signals "
+                   "table, e.g. 淘宝 (default: none; chapter 06 watches daily orders)")
+    p.add_argument("--timezone", help="IANA time zone of the shop's times (default from playbook.yaml)")
+    p.set_defaults(func=_cmd_new)
 
     p = sub.add_parser("replay", help="run the playbook as of each step over a past spike; writes a timeline")
     p.add_argument("--spike", required=True)

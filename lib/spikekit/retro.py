@@ -225,13 +225,14 @@ def _windowed_rate(metric: str, follow_days: pd.Series, event_days: pd.Series, w
 
 
 def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.DataFrame, as_of, cohort_start,
-              cohort_end=None, product: str = SPIKE_PRODUCT, *, join_window_days: float = 30.0,
+              cohort_end=None, product: str | None = SPIKE_PRODUCT, *, join_window_days: float = 30.0,
               repurchase_window_days: float = 60.0, repurchase_gap_hours: float = 24.0,
               activity_window_days: float = 30.0, conf: float = 0.95) -> Retention:
     """Cohort and retention rates as of ``as_of`` (rows after it are ignored).
 
     Cohort: buyers whose FIRST order of ``product`` (placed <= as_of) falls in [cohort_start, cohort_end]
-    (cohort_end None: as_of). Community join: a members row in [first order, first order + join window].
+    (cohort_end None: as_of); ``product`` empty or None: a buyer's first order of any product (the spike names
+    no product). Community join: a members row in [first order, first order + join window].
     Repurchase: another order of any product placed more than ``repurchase_gap_hours`` after the first spike
     order and within ``repurchase_window_days`` of it. Both are censored: a buyer whose window is still open at
     as_of may yet do it, so the rate is the Kaplan-Meier estimate at the window (Greenwood interval), checked by
@@ -246,10 +247,10 @@ def retention(orders: pd.DataFrame, members: pd.DataFrame, member_activity: pd.D
     if end < start:
         raise ConfigError(f"cohort_end {end} is before cohort_start {start}")
     known = orders.assign(_placed=placed)[placed <= cutoff]
-    spike_orders = known[known["product"].astype(str) == product]
+    spike_orders = known[known["product"].astype(str) == product] if product else known
     first = spike_orders.groupby(spike_orders["buyer_id"].astype(str))["_placed"].min()
     first = first[(first >= start) & (first <= end)].sort_index()
-    cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.to_numpy()})
+    cohort = pd.DataFrame({"buyer_id": first.index.astype(str), "first_order": first.array})  # .array keeps the zone when empty
     cohort["follow_up_days"] = ((cutoff - cohort["first_order"]) / DAY).astype(float)
 
     join_times = _times(members, "timestamp", "members")
@@ -361,14 +362,14 @@ def _result(run: dict, chapter: str, name: str):
     return None if value is None else _plain(value)
 
 
-def _first_shipped(orders: pd.DataFrame | None, as_of, product: str, since=None) -> pd.Timestamp | None:
-    """Earliest shipment (<= as_of) of a ``product`` order placed at or after ``since`` (the spike's orders, not
-    the product's normal trickle before it)."""
+def _first_shipped(orders: pd.DataFrame | None, as_of, product: str | None, since=None) -> pd.Timestamp | None:
+    """Earliest shipment (<= as_of) of a ``product`` order (empty: any product) placed at or after ``since`` (the
+    spike's orders, not the product's normal trickle before it)."""
     if orders is None or "shipped" not in orders.columns or orders.empty:
         return None
     shipped = pd.to_datetime(orders["shipped"])
     mask = shipped.notna() & (shipped <= _stamp(as_of, shipped))
-    if "product" in orders.columns:
+    if product and "product" in orders.columns:
         mask &= orders["product"].astype(str) == product
     if since is not None and "timestamp" in orders.columns:
         placed = pd.to_datetime(orders["timestamp"])
@@ -383,7 +384,7 @@ def _presale_shipped(orders, as_of, product, signal, confirm):
         return None
     placed, shipped = pd.to_datetime(orders["timestamp"]), pd.to_datetime(orders["shipped"])
     mask = (placed >= _stamp(signal, placed)) & (placed < _stamp(confirm, placed))
-    if "product" in orders.columns:
+    if product and "product" in orders.columns:
         mask &= orders["product"].astype(str) == product
     mask &= placed <= _stamp(as_of, placed)
     if not mask.any():
@@ -424,14 +425,14 @@ TIMING_COLUMNS = ["stage", "time", "measured", "evidence", "from_stage", "days",
 
 def stage_timings(records_root, spike: str, as_of, fallback: Mapping[str, Any] | None = None, *,
                   orders: pd.DataFrame | None = None, receipts: pd.DataFrame | None = None,
-                  product: str = SPIKE_PRODUCT, confirm_days: float = 2.0, ship_days: float = 3.0,
+                  product: str | None = SPIKE_PRODUCT, confirm_days: float = 2.0, ship_days: float = 3.0,
                   sop_days: float = 5.0) -> pd.DataFrame:
     """When each stage happened, with what said it, and the time between stages against the SOP.
 
     Measured events only are timed: the spike's own run records (runs evaluated <= as_of: signal = chapter 01's
     first_alert, confirm = as_of of the earliest run whose chapter 02 decision is "go", exit = trigger_date of the
     earliest run whose chapter 06 exit_decision is "exit") and the data tables (first shipment = earliest
-    ``shipped`` of a product order placed after the go, else after the signal, in ``orders``; without one, the
+    ``shipped`` of a ``product`` order (empty: any product) placed after the go, else after the signal, in ``orders``; without one, the
     first goods booked in after the go in the ledger's ``receipts``). ``fallback`` (first_alert, decision,
     decided_at, purchase_orders, exit_decision, trigger_date: the upstream values the notebook has) fills a stage
     the records do not show, for the reader, but such an event is not measured: a go without a recorded time is

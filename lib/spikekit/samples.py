@@ -3196,6 +3196,19 @@ def generated_dir(data_root: Path | str | None = None) -> Path:
     return resolve_under(root, GENERATED_DIR, "generated scenarios folder")
 
 
+# The sample shop's product as the chapters are told it (playbook.yaml names no product): the search series the
+# decline rule watches, the facts the content kit is drafted from, the product in the orders table. The samples'
+# spike files set the same values.
+SAMPLE_PRODUCT_PARAMETERS = {
+    "06": {"search_keyword": "星空杯", "search_platform": "淘宝"},
+    "08": {"product_facts": {"name": SPIKE_PRODUCT, "material": "ceramic with a glazed starry pattern",
+                             "capacity": "350 ml", "price": "49 yuan", "ships_in_days": 3,
+                             "care": "Dishwasher safe; not for the microwave because of the metallic glaze."}},
+    "11": {"product": SPIKE_PRODUCT},
+    "12": {"product": SPIKE_PRODUCT},
+}
+
+
 def spike_file_text(scenario: Scenario) -> str:
     """The spike file of a generated scenario, like the samples' (data paths under the data root)."""
     folder = f"{GENERATED_DIR}/{scenario.name}"
@@ -3214,7 +3227,10 @@ def spike_file_text(scenario: Scenario) -> str:
             "    keyword_groups:\n"
             f"{groups}\n"
             '  "09":\n'
-            f"    ad_spend_per_day: {scenario.product_ad_spend_per_day:.1f}     # this product's own ad spend\n")
+            f"    ad_spend_per_day: {scenario.product_ad_spend_per_day:.1f}     # this product's own ad spend\n"
+            + "".join(f'  "{chapter}":\n' + "".join(f"    {key}: {json.dumps(value, ensure_ascii=False)}\n"
+                                                   for key, value in values.items())
+                      for chapter, values in SAMPLE_PRODUCT_PARAMETERS.items()))
 
 
 def _ignore_generated_spike(spikes: Path, file_name: str) -> None:
