@@ -250,3 +250,32 @@ def test_a_column_added_to_a_contract_is_in_the_template_and_the_template_still_
     assert frame[["channel", "returned", "margin"]].iloc[0].tolist() == ["shop", 1, 0.5] and frame["ad_cost"].iloc[0] > 5
     assert "- `channel` (text, required; one of `shop`, `live`): Sales channel." in \
         (made.folder / "README.md").read_text(encoding="utf-8")
+
+
+def test_spike_check_on_untouched_templates_then_on_three_broken_files(project, capsys):
+    """`spike new` then `spike check`: the example rows suffice for every chapter (all ready, exit 0); three files
+    broken three different ways are all reported in one pass (exit 2, one error line naming the three)."""
+    import json
+
+    from spikekit import cli
+
+    assert _new("cat-cup", "--product", "猫爪杯") == 0
+    capsys.readouterr()
+    assert cli.main(["check", "--spike", "cat-cup", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {ch["status"] for ch in report["chapters"].values()} == {"ready"}, report["chapters"]
+    folder = project["data"] / "spikes" / "cat-cup"
+    # 1. a negative price in orders.csv's first row; 2. traffic.csv loses a column; 3. reviews.csv is empty.
+    orders = pd.read_csv(folder / "orders.csv", dtype=str)
+    orders.loc[0, "price"] = "-2"
+    orders.to_csv(folder / "orders.csv", index=False)
+    traffic = pd.read_csv(folder / "traffic.csv", dtype=str)
+    traffic.drop(columns=[traffic.columns[-1]]).to_csv(folder / "traffic.csv", index=False)
+    (folder / "reviews.csv").write_text("", encoding="utf-8")
+    assert cli.main(["check", "--spike", "cat-cup", "--json"]) == 2
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert set(report["invalid_files"]) == {"orders", "traffic", "reviews"}
+    assert report["tables"]["orders"]["problem"]["column"] == "price"
+    error = [line for line in captured.err.splitlines() if line.startswith("spike: error:")]
+    assert len(error) == 1 and all(f"{name}.csv" in error[0] for name in ("orders", "traffic", "reviews"))
