@@ -157,6 +157,34 @@ def test_hard_cases_new_model_right_where_previous_scorer_was_wrong(text, label)
     assert row["label"] == label
 
 
+@pytest.mark.parametrize("text,after", [
+    ("味道还行，就是送得实在太慢了", "送得实在太慢了"),
+    ("虽然慢了点，但是很好吃", "很好吃"),
+    ("东西不错。只是物流慢，可惜包装破了", "包装破了"),  # the LAST turn decides
+    ("还行 就是贵", "贵"),  # a space ends a clause too
+    ("包装不错,不过有点小", "有点小"),  # half-width comma
+    ("这家就是好吃", None),  # 就是 inside a clause means "really", not a turn
+    ("这只是第一次点", None),
+    ("不但好吃而且快", None),  # 不但 "not only"
+    ("很好，但愿下次也这样", None),  # 但愿 "hope"
+    ("太可惜了", None),  # nothing after the marker but a particle
+    ("很好吃", None),
+])
+def test_clause_after_turn(text, after):
+    assert sentiment.clause_after_turn(text) == after
+
+
+def test_turn_weight_blends_the_after_clause_in_one_batch():
+    texts = ["味道还行，就是送得实在太慢了", "很好吃", "送得实在太慢了"]
+    whole = sentiment.zh_model_scores(texts, turn_weight=0.0)
+    blended = sentiment.zh_model_scores(texts, turn_weight=0.4)
+    assert blended[0] == pytest.approx(0.6 * whole[0] + 0.4 * whole[2])
+    assert blended[1:] == pytest.approx(whole[1:])  # no turn, or nothing before it that differs
+    assert sentiment.zh_model_scores(texts, turn_weight=1.0)[0] == pytest.approx(whole[2])
+    with pytest.raises(ConfigError, match="turn_weight"):
+        sentiment.zh_model_scores(texts, turn_weight=1.5)
+
+
 def test_batch_equals_one_by_one():
     texts = [t for t, _ in HARD_CASES] + ["很好", "Great"]
     together = sentiment.score(texts)["score"].to_numpy()
