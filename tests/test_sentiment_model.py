@@ -99,7 +99,8 @@ DELIVERY_HAND = [
 # Still wrong after round 3 (the cases were written before the retrain and are kept so a fix shows up).
 DELIVERY_STILL_WRONG = {
     "饭菜送到时已经冰凉，汤还撒了一半": "scored -0.04, inside the neutral band",
-    "味道还行，就是送得实在太慢了": "the complaint after 就是 does not outweigh 味道还行 (scored +0.45)",
+    "味道还行，就是送得实在太慢了": "the complaint after 就是 does not outweigh 味道还行 (scored +0.45); "
+                                   "the turn blend that fixes it is off by default (round 4)",
 }
 
 
@@ -183,6 +184,13 @@ def test_turn_weight_blends_the_after_clause_in_one_batch():
     assert sentiment.zh_model_scores(texts, turn_weight=1.0)[0] == pytest.approx(whole[2])
     with pytest.raises(ConfigError, match="turn_weight"):
         sentiment.zh_model_scores(texts, turn_weight=1.5)
+
+
+def test_turn_blend_at_the_dev_chosen_weight_decides_the_contrast_hand_case():
+    # 0.5 is the weight the training dev split chose in round 4 (not shipped: see the results file)
+    text = "味道还行，就是送得实在太慢了"
+    assert sentiment.zh_model_scores([text], turn_weight=0.0)[0] > 0.1
+    assert sentiment.zh_model_scores([text], turn_weight=0.5)[0] < -0.1
 
 
 def test_batch_equals_one_by_one():
