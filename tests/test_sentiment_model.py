@@ -99,7 +99,8 @@ DELIVERY_HAND = [
 # Still wrong after round 3 (the cases were written before the retrain and are kept so a fix shows up).
 DELIVERY_STILL_WRONG = {
     "饭菜送到时已经冰凉，汤还撒了一半": "scored -0.04, inside the neutral band",
-    "味道还行，就是送得实在太慢了": "the complaint after 就是 does not outweigh 味道还行 (scored +0.45)",
+    "味道还行，就是送得实在太慢了": "the complaint after 就是 does not outweigh 味道还行 (scored +0.45); "
+                                   "the turn blend that fixes it is off by default (round 4)",
 }
 
 
@@ -155,6 +156,41 @@ def test_hard_cases_new_model_right_where_previous_scorer_was_wrong(text, label)
     row = sentiment.score([text]).iloc[0]
     assert row["language"] == "zh"
     assert row["label"] == label
+
+
+@pytest.mark.parametrize("text,after", [
+    ("味道还行，就是送得实在太慢了", "送得实在太慢了"),
+    ("虽然慢了点，但是很好吃", "很好吃"),
+    ("东西不错。只是物流慢，可惜包装破了", "包装破了"),  # the LAST turn decides
+    ("还行 就是贵", "贵"),  # a space ends a clause too
+    ("包装不错,不过有点小", "有点小"),  # half-width comma
+    ("这家就是好吃", None),  # 就是 inside a clause means "really", not a turn
+    ("这只是第一次点", None),
+    ("不但好吃而且快", None),  # 不但 "not only"
+    ("很好，但愿下次也这样", None),  # 但愿 "hope"
+    ("太可惜了", None),  # nothing after the marker but a particle
+    ("很好吃", None),
+])
+def test_clause_after_turn(text, after):
+    assert sentiment.clause_after_turn(text) == after
+
+
+def test_turn_weight_blends_the_after_clause_in_one_batch():
+    texts = ["味道还行，就是送得实在太慢了", "很好吃", "送得实在太慢了"]
+    whole = sentiment.zh_model_scores(texts, turn_weight=0.0)
+    blended = sentiment.zh_model_scores(texts, turn_weight=0.4)
+    assert blended[0] == pytest.approx(0.6 * whole[0] + 0.4 * whole[2])
+    assert blended[1:] == pytest.approx(whole[1:])  # no turn, or nothing before it that differs
+    assert sentiment.zh_model_scores(texts, turn_weight=1.0)[0] == pytest.approx(whole[2])
+    with pytest.raises(ConfigError, match="turn_weight"):
+        sentiment.zh_model_scores(texts, turn_weight=1.5)
+
+
+def test_turn_blend_at_the_dev_chosen_weight_decides_the_contrast_hand_case():
+    # 0.5 is the weight the training dev split chose in round 4 (not shipped: see the results file)
+    text = "味道还行，就是送得实在太慢了"
+    assert sentiment.zh_model_scores([text], turn_weight=0.0)[0] > 0.1
+    assert sentiment.zh_model_scores([text], turn_weight=0.5)[0] < -0.1
 
 
 def test_batch_equals_one_by_one():
