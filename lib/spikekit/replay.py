@@ -117,10 +117,43 @@ def _demand_curve(spike) -> tuple[Any, str] | tuple[None, None]:
     return None, None
 
 
-def timeline_figure(timeline, spike, chapters: list[str]):
+DECISION_COLUMNS = ("decision", "verdict", "exit_decision")  # a chapter's call, by the name it recorded it under
+
+
+def decision_column(timeline, chapter: str) -> str | None:
+    """The timeline column holding a chapter's call (``decision`` first), or None when it recorded none."""
+    return next((f"{chapter}.{name}" for name in DECISION_COLUMNS if f"{chapter}.{name}" in timeline), None)
+
+
+def chapters_that_ran(timeline, order: list[str]) -> list[str]:
+    """Chapters with a status at some step: each gets a row on the figure, with or without a recorded call."""
+    return [cid for cid in order if f"{cid}.status" in timeline]
+
+
+def _row_label(cid: str, names: dict[str, str] | None, width: int = 14) -> str:
+    import textwrap
+
+    name = (names or {}).get(cid, "").replace("_", " ").strip()
+    if not name:
+        return f"chapter {cid}"
+    short = textwrap.shorten(name, width=2 * width, placeholder="…")
+    return f"{cid} " + "\n".join(textwrap.wrap(short, width=width))
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value) == ""
+
+
+def timeline_figure(timeline, spike, chapters: list[str], names: dict[str, str] | None = None):
+    """The demand curve with each chapter's first acting call, over a strip with one row per chapter that ran.
+
+    Legible at any number of steps: every step is a dot coloured by the call, the call is written only where
+    it changes, and a label that would overprint an earlier one in its row is left out (the dot's colour still
+    tells); the date axis picks a few ticks whatever the span."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     import pandas as pd
 
@@ -128,7 +161,9 @@ def timeline_figure(timeline, spike, chapters: list[str]):
 
     use_theme()
     curve, label = _demand_curve(spike)
-    fig, (ax, strip) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
+    rows = max(1, len(chapters))
+    fig, (ax, strip) = plt.subplots(2, 1, figsize=(11, 4.2 + 0.42 * rows), sharex=True,
+                                    gridspec_kw={"height_ratios": [3, max(1.4, 0.42 * rows)]})
     steps = pd.to_datetime(timeline["as_of"], format="ISO8601")
     if curve is not None:
         lo, hi = steps.min() - pd.Timedelta(days=14), steps.max() + pd.Timedelta(days=10)
@@ -139,21 +174,47 @@ def timeline_figure(timeline, spike, chapters: list[str]):
         if when is not None:
             ax.axvline(pd.Timestamp(when), color=f"C{i + 1}", ls="--", lw=1.2,
                        label=f"{cid}: first {'/'.join(sorted(ACTIONS.get(cid, {'call'})))}")
-    ax.legend(loc="upper left", fontsize=8)
+    if curve is None:
+        ax.text(0.5, 0.5, "no demand or sales table for this spike", transform=ax.transAxes, ha="center",
+                color="0.5")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=8)
     finish(ax, f"Replay of '{spike.name}': what the playbook said at each step", "", label or "units/day")
     colors = {"alert": "C3", "go": "C2", "order": "C2", "brake": "C1", "exit": "C3", "no-go": "0.3", "hold": "0.6",
               "extend": "C1", "no-alert": "0.75"}
+    calls = {}
     for row_i, cid in enumerate(chapters):
-        column = f"{cid}.decision" if f"{cid}.decision" in timeline else f"{cid}.exit_decision"
-        values = timeline[column] if column in timeline else pd.Series([None] * len(timeline))
-        for when, value in zip(steps, values):
-            strip.scatter([when], [row_i], color=colors.get(str(value), "0.85"), s=60, zorder=3)
-            if value is not None and not (isinstance(value, float) and pd.isna(value)):
-                strip.annotate(str(value), (when, row_i), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7)
-    strip.set_yticks(range(len(chapters)), [f"chapter {c}" for c in chapters])
-    strip.set_ylim(-0.6, len(chapters) - 0.3)
-    finish(strip, "Decision recorded by each chapter at each step", "as of (spike time zone)", "")
-    strip.tick_params(axis="x", labelrotation=30)
+        column = decision_column(timeline, cid)
+        calls[cid] = timeline[column].tolist() if column else [None] * len(timeline)
+        strip.scatter(list(steps), [row_i] * len(steps), s=max(6, min(60, 3000 / max(1, len(steps)))), zorder=3,
+                      color=[colors.get(str(v), "0.85") for v in calls[cid]])
+    strip.set_yticks(range(len(chapters)), [_row_label(c, names) for c in chapters], fontsize=8)
+    strip.set_ylim(-0.6, rows - 0.15)
+    strip.invert_yaxis()  # chapter 01 on top, in playbook order
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8, tz=steps.dt.tz)
+    strip.xaxis.set_major_locator(locator)
+    strip.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=steps.dt.tz))
+    finish(strip, "Decision recorded by each chapter at each step (written where it changes)",
+           "as of (spike time zone)", "")
+    # Lay the figure out once and freeze it: the labels' overlap test below needs the final axes size.
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    right_edge = strip.get_window_extent(renderer).x1
+    gap = 10  # pixels between two labels of a row
+    for row_i, cid in enumerate(chapters):
+        previous, last_box = None, None
+        for when, value in zip(steps, calls[cid]):
+            if _is_missing(value) or value == previous:
+                continue
+            previous = value
+            text = strip.annotate(str(value), (when, row_i), xytext=(0, 6), textcoords="offset points", ha="left",
+                                  fontsize=7, annotation_clip=True)
+            box = text.get_window_extent(renderer)
+            if (last_box is not None and box.x0 < last_box.x1 + gap) or box.x1 > right_edge:
+                text.remove()  # would overprint the row's previous label or leave the axes; the dot's colour says it
+                continue
+            last_box = box
     return fig
 
 
@@ -241,7 +302,8 @@ def replay(
     manifest["duration_s"] = round(time.time() - t0, 3)
     manifest["first_actions"] = {cid: first_action(timeline, cid) for cid in order if cid in ACTIONS}
     timeline.to_csv(staging / "timeline.csv", index=False)
-    fig = timeline_figure(timeline, spike, [c for c in order if f"{c}.decision" in timeline or f"{c}.exit_decision" in timeline])
+    fig = timeline_figure(timeline, spike, chapters_that_ran(timeline, order),
+                          names={cid: book.chapters[cid].name for cid in order})
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     png = buf.getvalue()
