@@ -276,6 +276,126 @@ def test_spike_site_command_prints_the_index(hand_records, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# The story: decision changes, replay pages, briefs, run-to-run diff
+# ----------------------------------------------------------------------------------------------------------
+BRIEF_MD = """# Stand-up brief 2025-03-02
+
+## Numbers (3 min)
+- sell-through **up** 40%
+- <script>alert(2)</script> stays text
+
+| role | task |
+|---|---|
+| content | reshoot |
+"""
+
+
+@pytest.fixture
+def story_records(hand_records):
+    """hand_records plus a second chapter whose call stays 'go' across a failed run, chapter 10's brief.md in run
+    bbbb and a replay r1 over runs bbbb and cccc with its timeline figure."""
+    calls_02 = {"20250301T000000Z-aaaa": ("go", "ok"), "20250302T000000Z-bbbb": (None, "failed"),
+                "20250303T000000Z-cccc": ("go", "ok")}
+    for run_id, (verdict, status) in calls_02.items():
+        manifest_path = hand_records / "hand" / run_id / "run.json"
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest["chapters"]["02"] = {"title": "Go", "status": status, "parameters": {}, "html": None,
+                                      "results": {} if verdict is None else {"verdict": verdict, "headline": "2: go"}}
+        manifest_path.chmod(0o644)
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+        manifest_path.chmod(0o444)
+    (hand_records / "hand" / "20250302T000000Z-bbbb" / "brief.md").write_text(BRIEF_MD, encoding="utf-8")
+    replay = hand_records / "hand" / "replays" / "r1"
+    replay.mkdir(parents=True)
+    (replay / "replay.json").write_text(json.dumps({
+        "format": "spikekit.replay/1", "replay_id": "r1", "spike": "hand", "from": "2025-03-02T00:00:00+08:00",
+        "to": "2025-03-03T00:00:00+08:00", "every": "1d", "chapters": ["01", "02"],
+        "steps": [{"as_of": "2025-03-02T00:00:00+08:00", "run_id": "20250302T000000Z-bbbb", "status": "ok"},
+                  {"as_of": "2025-03-03T00:00:00+08:00", "run_id": "20250303T000000Z-cccc", "status": "ok"}],
+        "first_actions": {"01": "2025-03-02T00:00:00+08:00"}}), encoding="utf-8")
+    # A real PNG (1x1), so the browser can load it.
+    (replay / "timeline.png").write_bytes(bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"))
+    return hand_records
+
+
+def test_decision_timeline_has_one_row_per_change_and_no_nan(story_records):
+    from spikekit.site import decision_changes, decision_timeline, read_runs
+
+    runs = read_runs(story_records)["hand"]
+    full = decision_timeline(story_records, "hand", runs)
+    assert len(full) == 6  # every chapter of every run, the failed one included
+    changes = decision_changes(full)
+    assert [(r["chapter"], r["previous"], r["decision"], r["held"], r["run_id"][-4:])
+            for r in changes.to_dict("records")] == [
+        ("01", "", "watch", 1, "aaaa"), ("01", "watch", "alert", 2, "bbbb"),  # the threshold change did not flip it
+        ("02", "", "go", 2, "aaaa"),  # the failed run in between recorded nothing: not a change, not a row
+    ]
+    assert not changes.isna().any().any()
+    page = (build_site(story_records).folder / "spikes" / "hand" / "index.html").read_text(encoding="utf-8")
+    timeline_html = page.split("<h2>Decision timeline</h2>", 1)[1].split("<h2>", 1)[0]
+    assert timeline_html.count("<tr") == 1 + 3  # header + one row per change
+    assert "nan" not in timeline_html.lower() and "None" not in timeline_html
+
+
+def test_site_links_replay_pages_their_figures_and_renders_every_brief(story_records):
+    outcome = build_site(story_records)
+    spike_dir = outcome.folder / "spikes" / "hand"
+    page = (spike_dir / "index.html").read_text(encoding="utf-8")
+    assert 'href="replays/r1/index.html"' in page and 'src="replays/r1/timeline.png"' in page
+    assert (spike_dir / "replays" / "r1" / "timeline.png").read_bytes()[:4] == b"\x89PNG"
+    replay_page = (spike_dir / "replays" / "r1" / "index.html").read_text(encoding="utf-8")
+    assert 'src="timeline.png"' in replay_page
+    assert 'href="../../runs/20250302T000000Z-bbbb/index.html"' in replay_page
+    assert 'href="../../runs/20250302T000000Z-bbbb/brief.html"' in replay_page
+    assert replay_page.count("brief</a>") == 1  # only bbbb has a brief
+    brief = (spike_dir / "runs" / "20250302T000000Z-bbbb" / "brief.html").read_text(encoding="utf-8")
+    assert "<h1>Stand-up brief 2025-03-02</h1>" in brief and "<strong>up</strong>" in brief
+    assert "<table>" in brief and "<td>reshoot</td>" in brief
+    assert "<script>" not in brief and "&lt;script&gt;" in brief
+    run_page = (spike_dir / "runs" / "20250302T000000Z-bbbb" / "index.html").read_text(encoding="utf-8")
+    assert 'href="brief.html"' in run_page
+    assert not (spike_dir / "runs" / "20250301T000000Z-aaaa" / "brief.html").exists()
+
+
+def test_diff_page_leads_with_the_decisions_that_flipped(story_records):
+    outcome = build_site(story_records)
+    page = (outcome.folder / "spikes" / "hand" / "diff" /
+            "20250301T000000Z-aaaa__20250302T000000Z-bbbb.html").read_text(encoding="utf-8")
+    order = [page.index(h) for h in ("Decisions that flipped (2)", "Parameters that differ", "Inputs that differ",
+                                     "Every chapter")]
+    assert order == sorted(order)
+    flipped = page.split("Decisions that flipped", 1)[1].split("<h2>", 1)[0]
+    assert "01 Alert" in flipped and "watch" in flipped and "alert" in flipped
+    assert "02 Go" in flipped and "–" in flipped  # go -> nothing recorded (the failed run)
+
+
+def _spike(*args, records):
+    return subprocess.run([sys.executable, "-m", "spikekit.cli", *args, "--records", str(records)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_spike_diff_prints_flipped_decisions_changed_parameters_and_inputs(hand_records):
+    proc = _spike("diff", "hand/20250301T000000Z-aaaa", "20250303T000000Z-cccc", records=hand_records)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("A = 20250301T000000Z-aaaa (as of 2025-03-01")
+    body = lines[lines.index("decisions that flipped: 1"):]
+    assert body == ["decisions that flipped: 1", "  01 Alert: watch -> alert",
+                    "parameters that differ: 1", "  01 threshold: 5 -> 9",
+                    "inputs that differ: 0"]
+    same = _spike("diff", "20250302T000000Z-bbbb", "20250303T000000Z-cccc", "--json", records=hand_records)
+    assert same.returncode == 0, same.stderr
+    data = json.loads(same.stdout)
+    assert data["decisions_flipped"] == []
+    assert data["parameters"] == [{"chapter": "01", "name": "threshold", "a": 5, "b": 9}]
+    assert data["inputs"] == []
+    missing = _spike("diff", "hand/nope", "20250303T000000Z-cccc", records=hand_records)
+    assert missing.returncode == 2 and missing.stderr.startswith("spike: error:") and "Traceback" not in missing.stderr
+
+
+# ----------------------------------------------------------------------------------------------------------
 # In a real browser
 # ----------------------------------------------------------------------------------------------------------
 def _chromium_or_skip():

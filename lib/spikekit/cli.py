@@ -299,6 +299,22 @@ def _cmd_site(args) -> int:
     return 0
 
 
+def _cmd_diff(args) -> int:
+    from .runner import load_run
+    from .site import diff_runs, diff_text
+
+    (_, a), (_, b) = load_run(args.run_a, args.records), load_run(args.run_b, args.records)
+    d = diff_runs(a, b)
+    if args.json:
+        flipped = [c for c in d["chapters"] if c["decision_changed"]]
+        print(json.dumps({"a": a.get("run_id"), "b": b.get("run_id"), "as_of": list(d["as_of"]),
+                          "decisions_flipped": flipped, "parameters": d["parameters"], "inputs": d["inputs"],
+                          "chapters": d["chapters"]}, ensure_ascii=False, indent=1, default=str))
+    else:
+        print(diff_text(d, str(a.get("run_id")), str(b.get("run_id"))))
+    return 0
+
+
 def _cmd_dataroom(args) -> int:
     import os
 
@@ -546,6 +562,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also compare these two runs of a spike (consecutive runs are always compared)")
     p.set_defaults(func=_cmd_site)
+
+    p = sub.add_parser("diff", help="what changed between two runs: decisions that flipped, parameters, inputs",
+                       epilog="example: spike diff starry-mug/<RUN_A> starry-mug/<RUN_B>")
+    p.add_argument("run_a", metavar="RUN_A", help="run id, <spike>/<run id> or a run folder")
+    p.add_argument("run_b", metavar="RUN_B", help="the run to compare it with")
+    p.add_argument("--records", type=_records_root)
+    p.add_argument("--json", action="store_true", help="the differences as JSON")
+    p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("dataroom", help="serve chapter 07 (the hourly data room) with Voila on 127.0.0.1")
     p.add_argument("--port", type=_whole(1, 65535, "port"), default=8866, help="TCP port, 1-65535 (default 8866)")

@@ -42,6 +42,7 @@ SITE_FORMAT = "spikekit.site/1"
 SITE_DIR = ".site"  # default folder under the records root: never a spike name (those start with [a-z0-9])
 FOLDER_MODE, FILE_MODE = 0o755, 0o644  # a site is for reading and serving: not private like a temp folder
 IGNORED_PARAMETERS = {"upstream_run"}  # differs by construction between any two runs
+BRIEF_FILE, BRIEF_PAGE = "brief.md", "brief.html"  # chapter 10 writes brief.md into its run folder
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 CSS = """
@@ -160,6 +161,43 @@ def decision_timeline(records: Path, spike: str, runs: list[Run]):
     return log
 
 
+def decision_changes(timeline):
+    """The decision timeline reduced to its changes: per chapter, the first decision it recorded and then a row
+    only where the decision differs from the chapter's previous one. Evaluations that recorded no decision
+    (a failed or skipped chapter) neither make a row nor break a run of equal decisions. Columns: chapter,
+    title, as_of (when the decision was first seen), run_id, replay, decision, previous ("" for the first),
+    headline (of that first evaluation), held (evaluations in a row with this decision). Rows are ordered by
+    chapter, then time."""
+    import pandas as pd
+
+    columns = ["chapter", "title", "as_of", "run_id", "replay", "decision", "previous", "headline", "held"]
+    rows: list[dict] = []
+    last: dict[str, dict] = {}
+    for item in timeline.to_dict("records"):
+        decision = item.get("decision")
+        if decision is None or (isinstance(decision, float) and decision != decision) or str(decision) == "":
+            continue
+        decision = str(decision)
+        current = last.get(item["chapter"])
+        if current is not None and current["decision"] == decision:
+            current["held"] += 1
+            continue
+        headline = item.get("headline")
+        row = {"chapter": item["chapter"], "title": item.get("title") or "", "as_of": item["as_of"],
+               "run_id": item["run_id"], "replay": item.get("replay") or "", "decision": decision,
+               "previous": current["decision"] if current else "",
+               "headline": "" if headline is None or (isinstance(headline, float) and headline != headline)
+               else str(headline), "held": 1}
+        rows.append(row)
+        last[item["chapter"]] = row
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["chapter", "as_of", "run_id"], kind="stable").reset_index(drop=True) if rows else frame
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M %Z") if hasattr(value, "strftime") else _text(value)
+
+
 def _replay_tag(tags: dict) -> str:
     if not tags.get("replay"):
         return ""
@@ -268,7 +306,7 @@ def _index_page(spikes: dict[str, list[Run]], replay_counts: dict[str, int]) -> 
 
 
 def _spike_page(spike: str, runs: list[Run], timeline, replays: list[tuple[Path, dict]],
-                diffs: list[tuple[Run, Run, str]]) -> str:
+                diffs: list[tuple[Run, Run, str]], briefs: set[str] = frozenset()) -> str:
     by_id = {r.run_id: r for r in runs}
     run_rows = []
     for r in runs:
@@ -278,35 +316,36 @@ def _spike_page(spike: str, runs: list[Run], timeline, replays: list[tuple[Path,
                         if resumed in by_id else e(resumed))
         run_rows.append([f'<a href="{href("runs", r.slug, "index.html")}">{e(r.run_id)}</a>', _status(m.get("status")),
                          e(m.get("as_of")), e(_duration(m.get("duration_s"))), e(m.get("started")), resumed_html,
-                         e(_replay_tag(m.get("tags") or {}))])
+                         e(_replay_tag(m.get("tags") or {})),
+                         f'<a href="{href("runs", r.slug, BRIEF_PAGE)}">brief</a>' if r.run_id in briefs else ""])
     parts = ["<h2>Runs</h2>",
-             table(["run", "status", "as of", "duration", "started", "resumed from", "replay"], run_rows)]
+             table(["run", "status", "as of", "duration", "started", "resumed from", "replay", "brief"], run_rows)]
 
     parts.append("<h2>Decision timeline</h2>")
-    parts.append('<p class="muted">Each chapter\'s call (decision, verdict or exit decision) and headline, '
-                 "by the moment it was evaluated, across runs and replays.</p>")
-    rows, classes, previous = [], [], {}
-    for item in timeline.to_dict("records"):
-        changed = item["chapter"] in previous and previous[item["chapter"]] != item["decision"]
-        previous[item["chapter"]] = item["decision"]
+    parts.append('<p class="muted">Each chapter\'s call, across runs and replays: its first decision, then a row only '
+                 "when the decision changed (held = evaluations in a row with that decision).</p>")
+    changes = decision_changes(timeline)
+    rows, classes = [], []
+    for item in changes.to_dict("records"):
         run_link = (f'<a href="{href("runs", _slug(item["run_id"]), "index.html")}">{e(item["run_id"])}</a>'
                     if item["run_id"] in by_id else e(item["run_id"]))
-        rows.append([e(item["as_of"].strftime("%Y-%m-%d %H:%M %Z") if hasattr(item["as_of"], "strftime") else item["as_of"]),
-                     run_link, e(item["replay"]), e(f'{item["chapter"]} {item["title"] or ""}'.strip()),
-                     _status(item["chapter_status"]), e(item["decision"]), e(item["headline"])])
-        classes.append("changed" if changed else "")
-    parts.append(table(["as of", "run", "replay", "chapter", "status", "decision", "headline"], rows, classes)
-                 if rows else "<p>No chapter has recorded anything yet.</p>")
+        rows.append([e(f'{item["chapter"]} {item["title"]}'.strip()), e(_when(item["as_of"])),
+                     e(item["previous"] or "–"), f'<b>{e(item["decision"])}</b>', e(item["held"]), run_link,
+                     e(item["replay"]), e(item["headline"])])
+        classes.append("changed" if item["previous"] else "")
+    parts.append(table(["chapter", "since", "was", "decision", "held", "run", "replay", "headline"], rows, classes)
+                 if rows else "<p>No chapter has recorded a decision yet.</p>")
 
     if replays:
         parts.append("<h2>Replays</h2>")
         rep_rows = []
         for folder, rm in replays:
+            rid = _slug(rm.get("replay_id", folder.name))
             firsts = ", ".join(f"{c}: {w or '-'}" for c, w in (rm.get("first_actions") or {}).items())
-            png = f"replay-{_slug(rm.get('replay_id', folder.name))}.png"
-            img = (f'<img alt="replay timeline" src="{href(png)}">'
-                   if (folder / "timeline.png").is_file() else "")
-            rep_rows.append([e(rm.get("replay_id")), e(rm.get("from")), e(rm.get("to")), e(rm.get("every")),
+            link = f'<a href="{href("replays", rid, "index.html")}">{e(rm.get("replay_id", folder.name))}</a>'
+            img = (f'<a href="{href("replays", rid, "timeline.png")}"><img alt="replay timeline" width="360" '
+                   f'src="{href("replays", rid, "timeline.png")}"></a>' if (folder / "timeline.png").is_file() else "")
+            rep_rows.append([link, e(rm.get("from")), e(rm.get("to")), e(rm.get("every")),
                              e(len(rm.get("steps") or [])), e(firsts), img])
         parts.append(table(["replay", "from", "to", "every", "steps", "first calls", "timeline"], rep_rows))
 
@@ -321,7 +360,7 @@ def _spike_page(spike: str, runs: list[Run], timeline, replays: list[tuple[Path,
     return page(f"Spike {spike}", "\n".join(parts), [("all spikes", "../../index.html"), (spike, None)])
 
 
-def _run_page(run: Run, chapter_files: dict[str, str]) -> str:
+def _run_page(run: Run, chapter_files: dict[str, str], has_brief: bool = False) -> str:
     m = run.manifest
     git = m.get("git") or {}
     facts = [("status", _status(m.get("status"))), ("as of", e(m.get("as_of"))), ("started", e(m.get("started"))),
@@ -331,6 +370,8 @@ def _run_page(run: Run, chapter_files: dict[str, str]) -> str:
              ("commit", e(f"{(git.get('commit') or '?')[:12]}{' (dirty)' if git.get('dirty') else ''}")),
              ("kernel", e(kernel.get("name") if isinstance(kernel := m.get("kernel"), dict) else kernel))]
     parts = ["<table><tbody>" + "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in facts) + "</tbody></table>"]
+    if has_brief:
+        parts.append(f'<p><a href="{href(BRIEF_PAGE)}">The stand-up brief</a> (chapter 10\'s brief.md)</p>')
 
     parts.append("<h2>Chapters</h2>")
     rows = []
@@ -372,17 +413,14 @@ def _diff_page(a: Run, b: Run, depth_to_spike: str = "../") -> str:
     d = diff_runs(a.manifest, b.manifest)
     link_a = f'<a href="{depth_to_spike}{href("runs", a.slug, "index.html")}">{e(a.run_id)}</a>'
     link_b = f'<a href="{depth_to_spike}{href("runs", b.slug, "index.html")}">{e(b.run_id)}</a>'
-    parts = [f"<p>A = {link_a} (as of {e(d['as_of'][0])}); B = {link_b} (as of {e(d['as_of'][1])}).</p>",
-             "<h2>Decisions</h2>"]
-    rows, classes = [], []
-    for c in d["chapters"]:
-        rows.append([e(f"{c['chapter']} {c['title'] or ''}".strip()), _status(c["status_a"]), _status(c["status_b"]),
-                     e(c["decision_a"]), e(c["decision_b"]), e(c["headline_a"]), e(c["headline_b"])])
-        classes.append("changed" if c["decision_changed"] or c["status_changed"] else "")
-    parts.append(table(["chapter", "status A", "status B", "decision A", "decision B", "headline A", "headline B"],
-                       rows, classes))
-    changed = sum(1 for c in d["chapters"] if c["decision_changed"])
-    parts.append(f"<p>{changed} chapter decision(s) differ (highlighted rows).</p>")
+    parts = [f"<p>A = {link_a} (as of {e(d['as_of'][0])}); B = {link_b} (as of {e(d['as_of'][1])}).</p>"]
+    flipped = [c for c in d["chapters"] if c["decision_changed"]]
+    parts.append(f"<h2>Decisions that flipped ({len(flipped)})</h2>")
+    parts.append(table(["chapter", "decision A", "decision B", "headline B"],
+                       [[e(f"{c['chapter']} {c['title'] or ''}".strip()), e(c["decision_a"] or "–"),
+                         f'<b>{e(c["decision_b"] or "–")}</b>', e(c["headline_b"])] for c in flipped])
+                 if flipped else "<p>None: every chapter made the same call in both runs.</p>")
+    parts.append(f"<p>{len(flipped)} chapter decision(s) differ.</p>")
     parts.append("<h2>Parameters that differ</h2>")
     parts.append(table(["chapter", "parameter", "A", "B"],
                        [[e(p["chapter"]), e(p["name"]), f"<code>{e(p['a'])}</code>", f"<code>{e(p['b'])}</code>"]
@@ -391,8 +429,72 @@ def _diff_page(a: Run, b: Run, depth_to_spike: str = "../") -> str:
     parts.append(table(["input", "sha256 A", "sha256 B"],
                        [[e(i["input"]), f"<code>{e(i['a'])}</code>", f"<code>{e(i['b'])}</code>"] for i in d["inputs"]])
                  if d["inputs"] else "<p>None: the same input files (by sha256).</p>")
+    parts.append("<h2>Every chapter</h2>")
+    rows, classes = [], []
+    for c in d["chapters"]:
+        rows.append([e(f"{c['chapter']} {c['title'] or ''}".strip()), _status(c["status_a"]), _status(c["status_b"]),
+                     e(c["decision_a"] or "–"), e(c["decision_b"] or "–"), e(c["headline_a"]), e(c["headline_b"])])
+        classes.append("changed" if c["decision_changed"] or c["status_changed"] else "")
+    parts.append(table(["chapter", "status A", "status B", "decision A", "decision B", "headline A", "headline B"],
+                       rows, classes))
     return page(f"{a.spike}: {a.run_id} vs {b.run_id}", "\n".join(parts),
                 [("all spikes", "../../../index.html"), (a.spike, "../index.html"), ("diff", None)])
+
+
+def diff_text(d: dict, name_a: str, name_b: str) -> str:
+    """``diff_runs`` as plain text for ``spike diff``: flipped decisions first, then parameters, then inputs."""
+    lines = [f"A = {name_a} (as of {d['as_of'][0]})", f"B = {name_b} (as of {d['as_of'][1]})", ""]
+    flipped = [c for c in d["chapters"] if c["decision_changed"]]
+    lines.append(f"decisions that flipped: {len(flipped)}")
+    lines += [f"  {c['chapter']} {c['title'] or ''}: {_text(c['decision_a']) or '–'} -> {_text(c['decision_b']) or '–'}"
+              for c in flipped]
+    lines.append(f"parameters that differ: {len(d['parameters'])}")
+    lines += [f"  {p['chapter']} {p['name']}: {_text(p['a'])} -> {_text(p['b'])}" for p in d["parameters"]]
+    lines.append(f"inputs that differ: {len(d['inputs'])}")
+    lines += [f"  {i['input']}: {(i['a'] or '(none)')[:12]} -> {(i['b'] or '(none)')[:12]} (sha256)" for i in d["inputs"]]
+    return "\n".join(lines)
+
+
+def _brief_page(run: Run, markdown_text: str) -> str:
+    """chapter 10's brief.md as HTML; raw HTML in the text is escaped, not rendered."""
+    import mistune
+
+    body = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(markdown_text)
+    return page(f"Stand-up brief: {run.spike}, run {run.run_id}", body,
+                [("all spikes", "../../../../index.html"), (run.spike, "../../index.html"),
+                 (run.run_id, "index.html"), ("brief", None)])
+
+
+def _replay_page(spike: str, folder: Path, rm: dict, by_id: dict[str, Run], briefs: set[str]) -> str:
+    """One replay: its figure and, per step, the run, its status, every chapter's decision and the brief."""
+    steps = rm.get("steps") or []
+    chapters = list(rm.get("chapters") or [])
+    rows = []
+    for step in steps:
+        run = by_id.get(step.get("run_id"))
+        cells = [e(step.get("as_of")), _status(step.get("status"))]
+        if run is None:
+            cells.append(e(step.get("run_id")))
+            cells += ["–"] * len(chapters) + [""]
+        else:
+            cells.append(f'<a href="../../{href("runs", run.slug, "index.html")}">{e(run.run_id)}</a>')
+            for cid in chapters:
+                entry = run.manifest["chapters"].get(cid)
+                cells.append(e("–" if entry is None else _text(chapter_decision(entry)) or "–"))
+            cells.append(f'<a href="../../{href("runs", run.slug, BRIEF_PAGE)}">brief</a>'
+                         if run.run_id in briefs else "")
+        rows.append(cells)
+    firsts = ", ".join(f"{c}: {w or '-'}" for c, w in (rm.get("first_actions") or {}).items())
+    parts = [f"<p>From {e(rm.get('from'))} to {e(rm.get('to'))} every {e(rm.get('every'))}; "
+             f"{len(steps)} steps; chapters {e(', '.join(chapters))}.</p>"]
+    if firsts:
+        parts.append(f"<p>First calls: {e(firsts)}</p>")
+    if (folder / "timeline.png").is_file():
+        parts.append(f'<p><a href="timeline.png"><img alt="replay timeline" src="timeline.png"></a></p>')
+    parts.append("<h2>Steps</h2>")
+    parts.append(table(["as of", "status", "run", *chapters, "brief"], rows) if rows else "<p>No steps.</p>")
+    return page(f"Replay {rm.get('replay_id', folder.name)} of {spike}", "\n".join(parts),
+                [("all spikes", "../../../../index.html"), (spike, "../../index.html"), ("replay", None)])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -576,11 +678,21 @@ def build_site(records: Path | str | None = None, out: Path | str | None = None,
             base = f"spikes/{_slug(spike)}"
             replays = read_replays(records, spike)
             replay_counts[spike] = len(replays)
+            by_id = {r.run_id: r for r in runs}
+            briefs = set()
+            for run in runs:
+                brief = run.folder / BRIEF_FILE
+                if brief.is_file() and not brief.is_symlink():
+                    write(f"{base}/runs/{run.slug}/{BRIEF_PAGE}",
+                          _brief_page(run, brief.read_text(encoding="utf-8", errors="replace")))
+                    briefs.add(run.run_id)
             for folder, rm in replays:
+                rid = _slug(rm.get("replay_id", folder.name))
                 png = folder / "timeline.png"
                 if png.is_file():
-                    (staging / base).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(png, staging / base / f"replay-{_slug(rm.get('replay_id', folder.name))}.png")
+                    (staging / base / "replays" / rid).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(png, staging / base / "replays" / rid / "timeline.png")
+                write(f"{base}/replays/{rid}/index.html", _replay_page(spike, folder, rm, by_id, briefs))
             for run in runs:
                 files = {}
                 for cid, ch in run.manifest["chapters"].items():
@@ -596,7 +708,7 @@ def build_site(records: Path | str | None = None, out: Path | str | None = None,
                         target.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(source, target)  # content only: the copy is not read-only like the record
                         files[cid] = target.name
-                write(f"{base}/runs/{run.slug}/index.html", _run_page(run, files))
+                write(f"{base}/runs/{run.slug}/index.html", _run_page(run, files, run.run_id in briefs))
             diffs = []
             pairs = list(zip(runs, runs[1:]))
             if pair and pair[0].spike == spike and pair not in pairs:
@@ -608,7 +720,7 @@ def build_site(records: Path | str | None = None, out: Path | str | None = None,
                 if pair and (a, b) == pair:
                     outcome.diff_page = out / base / "diff" / name
             timeline = decision_timeline(records, spike, runs)
-            write(f"{base}/index.html", _spike_page(spike, runs, timeline, read_replays(records, spike), diffs))
+            write(f"{base}/index.html", _spike_page(spike, runs, timeline, replays, diffs, briefs))
         write("index.html", _index_page(spikes, replay_counts))
         # The marker lists every file this build wrote: the next rebuild deletes those and nothing else.
         (staging / SITE_MARKER).write_text(json.dumps({
