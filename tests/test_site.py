@@ -477,3 +477,32 @@ def test_site_in_headless_chromium_index_to_spike_to_run_to_chapter_notebook(two
     notebook_text = browser.find_element(By.TAG_NAME, "body").text
     assert "Alert check: value 7 against threshold 9" in notebook_text
     assert str(records / ".site") in browser.current_url
+
+
+def test_site_in_headless_chromium_spike_to_replay_to_brief(story_records, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    outcome = build_site(story_records)
+    browser.get(outcome.index.as_uri())
+    browser.find_element(By.LINK_TEXT, "hand").click()
+    assert browser.title == "Spike hand"
+    body = browser.find_element(By.TAG_NAME, "body").text
+    timeline = body.split("Decision timeline", 1)[1].split("Replays", 1)[0]
+    assert "nan" not in timeline.lower() and "watch" in timeline and "alert" in timeline
+    figure = browser.find_element(By.CSS_SELECTOR, 'img[alt="replay timeline"]')
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", figure) == 1
+
+    browser.find_element(By.LINK_TEXT, "r1").click()
+    assert browser.title == "Replay r1 of hand"
+    assert browser.current_url.endswith("/spikes/hand/replays/r1/index.html")
+    steps = browser.find_element(By.TAG_NAME, "body").text
+    assert "20250302T000000Z-bbbb" in steps and "20250303T000000Z-cccc" in steps
+    _save_screenshot(browser, tmp_path, "site-replay-page.png")
+
+    browser.find_element(By.LINK_TEXT, "brief").click()
+    assert browser.title == "Stand-up brief: hand, run 20250302T000000Z-bbbb"
+    headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h1")]
+    assert headings[-1] == "Stand-up brief 2025-03-02"  # the brief's own heading, under the page's
+    assert [td.text for td in browser.find_elements(By.TAG_NAME, "td")] == ["content", "reshoot"]
+    assert "<script>alert(2)</script> stays text" in browser.find_element(By.TAG_NAME, "body").text
+    _save_screenshot(browser, tmp_path, "site-brief-page.png")
