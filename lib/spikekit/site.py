@@ -1,9 +1,11 @@
 """``spike site``: a static, self-contained HTML site of the records, readable from a file:// path.
 
-Pages: an index of spikes; per spike its runs, its replays, the decision timeline across runs and replays
-(``team.decision_log``) and a diff per pair of consecutive runs; per run its chapters (status, duration,
-headline, decision, a copy of the chapter's HTML notebook), inputs with sha256 and the parameters each chapter
-ran with. Links are relative, CSS is inline, there is no script and no external asset, and all text is escaped.
+Pages: an index of spikes; per spike its runs, the decision timeline across runs and replays
+(``team.decision_log`` reduced to its changes: each chapter's first call, then a row only when it changed), a page
+per replay (its figure, each step's run, decisions and brief) and a diff per pair of consecutive runs (decisions
+that flipped first, then parameters and inputs); per run its chapters (status, duration, headline, decision, a
+copy of the chapter's HTML notebook), chapter 10's ``brief.md`` rendered as a page, inputs with sha256 and the
+parameters each chapter ran with. Links are relative, CSS is inline, there is no script and no external asset, and all text is escaped.
 
 Chapter notebooks are *copied* from the run folders, not linked: the site can then be moved, zipped or served
 on its own, and nothing in it points back into the records (which stay read-only and untouched). The cost is
