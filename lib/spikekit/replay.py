@@ -200,21 +200,26 @@ def timeline_figure(timeline, spike, chapters: list[str], names: dict[str, str] 
     fig.canvas.draw()
     fig.set_layout_engine("none")
     renderer = fig.canvas.get_renderer()
-    right_edge = strip.get_window_extent(renderer).x1
+    left_edge, right_edge = strip.get_window_extent(renderer).x0, strip.get_window_extent(renderer).x1
     gap = 10  # pixels between two labels of a row
+    lanes = ((6, "bottom"), (-6, "top"))  # a label above the dots, else below them
     for row_i, cid in enumerate(chapters):
-        previous, last_box = None, None
+        previous, last_boxes = None, [None] * len(lanes)
         for when, value in zip(steps, calls[cid]):
             if _is_missing(value) or value == previous:
                 continue
             previous = value
-            text = strip.annotate(str(value), (when, row_i), xytext=(0, 6), textcoords="offset points", ha="left",
-                                  fontsize=7, annotation_clip=True)
-            box = text.get_window_extent(renderer)
-            if (last_box is not None and box.x0 < last_box.x1 + gap) or box.x1 > right_edge:
-                text.remove()  # would overprint the row's previous label or leave the axes; the dot's colour says it
-                continue
-            last_box = box
+            # Above, else below; starting at the dot, else (near the right edge) ending at it.
+            for lane, (offset, va), ha in ((lane, spec, ha) for lane, spec in enumerate(lanes) for ha in ("left", "right")):
+                text = strip.annotate(str(value), (when, row_i), xytext=(0, offset), textcoords="offset points",
+                                      ha=ha, va=va, fontsize=7, annotation_clip=True)
+                box = text.get_window_extent(renderer)
+                last = last_boxes[lane]
+                if (last is None or box.x0 >= last.x1 + gap) and left_edge <= box.x0 and box.x1 <= right_edge:
+                    last_boxes[lane] = box
+                    break
+                text.remove()  # would overprint the lane's previous label or leave the axes
+            # in neither lane: left out; the dot's colour still says it
     return fig
 
 

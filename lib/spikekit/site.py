@@ -450,8 +450,12 @@ def diff_text(d: dict, name_a: str, name_b: str) -> str:
     lines.append(f"decisions that flipped: {len(flipped)}")
     lines += [f"  {c['chapter']} {c['title'] or ''}: {_text(c['decision_a']) or '–'} -> {_text(c['decision_b']) or '–'}"
               for c in flipped]
-    lines.append(f"parameters that differ: {len(d['parameters'])}")
-    lines += [f"  {p['chapter']} {p['name']}: {_text(p['a'])} -> {_text(p['b'])}" for p in d["parameters"]]
+    # One line per change, naming every chapter it applies to (as_of changes in each chapter alike).
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for p in d["parameters"]:
+        grouped.setdefault((p["name"], _text(p["a"]), _text(p["b"])), []).append(p["chapter"])
+    lines.append(f"parameters that differ: {len(grouped)}")
+    lines += [f"  {', '.join(chapters)} {name}: {a} -> {b}" for (name, a, b), chapters in grouped.items()]
     lines.append(f"inputs that differ: {len(d['inputs'])}")
     lines += [f"  {i['input']}: {(i['a'] or '(none)')[:12]} -> {(i['b'] or '(none)')[:12]} (sha256)" for i in d["inputs"]]
     return "\n".join(lines)
