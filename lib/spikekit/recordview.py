@@ -132,7 +132,7 @@ def call_markdown(nb) -> str:
             continue
         text = key_number_text(value)
         if text is not None:
-            rows.append(f"<tr><th>{html.escape(name)}</th><td>{html.escape(text)}</td></tr>")
+            rows.append(f"<tr><th>{html.escape(name)}</th><td>{html.escape(text, quote=False)}</td></tr>")
     if rows:
         parts += ["**Key numbers** (as recorded by this chapter)", "",
                   '<table class="spikekit-table spikekit-key-numbers">' + "".join(rows) + "</table>", ""]
@@ -144,7 +144,7 @@ def call_markdown(nb) -> str:
         parts += ["**Figures:** " + " · ".join(links), ""]
     params = _parameters(nb)
     if params:
-        cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_parameter_text(v))}</td></tr>" for k, v in params)
+        cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_parameter_text(v), quote=False)}</td></tr>" for k, v in params)
         parts += ["<details open><summary><strong>Parameters used</strong> "
                   f"({len(params)})</summary>" f'<table class="spikekit-table spikekit-parameters">{cells}</table></details>',
                   ""]
