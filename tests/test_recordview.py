@@ -129,8 +129,8 @@ def test_chapter_record_in_headless_chromium_leads_with_the_call(records_dir, tm
     outcome = runner.run("starry-mug", None, chapters=["01"], progress=None)
     assert outcome.ok
     entry = outcome.manifest["chapters"]["01"]
-    page = outcome.folder / entry["html"]
-    notebook = nbformat.read(str(outcome.folder / entry["notebook"]), as_version=4)
+    page = outcome.run_dir / entry["html"]
+    notebook = nbformat.read(str(outcome.run_dir / entry["notebook"]), as_version=4)
     assert any("NBVAL_CHECK_OUTPUT" in c.source for c in notebook.cells)  # nbval's cell is in the notebook ...
 
     options = webdriver.ChromeOptions()
