@@ -47,6 +47,11 @@ def test_tables_read_as_people_write_them():
     assert 'class="dataframe' in html and "<tbody>\n    <tr>\n      <th>" not in html  # no index column
 
 
+def test_p_values_never_in_scientific_notation():
+    assert [tables.format_p(p) for p in (1.5e-79, 2.9e-05, 0.00042, 0.0123, 0.5)] == [
+        "< 0.0001", "< 0.0001", "0.0004", "0.012", "0.5"]
+
+
 def test_single_values_and_small_floats():
     assert tables.format_value(1.203966e+02) == "120.4"
     assert tables.format_value(0.0000123) == "0"  # never 1.23e-05
@@ -64,7 +69,9 @@ def _executed_notebook():
     title = nbformat.v4.new_markdown_cell("# 01 预警系统 · Early warning\n\nMethods text.")
     params = nbformat.v4.new_code_cell('spike = "starry-mug"\nthreshold = 5\n')
     params.metadata["tags"] = ["parameters"]
-    injected = nbformat.v4.new_code_cell('spike = "starry-mug"\nthreshold = 9\nkeyword_groups = {"办公室": ["杯"]}\n')
+    # papermill writes non-ASCII characters of strings as \u escapes
+    injected = nbformat.v4.new_code_cell('# Parameters\nspike = "starry-mug"\nthreshold = 9\n'
+                                         'keyword_groups = {"\\u529e\\u516c\\u5ba4": ["\\u676f"]}\n')
     injected.metadata["tags"] = ["injected-parameters"]
     section = nbformat.v4.new_markdown_cell("## 2. Growth chart")
     figure = nbformat.v4.new_code_cell("fig = plot()")
@@ -101,6 +108,8 @@ def test_reader_copy_opens_with_the_call_and_drops_test_only_cells():
     # Parameters as the run used them (the injected cell wins), Chinese as characters.
     assert "<th>threshold</th><td>9</td>" in opening
     assert '{"办公室": ["杯"]}' in opening and "\\u" not in opening
+    injected_copy = next(c for c in reader.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "keyword_groups = {'办公室': ['杯']}" in injected_copy.source and "\\u" not in injected_copy.source
 
 
 def test_every_truth_check_cell_in_the_chapters_is_tagged_test_only():

@@ -152,12 +152,29 @@ def call_markdown(nb) -> str:
     return "\n".join(parts)
 
 
+def _readable_injected_parameters(cell) -> None:
+    """papermill writes strings with \\u escapes; the reader's copy shows the same values with their characters."""
+    try:
+        tree = ast.parse(str(cell.source))
+        lines = ["# Parameters (as injected by the runner)"]
+        for node in tree.body:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                return
+            lines.append(f"{node.targets[0].id} = {ast.literal_eval(node.value)!r}")
+    except (SyntaxError, ValueError):
+        return  # not plain literal assignments: leave the cell as it ran
+    cell.source = "\n".join(lines)
+
+
 def prepare(nb):
     """A copy of the executed notebook as a reader should see it (see the module docstring)."""
     import nbformat
 
     reader = copy.deepcopy(nb)
     reader.cells = [c for c in reader.cells if TEST_ONLY_TAG not in _tags(c)]
+    for cell in reader.cells:
+        if cell.get("cell_type") == "code" and "injected-parameters" in _tags(cell):
+            _readable_injected_parameters(cell)
     opening = nbformat.v4.new_markdown_cell(call_markdown(reader))
     opening.metadata["tags"] = ["spikekit-call"]
     reader.cells.insert(0, opening)

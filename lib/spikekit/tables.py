@@ -52,6 +52,16 @@ def format_number(value: Any, decimals: int = 2) -> str:
     return "0" if text.strip("-0.,") == "" else text  # "-0.000" reads as a number that is not there
 
 
+def format_p(p: Any) -> str:
+    """A p-value as a reader takes it in: two significant digits, and "< 0.0001" below that (never 1.5e-79)."""
+    if _is_missing(p):
+        return MISSING
+    p = float(p)
+    if p < 0.0001:
+        return "< 0.0001"
+    return f"{p:.2g}" if p >= 0.001 else f"{p:.4f}".rstrip("0")
+
+
 def _format_time(value: Any, day_only: bool) -> str:
     if _is_missing(value):
         return MISSING
