@@ -108,6 +108,10 @@ def test_reader_copy_opens_with_the_call_and_drops_test_only_cells():
     # Parameters as the run used them (the injected cell wins), Chinese as characters.
     assert "<th>threshold</th><td>9</td>" in opening
     assert '{"办公室": ["杯"]}' in opening and "\\u" not in opening
+    shown = [o.data["text/plain"] for c in reader.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if RECORD_MIME in o.get("data", {})]
+    assert "recorded remaining_demand: 12,346 (90% interval 10,000 – 15,000)" in shown
+    assert "recorded alerts: a table of 1 rows × 1 columns" in shown
     injected_copy = next(c for c in reader.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert "keyword_groups = {'办公室': ['杯']}" in injected_copy.source and "\\u" not in injected_copy.source
 

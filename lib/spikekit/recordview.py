@@ -166,6 +166,23 @@ def _readable_injected_parameters(cell) -> None:
     cell.source = "\n".join(lines)
 
 
+def _readable_record_outputs(cell) -> None:
+    """``sk.record`` shows "recorded name: <JSON>"; the reader gets the value formatted like the key numbers."""
+    from .record import RECORD_MIME
+
+    for output in cell.get("outputs", []):
+        payload = output.get("data", {}).get(RECORD_MIME)
+        if not payload:
+            continue
+        if isinstance(payload, str):
+            payload = json.loads(payload)
+        text = key_number_text(payload["value"])
+        if text is None:
+            frame = from_jsonable(payload["value"])
+            text = f"a table of {len(frame):,} rows × {frame.shape[1]:,} columns"
+        output["data"]["text/plain"] = f"recorded {payload['name']}: {text}"
+
+
 def prepare(nb):
     """A copy of the executed notebook as a reader should see it (see the module docstring)."""
     import nbformat
@@ -175,6 +192,8 @@ def prepare(nb):
     for cell in reader.cells:
         if cell.get("cell_type") == "code" and "injected-parameters" in _tags(cell):
             _readable_injected_parameters(cell)
+        if cell.get("cell_type") == "code":
+            _readable_record_outputs(cell)
     opening = nbformat.v4.new_markdown_cell(call_markdown(reader))
     opening.metadata["tags"] = ["spikekit-call"]
     reader.cells.insert(0, opening)
