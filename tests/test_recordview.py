@@ -84,6 +84,7 @@ def _executed_notebook():
                    for n, v in [("decision", "alert"), ("headline", "星空咖啡杯 grew 320%"),
                                 ("remaining_demand", {"estimate": 12345.678, "low": 10000.4, "high": 15000.2, "conf": 0.9}),
                                 ("cost_per_order", 3.14159),
+                                ("cart_lift", {"lift": 11.04, "low": 9.88, "high": 12.1, "conf": 0.9, "p_value": 1.4e-35}),
                                 ("alerts", {"__spikekit_type__": "dataframe", "columns": ["a"], "dtypes": {"a": "int64"},
                                             "records": [{"a": 1}]})]]
     check = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\n# the scenario truth file\nprint(decision)")
@@ -103,6 +104,7 @@ def test_reader_copy_opens_with_the_call_and_drops_test_only_cells():
     assert opening.index("### Early warning: **ALERT**") < opening.index("**Headline:** 星空咖啡杯 grew 320%")
     assert "12,346 (90% interval 10,000 – 15,000)" in opening  # key number with its interval
     assert "<th>cost_per_order</th><td>3.14</td>" in opening
+    assert "<th>cart_lift</th><td>11.0 (90% interval 9.88 – 12.1)</td>" in opening
     assert "alerts" not in opening  # tables stay in the story
     assert f'href="#cell-id={figure_id}">Figure 1 · 2. Growth chart' in opening
     # Parameters as the run used them (the injected cell wins), Chinese as characters.

@@ -23,6 +23,7 @@ from .tables import MISSING, format_value
 
 TEST_ONLY_TAG = "spikekit-test-only"
 _SKIPPED_RESULTS = {"decision", "headline"}  # shown in the call itself
+_ESTIMATE_KEYS = ("estimate", "value", "lift", "mean", "rate")
 _INTERVAL_KEYS = (("low", "high"), ("lo", "hi"), ("lower", "upper"))
 
 
@@ -56,7 +57,7 @@ def _figures(nb) -> list[tuple[str, str]]:
 
 
 def _interval_text(value: dict) -> str | None:
-    estimate = value.get("estimate", value.get("value"))
+    estimate = next((value[k] for k in _ESTIMATE_KEYS if k in value), None)
     for low, high in _INTERVAL_KEYS:
         if low in value and high in value:
             conf = value.get("conf")
