@@ -47,6 +47,14 @@ def test_tables_read_as_people_write_them():
     assert 'class="dataframe' in html and "<tbody>\n    <tr>\n      <th>" not in html  # no index column
 
 
+def test_sk_table_shows_the_formatted_frame():
+    import spikekit as sk
+
+    shown = sk.table(pd.DataFrame({"x": [1.5e7, math.nan]}))
+    assert "15,000,000" in shown._repr_html_() and "–" in shown._repr_html_()
+    assert "e+07" not in repr(shown) and "15,000,000" in repr(shown)
+
+
 def test_p_values_never_in_scientific_notation():
     assert [tables.format_p(p) for p in (1.5e-79, 2.9e-05, 0.00042, 0.0123, 0.5)] == [
         "< 0.0001", "< 0.0001", "0.0004", "0.012", "0.5"]

@@ -153,6 +153,25 @@ def frame_html(frame, max_rows: int = 60) -> str:
     return body
 
 
+class _Table:
+    """What ``sk.table`` returns: shown as the formatted HTML table, readable as text elsewhere."""
+
+    def __init__(self, frame, max_rows: int):
+        self.frame, self.max_rows = frame, max_rows
+
+    def _repr_html_(self) -> str:
+        return frame_html(self.frame, self.max_rows)
+
+    def __repr__(self) -> str:
+        return format_frame(self.frame.head(self.max_rows)).to_string(index=False)
+
+
+def table(frame, max_rows: int = 60) -> _Table:
+    """``sk.table(frame)``: show a table the people's way, also outside a chapter (where ``sk.begin`` has not
+    installed the formatter for every DataFrame)."""
+    return _Table(frame, max_rows)
+
+
 def install_display() -> bool:
     """Render every DataFrame a notebook displays through ``frame_html``. False outside IPython."""
     try:
