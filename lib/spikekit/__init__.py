@@ -22,7 +22,7 @@ from .record import begin, current, record, spike_state, upstream  # noqa: E402
 _SUBMODULES = {
     "contracts", "signals", "validation", "stats", "samples", "plots", "settings", "runner", "paths",
     "record", "errors", "kernel", "cli", "show", "suppliers", "inventory", "logistics", "summary", "fixtures", "replay", "lifecycle", "funnel", "team", "content", "cash", "_common",
-    "aftersales", "sentiment", "retro", "site", "dataroom", "distributed",
+    "aftersales", "sentiment", "retro", "site", "dataroom", "distributed", "tables", "recordview",
 }
 _LAZY = {
     "load_signals": "contracts",
@@ -44,6 +44,7 @@ _LAZY = {
     "use_theme": "plots",
     "say": "show",
     "decision_box": "show",
+    "table": "tables",
 }
 
 

@@ -41,6 +41,7 @@ from scipy import stats as _st
 
 from ._common import settings_from_mapping
 from .errors import ConfigError, InputError
+from .tables import format_p
 
 __all__ = [
     "DataRoomSettings",
@@ -507,8 +508,8 @@ def budget_moves(funnel_table: pd.DataFrame, budget: pd.DataFrame,
                 continue
             for (_, dst), part in zip(strong.iterrows(), _split_cents(amount, weights)):
                 evidence = (f"{src['platform']} {src['conversion']:.2%} vs others {src['others_rate']:.2%} "
-                            f"(p {src['p_below']:.2g}, {src['test']}); {dst['platform']} {dst['conversion']:.2%} "
-                            f"vs others {dst['others_rate']:.2%} (p {dst['p_above']:.2g}, {dst['test']})")
+                            f"(p {format_p(src['p_below'])}, {src['test']}); {dst['platform']} {dst['conversion']:.2%} "
+                            f"vs others {dst['others_rate']:.2%} (p {format_p(dst['p_above'])}, {dst['test']})")
                 moves.append((src["platform"], dst["platform"], float(part), src["conversion"], dst["conversion"],
                               src["others_rate"], dst["others_rate"], src["p_below"], dst["p_above"], evidence))
     elif len(poor):
@@ -529,7 +530,7 @@ def budget_moves(funnel_table: pd.DataFrame, budget: pd.DataFrame,
         first = m.iloc[0]
         reasons.append(f"Move ¥{m['amount'].sum():,.2f}/day ({settings.move_share:.0%} of its budget) from "
                        f"{first['from_platform']} ({first['from_conversion']:.2%}, others {first['from_others_rate']:.2%}, "
-                       f"p {first['from_p_value']:.2g}) to " + ", ".join(
+                       f"p {format_p(first['from_p_value'])}) to " + ", ".join(
                            f"{r.to_platform} ¥{r.amount:,.2f} ({r.to_conversion:.2%})" for r in m.itertuples()) + ".")
     return BudgetPlan(platforms=platforms, moves=moves, average=pooled, rule=rule, reasons=reasons)
 
@@ -656,7 +657,7 @@ def audience_shift(audience: pd.DataFrame, as_of, segment: str | None = None,
     top = pool.loc[pool["change"].abs().idxmax()]
     where = "all platforms" if top["platform"] == ALL_PLATFORMS else str(top["platform"])
     message = (f"{where}: {top['segment']} {top['share_before']:.0%} -> {top['share_now']:.0%} of visitors "
-               f"(window ending {now:%m-%d %H:%M} against {when}, p {top['p_value']:.2g}, {top['test']})")
+               f"(window ending {now:%m-%d %H:%M} against {when}, p {format_p(top['p_value'])}, {top['test']})")
     return AudienceShift(shares, cmp, now, base, float(chi2), float(chi2_p), flagged, str(top["platform"]),
                          str(top["segment"]), float(top["share_before"]), float(top["share_now"]),
                          CHANGE_CREATIVE if flagged else KEEP_CREATIVE, message)

@@ -229,6 +229,9 @@ def begin(chapter: str, *, spike: str, as_of: Any, timezone: str = "Asia/Shangha
     _CONTEXT = ctx
     _resolve_source(ctx)
     _announce(ctx)
+    from .tables import install_display
+
+    install_display()  # every table the chapter shows reads the same way (lib/spikekit/tables.py)
     return ctx
 
 

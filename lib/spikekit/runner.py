@@ -242,8 +242,10 @@ def _html_exporter():
 def _export_html(notebook_path: str) -> str:
     import nbformat
 
+    from .recordview import prepare
+
     nb = nbformat.read(notebook_path, as_version=4)
-    body, _ = _html_exporter().from_notebook_node(nb)
+    body, _ = _html_exporter().from_notebook_node(prepare(nb))  # call first, code folded, no test-only cells
     out = str(Path(notebook_path).with_suffix(".html"))
     Path(out).write_text(body, encoding="utf-8")
     return Path(out).name

@@ -4,13 +4,17 @@ from __future__ import annotations
 from typing import Iterable
 
 
-def _display_markdown(text: str) -> None:
+# Output metadata that marks a decision box, so the record's HTML can lead with it (lib/spikekit/recordview.py).
+DECISION_META = "spikekit_decision_box"
+
+
+def _display_markdown(text: str, metadata: dict | None = None) -> None:
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
 
         if get_ipython() is not None:
-            display(Markdown(text))
+            display(Markdown(text), metadata=metadata)
             return
     except ImportError:
         pass
@@ -28,5 +32,5 @@ def decision_box(title: str, verdict: str, reasons: Iterable[str]) -> str:
     lines = [f"### {title}: **{verdict}**", ""]
     lines += [f"- {r}" for r in reasons]
     text = "\n".join(lines)
-    _display_markdown(text)
+    _display_markdown(text, {DECISION_META: True})
     return text

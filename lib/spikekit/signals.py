@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, InputError
+from .tables import format_value
 # Same constant as stats.MAD_TO_SIGMA (a test checks): importing spikekit.stats would load scipy.stats,
 # ~0.3-0.4 s of the `spike scan` command's start-up for one number.
 MAD_TO_SIGMA = 1.4826
@@ -1268,7 +1269,7 @@ def format_alerts(alerts: pd.DataFrame, limit: int = 20) -> str:
                 _pct(row["growth"]),
                 f"{_pct(row['growth_low'])}..{_pct(row['growth_high'])}" if pd.notna(row["growth_low"]) else "",
                 "" if pd.isna(row["score"]) else f"{row['score']:.1f}",
-                "" if pd.isna(row["level"]) else f"{row['level']:.4g}",
+                "" if pd.isna(row["level"]) else format_value(row["level"]),  # never 1.235e+04
                 _when(row["first_alert"], row["period"]),
                 f"{_pct(row['band_low'])}/{_pct(row['band_high'])}",
                 _why(row),

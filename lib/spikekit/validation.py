@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import json_safe as _json_safe, settings_from_mapping
+from .tables import format_p
 from . import stats
 from .errors import ConfigError, InputError
 
@@ -523,7 +524,7 @@ def decide(events: pd.DataFrame, as_of, settings: ValidationSettings | Mapping |
         f"{_fmt_n(cart.baseline_per_day)}/day over {cart.baseline_days} days; lift {_fmt_x(cart.lift)} "
         f"({level} interval {_fmt_x(cart.low)} to {_fmt_x(cart.high)}). Bar: lower bound >= "
         f"{settings.cart_lift_go:g}x -> the lift is {cart_state} (one-sided exact p-value for 'lift <= "
-        f"{settings.cart_lift_go:g}x': {cart.p_value:.3g})"
+        f"{settings.cart_lift_go:g}x': {format_p(cart.p_value)})"
         + (f"; only {hours} h observed, under min_hours_no_go={settings.min_hours_no_go:g}, so it cannot end "
            "the test yet." if cart.credibly_below and not cart_rules_out else ".")
     )
