@@ -124,6 +124,11 @@ def _cmd_run(args) -> int:
     if args.scheduler and args.executor == "local":
         raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
     _check_as_of("--as-of", args.as_of, args.spike)
+    if args.records:  # a refused records root is one error line, not a "starting" line and then an error
+        from .paths import check_records_root
+        from .runner import _check_writable
+
+        _check_writable(check_records_root(args.records))
     # Said before the heavy imports and the first kernel start, so the user sees at once that the run began.
     what = f"spike '{args.spike}'" if args.spike else f"the resumed run {args.resume}"
     print(f"spike: starting a run of {what}" + (f" as of {args.as_of}" if args.as_of else "")
