@@ -36,3 +36,16 @@ def test_retention_plot_accepts_a_rate_a_rounding_step_outside_its_interval():
                            cohort_start=pd.Timestamp("2025-03-07 12:00"), cohort_end=None, conf=0.95)
     fig = retro.plot_retention(kept)
     assert fig is not None
+
+
+def test_validation_headline_before_the_validation_has_data_says_so_in_words():
+    """A replay step before chapter 02's window headlined "add-to-cart nanx normal (90% interval 0.0-infx ...);
+    pre-sale demand nan/day (0-inf)"; after it the headline is unchanged."""
+    from spikekit import contracts, validation
+
+    events = contracts.load_validation("samples/starry-mug/validation.csv")
+    early = validation.headline(validation.decide(events, pd.Timestamp("2025-03-05 12:00", tz="Asia/Shanghai")))
+    assert "nan" not in early and "inf" not in early
+    assert early.startswith("EXTEND: add-to-cart lift not measurable yet") and "pre-sale demand not measured yet" in early
+    later = validation.headline(validation.decide(events, pd.Timestamp("2025-03-09 12:00", tz="Asia/Shanghai")))
+    assert later.startswith("GO: add-to-cart ") and "x normal (90% interval " in later and "nan" not in later
