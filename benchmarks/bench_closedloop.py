@@ -12,9 +12,9 @@ playbook's briefs contained; then the medians over the generated scenarios.
 On a 2-core machine the 20 generated scenarios take about an hour; they can run as two halves side by side and be
 combined into one report:
 
-    python benchmarks/bench_closedloop.py --samples "" --generated 10 --chapters 03,06 --out /tmp/a.md &
-    python benchmarks/bench_closedloop.py --samples "" --generated 10 --first-seed 11 --chapters 03,06 --out /tmp/b.md
-    python benchmarks/bench_closedloop.py --combine /tmp/a.json,/tmp/b.json --out benchmarks/results/closedloop_generated.md
+    python benchmarks/bench_closedloop.py --samples "" --generated 10 --chapters 03,06 --out OUT_A.md &
+    python benchmarks/bench_closedloop.py --samples "" --generated 10 --first-seed 11 --chapters 03,06 --out OUT_B.md
+    python benchmarks/bench_closedloop.py --combine OUT_A.json,OUT_B.json --out benchmarks/results/closedloop_generated.md
 
 Writes benchmarks/results/closedloop.md (and closedloop.json). Generated scenarios go to a temporary data root and
 playbook, so the project's own folders are not touched.

@@ -124,6 +124,15 @@ def _cmd_run(args) -> int:
     if args.scheduler and args.executor == "local":
         raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
     _check_as_of("--as-of", args.as_of, args.spike)
+    if args.records:  # a refused records root is one error line, not a "starting" line and then an error
+        from .paths import check_records_root
+        from .runner import _check_writable
+
+        _check_writable(check_records_root(args.records))
+    # Said before the heavy imports and the first kernel start, so the user sees at once that the run began.
+    what = f"spike '{args.spike}'" if args.spike else f"the resumed run {args.resume}"
+    print(f"spike: starting a run of {what}" + (f" as of {args.as_of}" if args.as_of else "")
+          + "; chapters report as they finish", file=sys.stderr, flush=True)
     pool, tags = None, None
     if args.executor == "dask" or (args.executor is None and args.scheduler):
         from .distributed import pool_for, scheduler_address
@@ -616,7 +625,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--spike", help="only this spike's partial runs")
     p.set_defaults(func=_cmd_prune)
+    _describe_subcommands(sub)
     return parser
+
+
+# One example per subcommand, shown under its --help (a test checks every subcommand has one).
+EXAMPLES = {
+    "run": 'spike run --spike starry-mug --as-of "2025-03-09 12:00"',
+    "new": "spike new cat-cup --product 猫爪杯 --keywords 猫爪杯,猫爪",
+    "replay": 'spike replay --spike starry-mug --from "2025-03-05 12:00" --to "2025-03-09 12:00"',
+    "watch": "spike watch --spike starry-mug --every 1h --times 3",
+    "list": "spike list --spike starry-mug",
+    "show": "spike show RUN | head",
+    "scan": "spike scan data/samples/starry-mug/signals.csv --as-of \"2025-03-09 12:00\"",
+    "check": "spike check --spike starry-mug --json",
+    "samples": "spike samples --check",
+    "site": "spike site --out site/",
+    "dataroom": "spike dataroom --spike starry-mug --as-of now --port 8866",
+    "sentiment": "spike sentiment reviews.csv --text-column 评价 --json",
+    "import": "spike import --spike my-mug orders_export.csv --kind orders",
+    "approve": 'spike approve RUN --by "运营 小王" --chapter 03',
+    "patterns": 'spike patterns --before "2025-03-01"',
+    "verify": "spike verify RUN",
+    "prune": "spike prune --partials --spike starry-mug",
+}
+
+
+def _describe_subcommands(sub) -> None:
+    """Each subcommand's --help opens with its one-line purpose and ends with an example."""
+    purposes = {action.dest: action.help for action in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        parser.description = purposes.get(name)
+        if name in EXAMPLES:
+            parser.epilog = f"example:\n  {EXAMPLES[name]}"
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -763,7 +805,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or an option error argparse has printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_INPUT)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        # Flush here, not at interpreter exit: a reader that went away (`spike show RUN | head`) shows up as a
+        # BrokenPipeError this handler can still turn into a quiet exit, instead of an "Exception ignored" trace.
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         return _stdout_went_away()
     except KeyboardInterrupt:

@@ -8,8 +8,10 @@ that cost (see spikekit.runner and benchmarks/results/playbook.md).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 KERNEL_NAME = "spikekit"
@@ -427,6 +429,42 @@ class ForkedKernel:
         if self.pidfd is not None:
             os.close(self.pidfd)
             self.pidfd = None
+
+
+IPC_PATH_MAX = 100  # a Unix socket path holds about 104-108 bytes; the kernel appends "-<port>"
+
+
+def ipc_socket_base() -> str | None:
+    """Where a kernel's Unix sockets go ("<base>-<n>"), or None where the platform has no Unix sockets.
+
+    Over IPC a kernel talks through files only its user can open, instead of plain TCP on localhost, which
+    ipykernel rightly warns about on every start. The base is absolute: kernel and client have different cwds.
+    """
+    import socket
+
+    if not hasattr(socket, "AF_UNIX") or os.name == "nt":
+        return None
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = jupyter_runtime_dir()
+    base = os.path.join(folder, f"spk-{uuid.uuid4().hex[:12]}-ipc")
+    if len(base) + 6 > IPC_PATH_MAX:  # a deep home folder: fall back to the short temp folder
+        folder = tempfile.gettempdir()
+        base = os.path.join(folder, f"spk-{uuid.uuid4().hex[:12]}-ipc")
+        if len(base) + 6 > IPC_PATH_MAX:
+            return None
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return base
+
+
+def new_kernel_manager(kernel_name: str, cls=None):
+    """A kernel manager (``cls``, default AsyncKernelManager) whose kernel runs over IPC where it can."""
+    if cls is None:
+        from jupyter_client.manager import AsyncKernelManager as cls
+    base = ipc_socket_base()
+    if base is None:
+        return cls(kernel_name=kernel_name)
+    return cls(kernel_name=kernel_name, transport="ipc", ip=base)
 
 
 def fork_kernel_manager_class():

@@ -321,8 +321,10 @@ def plot_retention(result: Retention, title: str | None = None):
     x = np.arange(len(rates))
     value = rates["rate"].astype(float)
     ax.bar(x, value.fillna(0) * 100, color="#4C72B0", label="this spike")
-    err = np.vstack([(value - rates["low"].astype(float)).fillna(0),
-                     (rates["high"].astype(float) - value).fillna(0)]) * 100
+    # Clipped at 0: a rate whose interval comes from another estimator (Kaplan-Meier's point, the elapsed
+    # windows' Wilson interval) may sit a rounding step outside it, and matplotlib refuses negative error bars.
+    err = np.vstack([(value - rates["low"].astype(float)).fillna(0).clip(lower=0),
+                     (rates["high"].astype(float) - value).fillna(0).clip(lower=0)]) * 100
     ax.errorbar(x, value.fillna(0) * 100, yerr=err, fmt="none", color="black", capsize=4,
                 label=f"{result.conf:.0%} interval")
     ax.scatter(x, rates["handbook"] * 100, marker="D", color="#C44E52", zorder=3, label="handbook case")

@@ -101,15 +101,15 @@ class _KernelPool:
                 self.fork_server = None
 
     def new_manager(self, kernel: str):
-        from jupyter_client.manager import AsyncKernelManager
+        from .kernel import new_kernel_manager
 
         if self.fork_server is not None and self.fork_server.alive():
             from .kernel import fork_kernel_manager_class
 
-            km = fork_kernel_manager_class()(kernel_name=kernel)
+            km = new_kernel_manager(kernel, fork_kernel_manager_class())
             km.fork_server = self.fork_server
             return km
-        return AsyncKernelManager(kernel_name=kernel)
+        return new_kernel_manager(kernel)
 
     def warm(self) -> None:
         if self.km is not None:
@@ -161,7 +161,11 @@ def execute_chapter(task: ChapterTask, km=None) -> dict:
     started = time.time()
     error = None
     status = "ok"
-    engine_kwargs = {"km": km} if km is not None else {}
+    if km is None:  # our own manager rather than papermill's, so the kernel runs over IPC where it can
+        from .kernel import new_kernel_manager
+
+        km = new_kernel_manager(task.kernel)
+    engine_kwargs = {"km": km}
     launch = getattr(km, "launch_method", "spawn")
     try:
         pm.execute_notebook(

@@ -184,8 +184,12 @@ def wilson(k: int, n: int, conf: float = 0.95) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # Clamp away rounding below 0 / above 1 at the boundaries k = 0 and k = n.
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), conf, "wilson")
+    # At k = 0 the lower bound is exactly 0 and at k = n the upper bound exactly 1; computed, they can miss by
+    # one rounding step (k = n = 10 gives 0.9999999999999999), which puts the estimate outside its interval and
+    # makes error bars negative (matplotlib refuses them).
+    low = 0.0 if k == 0 else min(p, max(0.0, centre - half))
+    high = 1.0 if k == n else max(p, min(1.0, centre + half))
+    return Interval(p, low, high, conf, "wilson")
 
 
 def beta_posterior(k: int, n: int, prior: tuple[float, float] = (1.0, 1.0), conf: float = 0.95) -> Interval:

@@ -331,6 +331,10 @@ def _total(rows: pd.DataFrame) -> int:
     return int(rows["count"].sum())
 
 
+def _finite(value) -> bool:
+    return value is not None and math.isfinite(float(value))
+
+
 def _fmt_x(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -642,10 +646,19 @@ def lift_table(decision: Decision) -> pd.DataFrame:
 def headline(decision: Decision) -> str:
     """One line for `spike show` and the team brief."""
     cart, demand = decision.cart_lift, decision.daily_demand
-    text = (f"{decision.decision.upper()}: add-to-cart {cart.lift:.1f}x normal "
-            f"({cart.conf:.0%} interval {cart.low:.1f}-{cart.high:.1f}x, bar {cart.bar:g}x); "
-            f"pre-sale demand {demand.per_day:.0f}/day ({demand.low:.0f}-{demand.high:.0f}), "
-            f"{decision.validation_sales} sold in validation")
+    # Before the validation has data (a replay step before it starts) the lift and demand are NaN and the
+    # upper bounds infinite: say so in words instead of printing "nanx" and "0.0-infx".
+    if _finite(cart.lift):
+        high = f"{cart.high:.1f}x" if _finite(cart.high) else "unbounded"
+        lift = f"add-to-cart {cart.lift:.1f}x normal ({cart.conf:.0%} interval {cart.low:.1f}-{high}, bar {cart.bar:g}x)"
+    else:
+        lift = f"add-to-cart lift not measurable yet (no validation window with data; bar {cart.bar:g}x)"
+    if _finite(demand.per_day):
+        high = f"{demand.high:.0f}" if _finite(demand.high) else "unbounded"
+        presale = f"pre-sale demand {demand.per_day:.0f}/day ({demand.low:.0f}-{high})"
+    else:
+        presale = "pre-sale demand not measured yet"
+    text = f"{decision.decision.upper()}: {lift}; {presale}, {decision.validation_sales} sold in validation"
     if decision.winning_design:
         text += f"; design {decision.winning_design}"
     return text
