@@ -112,6 +112,9 @@ def _scratch_copy(dest: Path) -> Path:
 
 
 @pytest.mark.e2e
+@pytest.mark.skipif(os.environ.get("SPIKE_README_TEST") != "1",
+                    reason="runs every README command (about 11 minutes: full runs and replays); set SPIKE_README_TEST=1. "
+                           "Kept out of the default suite until the README's examples are short enough for it")
 def test_every_readme_command_runs(tmp_path):
     venv = Path(sys.prefix)
     stamp = venv / ".spikekit-installed"

@@ -647,6 +647,7 @@ EXAMPLES = {
     "approve": 'spike approve RUN --by "运营 小王" --chapter 03',
     "patterns": 'spike patterns --before "2025-03-01"',
     "verify": "spike verify RUN",
+    "diff": "spike diff RUN_A RUN_B --json",
     "prune": "spike prune --partials --spike starry-mug",
 }
 
