@@ -79,8 +79,6 @@ class RoomTop:
 
     def finish(self) -> None:
         """After the chapter ran: the headline it recorded and the moment the page was computed for."""
-        from IPython.display import Markdown, display
-
         from .errors import SpikeError
         from .record import current
 
@@ -88,11 +86,14 @@ class RoomTop:
             ctx = current()
         except SpikeError:  # the chapter stopped before it began: nothing to add
             return
-        with self.call:
-            if ctx.recorded.get("headline"):
-                display(Markdown(f"**Headline:** {ctx.recorded['headline']}"))
-            display(Markdown(f"Computed from the data as of {ctx.as_of:%Y-%m-%d %H:%M} ({ctx.timezone}); "
-                             "reload the page to compute it again from the files."))
+        lines = [f"**Headline:** {ctx.recorded['headline']}"] if ctx.recorded.get("headline") else []
+        lines.append(f"Computed from the data as of {ctx.as_of:%Y-%m-%d %H:%M} ({ctx.timezone}); "
+                     "reload the page to compute it again from the files.")
+        # Set on the widget itself (synced to the page by its comm), not captured: a capture in the notebook's
+        # last cell can reach the page after it has read the widget's state.
+        self.call.outputs = tuple(self.call.outputs) + tuple(
+            {"output_type": "display_data", "metadata": {}, "data": {"text/markdown": line, "text/plain": line}}
+            for line in lines)
 
 
 def _tags(cell) -> list:
