@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,8 +115,10 @@ def test_dataroom_serves_chapter_07_with_its_figures_and_call_then_stops_cleanly
     assert len(figures) >= 3, "heatmap, funnel and audience figures"
     text = json.dumps(outputs, ensure_ascii=False)
     assert "Busiest hours of day" in text
-    assert "Hourly data room: **" in text  # the decision box
+    # The decision box is drawn into the call area at the top (a widget: see the Chromium test below).
+    assert "room_top" not in text and "The call" in text and "Explore" in text
     assert "headline" in text and "Data room: " in text  # the recorded headline
+    assert "truth" not in text and "NBVAL" not in text  # the nbval check cell is not served
     assert "Traceback" not in text and '"output_type": "error"' not in text
     assert "07_data_room" in page or "Hourly data room" in page
     # The server, its shell and the kernel(s) it started are all gone.
@@ -142,3 +145,118 @@ def test_a_spikes_data_room_is_chapter_07_with_that_spikes_parameters_injected(t
     assert nb.metadata["kernelspec"]["name"] == "spikekit"
     with pytest.raises(ConfigError, match="did you mean 'fast-fade'"):
         prepare_notebook("fast-fad", None, folder=tmp_path / "x")
+
+
+def test_served_layout_puts_the_call_and_explorer_on_top_drops_test_cells_and_reads_now_per_visit(tmp_path):
+    import nbformat
+
+    from spikekit.dataroom import prepare_notebook
+
+    nb = nbformat.read(prepare_notebook("starry-mug", "now", folder=tmp_path), as_version=4)
+    sources = [c.source for c in nb.cells]
+    top = next(i for i, s in enumerate(sources) if "RoomTop.show()" in s)
+    story = next(i for i, s in enumerate(sources) if "sk.begin(" in s)
+    assert top == 1 and top < story  # under the title, before the methods text and the chapter's first step
+    call = next(s for s in sources if "decision_box(" in s)
+    explorer = next(s for s in sources if "live_view(" in s)
+    assert call.startswith("with room_top.call:") and explorer.startswith("with room_top.explorer:")
+    assert sources[-1] == "room_top.finish()"
+    assert not any("NBVAL" in s or "truth" in s for s in sources)  # the nbval check stays in the tests
+    assert not any(s.lstrip().startswith(("## 6.", "## 7.")) for s in sources)  # headings of what moved up
+    injected = next(c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'as_of = "now"' in injected  # sk.begin reads the clock at each page view, not at server start
+
+
+# ----------------------------------------------------------------------------------------------------------
+# In a real browser: the page a seller opens
+# ----------------------------------------------------------------------------------------------------------
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        pytest.fail("the data room did not stop on SIGTERM within 30 s")
+
+
+def test_data_room_in_headless_chromium_call_on_top_and_controls_redraw(tmp_path):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("no /usr/bin/chromium + /usr/bin/chromedriver (Debian packages chromium, chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the [dev] extra")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    port = _free_port()
+    env = dict(os.environ, SPIKE_RECORDS=str(tmp_path / "records"), SPIKE_CACHE=str(tmp_path / "cache"))
+    log = (tmp_path / "dataroom.log").open("w")
+    proc = subprocess.Popen([str(Path(os.sys.executable).parent / "spike"), "dataroom", "--spike", "starry-mug",
+                             "--port", str(port)], cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1400"):
+        options.add_argument(flag)
+    # Voilà streams the page while it runs the chapter: do not block in get(), wait for the content below.
+    options.page_load_strategy = "none"
+    driver = None
+    try:
+        deadline = time.time() + 120
+        while not _answers(port):
+            assert proc.poll() is None, (tmp_path / "dataroom.log").read_text()
+            assert time.time() < deadline, "the data room never answered: " + (tmp_path / "dataroom.log").read_text()
+            time.sleep(0.3)
+        # An explicit driver path: Selenium Manager never downloads a browser or driver.
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(driver, 300, poll_frequency=0.5)  # bounded: a slow shared machine, not a hang
+        body = lambda: driver.find_element(By.TAG_NAME, "body").text  # noqa: E731
+        try:
+            wait.until(lambda d: "Headline:" in body() and d.find_elements(By.CSS_SELECTOR, ".spike-explore-summary"))
+        except Exception:
+            driver.save_screenshot(str(tmp_path / "dataroom-timeout.png"))
+            pytest.fail("no call and explorer on the page within 300 s; it shows:\n" + body()[-1500:])
+
+        text = body()
+        assert "Hourly data room: MOVE BUDGET + CHANGE CREATIVE" in text  # the sample's call
+        assert "Data room: move ¥450/day from 拼多多 to 抖音" in text  # its headline
+        assert "Live selectors are shown" not in text and "There was an error" not in text
+        assert "truth" not in text and "NBVAL" not in text
+        call = driver.find_element(By.XPATH, "//*[contains(text(), 'Hourly data room:')]")
+        controls = {label: driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']/following::select[1]")
+                    for label in ("platform", "hours", "metric")}
+        story = driver.find_element(By.XPATH, "//*[contains(text(), 'Busiest hours of day')]")
+        assert call.location["y"] < min(c.location["y"] for c in controls.values()) < story.location["y"]
+
+        summary = lambda: driver.find_element(By.CSS_SELECTOR, ".spike-explore-summary").text  # noqa: E731
+        before = summary()
+        assert before.startswith("conversion (view -> pay), last 24 h") and "all platforms: 3.24%" in before
+        Select(controls["metric"]).select_by_visible_text("views")
+        wait.until(lambda d: summary() != before)
+        assert summary().startswith("views, last 24 h") and "22,129" in summary()
+        shown = summary()
+        Select(controls["platform"]).select_by_visible_text("拼多多")
+        wait.until(lambda d: summary() != shown)
+        assert "拼多多: 1,250" in summary()
+        table = driver.find_element(By.CSS_SELECTOR, ".spike-explore-table").text
+        assert "抖音" not in table and "this platform" in table
+
+        shot = tmp_path / "dataroom.png"
+        driver.execute_script("window.scrollTo(0, 0)")
+        assert driver.save_screenshot(str(shot))
+        if os.environ.get("SPIKE_TEST_ARTIFACTS"):
+            Path(os.environ["SPIKE_TEST_ARTIFACTS"]).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, Path(os.environ["SPIKE_TEST_ARTIFACTS"]) / shot.name)
+    finally:
+        if driver is not None:
+            driver.quit()
+        _stop(proc)
+        log.close()
+    assert not _group_exists(proc.pid)

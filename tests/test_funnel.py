@@ -426,3 +426,18 @@ def test_live_view_is_optional_and_off_in_tests():
     view = fn.live_view(traffic_frame(hours=30), funnel_frame(handbook_totals(1000)),
                         audience_frame([mix(0.4), mix(0.65)]), AS_OF)
     assert type(view).__name__ == "VBox"
+
+
+def test_explore_table_follows_platform_window_and_metric_with_a_pooled_row_for_people():
+    rows = funnel_frame({"拼多多": (10_000, 1_200, 120), "抖音": (2_000, 240, 82)})
+    every = fn.explore_table(rows, AS_OF, 24, "conversion")
+    assert list(every["platform"]) == ["抖音", "拼多多", "all platforms"]
+    assert list(every["views"]) == ["2,000", "10,000", "12,000"]
+    assert list(every["conversion (view -> pay)"]) == ["4.10%", "1.20%", "1.68%"]  # 82/2000, 120/10000, 202/12000
+    assert "95% interval" in every.columns
+    one = fn.explore_table(rows, AS_OF, 6, "orders", platform="抖音")
+    assert list(one["platform"]) == ["抖音", "this platform"]
+    assert "95% interval" not in one.columns  # a count has no interval
+    assert int(one["orders"].iloc[0].replace(",", "")) < 82  # 6 of the 24 hours
+    with pytest.raises(fn.ConfigError, match="metric='margin' must be one of conversion"):
+        fn.explore_table(rows, AS_OF, 24, "margin")

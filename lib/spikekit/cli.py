@@ -334,11 +334,9 @@ def _cmd_dataroom(args) -> int:
                           "defaults and would ignore it. Fix: add --spike NAME")
     if args.as_of and args.as_of.strip().lower() != "now":
         _check_as_of("--as-of", args.as_of, args.spike)
-    notebook = None
-    if args.spike:
-        from .dataroom import prepare_notebook
+    from .dataroom import prepare_notebook
 
-        notebook = prepare_notebook(args.spike, args.as_of)
+    notebook = prepare_notebook(args.spike or None, args.as_of)  # the call and the controls on top
     command = voila_command(args.port, notebook)
     what = f"spike {args.spike}, as of {args.as_of or 'its default'}" if args.spike else "the notebook's defaults"
     print(f"data room (chapter 07, {what}) on http://127.0.0.1:{args.port}/ ; Ctrl-C stops it",

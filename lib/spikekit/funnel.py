@@ -59,6 +59,7 @@ __all__ = [
     "plot_audience",
     "live_frontend",
     "live_view",
+    "explore_table",
 ]
 
 INTERVALS = ("wilson", "jeffreys")
@@ -810,8 +811,9 @@ def plot_audience(shift: AudienceShift, platform: str | None = None):
 # Optional live view
 # ----------------------------------------------------------------------------------------------------------
 def live_frontend() -> bool:
-    """True in a Jupyter kernel started by a Jupyter server (JupyterLab, Notebook 7) or VS Code, with a
-    front end to draw widgets; False under papermill / nbclient, in plain Python and in tests."""
+    """True in a Jupyter kernel with a front end to draw widgets: started by a Jupyter server (JupyterLab,
+    Notebook 7), by VS Code, or by Voilà serving a page (``spike dataroom``); False under papermill / nbclient,
+    in plain Python and in tests."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -819,19 +821,95 @@ def live_frontend() -> bool:
     shell = get_ipython()
     if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
         return False
-    # A Jupyter server names the session in the kernel's environment; papermill's kernels get no such name.
-    return bool(os.environ.get("JPY_SESSION_NAME") or os.environ.get("VSCODE_PID"))
+    # A Jupyter server names the session in the kernel's environment; Voilà gives the kernels it starts for a
+    # page their base URL; papermill's kernels get neither.
+    return bool(os.environ.get("JPY_SESSION_NAME") or os.environ.get("VSCODE_PID")
+                or os.environ.get("VOILA_BASE_URL"))
+
+
+# What the explorer's metric selector offers: (label, funnel_table column, successes, trials); counts have no
+# successes/trials pair.
+LIVE_METRICS = (
+    ("conversion (view -> pay)", "conversion", "orders", "views"),
+    ("add to cart (view -> cart)", "cart_rate", "add_to_cart", "views"),
+    ("pay (cart -> pay)", "pay_rate", "orders", "add_to_cart"),
+    ("views", "views", None, None),
+    ("orders", "orders", None, None),
+)
+
+
+def explore_table(funnel: pd.DataFrame, as_of, window_hours: float, metric: str = "conversion",
+                  platform: str | None = None, settings: DataRoomSettings | None = None) -> pd.DataFrame:
+    """The explorer's table: per platform (one, or all) over the window, the counts and the chosen ``metric``
+    (a ``LIVE_METRICS`` column) with its interval for a rate, then a pooled "all platforms" row; values are
+    text for people (thousands separators, rates in %, "–" where there is no data)."""
+    settings = settings or DataRoomSettings()
+    spec = next((m for m in LIVE_METRICS if m[1] == metric), None)
+    if spec is None:
+        raise ConfigError(f"metric={metric!r} must be one of {', '.join(m[1] for m in LIVE_METRICS)}")
+    label, column, k, n = spec
+    table = funnel_table(funnel, as_of, window_hours, conf=settings.conf, interval=settings.interval)
+    if platform not in (None, ALL_PLATFORMS):
+        table = table[table["platform"] == platform]
+    counts = ["views", "add_to_cart", "orders"]
+    pooled = {c: int(table[c].sum()) for c in counts}
+    rows = [{"platform": str(r["platform"]), **{c: int(r[c]) for c in counts}} for _, r in table.iterrows()]
+    rows.append({"platform": "all platforms" if platform in (None, ALL_PLATFORMS) else "this platform", **pooled})
+    shown = pd.DataFrame(rows, columns=["platform"] + counts)
+    if k is not None:
+        est, low, high = _interval_arrays(shown[k], shown[n], settings.conf, settings.interval)
+        pct = lambda v: "–" if not np.isfinite(v) else f"{100 * v:.2f}%"  # noqa: E731
+        shown[label] = [pct(v) for v in est]
+        shown[f"{settings.conf:.0%} interval"] = ["–" if not np.isfinite(e) else f"{pct(lo)} to {pct(hi)}"
+                                                  for e, lo, hi in zip(est, low, high)]
+    for c in counts:
+        shown[c] = [f"{v:,}" for v in shown[c]]
+    shown = shown.rename(columns={"add_to_cart": "add to cart"})
+    shown.attrs.update({"metric": label, "column": column, "start": table.attrs.get("start"),
+                        "end": table.attrs.get("end")})
+    return shown
+
+
+def _plot_metric(funnel_rows: pd.DataFrame, metric: str):
+    """One platform per row: the chosen rate with its interval, or the chosen count as a bar."""
+    import matplotlib.pyplot as plt
+
+    from .plots import finish
+
+    label, column, k, _ = next(m for m in LIVE_METRICS if m[1] == metric)
+    fig, ax = plt.subplots(figsize=(11, 0.45 * max(len(funnel_rows), 1) + 1.8))
+    names = [str(p) for p in funnel_rows["platform"]]
+    y = np.arange(len(names))
+    hours = funnel_rows.attrs.get("window_hours")
+    title = f"{label} per platform, last {hours:g} h" if hours else f"{label} per platform"
+    if not names:
+        ax.text(0.5, 0.5, "no funnel data in the window", ha="center", va="center", transform=ax.transAxes)
+        return finish(ax, title, label, "platform").figure
+    if k is None:
+        ax.barh(y, funnel_rows[column].to_numpy(dtype=float), color="C0")
+        unit = label
+    else:
+        est = funnel_rows[column].to_numpy(dtype=float) * 100
+        low = funnel_rows[f"{column}_low"].to_numpy(dtype=float) * 100
+        high = funnel_rows[f"{column}_high"].to_numpy(dtype=float) * 100
+        ok = np.isfinite(est)
+        ax.errorbar(est[ok], y[ok], xerr=[est[ok] - low[ok], high[ok] - est[ok]], fmt="o", color="C0", capsize=3)
+        unit = f"{label} (%)"
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    return finish(ax, title, unit, "platform").figure
 
 
 def live_view(traffic: pd.DataFrame, funnel: pd.DataFrame, audience: pd.DataFrame, as_of,
               settings: DataRoomSettings | None = None, window_choices=(6, 12, 24, 48, 72)):
-    """An ipywidgets view for exploring: pick a platform and a window, see its heatmap and funnel.
+    """An ipywidgets explorer: pick a platform, a window and a metric; the summary line, the table and the
+    figures below them are redrawn on each change.
 
     Exploration only: the chapter's calls come from the parameters. ipywidgets is imported here, lazily.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import display
+    from IPython.display import HTML, display
 
     def show(fig):
         display(fig)
@@ -839,25 +917,33 @@ def live_view(traffic: pd.DataFrame, funnel: pd.DataFrame, audience: pd.DataFram
 
     settings = settings or DataRoomSettings()
     names = sorted(set(_text(funnel["platform"])) | set(_text(traffic["platform"])))
-    platform = widgets.Dropdown(options=["(all)"] + names, value="(all)", description="platform")
+    platform = widgets.Dropdown(options=[ALL_PLATFORMS] + names, value=ALL_PLATFORMS, description="platform")
     window = widgets.Dropdown(options=list(window_choices), value=int(settings.window_hours)
                               if int(settings.window_hours) in window_choices else window_choices[0],
                               description="hours")
+    metric = widgets.Dropdown(options=[(m[0], m[1]) for m in LIVE_METRICS], value="conversion",
+                              description="metric")
     out = widgets.Output()
 
     def draw(*_):
         out.clear_output(wait=True)
-        chosen = None if platform.value == "(all)" else platform.value
+        chosen = None if platform.value == ALL_PLATFORMS else platform.value
         with out:
-            heat = heatmap_table(traffic, as_of, window.value, platform=chosen)
-            show(plot_heatmap(heat))
-            table = funnel_table(funnel, as_of, window.value, conf=settings.conf, interval=settings.interval)
+            shown = explore_table(funnel, as_of, window.value, metric.value, chosen, settings)
+            end = shown.attrs.get("end")
+            value = shown.iloc[-1].get(shown.attrs["metric"], "–")  # the pooled row
+            display(HTML(f"<p class='spike-explore-summary'><b>{shown.attrs['metric']}</b>, last {window.value} h"
+                         + (f" to {end:%Y-%m-%d %H:%M}" if end is not None else "")
+                         + f", {chosen or 'all platforms'}: <b>{value}</b></p>"))
+            display(HTML(shown.to_html(index=False, classes="spike-explore-table", border=0)))
+            rows = funnel_table(funnel, as_of, window.value, conf=settings.conf, interval=settings.interval)
             if chosen is not None:
-                table = table[table["platform"] == chosen]
-            show(plot_funnel(table))
+                rows = rows[rows["platform"] == chosen]
+            show(_plot_metric(rows, metric.value))
+            show(plot_heatmap(heatmap_table(traffic, as_of, window.value, platform=chosen)))
             show(plot_audience(audience_shift(audience, as_of, None, settings, platform=chosen)))
 
-    platform.observe(draw, names="value")
-    window.observe(draw, names="value")
+    for control in (platform, window, metric):
+        control.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([platform, window]), out])
+    return widgets.VBox([widgets.HBox([platform, window, metric]), out], layout={"width": "100%"})
