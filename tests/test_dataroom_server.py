@@ -88,11 +88,7 @@ def test_dataroom_serves_chapter_07_with_its_figures_and_call_then_stops_cleanly
     pgid = proc.pid
     kernels: set[int] = set()
     try:
-        deadline = time.time() + 120
-        while not _answers(port):
-            assert proc.poll() is None, (tmp_path / "dataroom.log").read_text()
-            assert time.time() < deadline, "the data room never answered: " + (tmp_path / "dataroom.log").read_text()
-            time.sleep(0.3)
+        _wait_until_answering(proc, port, tmp_path / "dataroom.log")
         # Voilà runs the notebook when the page is asked for: a generous read timeout.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=90) as response:
             assert response.status == 200
@@ -184,6 +180,15 @@ def _stop(proc: subprocess.Popen) -> None:
         pytest.fail("the data room did not stop on SIGTERM within 30 s")
 
 
+def _wait_until_answering(proc, port: int, log: Path, seconds: float = 120.0) -> None:
+    """Bounded wait for the server to answer on its port; its log in the message if it died or never answered."""
+    deadline = time.time() + seconds
+    while not _answers(port):
+        assert proc.poll() is None, log.read_text()
+        assert time.time() < deadline, "the data room never answered: " + log.read_text()
+        time.sleep(0.3)
+
+
 @pytest.mark.skipif(os.environ.get("SPIKE_BROWSER_DATAROOM") != "1",
                     reason="opt-in (SPIKE_BROWSER_DATAROOM=1): on a loaded machine the served page sometimes shows no "
                            "call within 300 s (a race in how the call reaches its widget, not yet found); the layout "
@@ -213,11 +218,7 @@ def test_data_room_in_headless_chromium_call_on_top_and_controls_redraw(tmp_path
     options.page_load_strategy = "none"
     driver = None
     try:
-        deadline = time.time() + 120
-        while not _answers(port):
-            assert proc.poll() is None, (tmp_path / "dataroom.log").read_text()
-            assert time.time() < deadline, "the data room never answered: " + (tmp_path / "dataroom.log").read_text()
-            time.sleep(0.3)
+        _wait_until_answering(proc, port, tmp_path / "dataroom.log")
         # An explicit driver path: Selenium Manager never downloads a browser or driver.
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
         driver.get(f"http://127.0.0.1:{port}/")

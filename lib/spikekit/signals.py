@@ -766,6 +766,15 @@ def _upper_tail(score) -> np.ndarray:
     return (0.5 * _ERFC(np.asarray(score, dtype=float) / math.sqrt(2.0))).astype(float)
 
 
+def _measurement_var(this_f: np.ndarray, then_f: np.ndarray, is_level: np.ndarray, n_points: int) -> np.ndarray:
+    """Measurement variance of log(this / then): rounding of an integer index for index metrics, Poisson on the
+    weekly totals for counts (levels already floored, so both are finite)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rounding = (1.0 / 12.0) / n_points * (this_f**-2 + then_f**-2)
+        poisson = (1.0 / this_f + 1.0 / then_f) / n_points
+    return np.where(is_level, rounding, poisson)
+
+
 def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
     native = block.period != "day"
     window = 1 if native else DAY_WINDOW
@@ -785,10 +794,7 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
     ratio = this_f / last_f
     log_ratio = np.log(ratio)
     is_level = block.is_level[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rounding = (1.0 / 12.0) / n_points * (this_f**-2 + last_f**-2)  # integer index: rounding noise
-        poisson = (1.0 / this_f + 1.0 / last_f) / n_points  # counts: Poisson on the weekly totals
-    measurement = np.where(is_level, rounding, poisson)
+    measurement = _measurement_var(this_f, last_f, is_level, n_points)
     # The first ratio exists at column 2*window - 1; min_history_weeks more are needed before a spread.
     first_col = 2 * window - 1 + window * settings.min_history_weeks
     spread, n_past = _robust_spread(log_ratio, window, settings.history_weeks, first_col)
@@ -878,10 +884,7 @@ def _ramp(level: np.ndarray, spread: np.ndarray, is_level: np.ndarray, window: i
     this_f = np.maximum(level, settings.min_level)
     start_f = np.maximum(start, settings.min_level)
     log_ratio = np.log(this_f / start_f)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rounding = (1.0 / 12.0) / n_points * (this_f**-2 + start_f**-2)
-        poisson = (1.0 / this_f + 1.0 / start_f) / n_points
-    measurement = np.where(is_level, rounding, poisson)
+    measurement = _measurement_var(this_f, start_f, is_level, n_points)
     sd = np.sqrt(np.fmax(np.fmax(weeks * spread**2, measurement), weeks * settings.min_log_sd**2))
     score = (log_ratio - math.log1p(settings.ramp_band)) / sd
     # Highest level up to the start of the rise (inclusive), and how many levels that history holds.
