@@ -214,6 +214,47 @@ def test_projection_sells_only_units_that_exist_and_pays_open_lines():
     assert stressed["sales_units"].tolist() == [0, 5, 40, 8, 40, 0]
 
 
+def test_backlog_ships_first_and_earns_like_sales():
+    """3 on hand, 8 already sold and waiting (free stock -5): the 3 ship on day 0, day 2's 10 arrivals fill the other
+    5 before 5 new sales, day 4's 10 sell. The platform pays the backlog out after shipping (lag 2), so the shop is
+    paid for 3 + 5 backlog units too; before, a backlog earned nothing and a first order looked unaffordable."""
+    p = c.project(**tiny_inputs(stock_units=-5, backlog_units=8))
+    assert p["backlog_shipped"].tolist() == [3, 0, 5, 0, 0, 0]
+    assert p["sales_units"].tolist() == [3, 0, 10, 0, 10, 0]
+    assert p["sales_inflow"].round(6).tolist() == [0, 0, 24.0, 0, 80.0, 0]  # 3 x 10 x 0.8 two days later, ...
+    assert p["logistics"].tolist() == [3.0, 0, 10.0, 0, 10.0, 0]  # each shipped parcel costs its logistics
+    assert any("8 of 8 units already sold ship" in n for n in p.attrs["notes"])
+    without = c.project(**tiny_inputs(stock_units=-5))  # the backlog's cash left out: 3 + 5 units fewer paid
+    assert p["closing"].iloc[-1] - without["closing"].iloc[-1] == pytest.approx(8 * 10 * 0.8 - 8 * 1.0)
+    assert c.backlog_shipments(-20, 8, [0, 30], 3).tolist() == [0, 8, 0]  # none on hand: the arrival fills all 8
+
+
+def test_order_cap_finds_orders_that_pay_their_way_through_a_backlog():
+    """20 units already sold, none on hand, ads 150 a day, price 100, paid out a day after shipping. With no order the
+    ads take cash to 150, below the 400 floor; the order's units fill the backlog and bring money back in time, so
+    cash stays above the floor for orders from about 5 up to 30 units (1.5x the plan: 405 at its lowest; 2x: 320).
+    A search that starts from 'no order' saw a broken floor and capped the order at 0."""
+    settle = pd.DataFrame({"platform": ["A"], "lag_days": [1], "fee_share": [0.1], "refund_share": [0.1]})
+    inputs = tiny_inputs(floor=400.0, stock_units=-20, backlog_units=20, price=100.0, ad_spend_per_day=150.0,
+                         settlement=settle)
+    assert c.project(**{**inputs, "unit_scale": 1e-9})["closing"].min() == pytest.approx(150.0)
+    assert c.project(**{**inputs, "unit_scale": 1.5})["closing"].min() == pytest.approx(405.0)
+    assert c.project(**{**inputs, "unit_scale": 2.0})["closing"].min() == pytest.approx(320.0)
+    cap = c.order_cap(inputs, max_tie_share=0.3)
+    assert cap["by_cash"] == 30 and cap["by_tie"] == 10 and cap["units"] == 10
+
+
+def test_headline_shows_the_order_cap_with_financing_beside_the_cap_without():
+    cap = {"units": 0, "binding": "cash floor"}
+    gap = c.first_gap(c.project(**tiny_inputs(floor=5000.0)), 5000.0)
+    chosen = pd.DataFrame({"offer": ["loan"], "use": [1.0]})
+    stressed = {"multiplier": 4.0, "ok": False}
+    line = c.headline("gap ahead", gap, cap, chosen, stressed, cap_financed={"units": 383, "binding": "tie-up rule"})
+    assert "order cap 383 units with that financing, 0 without (cash floor)" in line
+    assert "order cap 0 units (cash floor)" in c.headline("gap ahead", gap, cap, chosen, stressed,
+                                                          cap_financed={"units": 0, "binding": "cash floor"})
+
+
 def test_gap_causes_add_up_to_closing_minus_floor():
     p = c.project(**tiny_inputs())
     causes = c.gap_causes(p, 200.0, day=5).set_index("item")["amount"]

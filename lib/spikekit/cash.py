@@ -27,7 +27,7 @@ import pandas as pd
 from .errors import ConfigError, InputError, did_you_mean
 
 __all__ = [
-    "CashSettings", "Gap", "cash_items", "project", "capped_sales", "open_order_flows", "first_gap",
+    "CashSettings", "Gap", "cash_items", "project", "capped_sales", "backlog_shipments", "open_order_flows", "first_gap",
     "gap_causes", "order_cost", "order_cap",
     "effective_annual_cost", "financing_options", "choose_financing", "financing_draws", "presale_effect",
     "stress", "ad_spend", "platform_shares", "decide", "describe_causes", "review", "headline", "plot_projection", "plot_financing",
@@ -228,6 +228,24 @@ def capped_sales(demand: np.ndarray, stock: float, arrivals: np.ndarray) -> np.n
     return sold
 
 
+def backlog_shipments(stock: float, backlog: float, arrivals: np.ndarray, days: int) -> np.ndarray:
+    """Units of the backlog shipped per day 0..days-1. The backlog's buyers have paid the platform, which releases
+    the money only after shipping (and the settlement lag), so these shipments earn cash like sales. ``stock`` is on
+    hand minus backlog (as in ``capped_sales``): what is on hand ships on day 0, then arrivals fill the rest of the
+    backlog before any new sale."""
+    backlog = max(float(backlog), 0.0)
+    unfilled = min(max(-float(stock), 0.0), backlog)  # the part on hand does not cover
+    shipped = np.zeros(days)
+    if days:
+        shipped[0] = backlog - unfilled
+    for d in range(days):
+        arriving = float(arrivals[d]) if d < len(arrivals) else 0.0
+        fill = min(unfilled, arriving)
+        shipped[d] += fill
+        unfilled -= fill
+    return shipped
+
+
 def open_order_flows(arrivals: pd.DataFrame | None, supplier_terms: pd.DataFrame, horizon: int,
                      notes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Units arriving and money paid per day 0..H for order lines already placed (the ledger's open lines as
@@ -255,7 +273,8 @@ def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.Dat
             logistics_cost_per_order: float, ad_spend_per_day: float, as_of, horizon_days: int = 21, *,
             platform_shares: Mapping[str, float] | None = None, draws: pd.DataFrame | None = None,
             unit_scale: float = 1.0, sales_scale: float = 1.0, balance_after: str = "last",
-            stock_units: float | None = None, open_orders: pd.DataFrame | None = None) -> pd.DataFrame:
+            stock_units: float | None = None, open_orders: pd.DataFrame | None = None,
+            backlog_units: float = 0.0) -> pd.DataFrame:
     """Day-by-day cash: opening, inflows (settled sales, financing), outflows (deposits, balances, logistics, ads,
     repayments) and closing cash for days 0..horizon_days. ``sales_forecast`` is units/day (a number, or one value
     per day from day 1). ``draws`` (offer, amount, day, fee_share, rate_annual, term_days) are financing draws.
@@ -266,7 +285,9 @@ def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.Dat
     With ``stock_units`` (units free to sell now: on hand minus backlog) sales are capped by the units there are:
     that stock, the arrivals of ``open_orders`` (lines already placed, ``spikekit.state.open_order_arrivals``,
     whose balances are paid too) and of this purchase order (``capped_sales``). ``sales_demand`` keeps the
-    uncapped forecast, ``sales_units`` what is sold, ``sales_earned`` its net value on the day of the sale."""
+    uncapped forecast, ``sales_units`` what is sold, ``sales_earned`` its net value on the day of the sale.
+    ``backlog_units`` (orders taken but not shipped, already inside ``stock_units``) ship first as stock allows and
+    earn like sales (``backlog_shipped``): the platform pays out after shipping, so filling a backlog brings cash."""
     if balance_after not in ("last", "each"):
         raise ConfigError(f"balance_after must be 'last' or 'each', got {balance_after!r}")
     horizon = int(horizon_days)
@@ -288,6 +309,12 @@ def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.Dat
         if units.sum() < demand.sum() - 0.5:
             notes.append(f"sales capped by the units there are: {units.sum():,.0f} of {demand.sum():,.0f} forecast "
                          f"units sell ({float(stock_units):,.0f} free now + {arrivals.sum():,.0f} arriving)")
+    backlog = np.zeros(horizon + 1)
+    if backlog_units > 0 and stock_units is not None:
+        backlog = backlog_shipments(float(stock_units), float(backlog_units), arrivals, horizon + 1)
+        notes.append(f"backlog: {backlog.sum():,.0f} of {float(backlog_units):,.0f} units already sold ship within the "
+                     "horizon (first from stock, then from arrivals); their money settles after shipping")
+    units = units + backlog
     gross = units * float(price)
 
     sales_inflow = np.zeros(horizon + 1)
@@ -325,7 +352,7 @@ def project(cash: pd.DataFrame, settlement: pd.DataFrame, supplier_terms: pd.Dat
     day0 = _day0(as_of)
     frame = pd.DataFrame({
         "day": days, "date": [day0 + pd.Timedelta(days=int(d)) for d in days], "opening": opening,
-        "sales_demand": demand, "sales_units": units, "sales_earned": earned, "sales_inflow": sales_inflow,
+        "sales_demand": demand, "sales_units": units, "backlog_shipped": backlog, "sales_earned": earned, "sales_inflow": sales_inflow,
         "financing_inflow": financing_in, "deposits": deposits, "balances": balances,
         "open_order_payments": open_payments, "logistics": logistics, "ads": ads,
         "repayments": repayment, "inflow": inflow, "outflow": outflow, "closing": closing,
@@ -419,8 +446,11 @@ def order_cost(purchase_orders: pd.DataFrame | None, unit_scale: float = 1.0) ->
 
 def order_cap(project_inputs: Mapping[str, Any], max_tie_share: float = 0.3) -> dict:
     """The largest order (units, in the purchase orders' proportions) that keeps closing cash >= the floor on
-    every day of the horizon AND costs at most ``max_tie_share`` of the cash on hand. Both limits fall as the
-    order grows, so each is found by bisection on the scale of the order; the cap is the smaller."""
+    every day of the horizon AND costs at most ``max_tie_share`` of the cash on hand; the cap is the smaller.
+    The tie-up limit falls as the order grows. The cash limit need not: units that fill a paid backlog bring
+    money back within the horizon, so a small order can break the floor where a larger one does not. So the
+    scale is scanned on a grid up to the first failing doubling, and the last good grid point refined by
+    bisection (the same answer as plain bisection when the limit is monotone)."""
     inputs = dict(project_inputs)
     orders = inputs.get("purchase_orders")
     items = cash_items(inputs["cash"])
@@ -437,17 +467,24 @@ def order_cap(project_inputs: Mapping[str, Any], max_tie_share: float = 0.3) -> 
     def tie_ok(scale: float) -> bool:
         return order_cost(orders, scale) <= max_tie_share * liquid + 1e-9
 
-    def largest(ok) -> float:
-        if not ok(1e-9):
-            return 0.0
+    def largest(ok, grid: int = 32) -> float:
         high = 1.0
         while ok(high) and high < 1e6:
             high *= 2
-        low = 0.0 if high == 1.0 else high / 2
-        for _ in range(60):
+        if ok(high):
+            return high
+        if ok(1e-9):  # the usual case: good from nothing up to one boundary
+            low = 0.0 if high == 1.0 else high / 2
+        else:  # no order breaks the floor: look for the orders big enough to pay their way
+            step = high / grid
+            good = [i for i in range(1, grid) if ok(i * step)]
+            if not good:
+                return 0.0
+            low, high = good[-1] * step, (good[-1] + 1) * step
+        for _ in range(50):
             mid = (low + high) / 2
             low, high = (mid, high) if ok(mid) else (low, mid)
-        return low
+        return low if ok(low) else 0.0
 
     by_cash = int(math.floor(largest(cash_ok) * planned + 1e-6))
     by_tie = int(math.floor(largest(tie_ok) * planned + 1e-6))
@@ -597,8 +634,14 @@ def review(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, stre
     the stress test with the chosen financing drawn; ``sales``: {"units", "demand", "sellable"} of the projection."""
     reasons = []
     if sales is not None:
-        reasons.append(f"sales projected {sales['units']:,.0f} units over the horizon: the shared forecast "
-                       f"({sales['demand']:,.0f}) capped by the {sales['sellable']:,.0f} units that exist or arrive")
+        backlog = float(sales.get("backlog_shipped", 0.0))
+        new_sales = sales["units"] - backlog
+        reasons.append(f"sales projected {sales['units']:,.0f} units over the horizon: "
+                       + (f"{backlog:,.0f} of the backlog already sold shipped (paid out after shipping), then "
+                          if backlog > 0 else "")
+                       + f"{new_sales:,.0f} new: the shared forecast ({sales['demand']:,.0f}) capped by the "
+                       f"{max(sales['sellable'], 0):,.0f} units that exist or arrive"
+                       + (" after the backlog" if backlog > 0 else ""))
     if gap.found:
         reasons.append(f"closing cash first falls below the floor ({floor:,.0f} yuan) on day {gap.day} "
                        f"({gap.date:%m-%d}), short {gap.shortfall:,.0f}; the largest shortfall is {gap.size:,.0f} "
@@ -639,8 +682,10 @@ def _stress_text(result: Mapping[str, Any]) -> str:
 
 
 def headline(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, stress_result: dict,
-             causes: pd.DataFrame | None = None, stress_financed: dict | None = None) -> str:
-    """One line for the run summary."""
+             causes: pd.DataFrame | None = None, stress_financed: dict | None = None,
+             cap_financed: dict | None = None) -> str:
+    """One line for the run summary. ``cap_financed``: the order cap with the chosen financing drawn, shown beside
+    the cap without it when they differ (an order that fits once the gap is funded is not refused)."""
     if gap.found:
         used = chosen[chosen["use"] > 0] if chosen is not None else pd.DataFrame()
         fund = (" fund with " + " + ".join(used["offer"]) if len(used) else " no financing covers it")
@@ -652,7 +697,11 @@ def headline(decision: str, gap: Gap, cap: dict, chosen: pd.DataFrame | None, st
     stress_text = f"x{stress_result['multiplier']:g} orders {'carried' if stress_result['ok'] else 'break cash'}"
     if stress_financed is not None and stress_financed["ok"] != stress_result["ok"]:
         stress_text += f" ({'carried' if stress_financed['ok'] else 'break cash'} with financing)"
-    return f"{text}; order cap {cap['units']} units ({cap['binding']}); {stress_text}"
+    cap_text = f"order cap {cap['units']} units ({cap['binding']})"
+    if cap_financed is not None and cap_financed["units"] != cap["units"]:
+        cap_text = (f"order cap {cap_financed['units']} units with that financing, "
+                    f"{cap['units']} without ({cap['binding']})")
+    return f"{text}; {cap_text}; {stress_text}"
 
 
 def plot_projection(projection: pd.DataFrame, floor: float, gap: Gap | None = None,
