@@ -335,3 +335,23 @@ def test_starry_mug_sample_finds_the_true_best_cell_and_does_not_chase_the_lucky
     cell = perf[(perf["format"] == lucky["format"]) & (perf["platform"] == lucky["platform"])].iloc[0]
     assert cell["order_rate"] < cell["order_rate_raw"]  # pulled down toward the overall rate
     assert not ((more["format"] == lucky["format"]) & (more["platform"] == lucky["platform"])).any()
+
+
+def test_sales_that_took_off_start_the_content_line_without_a_go_from_chapter_02():
+    """Chapter 02 still says extend, but the spike state sees sales taken off (phase rising): chapters 03 and 04
+    order on that state, so the content line produces too, from the takeoff day; before takeoff it holds."""
+    assert content.go_moment("go", "2025-03-08 15:00", "rising", "2025-03-05") == (
+        pd.Timestamp("2025-03-08 15:00"), "chapter 02")
+    # the takeoff's second day above the bar is in at the next stamp
+    assert content.go_moment("extend", None, "rising", "2025-03-05") == (pd.Timestamp("2025-03-06"), "sales took off")
+    assert content.go_moment("extend", None, "launching", None) == (None, None)
+    assert content.go_moment("extend", None, "validating", "2025-03-05") == (None, None)
+    assert content.go_moment("no-go", None, "no-go", None) == (None, None)
+    perf = content.performance(_posts(HAND_ROWS, start="2025-03-20 10:00"), "2025-03-09 12:00")
+    more = content.make_more(perf)
+    plan = content.content_plan("2025-03-06")
+    decision, reasons = content.review("extend", None, plan, perf, more, spike_phase="rising",
+                                       go_source="sales took off")
+    assert decision == "produce" and "sales taken off (phase rising)" in reasons[0]
+    assert content.review("extend", None, plan, perf, more, spike_phase="launching")[0] == "hold"
+    assert content.review("no-go", None, plan, perf, more, spike_phase="no-go", go_source="sales took off")[0] == "hold"

@@ -45,6 +45,7 @@ __all__ = [
     "PLATFORMS",
     "PLATFORM_NOTES",
     "ContentSettings",
+    "go_moment",
     "kit_deadline",
     "kit_status",
     "level1_kit",
@@ -218,6 +219,24 @@ def _timestamp(value, what: str) -> pd.Timestamp:
     if stamp is pd.NaT or pd.isna(stamp):
         raise ConfigError(f"{what} is empty: give the moment of the go decision, e.g. '2025-03-09 12:00'")
     return stamp
+
+
+TAKEN_OFF = ("rising", "peak", "declining")  # spike-state phases reached only after sales took off
+
+
+def go_moment(validation_decision: str | None, state_go_at, spike_phase: str | None, takeoff) -> tuple:
+    """When the content line starts, and why: chapter 02's first go (the spike state's ``validation.go_at``); without
+    a go, the moment the spike state could see sales take off once its phase is rising, peak or declining. A spike
+    that sells is on whatever the validation test still says, and chapters 03 and 04 already order on that state;
+    holding the content line then would contradict them on the same morning. ``takeoff`` (``phase_detail.takeoff``)
+    is the stamp of the first of two days above the bar; daily sales are stamped at the end of the day counted, so
+    the second day is in one day later: that is the moment.
+    Returns (moment or None, "chapter 02" | "sales took off" | None)."""
+    if validation_decision == "go" and state_go_at:
+        return pd.Timestamp(state_go_at), "chapter 02"
+    if spike_phase in TAKEN_OFF and takeoff:
+        return pd.Timestamp(takeoff) + pd.Timedelta(days=1), "sales took off"
+    return None, None
 
 
 def kit_deadline(go_time, deadline_hours: float = 2.0) -> pd.Timestamp:
@@ -689,19 +708,23 @@ DONE = "done"
 
 def review(validation_decision: str | None, kit: pd.DataFrame | None, plan: pd.DataFrame, perf: pd.DataFrame,
            more: pd.DataFrame, *, kit_state: Mapping[str, Any] | None = None, position: Mapping[str, Any] | None = None,
-           spike_phase: str | None = None) -> tuple[str, list[str]]:
-    """The chapter's call with the evidence behind it: ``hold`` without a go from chapter 02 (or when the spike is
-    no-go), ``done`` once the plan's days are over or the spike has exited (no new matrix; make-more still names
+           spike_phase: str | None = None, go_source: str | None = None) -> tuple[str, list[str]]:
+    """The chapter's call with the evidence behind it: ``hold`` without a go (chapter 02's, or ``go_source`` "sales
+    took off" from ``go_moment``) or when the spike is no-go, ``done`` once the plan's days are over or the spike has exited (no new matrix; make-more still names
     what works), else ``produce``. ``kit_state`` (``kit_status``) and ``position`` (``plan_position``) say whether
     the kit is still to make and which day of the plan it is."""
-    if validation_decision != "go" or spike_phase == "no-go":
+    sales_go = go_source == "sales took off"
+    if (validation_decision != "go" and not sales_go) or spike_phase == "no-go":
         decision = HOLD
     elif (position and position.get("phase") == "complete") or spike_phase == "exited":
         decision = DONE
     else:
         decision = PRODUCE
     reasons = []
-    if validation_decision is None:
+    if sales_go and decision != HOLD:
+        reasons.append(f"chapter 02 decided **{validation_decision or 'nothing'}**, but the spike state sees sales taken "
+                       f"off (phase {spike_phase}): produce, as chapters 03 and 04 order on the same state")
+    elif validation_decision is None:
         reasons.append("chapter 02 has not recorded a decision: hold production, keep the kit as a draft")
     else:
         reasons.append(f"chapter 02 decided **{validation_decision}**"
