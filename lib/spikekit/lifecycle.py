@@ -34,6 +34,9 @@ the start of the rise in the sales (``spikekit.state.lifecycle_fit``, the fit th
 01's alert; ``fit_bass`` alone detects one when not given. The day ending at stamp ``s`` covers ``(t(s) - 1, t(s)]``. Sales are
 modelled as the shop's normal baseline (measured before the takeoff) plus the spike: remaining demand is the
 spike's units still to sell, on top of the baseline.
+
+The life curve and its fit (Bass curve, life prior, ``fit_bass``) live in ``lifecycle_fit``, shared with chapter 12
+and the spike state; their names still import from here.
 """
 from __future__ import annotations
 

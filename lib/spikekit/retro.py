@@ -20,6 +20,9 @@ What this module computes:
 - ``readiness``: the checklist scored from data; ``sop_markdown``: the versioned SOP as Markdown.
 
 Time discipline: every function taking ``as_of`` ignores rows, runs and library entries after it.
+
+The pattern library's reader (``load_library``, ``priors_from_library``) lives in ``patterns`` and the runs' record in
+``decisions``, both shared with other chapters; their names still import from here.
 """
 from __future__ import annotations
 

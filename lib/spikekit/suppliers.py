@@ -32,6 +32,9 @@ one historical share per supplier). Set ``slip_days`` to 0 to ignore reliability
 Binding constraints are read from the integer solution (slack 0) and priced with the duals of the LP
 relaxation with each supplier's on/off choice fixed at the optimum (a MILP has no duals of its own; with the
 binaries fixed, what remains is an LP whose duals say what one more unit of a limit is worth).
+
+A supplier's production window and ``first_arrival`` live in ``supply`` (shared with the closed-loop replay),
+``open_arrivals`` in ``state``; their names still import from here.
 """
 from __future__ import annotations
 

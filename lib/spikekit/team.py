@@ -7,6 +7,9 @@ from as evidence, and answered at one of the day's decision points (11:00, 15:00
 
 Nothing here computes a new forecast: the brief only reorganises what chapters 01-09 recorded, so a reader can
 trace every line back to a chapter's result.
+
+The decision log across runs (``decision_log``, ``spike_runs``) lives in ``decisions``, shared with chapter 12 and
+the record site; its names still import from here.
 """
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ as the moment its count was known.
 Exposure: a test metric's exposure is its number of distinct hours with a row in the window, over 24
 (days); zero-count hours are rows, so a missing hour means "not observed". A baseline metric's exposure
 is its number of distinct calendar days with a row (days).
+
+The call itself (lifts, ranking, ``decide``) lives in ``validation_model``, shared with the spike state and the
+closed-loop replay; its names still import from here.
 """
 from __future__ import annotations
 
