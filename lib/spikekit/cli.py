@@ -365,7 +365,7 @@ def _cmd_import(args) -> int:
 
 def _cmd_patterns(args) -> int:
     from .paths import playbook_dir, records_root
-    from .retro import load_library
+    from .patterns import load_library
 
     records = Path(args.records).resolve() if args.records else records_root()
     library = load_library(records, playbook_dir() / "patterns", before=args.before)

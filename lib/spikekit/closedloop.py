@@ -260,7 +260,7 @@ def handbook_lead_days(book, spike) -> int:
     """Days from an order to its first units for the handbook's and hindsight's orders: chapter 04's ``lead_days``
     when set, else the day the fastest usable supplier can land a new order (chapter 03's own reckoning)."""
     from . import contracts
-    from .suppliers import first_arrival
+    from .supply import first_arrival
 
     params = dict(book.chapters["04"].defaults) if "04" in book.chapters else {}
     params.update(spike.parameters.get("04", {}))
@@ -278,7 +278,7 @@ def handbook_lead_days(book, spike) -> int:
 def first_go(spike, days: Iterable[pd.Timestamp], hour: int = 12) -> tuple[pd.Timestamp | None, int]:
     """The first daily moment chapter 02's validation says go, and the validation-period sales then."""
     from . import contracts
-    from . import validation as v
+    from . import validation_model as v
 
     if "validation" not in spike.data:
         return None, 0

@@ -901,7 +901,7 @@ def arrivals_from_state(open_orders, as_of, proposed=None, horizon_days: int = 1
     """Units expected per day 1..N: the open purchase orders of the ledger (an overdue line counts on day 1)
     plus chapter 03's proposed arrivals (its ``arrivals`` table: day, arrivals). N covers the horizon and the
     latest arrival (later days stay on order)."""
-    from .suppliers import open_arrivals
+    from .state import open_arrivals
 
     rows = [dict(r) for r in (open_orders.to_dict(orient="records") if isinstance(open_orders, pd.DataFrame)
                               else (open_orders or []))]

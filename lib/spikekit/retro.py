@@ -20,6 +20,9 @@ What this module computes:
 - ``readiness``: the checklist scored from data; ``sop_markdown``: the versioned SOP as Markdown.
 
 Time discipline: every function taking ``as_of`` ignores rows, runs and library entries after it.
+
+The pattern library's reader (``load_library``, ``priors_from_library``) lives in ``patterns`` and the runs' record in
+``decisions``, both shared with other chapters; their names still import from here.
 """
 from __future__ import annotations
 
@@ -33,8 +36,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, InputError
-from .lifecycle import LifecyclePrior, bass_cdf, bass_from_shape, bass_life_time, bass_peak_time
+from .lifecycle_fit import LifecyclePrior, bass_cdf, bass_from_shape, bass_life_time, bass_peak_time
 from .stats import wilson
+from .patterns import (  # noqa: F401  (moved there; old imports keep working)
+    PATTERN_KEYS,
+    _days_known,
+    _entry_ok,
+    _plain,
+    load_library,
+    priors_from_library,
+)
 
 __all__ = [
     "RetroSettings", "Retention", "KaplanMeier", "kaplan_meier", "retention", "stage_timings", "content_worked", "supply_worked",
@@ -48,7 +59,6 @@ DAY = pd.Timedelta(days=1)
 SPIKE_PRODUCT = "星空咖啡杯"
 HANDBOOK_RATES = {"community_join": 0.18, "repurchase": 0.12, "member_activity": 0.35}
 STAGES = ("signal", "confirm", "first_shipment", "exit")  # plus presale_shipped and the signal-to-shipment total
-PATTERN_KEYS = ("spike", "as_of", "takeoff", "peak_day", "life_days", "m", "p", "q", "shape", "source")
 
 
 @dataclass(frozen=True)
@@ -343,15 +353,9 @@ def plot_retention(result: Retention, title: str | None = None):
 # ------------------------------------------------------------------------------------------------ stage timings
 
 
-def _plain(value):
-    from .record import from_jsonable
-
-    return from_jsonable(value)
-
-
 def _runs(records_root, spike: str, as_of) -> list[dict]:
     """The spike's run manifests evaluated <= as_of, oldest first (unreadable manifests skipped)."""
-    from .team import spike_runs
+    from .decisions import spike_runs
 
     return [] if records_root is None else spike_runs(records_root, spike, as_of)[0]
 
@@ -727,66 +731,6 @@ def write_seeds(seeds_dir="playbook/patterns", days: int = 21) -> list[Path]:
     return paths
 
 
-def _entry_ok(entry: Any) -> bool:
-    return isinstance(entry, dict) and entry.get("spike") and entry.get("as_of") and isinstance(entry.get("shape"), list)
-
-
-def _days_known(entry: Mapping[str, Any]) -> int:
-    return int(sum(v is not None and math.isfinite(float(v)) for v in entry.get("shape") or []))
-
-
-def load_library(records_root=None, seeds_dir="patterns", before=None,
-                 exclude_spike: str | None = None, min_days: int = 10) -> pd.DataFrame:
-    """The pattern library: seed entries (``seeds_dir``/*.json) plus the ``pattern_entry`` chapter 12 recorded in
-    earlier runs under ``records_root`` (``<records>/<spike>/<run>/results/12.json``).
-
-    Time discipline: only entries with as_of <= ``before`` (when given); the latest such entry per spike wins.
-    ``exclude_spike`` leaves out the spike being planned. Column ``kind`` says where an entry comes from ("seed":
-    the synthetic seed files; "record": a chapter-12 run) and ``exited`` whether that run saw the spike exited
-    (a completed past spike; seeds never are). Entries whose shape knows fewer than ``min_days`` days
-    after the takeoff (a retrospective run while the spike was still rising) are skipped: their peak and life
-    would be the prior talking, not the spike. Nothing is written: the records root is the library's growing part. One row per spike with the PATTERN_KEYS columns (shape is a list), sorted by spike.
-    """
-    entries: list[dict] = []
-    if seeds_dir is not None and not Path(seeds_dir).is_absolute():  # relative to the playbook folder, not the cwd
-        from .paths import playbook_dir
-
-        seeds_dir = playbook_dir() / seeds_dir
-    if seeds_dir is not None and Path(seeds_dir).is_dir():
-        for path in sorted(Path(seeds_dir).glob("*.json")):
-            try:
-                entry = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            if _entry_ok(entry) and _days_known(entry) >= min_days:
-                entries.append({**entry, "origin": str(path), "kind": "seed", "exited": False})
-    if records_root is not None and Path(records_root).is_dir():
-        for results in sorted(Path(records_root).glob("*/*/results/12.json")):
-            try:
-                data = json.loads(results.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            entry = _plain(data.get("pattern_entry")) if isinstance(data, dict) else None
-            if _entry_ok(entry) and _days_known(entry) >= min_days:
-                # A completed exit: the chapter-12 run that recorded the entry saw the spike exited.
-                exited = _plain(data.get("phase")) == "exited" and not _plain(data.get("interim"))
-                entries.append({**entry, "origin": str(results.parent.parent), "kind": "record", "exited": exited})
-    columns = list(PATTERN_KEYS) + ["label", "origin", "kind", "exited"]
-    if not entries:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(entries).reindex(columns=columns)
-    stamps = pd.to_datetime(frame["as_of"], utc=True, format="ISO8601")
-    if before is not None:
-        cut = pd.Timestamp(before)
-        cut = cut.tz_localize("Asia/Shanghai") if cut.tzinfo is None else cut
-        frame, stamps = frame[stamps <= cut], stamps[stamps <= cut]
-    if exclude_spike is not None:
-        keep = frame["spike"] != exclude_spike
-        frame, stamps = frame[keep], stamps[keep]
-    frame = frame.assign(_t=stamps).sort_values(["spike", "_t"], kind="stable").groupby("spike").tail(1)
-    return frame.drop(columns="_t").sort_values("spike").reset_index(drop=True)
-
-
 def _as_shape(value) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in value], dtype=float)
 
@@ -817,50 +761,6 @@ def nearest(library: pd.DataFrame, shape, k: int = 3) -> pd.DataFrame:
                      "as_of": entry.get("as_of"), "source": entry.get("source")})
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["distance", "spike"], kind="stable").head(int(k)).reset_index(drop=True)
-
-
-def priors_from_library(library: pd.DataFrame | None, default: LifecyclePrior = LifecyclePrior(),
-                        min_spikes: int = 2, sd_floor: float = 1.0) -> tuple[LifecyclePrior, pd.DataFrame]:
-    """A lifecycle prior for the next spike learned from the library, and the evidence table.
-
-    With n usable spikes (peak_day and life_days known), each mean is shrunk toward the handbook default with
-    weight n / (n + min_spikes): one spike moves the prior a third of the way, many spikes take it over. The sd
-    is the library's spread (sample sd; the handbook's sd when n < 2), blended the same way, never below
-    ``sd_floor`` days. The life span is kept after the peak. Evidence: one row per spike, then the handbook and
-    the resulting prior.
-    """
-    columns = ["row", "spike", "peak_day", "life_days", "weight"]
-    usable = pd.DataFrame(columns=["spike", "peak_day", "life_days"])
-    if library is not None and len(library):
-        usable = library[["spike", "peak_day", "life_days"]].dropna()
-        usable = usable[(usable["peak_day"].astype(float) > 0)
-                        & (usable["life_days"].astype(float) > usable["peak_day"].astype(float))]
-    n = len(usable)
-    weight = n / (n + max(float(min_spikes), 0.0)) if n else 0.0
-    peaks, lives = usable["peak_day"].astype(float).to_numpy(), usable["life_days"].astype(float).to_numpy()
-
-    def blend(values, prior_mean, prior_sd):
-        if n == 0:
-            return prior_mean, prior_sd
-        mean = weight * float(values.mean()) + (1 - weight) * prior_mean
-        spread = float(values.std(ddof=1)) if n >= 2 else prior_sd
-        return mean, max(weight * spread + (1 - weight) * prior_sd, sd_floor)
-
-    peak, peak_sd = blend(peaks, default.peak_day, default.peak_day_sd)
-    life, life_sd = blend(lives, default.life_days, default.life_days_sd)
-    life = max(life, peak + 1.0)
-    prior = LifecyclePrior(peak_day=round(peak, 3), peak_day_sd=round(peak_sd, 3), life_days=round(life, 3),
-                           life_days_sd=round(life_sd, 3), life_share=default.life_share, market=default.market,
-                           market_log_sd=default.market_log_sd)
-    rows = [{"row": "library spike", "spike": s, "peak_day": float(pk), "life_days": float(lf),
-             "weight": weight / n} for s, pk, lf in zip(usable["spike"], peaks, lives)]
-    rows.append({"row": "handbook default", "spike": None, "peak_day": default.peak_day,
-                 "life_days": default.life_days, "weight": 1 - weight})
-    rows.append({"row": "prior used", "spike": None, "peak_day": prior.peak_day, "life_days": prior.life_days,
-                 "weight": 1.0})
-    evidence = pd.DataFrame(rows, columns=columns)
-    evidence.attrs.update(n_spikes=n, library_weight=weight)
-    return prior, evidence
 
 
 def prior_dict(prior: LifecyclePrior) -> dict:

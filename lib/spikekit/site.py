@@ -139,7 +139,7 @@ def _as_of_key(value: Any) -> str:
 
 
 def chapter_decision(entry: dict) -> Any:
-    from .team import chapter_decision as pick, _plain
+    from .decisions import chapter_decision as pick, _plain
 
     return pick({k: _plain(v) for k, v in (entry.get("results") or {}).items()})
 
@@ -155,7 +155,7 @@ def _spike_timezone(runs: list[Run]) -> str:
 
 def decision_timeline(records: Path, spike: str, runs: list[Run]):
     """team.decision_log for the spike, with each run's replay tag."""
-    from .team import decision_log
+    from .decisions import decision_log
 
     log = decision_log(records, spike, timezone=_spike_timezone(runs))
     tags = {r.run_id: r.manifest.get("tags") or {} for r in runs}

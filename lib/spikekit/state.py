@@ -1010,8 +1010,6 @@ def proposals_to_approve(manifest: Mapping[str, Any], chapters: Iterable[str] | 
     markdown = _frame(r06.get("markdown_plan"))
     if markdown is not None and len(markdown) and "discount" in markdown and \
             (pd.to_numeric(markdown["discount"], errors="coerce").fillna(0) > 0).any():
-        from .team import markdown_revenue_given_up
-
         deepest = float(pd.to_numeric(markdown["discount"], errors="coerce").max())
         approval("06", "markdown", f"markdown to {deepest:.0%} off", 0, markdown_revenue_given_up(markdown))
     if str(r06.get("exit_decision", "")).lower().startswith("exit"):
@@ -1098,7 +1096,7 @@ def estimate_demand(spike, sales: pd.DataFrame | None, pos: "Position", as_of: p
     """``censored_demand`` on the spike's own files: its daily sales, the position's sold-out days, and the search
     series ``demand_signal`` names in its signals table (when it has one and the series is there)."""
     from . import contracts as c
-    from .lifecycle import daily_search
+    from .lifecycle_fit import daily_search
 
     tz = spike.timezone
     daily = daily_sales(sales, as_of, tz)
@@ -1138,7 +1136,7 @@ def spike_state(spike, as_of: Any, *, validation_parameters: Mapping[str, Any] |
     sales = c.load_sales(spike.data["sales"], tz=tz, data_root=data_root) if "sales" in spike.data else None
     validation_started, decision, validated, go_at = None, None, None, None
     if "validation" in spike.data:
-        from . import validation as v
+        from . import validation_model as v
 
         events = c.load_validation(spike.data["validation"], tz=tz, data_root=data_root)
         test = events.loc[(events["phase"] == v.TEST) & (events["timestamp"] <= t), "timestamp"]
@@ -1237,7 +1235,7 @@ def first_go(events: pd.DataFrame, as_of: Any, settings=None, step_hours: float 
     """The first moment (on the hour, at or before ``as_of``) at which chapter 02's call on ``events`` was go: the
     go decision every later chapter counts from (chapter 08's kit is due 2 h after it). None when it has not said
     go by ``as_of``. No go can come before ``min_test_hours`` of testing, so the search starts there."""
-    from . import validation as v
+    from . import validation_model as v
 
     settings = settings or v.ValidationSettings()
     tz = events["timestamp"].dt.tz
@@ -1258,8 +1256,8 @@ def life_prior(book, spike, as_of: Any):
     """Chapter 06's life prior: the pattern library's spikes known at ``as_of`` (never this spike) shrunk toward
     the handbook's, with chapter 06's settings; the handbook's alone when the library is off or empty."""
     from . import paths
-    from .lifecycle import LifecyclePrior
-    from .retro import load_library, priors_from_library
+    from .lifecycle_fit import LifecyclePrior
+    from .patterns import load_library, priors_from_library
 
     p = dict(book.chapters["06"].defaults) if "06" in book.chapters else {}
     p.update(spike.parameters.get("06", {}))
@@ -1299,7 +1297,7 @@ def rise_start(sales: pd.Series, takeoff: pd.Timestamp, baseline: float, multipl
 
 
 def _prior_shape_daily(prior, days_from_takeoff: np.ndarray, m: float) -> np.ndarray:
-    from .lifecycle import bass_cdf, bass_from_shape
+    from .lifecycle_fit import bass_cdf, bass_from_shape
 
     p, q = bass_from_shape(prior.peak_day, prior.life_days, prior.life_share)
     return m * (bass_cdf(days_from_takeoff, p, q) - bass_cdf(np.maximum(days_from_takeoff - 1, 0), p, q))
@@ -1351,7 +1349,7 @@ def lifecycle_fit(sales: pd.DataFrame | None, as_of: Any, phase: PhaseCall, prio
     earliest."""
     import dataclasses
 
-    from .lifecycle import LifecyclePrior, fit_bass
+    from .lifecycle_fit import LifecyclePrior, fit_bass
 
     if phase.phase not in FIT_PHASES or phase.takeoff is None or sales is None:
         return None
@@ -1398,7 +1396,7 @@ def demand_forecast(*, as_of: Any, sales: pd.DataFrame | None, phase: PhaseCall,
       first two days match chapter 02's validated daily demand (its interval scales the level).
     - Watching, no-go, exited: the baseline (normal sales), no spike.
     """
-    from .lifecycle import LifecyclePrior
+    from .lifecycle_fit import LifecyclePrior
 
     prior = prior or LifecyclePrior()
     settings = FitSettings(conf=conf, runs=int(runs), seed=int(seed), method=method)
@@ -1506,3 +1504,51 @@ def forecast_units(forecast: Mapping[str, Any], days: float, level: str = "expec
         total += take * float(row[level])
         left -= take
     return total
+
+
+def _plan_table(value: Any) -> pd.DataFrame | None:
+    """A recorded plan as a table: a frame, one row (mapping) or a list of rows."""
+    if value is None:
+        return None
+    if isinstance(value, pd.DataFrame):
+        return value
+    if isinstance(value, Mapping):
+        return pd.DataFrame([dict(value)])
+    if isinstance(value, (list, tuple)):
+        return pd.DataFrame(list(value)) if value else pd.DataFrame()
+    return None
+
+
+def markdown_revenue_given_up(plan: Any) -> float:
+    """Money a markdown ladder gives away: for each step, expected units x (normal price - marked-down price),
+    the normal price being price / (1 - discount). Chapter 10 escalates it; approving a markdown books it."""
+    table = _plan_table(plan)
+    if table is None or table.empty or not {"price", "discount", "expected_units"} <= set(table.columns):
+        return 0.0
+    discount = pd.to_numeric(table["discount"], errors="coerce").fillna(0.0).clip(0.0, 0.999)
+    price = pd.to_numeric(table["price"], errors="coerce").fillna(0.0)
+    units = pd.to_numeric(table["expected_units"], errors="coerce").fillna(0.0)
+    return float((units * price * discount / (1.0 - discount)).sum())
+
+
+def _open_order_rows(open_orders) -> list[dict]:
+    if open_orders is None:
+        return []
+    if isinstance(open_orders, pd.DataFrame):
+        return open_orders.to_dict(orient="records")
+    return [dict(r) for r in open_orders]
+
+
+def open_arrivals(open_orders, as_of, days: int) -> np.ndarray:
+    """Units of the open purchase orders expected on each day 1..``days`` (an overdue line, or one due on the
+    as_of day itself, counts on day 1; lines due after the last day are left out)."""
+    out = np.zeros(int(days))
+    today = pd.Timestamp(pd.Timestamp(as_of).date())
+    for row in _open_order_rows(open_orders):
+        due = pd.Timestamp(row["expected_arrival"])
+        if due.tzinfo is not None and pd.Timestamp(as_of).tzinfo is not None:
+            due = due.tz_convert(pd.Timestamp(as_of).tz)
+        offset = max(1, (pd.Timestamp(due.date()) - today).days)
+        if offset <= days:
+            out[offset - 1] += float(row["units_open"])
+    return out

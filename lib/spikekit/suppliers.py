@@ -32,6 +32,9 @@ one historical share per supplier). Set ``slip_days`` to 0 to ignore reliability
 Binding constraints are read from the integer solution (slack 0) and priced with the duals of the LP
 relaxation with each supplier's on/off choice fixed at the optimum (a MILP has no duals of its own; with the
 binaries fixed, what remains is an LP whose duals say what one more unit of a limit is worth).
+
+A supplier's production window and ``first_arrival`` live in ``supply`` (shared with the closed-loop replay),
+``open_arrivals`` in ``state``; their names still import from here.
 """
 from __future__ import annotations
 
@@ -44,6 +47,19 @@ import pandas as pd
 
 from ._common import json_safe as _json_safe, settings_from_mapping
 from .errors import ConfigError
+from .supply import (  # noqa: F401  (moved there; old imports keep working)
+    _EPS,
+    _Supplier,
+    _can_make,
+    _ceil,
+    _floor,
+    _suppliers,
+    first_arrival,
+)
+from .state import (  # noqa: F401  (moved there; old imports keep working)
+    _open_order_rows,
+    open_arrivals,
+)
 
 __all__ = [
     "SupplySettings",
@@ -77,7 +93,6 @@ ARRIVAL_COLUMNS = ["day", "date", "demand", "cumulative_demand", "arrivals", "cu
 PRODUCTION_COLUMNS = ["supplier", "production_day", "production_date", "units", "daily_limit", "arrival_day",
                       "arrival_date"]
 BINDING_COLUMNS = ["constraint", "supplier", "days", "limit", "shadow_price", "detail"]
-_EPS = 1e-9
 # Prefer earlier production when two plans cost the same (earlier units are a buffer against slips). Far below
 # a fen per unit, so it never changes what a plan costs; the reported costs exclude it.
 _EARLIER_TIEBREAK = 1e-5
@@ -227,7 +242,6 @@ class Plan:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-
 def _records(frame: pd.DataFrame) -> list:
     return [dict(zip(frame.columns, row)) for row in frame.itertuples(index=False, name=None)]
 
@@ -240,15 +254,6 @@ def _settings(settings) -> SupplySettings:
     if isinstance(settings, Mapping):
         return SupplySettings.from_mapping(settings)
     raise ConfigError(f"settings must be SupplySettings or a mapping of parameters, not {type(settings).__name__}")
-
-
-def _floor(value: float) -> int:
-    # 0.7 * 150 is 104.99999999999999 in floating point; the tolerance keeps it 105.
-    return int(math.floor(value + _EPS))
-
-
-def _ceil(value: float) -> int:
-    return int(math.ceil(value - _EPS))
 
 
 def _day_span(days) -> str:
@@ -329,54 +334,6 @@ def _day_one(as_of) -> pd.Timestamp:
 
 
 # ------------------------------------------------------------------------------------------ capacity
-
-
-@dataclass(frozen=True)
-class _Supplier:
-    name: str
-    tier: str
-    min_order: int
-    max_units: int
-    material_units: int
-    material_ready_day: float
-    daily_capacity: int
-    daily_limit: int  # after the reserve
-    lead: int  # whole days, rounded up
-    unit_cost: float
-    setup_cost: float
-    reliability: float
-
-
-def _suppliers(frame: pd.DataFrame, reserve_share: float) -> list[_Supplier]:
-    out = []
-    for row in frame.itertuples(index=False):
-        out.append(_Supplier(
-            name=str(row.supplier), tier=str(row.tier), min_order=int(row.min_order), max_units=int(row.max_units),
-            material_units=int(row.material_units), material_ready_day=float(row.material_ready_day),
-            daily_capacity=int(row.daily_capacity), daily_limit=_floor((1 - reserve_share) * int(row.daily_capacity)),
-            lead=_ceil(float(row.lead_days)), unit_cost=float(row.unit_cost), setup_cost=float(row.setup_cost),
-            reliability=float(row.reliability),
-        ))
-    return out
-
-
-def _can_make(sup: _Supplier, days: int, daily_limit: int | None = None) -> tuple[int, str]:
-    """Most units ``sup`` can make on days 1..days, and the limit that stops it there (a word)."""
-    limit = sup.daily_limit if daily_limit is None else daily_limit
-    if days <= 0 or limit <= 0 or sup.max_units <= 0:
-        return 0, ("no days" if days <= 0 else ("daily capacity" if limit <= 0 else "max_units"))
-    before = sum(1 for d in range(1, days + 1) if d < sup.material_ready_day)
-    after = days - before
-    by_capacity = limit * days
-    by_material = min(sup.material_units, limit * before) + limit * after
-    made = min(sup.max_units, by_material)
-    if made == sup.max_units and sup.max_units <= by_material:
-        why = "max_units"
-    elif by_material < by_capacity:
-        why = "material"
-    else:
-        why = "reserve capacity"
-    return made, why
 
 
 def supplier_potential(suppliers: pd.DataFrame, horizon_days: int, reserve_share: float = 0.30) -> pd.DataFrame:
@@ -667,24 +624,6 @@ _LEVEL_COLUMN = {"estimate": "expected", "low": "low", "high": "high"}
 COVERAGE_COLUMNS = ["day", "date", "demand", "cumulative_need", "open_arrivals", "supply", "shortfall", "wanted"]
 
 
-def first_arrival(suppliers: pd.DataFrame, reserve_share: float = 0.30, horizon_days: int = 10) -> dict | None:
-    """The supplier whose first unit of a new order could be at our warehouse soonest: supplier,
-    production_day (day 1 when it has material on hand, else the day its material arrives), lead_days,
-    arrival_day. Only suppliers that can make at least their minimum order in the production window count;
-    None when none can."""
-    best = None
-    for sup in _suppliers(suppliers, reserve_share):
-        made, _ = _can_make(sup, horizon_days)
-        if made <= 0 or made < sup.min_order:
-            continue
-        start = 1 if sup.material_units > 0 else max(1, _ceil(sup.material_ready_day))
-        found = {"supplier": sup.name, "production_day": int(start), "lead_days": int(sup.lead),
-                 "arrival_day": int(start + sup.lead)}
-        if best is None or found["arrival_day"] < best["arrival_day"]:
-            best = found
-    return best
-
-
 def cover_window(suppliers: pd.DataFrame, settings: SupplySettings | Mapping | None = None) -> tuple[int, str]:
     """Days of forecast demand an order placed now must cover, and why.
 
@@ -713,29 +652,6 @@ def forecast_daily(forecast: Mapping[str, Any], days: int, level: str = "estimat
     out = np.zeros(int(days))
     for i, row in enumerate(rows[: int(days)]):
         out[i] = max(0.0, float(row[_LEVEL_COLUMN[level]]))
-    return out
-
-
-def _open_order_rows(open_orders) -> list[dict]:
-    if open_orders is None:
-        return []
-    if isinstance(open_orders, pd.DataFrame):
-        return open_orders.to_dict(orient="records")
-    return [dict(r) for r in open_orders]
-
-
-def open_arrivals(open_orders, as_of, days: int) -> np.ndarray:
-    """Units of the open purchase orders expected on each day 1..``days`` (an overdue line, or one due on the
-    as_of day itself, counts on day 1; lines due after the last day are left out)."""
-    out = np.zeros(int(days))
-    today = pd.Timestamp(pd.Timestamp(as_of).date())
-    for row in _open_order_rows(open_orders):
-        due = pd.Timestamp(row["expected_arrival"])
-        if due.tzinfo is not None and pd.Timestamp(as_of).tzinfo is not None:
-            due = due.tz_convert(pd.Timestamp(as_of).tz)
-        offset = max(1, (pd.Timestamp(due.date()) - today).days)
-        if offset <= days:
-            out[offset - 1] += float(row["units_open"])
     return out
 
 

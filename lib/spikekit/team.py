@@ -7,19 +7,31 @@ from as evidence, and answered at one of the day's decision points (11:00, 15:00
 
 Nothing here computes a new forecast: the brief only reorganises what chapters 01-09 recorded, so a reader can
 trace every line back to a chapter's result.
+
+The decision log across runs (``decision_log``, ``spike_runs``) lives in ``decisions``, shared with chapter 12 and
+the record site; its names still import from here.
 """
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
 from .errors import ConfigError
+from .decisions import (  # noqa: F401  (moved there; old imports keep working)
+    DECISION_NAMES,
+    LOG_COLUMNS,
+    _plain,
+    chapter_decision,
+    decision_log,
+    spike_runs,
+)
+from .state import (  # noqa: F401  (moved there; old imports keep working)
+    markdown_revenue_given_up,
+)
 
 CHAPTERS = ("01", "02", "03", "04", "05", "06", "07", "08", "09")
 
@@ -36,8 +48,6 @@ RESULT_NAMES: dict[str, tuple[str, ...]] = {
     "09": ("decision", "headline", "gap_date", "gap_size", "order_cap_units", "chosen_financing", "stress_ok",
            "projected_sales_units"),
 }
-# The name under which a chapter states its call (the first one present wins).
-DECISION_NAMES = ("decision", "verdict", "exit_decision")
 
 DEFAULT_ROLES = ("operations lead", "content", "supply chain")
 DEFAULT_DECISION_POINTS = ("11:00", "15:00", "20:00")
@@ -45,7 +55,6 @@ DEFAULT_DECISION_POINTS = ("11:00", "15:00", "20:00")
 AGENDA = (("Yesterday's numbers", 3), ("Today's tasks", 5), ("Risks", 4), ("Resource asks", 3))
 
 ESCALATION_COLUMNS = ["chapter", "kind", "item", "amount", "limit", "evidence"]
-LOG_COLUMNS = ["as_of", "run_id", "run_status", "chapter", "title", "chapter_status", "decision", "headline"]
 
 # Which decision point answers what: approvals first (the handbook cut approvals to 2 hours, so the first point
 # after the stand-up), traffic and price moves at mid-day when the data room has a morning of data, and stock,
@@ -73,13 +82,6 @@ def gather(run_results: Mapping[Any, Mapping[str, Any] | None]) -> dict[str, dic
         if kept:
             gathered[chapter] = kept
     return dict(sorted(gathered.items()))
-
-
-def chapter_decision(values: Mapping[str, Any]) -> Any:
-    for name in DECISION_NAMES:
-        if values.get(name) is not None:
-            return values[name]
-    return None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -152,18 +154,6 @@ def _financing_items(values: Mapping[str, Any]) -> list[dict]:
         items.append({"chapter": "09", "kind": "financing", "item": f"financing {offer}",
                       "amount": amount, "evidence": f"09 chosen_financing: {offer} {yuan(amount)}"})
     return items
-
-
-def markdown_revenue_given_up(plan: Any) -> float:
-    """Money a markdown ladder gives away: for each step, expected units x (normal price - marked-down price),
-    the normal price being price / (1 - discount)."""
-    table = _frame(plan)
-    if table is None or table.empty or not {"price", "discount", "expected_units"} <= set(table.columns):
-        return 0.0
-    discount = pd.to_numeric(table["discount"], errors="coerce").fillna(0.0).clip(0.0, 0.999)
-    price = pd.to_numeric(table["price"], errors="coerce").fillna(0.0)
-    units = pd.to_numeric(table["expected_units"], errors="coerce").fillna(0.0)
-    return float((units * price * discount / (1.0 - discount)).sum())
 
 
 def _markdown_items(values: Mapping[str, Any]) -> list[dict]:
@@ -514,61 +504,6 @@ def headline(b: Brief) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Decision log across runs
 # ----------------------------------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """A recorded value back from its run.json form (tables and timestamps are tagged there)."""
-    from .record import from_jsonable
-
-    return from_jsonable(value)
-
-
-def spike_runs(records_root: str | Path, spike: str, as_of: Any = None) -> tuple[list[dict], list[str]]:
-    """The finished runs of ``spike`` (``<records>/<spike>/*/run.json``) evaluated at or before ``as_of`` (all when
-    None), oldest first: dicts with run_id, as_of, meta (the manifest) and folder; plus the unreadable manifests.
-    Chapters 10 and 12 and the decision log read the record through this one place."""
-    folder = Path(records_root) / spike
-    runs, skipped = [], []
-    cutoff = pd.Timestamp(as_of) if as_of is not None else None
-    for manifest in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
-        try:
-            meta = json.loads(manifest.read_text(encoding="utf-8"))
-            run_as_of = pd.Timestamp(meta["as_of"])
-        except (OSError, ValueError, KeyError, TypeError):
-            skipped.append(str(manifest))
-            continue
-        if cutoff is not None and run_as_of > (cutoff if cutoff.tzinfo or run_as_of.tzinfo is None
-                                                else cutoff.tz_localize(run_as_of.tzinfo)):
-            continue
-        runs.append({"run_id": meta.get("run_id", manifest.parent.name), "as_of": run_as_of, "meta": meta,
-                     "folder": manifest.parent})
-    runs.sort(key=lambda r: (r["as_of"].value, r["run_id"]))
-    return runs, skipped
-
-
-def decision_log(records_root: str | Path, spike: str, as_of: Any = None,
-                 timezone: str = "Asia/Shanghai") -> pd.DataFrame:
-    """One row per chapter per run of ``spike`` (records/<spike>/*/run.json): when it was evaluated (as_of),
-    which run, the chapter's call and headline (as_of shown in ``timezone``). Runs evaluated after ``as_of`` (when given) are left out, so a
-    replay of an earlier day does not see later decisions. Unreadable manifests are skipped and listed in
-    ``frame.attrs['skipped']``."""
-    runs, skipped = spike_runs(records_root, spike, as_of)
-    rows = []
-    for run in runs:
-        meta, run_as_of = run["meta"], run["as_of"]
-        for chapter, entry in sorted((meta.get("chapters") or {}).items()):
-            values = {k: _plain(v) for k, v in (entry.get("results") or {}).items()}
-            decision = chapter_decision(values)
-            rows.append({"as_of": run_as_of, "run_id": run["run_id"],
-                         "run_status": meta.get("status"), "chapter": chapter, "title": entry.get("title"),
-                         "chapter_status": entry.get("status"),
-                         "decision": None if decision is None else str(decision),
-                         "headline": values.get("headline")})
-    frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
-    if not frame.empty:
-        # One zone for sorting and display (runs may carry different offsets).
-        frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True).dt.tz_convert(timezone)
-        frame = frame.sort_values(["as_of", "run_id", "chapter"], kind="stable").reset_index(drop=True)
-    frame.attrs["skipped"] = skipped
-    return frame
 
 
 def review(b: Brief) -> tuple[str, list[str]]:

@@ -1,0 +1,1 @@
+"""What the playbook reads: the input contracts (one module per table family), loaders and importers."""
