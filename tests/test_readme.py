@@ -114,8 +114,8 @@ def _scratch_copy(dest: Path) -> Path:
 
 @pytest.mark.e2e
 def test_every_readme_command_runs(tmp_path):
-    """About 3 minutes on an idle 2-core machine: one whole playbook run (run-sample.sh), the rest are short
-    examples (a chapter or two, replays of two or three steps). Each command's time is printed (pytest -s)."""
+    """In the default suite: the README runs the whole playbook once (run-sample.sh); its other examples are
+    short (a chapter or two, replays of two or three steps). Each command's time is printed (pytest -s)."""
     venv = Path(sys.prefix)
     stamp = venv / ".spikekit-installed"
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
