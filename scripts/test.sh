@@ -6,5 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$SPIKE_ROOT"
 # Headless Chromium for the record-site browser test (Debian packages; quiet no-op when present).
 bash scripts/system-deps.sh
+# Screenshots the browser tests take (a chapter record and its seller's copy, the record site, the data room).
+export SPIKE_TEST_ARTIFACTS="${SPIKE_TEST_ARTIFACTS:-$SPIKE_ROOT/test-artifacts}"
 exec python -m pytest tests notebooks --nbval-lax --nbval-kernel-name spikekit \
   --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider "$@"

@@ -55,6 +55,7 @@ def test_every_chapter_ran_and_the_record_is_complete(runs):
         for cid, chapter in m["chapters"].items():
             assert (outcome.run_dir / chapter["notebook"]).exists()
             assert (outcome.run_dir / chapter["html"]).exists()
+            assert (outcome.run_dir / chapter["seller_html"]).exists()  # the seller's copy beside it
             assert chapter["results"]["headline"]
             if name == "starry-mug":  # the HTML copy reads offline: figures inline, no script from a CDN
                 html = (outcome.run_dir / chapter["html"]).read_text(encoding="utf-8")

@@ -126,6 +126,38 @@ def test_reader_copy_opens_with_the_call_and_drops_test_only_cells():
     assert "keyword_groups = {'办公室': ['杯']}" in injected_copy.source and "\\u" not in injected_copy.source
 
 
+def _exported(nb) -> str:
+    from spikekit.runner import _html_exporter
+
+    body, _ = _html_exporter().from_notebook_node(nb)
+    return body
+
+
+def test_seller_copy_has_the_call_story_and_figures_but_no_code():
+    nb, figure_id = _executed_notebook()
+    log = nbformat.v4.new_code_cell("print('fitting...')\nresult")
+    log.outputs = [nbformat.v4.new_output("stream", name="stdout", text="fitting...\n"),
+                   nbformat.v4.new_output("execute_result", data={"text/plain": "go 12 units"}, execution_count=3)]
+    nb.cells.append(log)
+    # The pages' bodies (the style sheet names the code classes too).
+    full = _exported(recordview.prepare(nb, ("The seller's copy, without code", "01_x.seller.html"))).split("<body")[1]
+    seller = _exported(recordview.seller_copy(nb, full_copy="01_x.html")).split("<body")[1]
+    assert recordview.seller_name("01_x.html") == "01_x.seller.html"
+    # The full copy keeps its (folded) code and links the seller's copy; the seller's copy links back.
+    code_tokens = (">plot<", ">decision_box<", ">record<", ">print<", "jp-CodeMirrorEditor", "spikekit-code")
+    assert all(token in full for token in code_tokens) and 'href="01_x.seller.html"' in full
+    assert 'href="01_x.html"' in seller
+    for code in code_tokens + ("<pre", "fitting...", "recorded remaining_demand", "NBVAL", "truth", "Parameters ("):
+        assert code not in seller, code
+    # Decision first, the readable parameters table, the same figures, a bare value as text.
+    assert seller.index("Early warning: <strong>ALERT</strong>") < seller.index("Headline:") < seller.index("2. Growth chart")
+    assert "<th>threshold</th><td>9</td>" in seller and "办公室" in seller
+    assert seller.count("data:image/png;base64,iVBORw0KGgo=") == full.count("data:image/png;base64,iVBORw0KGgo=") == 1
+    assert f"cell-id={figure_id}" in seller  # the call's figure link still has its target
+    assert "go 12 units" in seller and "Out[" not in seller
+    assert len(nb.cells) == 9  # the executed notebook itself is untouched
+
+
 def test_every_truth_check_cell_in_the_chapters_is_tagged_test_only():
     checked = 0
     for path in sorted((PROJECT / "notebooks").glob("*.ipynb")):
@@ -178,5 +210,24 @@ def test_chapter_record_in_headless_chromium_leads_with_the_call(records_dir, tm
         # Code is folded: its text is not visible until opened.
         assert "sk.begin(" not in body
         assert browser.find_elements(By.CSS_SELECTOR, "details.spikekit-code")
+
+        # The seller's copy beside it: recorded in the manifest and the seal, linked from the full copy's top,
+        # the same call and figures, no code anywhere in it.
+        seller = outcome.run_dir / entry["seller_html"]
+        assert entry["seller_html"] == "01_early_warning.seller.html" and seller.is_file()
+        sealed = json.loads((outcome.run_dir / "seal.json").read_text(encoding="utf-8"))
+        assert entry["seller_html"] in json.dumps(sealed)
+        figures_full = browser.find_elements(By.CSS_SELECTOR, "img")
+        link = browser.find_element(By.LINK_TEXT, "The seller's copy, without code")
+        assert link.location["y"] < call.location["y"] + 400
+        link.click()
+        assert browser.current_url.endswith("01_early_warning.seller.html")
+        seller_body = browser.find_element(By.TAG_NAME, "body").text
+        _save_screenshot(browser, tmp_path, "record-01-early-warning-seller.png")
+        assert f"Early warning: {decision}" in seller_body and entry["results"]["headline"][:20] in seller_body
+        assert len(browser.find_elements(By.CSS_SELECTOR, "img")) == len(figures_full) >= 1
+        assert not browser.find_elements(By.CSS_SELECTOR, "pre, .jp-CodeCell .jp-InputArea, details.spikekit-code, .jp-CodeMirrorEditor")
+        source = seller.read_text(encoding="utf-8")
+        assert "sk.begin(" not in source and "import spikekit" not in source and "<pre" not in source
     finally:
         browser.quit()

@@ -40,6 +40,9 @@ def test_results_hand_on_failures_skip_dependents_and_the_rest_still_runs(mini_p
     assert "needs F" in m["chapters"]["G"]["error"]["evalue"]
     # Every executed notebook has an HTML copy; the manifest has checksums and parameters.
     assert (outcome.run_dir / "a.html").read_text(encoding="utf-8").count("<html") == 1
+    # ... and the seller's copy beside it (no code), named in the manifest and covered by the seal.
+    assert m["chapters"]["A"]["seller_html"] == "a.seller.html" and m["chapters"]["G"].get("seller_html") is None
+    assert "a.seller.html" in (outcome.run_dir / "seal.json").read_text(encoding="utf-8")
     assert len(m["inputs"]["numbers"]["sha256"]) == 64
     assert m["chapters"]["A"]["parameters"]["base"] == 41
     assert m["chapters"]["A"]["parameters"]["upstream_run"] == m["run_id"]
@@ -121,6 +124,8 @@ def test_killed_run_leaves_no_record_and_resume_completes_it(mini_project):
     status = {c: v["status"] for c, v in resumed.manifest["chapters"].items()}
     assert status == {"A": "reused", "B": "ok"}
     assert resumed.manifest["chapters"]["A"]["reused_from"] == killed.name
+    for cid in ("A", "B"):  # a reused chapter brings its seller's copy along
+        assert (resumed.run_dir / resumed.manifest["chapters"][cid]["seller_html"]).is_file()
     assert resumed.manifest["chapters"]["B"]["results"] == {"x_plus_one": 42}
     assert resumed.manifest["resumed_from"] == killed.name
     assert tree_digest(first.run_dir) == {k.split("/", 1)[1]: v for k, v in before.items()}

@@ -471,12 +471,25 @@ def test_site_in_headless_chromium_index_to_spike_to_run_to_chapter_notebook(two
     assert "Value 7 vs threshold 9: watch" in run_text and "no-go" in run_text
     assert second["inputs"]["numbers"]["sha256"] in run_text
     _save_screenshot(browser, tmp_path, "site-run-page.png")
+    run_page = browser.current_url
 
     browser.find_elements(By.LINK_TEXT, "notebook")[0].click()
     assert browser.current_url.startswith("file://") and browser.current_url.endswith("/chapters/01_alert.html")
     notebook_text = browser.find_element(By.TAG_NAME, "body").text
     assert "Alert check: value 7 against threshold 9" in notebook_text
     assert str(records / ".site") in browser.current_url
+    # The seller's copy: linked from the full copy's top (and back), and from the run page; no code in it.
+    browser.find_element(By.LINK_TEXT, "The seller's copy, without code").click()
+    assert browser.current_url.endswith("/chapters/01_alert.seller.html")
+    seller_text = browser.find_element(By.TAG_NAME, "body").text
+    assert "Headline: Value 7 vs threshold 9: watch" in seller_text
+    assert "Alert check" not in seller_text  # the chapter's printed log is for analysts: the full copy has it
+    assert not browser.find_elements(By.CSS_SELECTOR, "pre, .jp-CodeMirrorEditor, details.spikekit-code")
+    browser.find_element(By.LINK_TEXT, "The full copy, with the code").click()
+    assert browser.current_url.endswith("/chapters/01_alert.html")
+    browser.get(run_page)
+    browser.find_elements(By.LINK_TEXT, "seller's copy")[0].click()
+    assert browser.current_url.endswith("/chapters/01_alert.seller.html")
 
 
 def test_site_in_headless_chromium_spike_to_replay_to_brief(story_records, browser, tmp_path):

@@ -18,6 +18,7 @@ from .paths import cache_dir, check_name, notebooks_dir
 KERNEL = "spikekit"
 NOTEBOOK = "07_data_room.ipynb"
 DEFAULT_PORT = 8866
+IOPUB_TIMEOUT_S = 120  # the longest wait for a cell's outputs after its reply (see voila_command)
 
 
 def cache_folder(spike: str, pid: int | None = None) -> Path:
@@ -202,4 +203,9 @@ def voila_command(port: int = DEFAULT_PORT, notebook: Path | None = None, ip: st
         f"--VoilaConfiguration.language_kernel_mapping={json.dumps({'python': KERNEL})}",
         # Each page view starts a kernel (it backs the widgets); idle ones are shut down after an hour.
         "--MappingKernelManager.cull_idle_timeout=3600", "--MappingKernelManager.cull_interval=300",
+        # After a cell's reply, nbclient (Voila's executor) waits only iopub_timeout (4 s by default) for the rest
+        # of its outputs and silently drops what comes later. On a loaded machine the outputs that put the call
+        # and the explorer on the page (the top's Output widgets and what is captured into them) came later
+        # and the page showed neither. Wait for each cell's outputs to end (the kernel's idle), bounded.
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
     ]

@@ -8,6 +8,10 @@ the record stays as executed). ``prepare`` returns a copy that
   headline, the recorded key numbers with their intervals, and links to the figures further down;
 - then the parameters used, as a table (Chinese as characters, dicts and lists as readable text);
 - then the notebook as it ran. Code inputs are folded by the template (templates/spikekit_offline).
+
+``seller_copy`` makes the seller's copy written beside it (``NN_name.seller.html``): the same call, story,
+figures and tables, without any code: no code inputs, no parameters cells (the parameters table in the call
+stands for them), no printed logs or record echoes (the key numbers stand for those). Each copy links the other.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from .show import DECISION_META
 from .tables import MISSING, format_value
 
 TEST_ONLY_TAG = "spikekit-test-only"
+SELLER_SUFFIX = ".seller.html"
+_PARAMETER_TAGS = {"parameters", "injected-parameters"}
 _SKIPPED_RESULTS = {"decision", "headline"}  # shown in the call itself
 _ESTIMATE_KEYS = ("estimate", "value", "lift", "mean", "rate")
 _INTERVAL_KEYS = (("low", "high"), ("lo", "hi"), ("lower", "upper"))
@@ -116,10 +122,21 @@ def _escape_md(text: str) -> str:
     return html.escape(str(text), quote=False).replace("*", "\\*").replace("_", "\\_")
 
 
-def call_markdown(nb) -> str:
-    """The opening cell: decision box, headline, key numbers, figure links, parameters."""
+def seller_name(html_name: str) -> str:
+    """``01_early_warning.html`` -> ``01_early_warning.seller.html`` (the code-free copy beside it)."""
+    stem = html_name[:-len(".html")] if html_name.endswith(".html") else html_name
+    return stem + SELLER_SUFFIX
+
+
+def call_markdown(nb, other_copy: tuple[str, str] | None = None) -> str:
+    """The opening cell: decision box, headline, key numbers, figure links, parameters; ``other_copy``
+    (text, relative link) points at the record's other HTML copy."""
     results = read_notebook_records(nb)
     parts = ["## The call", ""]
+    if other_copy:
+        text, target = other_copy
+        parts += [f'<p class="spikekit-other-copy"><a href="{html.escape(target, quote=True)}">'
+                  f"{html.escape(text)}</a></p>", ""]
     for box in _decision_boxes(nb):
         parts += [box, ""]
     headline = results.get("headline")
@@ -184,7 +201,7 @@ def _readable_record_outputs(cell) -> None:
         output["data"]["text/plain"] = f"recorded {payload['name']}: {text}"
 
 
-def prepare(nb):
+def prepare(nb, other_copy: tuple[str, str] | None = None):
     """A copy of the executed notebook as a reader should see it (see the module docstring)."""
     import nbformat
 
@@ -195,7 +212,51 @@ def prepare(nb):
             _readable_injected_parameters(cell)
         if cell.get("cell_type") == "code":
             _readable_record_outputs(cell)
-    opening = nbformat.v4.new_markdown_cell(call_markdown(reader))
+    opening = nbformat.v4.new_markdown_cell(call_markdown(reader, other_copy))
     opening.metadata["tags"] = ["spikekit-call"]
     reader.cells.insert(0, opening)
     return reader
+
+
+def _seller_output(output) -> dict | None:
+    """An output as the seller's copy shows it, or None when it is for analysts (logs, errors, record echoes)."""
+    from .record import RECORD_MIME
+
+    if output.get("output_type") not in {"display_data", "execute_result"}:
+        return None  # stdout/stderr logs and tracebacks
+    data = output.get("data", {})
+    if RECORD_MIME in data:
+        return None  # "recorded name: value": the call's key numbers show it
+    shown = {k: v for k, v in data.items() if k != "text/plain"}
+    if not shown and "text/plain" in data:
+        # A bare value's repr would be a <pre> block: the same text as a paragraph, its line breaks kept.
+        text = "".join(data["text/plain"]) if isinstance(data["text/plain"], list) else str(data["text/plain"])
+        shown = {"text/html": f'<div class="spikekit-text" style="white-space: pre-wrap">{html.escape(text)}</div>'}
+    if not shown:
+        return None
+    import nbformat
+
+    # display_data: no "Out[n]:" prompt in front of a table or figure
+    return nbformat.from_dict({"output_type": "display_data", "data": shown, "metadata": output.get("metadata", {})})
+
+
+def seller_copy(nb, full_copy: str | None = None):
+    """The seller's copy of an executed notebook: ``prepare``'s reading (the call first, the story) with no
+    code at all; ``full_copy`` is the link to the full copy kept beside it."""
+    other = ("The full copy, with the code", full_copy) if full_copy else None
+    seller = prepare(nb, other_copy=other)
+    cells = []
+    for cell in seller.cells:
+        if cell.get("cell_type") == "code":
+            if _PARAMETER_TAGS & set(_tags(cell)):
+                continue  # shown as the parameters table in the call
+            cell.outputs = [o for o in map(_seller_output, cell.get("outputs", [])) if o is not None]
+            if not cell.outputs:
+                continue
+            cell.source = ""
+            cell.metadata.setdefault("transient", {})["remove_source"] = True  # nbconvert leaves the input out
+        elif cell.get("cell_type") == "raw":
+            continue
+        cells.append(cell)
+    seller.cells = cells
+    return seller

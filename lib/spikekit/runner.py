@@ -244,15 +244,20 @@ def _html_exporter():
 
 
 def _export_html(notebook_path: str) -> str:
+    """Writes the reader's copy (call first, code folded, no test-only cells) and beside it the seller's copy
+    (recordview.seller_copy: no code), each linking the other; returns the reader's copy's file name."""
     import nbformat
 
-    from .recordview import prepare
+    from .recordview import prepare, seller_copy, seller_name
 
     nb = nbformat.read(notebook_path, as_version=4)
-    body, _ = _html_exporter().from_notebook_node(prepare(nb))  # call first, code folded, no test-only cells
-    out = str(Path(notebook_path).with_suffix(".html"))
-    Path(out).write_text(body, encoding="utf-8")
-    return Path(out).name
+    out = Path(notebook_path).with_suffix(".html")
+    seller = out.with_name(seller_name(out.name))
+    body, _ = _html_exporter().from_notebook_node(prepare(nb, ("The seller's copy, without code", seller.name)))
+    out.write_text(body, encoding="utf-8")
+    body, _ = _html_exporter().from_notebook_node(seller_copy(nb, full_copy=out.name))
+    seller.write_text(body, encoding="utf-8")
+    return out.name
 
 
 def _strip_ansi(text: str) -> str:
@@ -684,7 +689,7 @@ def run(
                     report(cid, "rerun", f"(it needs {', '.join(upstream_rerun)}, which runs again)")
                 elif old and old["status"] in {"ok", "reused"}:
                     src = earlier["_dir"]
-                    for name in (old["notebook"], old.get("html")):
+                    for name in (old["notebook"], old.get("html"), old.get("seller_html")):
                         if name and (src / name).exists():
                             try:
                                 shutil.copyfile(src / name, staging / name)  # content only: the copy is writable
@@ -692,6 +697,7 @@ def run(
                                 raise _WriteFailed(staging / name, exc) from exc
                     entry = manifest["chapters"][cid]
                     entry.update(status="reused", results=old["results"], html=old.get("html"),
+                                 seller_html=old.get("seller_html"),
                                  duration_s=0.0, reused_from=old.get("reused_from") or earlier["run_id"])
                     put_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
                     put_documents(old["results"])
@@ -709,6 +715,10 @@ def run(
         entry = manifest["chapters"][cid]
         entry.update(status=outcome["status"], results=outcome["results"], error=outcome["error"],
                      html=outcome.get("html"), duration_s=round(outcome["finished"] - outcome["started"], 3))
+        from .recordview import seller_name
+
+        seller = seller_name(outcome["html"]) if outcome.get("html") else None
+        entry["seller_html"] = seller if seller and (staging / seller).is_file() else None
         if outcome.get("kernel_launch"):
             entry["kernel_launch"] = outcome["kernel_launch"]
             launches = {e.get("kernel_launch") for e in manifest["chapters"].values()} - {None}

@@ -362,7 +362,8 @@ def _spike_page(spike: str, runs: list[Run], timeline, replays: list[tuple[Path,
     return page(f"Spike {spike}", "\n".join(parts), [("all spikes", "../../index.html"), (spike, None)])
 
 
-def _run_page(run: Run, chapter_files: dict[str, str], has_brief: bool = False) -> str:
+def _run_page(run: Run, chapter_files: dict[str, str], has_brief: bool = False,
+              seller_files: dict[str, str] | None = None) -> str:
     m = run.manifest
     git = m.get("git") or {}
     facts = [("status", _status(m.get("status"))), ("as of", e(m.get("as_of"))), ("started", e(m.get("started"))),
@@ -380,6 +381,8 @@ def _run_page(run: Run, chapter_files: dict[str, str], has_brief: bool = False) 
     for cid, ch in m["chapters"].items():
         notebook = (f'<a href="{href("chapters", chapter_files[cid])}">notebook</a>' if cid in chapter_files
                     else '<span class="muted">no HTML copy</span>')
+        if cid in (seller_files or {}):
+            notebook += f' · <a href="{href("chapters", seller_files[cid])}">seller\'s copy</a>'
         note = ""
         if ch.get("reused_from"):
             note = f"reused from {ch['reused_from']}"
@@ -700,21 +703,24 @@ def build_site(records: Path | str | None = None, out: Path | str | None = None,
                     shutil.copyfile(png, staging / base / "replays" / rid / "timeline.png")
                 write(f"{base}/replays/{rid}/index.html", _replay_page(spike, folder, rm, by_id, briefs))
             for run in runs:
-                files = {}
+                files, seller_files = {}, {}
                 for cid, ch in run.manifest["chapters"].items():
-                    name = ch.get("html")
-                    if not name:
-                        continue
-                    try:
-                        source = resolve_under(run.folder, name, "chapter HTML")
-                    except ConfigError:
-                        continue
-                    if source.is_file():
-                        target = staging / base / "runs" / run.slug / "chapters" / _slug(Path(name).name)
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(source, target)  # content only: the copy is not read-only like the record
-                        files[cid] = target.name
-                write(f"{base}/runs/{run.slug}/index.html", _run_page(run, files, run.run_id in briefs))
+                    # The full copy and the seller's copy beside it (each links the other by file name).
+                    for key, found in (("html", files), ("seller_html", seller_files)):
+                        name = ch.get(key)
+                        if not name:
+                            continue
+                        try:
+                            source = resolve_under(run.folder, name, "chapter HTML")
+                        except ConfigError:
+                            continue
+                        if source.is_file():
+                            target = staging / base / "runs" / run.slug / "chapters" / _slug(Path(name).name)
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            shutil.copyfile(source, target)  # content only: not read-only like the record
+                            found[cid] = target.name
+                write(f"{base}/runs/{run.slug}/index.html",
+                      _run_page(run, files, run.run_id in briefs, seller_files))
             diffs = []
             pairs = list(zip(runs, runs[1:]))
             if pair and pair[0].spike == spike and pair not in pairs:
