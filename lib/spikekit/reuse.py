@@ -84,16 +84,23 @@ def _file_sha256(path: Path) -> str:
 
 
 def library_hash(package_dir: Path | None = None) -> str:
-    """sha256 over every file of the spikekit package (relative path and content), caches left out."""
-    return _library_hash(str(package_dir or Path(__file__).resolve().parent))
+    """sha256 over every file of the spikekit package (relative path and content), caches left out.
 
-
-@lru_cache(maxsize=4)
-def _library_hash(package_dir: str) -> str:
-    base = Path(package_dir)
+    Kernels import the package afresh for every chapter, so an edit made while a long-lived process (``spike
+    watch``, a replay) runs must change the key: the content hash is remembered only while every file's size
+    and modification time stay the same."""
+    base = Path(package_dir or Path(__file__).resolve().parent)
     files = sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix not in {".pyc", ".pyo"})
-    return digest([[p.relative_to(base).as_posix(), _file_sha256(p)] for p in files])
+    stamp = tuple((p.relative_to(base).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    cached = _LIBRARY_HASHES.get(str(base))
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, digest([[p.relative_to(base).as_posix(), _file_sha256(p)] for p in files]))
+        _LIBRARY_HASHES[str(base)] = cached
+    return cached[1]
+
+
+_LIBRARY_HASHES: dict[str, tuple[tuple, str]] = {}
 
 
 @lru_cache(maxsize=1)
