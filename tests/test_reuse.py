@@ -205,6 +205,11 @@ def test_resume_reruns_what_read_a_changed_input_instead_of_refusing(mini_projec
     assert {c: e["status"] for c, e in chapters.items()} == {"A": "ok", "B": "ok"}
     assert chapters["A"]["rerun_because"] == ["inputs.numbers"]
     assert chapters["B"]["rerun_because"] == ["inputs.numbers", "upstream.A"]
+    # Resumed with --fresh (reuse_earlier=False): only the resumed run's chapters count, and they still match.
+    numbers.write_text("x\n1\n2\n", encoding="utf-8")
+    again = runner.run("mini", None, resume=first.manifest["run_id"], progress=None, reuse_earlier=False)
+    assert {c: (e["status"], e["reused_from"]) for c, e in again.manifest["chapters"].items()} == \
+        {"A": ("reused", first.manifest["run_id"]), "B": ("reused", first.manifest["run_id"])}
 
 
 @pytest.mark.e2e

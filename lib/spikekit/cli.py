@@ -489,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=WORKERS, help="chapters run at once, 1-64 (default from playbook.yaml; 2 suits 2 cores)")
     p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
     p.add_argument("--resume", help="a run id: reuse its successful chapters whose key still matches, run the rest")
-    p.add_argument("--fresh", action="store_true", help="run every chapter: reuse nothing from earlier runs "
-                   "(default: a chapter whose key - notebook, library, parameters, inputs as of T - matches is reused)")
+    p.add_argument("--fresh", action="store_true", help="run every chapter: reuse nothing from earlier runs (with --resume: only "
+                   "the resumed run's chapters); default: a chapter whose key (notebook, library, parameters, inputs as "
+                   "of T, upstream keys) matches an earlier run's is reused")
     p.add_argument("--timeout", type=_timeout, help=f"per-chapter execution timeout in seconds, {MIN_TIMEOUT_S:g} or more "
                    "(default from playbook.yaml)")
     p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")

@@ -488,7 +488,8 @@ def run(
     root), ``ledger`` (ledger folder under the data root) and ``backorders`` replace the spike file's settings for
     this run only (a closed-loop replay runs on its own simulated sales and ledger); they are recorded in the tags.
     ``reuse_earlier``: reuse every chapter whose key matches one of the spike's earlier runs (``spike run`` does,
-    unless --fresh; ``resume`` always does); replays and other callers run everything unless they ask.
+    unless --fresh); ``resume`` reuses the resumed run's chapters whose key matches, and with ``reuse_earlier`` the
+    other earlier runs' too. Replays and other callers run everything unless they ask.
 
     Everything that can be checked (settings, parameters, inputs, the records root) is checked before a run id
     is claimed, so a refused run leaves nothing behind. A run that cannot write its record raises SpikeError:
@@ -676,7 +677,9 @@ def run(
         from . import reuse as _reuse
 
         keys = _reuse.chapter_keys(book, spike, order, params, as_of_ts, spike_state, stale_notes, records_dir)
-        runs = _reuse.earlier_runs(records_dir, spike.name, earlier["_dir"] if earlier else None)
+        # Without reuse_earlier (--fresh) a resumed run still takes its own finished chapters, and only those.
+        runs = (_reuse.earlier_runs(records_dir, spike.name, earlier["_dir"] if earlier else None) if reuse_earlier
+                else [(earlier["_dir"], earlier)] if earlier else [])
         decided = _reuse.plan(keys, runs, reuse=bool(reuse_earlier or earlier), skipped=skips)
         for cid in order:
             entry = manifest["chapters"][cid]
