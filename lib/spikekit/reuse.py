@@ -52,7 +52,7 @@ import platform
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 KEY_FORMAT = "spikekit.reuse/1"
 # Chapter id -> (the finest the clock may be floored to, why). "exact": as_of itself.
@@ -272,48 +272,72 @@ def changed_parts(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> list
     return changed
 
 
-def earlier_runs(records_dir: Path, spike: str, first: Path | None = None) -> list[tuple[Path, dict]]:
-    """The spike's finished runs, newest first (``first``, a resumed run that may still be a partial, leads)."""
-    found = []
-    folder = Path(records_dir) / spike
-    for manifest in folder.glob("*/run.json") if folder.is_dir() else []:
-        try:
-            meta = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(meta, dict) and isinstance(meta.get("chapters"), dict):
-            found.append((manifest.parent, meta))
-    found.sort(key=lambda item: str(item[1].get("started") or ""), reverse=True)
+LOOKBACK_RUNS = 100  # earlier runs a chapter's key is looked for in, newest first (bounds the manifests read)
+
+
+def earlier_runs(records_dir: Path, spike: str, first: Path | None = None,
+                 limit: int = LOOKBACK_RUNS) -> Iterator[tuple[Path, dict]]:
+    """The spike's finished runs, newest first, read lazily (run ids begin with their UTC start, so the folder
+    names sort by age); ``first``, a resumed run that may still be a partial, leads. At most ``limit`` runs."""
+    seen = 0
     if first is not None:
-        try:
-            meta = json.loads((Path(first) / "run.json").read_text(encoding="utf-8"))
-            found = [(Path(first), meta)] + [f for f in found if f[0].resolve() != Path(first).resolve()]
-        except (OSError, ValueError):
-            pass
-    return found
+        meta = _manifest(Path(first))
+        if meta is not None:
+            seen += 1
+            yield Path(first), meta
+    folder = Path(records_dir) / spike
+    names = sorted((p.name for p in folder.iterdir() if not p.name.startswith(".")), reverse=True) \
+        if folder.is_dir() else []
+    for name in names:
+        if seen >= limit:
+            return
+        run_dir = folder / name
+        if first is not None and run_dir.resolve() == Path(first).resolve():
+            continue
+        meta = _manifest(run_dir)
+        if meta is not None:
+            seen += 1
+            yield run_dir, meta
 
 
-def plan(keys: Mapping[str, dict], runs: list[tuple[Path, dict]], *, reuse: bool,
+def _manifest(folder: Path) -> dict | None:
+    try:
+        meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("chapters"), dict) else None
+
+
+def plan(keys: Mapping[str, dict], runs: Iterable[tuple[Path, dict]], *, reuse: bool,
          skipped: Iterable[str] = ()) -> dict[str, dict]:
-    """Per chapter either {"reuse": (folder, meta, entry)} — an ok or reused chapter with the same key, newest run
-    first, whose executed notebook is still there — or {"because": [changed key parts]} against the newest earlier
-    run that had the chapter with a key (or ``--fresh``)."""
-    skipped = set(skipped)
-    out: dict[str, dict] = {}
-    for cid, mine in keys.items():
-        if cid in skipped:
-            continue
-        newest = next((e for _, m in runs if isinstance(e := m["chapters"].get(cid), dict) and e.get("key")), None)
-        because = changed_parts(mine["key_parts"], newest.get("key_parts") if newest else None)
-        if not reuse:
-            out[cid] = {"because": ["--fresh"]}
-            continue
-        hit = None
-        for folder, meta in runs:
+    """Per chapter either {"reuse": (folder, meta, entry)} - an ok or reused chapter with the same key, newest run
+    first, whose executed notebook is still there - or {"because": [changed key parts]} against the newest earlier
+    run that had the chapter with a key (["--fresh"] when ``reuse`` is off). Runs are read only until every
+    chapter is decided."""
+    wanted = {cid for cid in keys if cid not in set(skipped)}
+    newest: dict[str, dict] = {}
+    hits: dict[str, tuple] = {}
+    for folder, meta in runs:
+        for cid in wanted - set(hits):
             entry = meta["chapters"].get(cid)
-            if (isinstance(entry, dict) and entry.get("key") == mine["key"] and entry.get("status") in {"ok", "reused"}
+            if not isinstance(entry, dict) or not entry.get("key"):
+                continue
+            newest.setdefault(cid, entry)
+            if (reuse and entry["key"] == keys[cid]["key"] and entry.get("status") in {"ok", "reused"}
                     and entry.get("notebook") and (folder / entry["notebook"]).is_file()):
-                hit = (folder, meta, entry)
-                break
-        out[cid] = {"reuse": hit} if hit else {"because": because or ["its earlier result is gone"]}
+                hits[cid] = (folder, meta, entry)
+        if set(hits) | set(newest) >= wanted and (not reuse or set(hits) >= wanted):
+            break
+    out: dict[str, dict] = {}
+    for cid in keys:
+        if cid not in wanted:
+            continue
+        if cid in hits:
+            out[cid] = {"reuse": hits[cid]}
+        elif not reuse:
+            out[cid] = {"because": ["--fresh"]}
+        else:
+            old = newest.get(cid)
+            out[cid] = {"because": changed_parts(keys[cid]["key_parts"], old.get("key_parts") if old else None)
+                        or ["its earlier result is gone"]}
     return out
