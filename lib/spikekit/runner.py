@@ -18,7 +18,8 @@ How a run is built (and why):
   and never touched again. The partial's run.json names its runner (pid, host, process start), so a partial
   whose runner died shows as dead and ``spike prune --partials`` can remove it.
 - A failed chapter keeps its executed notebook (with the error), its dependents are skipped, the rest run.
-- ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``).
+- ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``); with
+  ``reuse_earlier`` (``spike run`` unless --fresh) any earlier run's chapter whose key matches (spikekit.reuse).
 """
 from __future__ import annotations
 
