@@ -159,6 +159,19 @@ def test_a_row_after_as_of_does_not_change_the_slice(sample):
     assert before[1] == "hour"
 
 
+def test_the_clock_floor_follows_the_data_period_the_chapter_and_its_window_parameters():
+    import pandas as pd
+
+    t = pd.Timestamp("2025-03-09 12:20", tz="Asia/Shanghai")
+    assert reuse.clock_part("03", ["day", None], t)["value"] == "2025-03-09T00:00:00+08:00"
+    assert reuse.clock_part("03", ["day", "hour"], t)["value"] == "2025-03-09T12:00:00+08:00"
+    assert reuse.clock_part("03", ["day", "event"], t)["value"] == t.isoformat()
+    assert reuse.clock_part("08", ["day"], t)["resolution"] == "exact"  # the kit's deadline: the clock itself
+    assert reuse.clock_part("03", ["day"], t, {"window_hours": 36})["resolution"] == "hour"
+    assert reuse.clock_part("03", ["day"], t, {"window_hours": 48.0, "horizon_days": 10})["resolution"] == "day"
+    assert reuse.clock_part("07", ["hour"], t, {"window_hours": 1.5})["resolution"] == "exact"
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 
 

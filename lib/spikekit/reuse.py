@@ -32,7 +32,8 @@ window even when no row was added. Windows are whole hours or days, and table ro
 boundary (hourly tables on the hour, daily ones at midnight: the contracts check it), so the result can only change
 when as_of crosses a boundary of the finest period among the chapter's dated inputs. The clock part is therefore as_of
 floored to that period (an hour or a day, in the spike's time zone); an input without a regular period (orders,
-tickets, posts: events at any minute) makes it as_of itself. Some chapters judge the clock itself and get a floor
+tickets, posts: events at any minute) makes it as_of itself, and so does a window parameter (``*_hours``,
+``*_days``) that is not a whole number (one in hours that is not whole days allows an hourly floor at most). Some chapters judge the clock itself and get a floor
 of their own (``CLOCK_FLOOR``):
 
 - 02 validation: hours since the test began (no call before ``min_test_hours``, no no-go before
@@ -170,7 +171,21 @@ def _period(stamps) -> str:
     return "event"
 
 
-def clock_part(chapter_id: str, periods: Iterable[str | None], as_of) -> dict:
+def _window_floor(params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The floor the chapter's own window parameters allow: a ``*_hours`` window that is not whole days only an
+    hourly floor, a fractional ``*_hours`` or ``*_days`` one none (the floors assume whole-period windows)."""
+    floor = None
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not name.endswith(("_hours", "_days")):
+            continue
+        if float(value) != int(value):
+            return "exact", f"parameter {name} = {value} is not a whole number of periods"
+        if name.endswith("_hours") and int(value) % 24:
+            floor = ("hour", f"parameter {name} = {value} is not a whole number of days")
+    return floor
+
+
+def clock_part(chapter_id: str, periods: Iterable[str | None], as_of, params: Mapping[str, Any] | None = None) -> dict:
     """as_of floored to the finest period the chapter's result can change at (see the module docstring)."""
     finest, why = "day", "windows of whole days over daily tables"
     for period in periods:
@@ -178,9 +193,9 @@ def clock_part(chapter_id: str, periods: Iterable[str | None], as_of) -> dict:
             finest, why = "exact", "an input of events at any minute: its windows move with as_of"
         elif period == "hour" and _RANK[finest] < _RANK["hour"]:
             finest, why = "hour", "an hourly input: its windows move each hour"
-    floor, reason = CLOCK_FLOOR.get(chapter_id, ("day", ""))
-    if _RANK[floor] > _RANK[finest]:
-        finest, why = floor, reason
+    for floor, reason in (CLOCK_FLOOR.get(chapter_id, ("day", "")), _window_floor(params or {}) or ("day", "")):
+        if _RANK[floor] > _RANK[finest]:
+            finest, why = floor, reason
     value = as_of if finest == "exact" else (as_of.floor("h") if finest == "hour" else as_of.normalize())
     return {"resolution": finest, "value": value.isoformat(), "why": why}
 
@@ -244,7 +259,7 @@ def chapter_keys(book, spike, order: list[str], params: Mapping[str, dict], as_o
             "state": state if "spike_state(" in code else None,
             "upstream": {n: out[n]["key"] if n in out else None for n in reads},
             "stale": stale_notes.get(cid),
-            "clock": clock_part(cid, [slices[k][1] for k in keys], as_of),
+            "clock": clock_part(cid, [slices[k][1] for k in keys], as_of, params[cid]),
         }
         if "decision_log(" in code or "stage_timings(" in code:
             records = records if records is not None else records_hash(records_dir, spike.name, as_of)
