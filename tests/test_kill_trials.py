@@ -186,7 +186,8 @@ def test_kill_9_at_every_moment_never_leaves_a_half_written_record(mini_project)
     plan = [(phase, mode) for phase in PHASES for mode in KILL_MODES]
     rng.shuffle(plan)
     for trial, (phase, mode) in enumerate(plan):
-        args = ["run", "--spike", "mini", "--chapters", "A,B", "--workers", "1"]
+        # --fresh: every trial executes its chapters (a resume takes only the resumed run's finished ones).
+        args = ["run", "--spike", "mini", "--chapters", "A,B", "--workers", "1", "--fresh"]
         candidates = [p for p in resumable(partial) if p.name not in resumed_from]
         if candidates and not resumed_last:  # resume a killed run when there is one, fresh runs in between
             resumed_from.add(candidates[-1].name)
@@ -329,7 +330,7 @@ def test_a_killed_kernel_and_a_killed_worker_fail_only_their_chapters(victim_pro
     before = tree_digest(spike_dir)
 
     marker = uuid.uuid4().hex
-    proc = subprocess.Popen([sys.executable, "-m", "spikekit.cli", "run", "--spike", "mini", "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "spikekit.cli", "run", "--spike", "mini", "--workers", "2", "--fresh"],
                             env=dict(os.environ, SPIKE_KILL_TRIAL=marker), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, encoding="utf-8", errors="replace", start_new_session=True)
     try:

@@ -97,7 +97,8 @@ def test_killed_run_leaves_no_record_and_resume_completes_it(mini_project):
     # Make B slow, start a run in a subprocess and kill -9 it while B is running (A done).
     spike_file = mini_project["playbook"] / "spikes" / "mini.yaml"
     spike_file.write_text(spike_file.read_text() + "parameters:\n  B: {sleep_s: 60.0}\n", encoding="utf-8")
-    proc = _spike_cli(env, "run", "--spike", "mini", "--chapters", "A,B")
+    # --fresh: A executes in the run that is killed (by default A would be reused from the first run).
+    proc = _spike_cli(env, "run", "--spike", "mini", "--chapters", "A,B", "--fresh")
     deadline = time.time() + 90
     partial = mini_project["records"] / ".partial" / "mini"
     manifests = []

@@ -151,6 +151,8 @@ def _cmd_run(args) -> int:
     try:
         outcome = run(args.spike, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
                       resume=args.resume, timeout_s=args.timeout, prewarm=not args.no_prewarm, pool=pool, tags=tags,
+                      # reuse by key unless --fresh; never inside a closed-loop replay's simulated world
+                      reuse_earlier=not args.fresh and not args.replay,
                       progress=sys.stderr, **world)  # today's stderr, not the one bound when the runner was imported
     finally:
         if pool is not None:
@@ -486,7 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated chapter ids, e.g. 01,02 or 1,2 (their upstream chapters are added)")
     p.add_argument("--workers", type=WORKERS, help="chapters run at once, 1-64 (default from playbook.yaml; 2 suits 2 cores)")
     p.add_argument("--records", type=_records_root, help="records root (default: records/ or $SPIKE_RECORDS)")
-    p.add_argument("--resume", help="a run id: reuse its successful chapters, run the rest")
+    p.add_argument("--resume", help="a run id: reuse its successful chapters whose key still matches, run the rest")
+    p.add_argument("--fresh", action="store_true", help="run every chapter: reuse nothing from earlier runs (with --resume: only "
+                   "the resumed run's chapters); default: a chapter whose key (notebook, library, parameters, inputs as "
+                   "of T, upstream keys) matches an earlier run's is reused")
     p.add_argument("--timeout", type=_timeout, help=f"per-chapter execution timeout in seconds, {MIN_TIMEOUT_S:g} or more "
                    "(default from playbook.yaml)")
     p.add_argument("--no-prewarm", action="store_true", help="start each chapter's kernel only when it is needed")

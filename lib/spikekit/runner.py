@@ -18,7 +18,8 @@ How a run is built (and why):
   and never touched again. The partial's run.json names its runner (pid, host, process start), so a partial
   whose runner died shows as dead and ``spike prune --partials`` can remove it.
 - A failed chapter keeps its executed notebook (with the error), its dependents are skipped, the rest run.
-- ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``).
+- ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``); with
+  ``reuse_earlier`` (``spike run`` unless --fresh) any earlier run's chapter whose key matches (spikekit.reuse).
 """
 from __future__ import annotations
 
@@ -483,6 +484,7 @@ def run(
     data_overrides: dict[str, str] | None = None,
     ledger: str | None = None,
     backorders: bool | None = None,
+    reuse_earlier: bool = False,
 ) -> RunOutcome:
     """Run the playbook for a spike as of a moment; returns the finished run folder and its manifest.
 
@@ -491,6 +493,9 @@ def run(
     in the manifest (e.g. which replay a step belongs to). ``data_overrides`` (input key -> path under the data
     root), ``ledger`` (ledger folder under the data root) and ``backorders`` replace the spike file's settings for
     this run only (a closed-loop replay runs on its own simulated sales and ledger); they are recorded in the tags.
+    ``reuse_earlier``: reuse every chapter whose key matches one of the spike's earlier runs (``spike run`` does,
+    unless --fresh); ``resume`` reuses the resumed run's chapters whose key matches, and with ``reuse_earlier`` the
+    other earlier runs' too. Replays and other callers run everything unless they ask.
 
     Everything that can be checked (settings, parameters, inputs, the records root) is checked before a run id
     is claimed, so a refused run leaves nothing behind. A run that cannot write its record raises SpikeError:
@@ -567,10 +572,7 @@ def run(
             except OSError as exc:
                 raise ConfigError(f"input '{key}' of spike '{spike.name}' cannot be read: {path} ({exc.strerror or exc}). "
                                   "Fix: make the file readable") from None
-    if earlier is not None:
-        changed = [k for k, v in inputs.items() if earlier.get("inputs", {}).get(k, {}).get("sha256") not in (None, v["sha256"])]
-        if changed:
-            raise ConfigError(f"inputs {changed} changed since run {earlier['run_id']}: its chapters cannot be reused. Fix: start a fresh run")
+    # A resumed run no longer refuses changed inputs: the reuse keys (spikekit.reuse) rerun exactly what read them.
     # upstream_run is the run being built: filled in once its id is claimed (the parameters' types are checked now).
     params = {cid: chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run="",
                                       missing_ok=cid in skips) for cid in order}
@@ -676,33 +678,38 @@ def run(
         put_json(staging / "run.json", manifest)
         t0 = time.time()
 
-        # Reuse what an earlier run finished (resume).
-        if earlier is not None:
-            for cid in order:
-                if manifest["chapters"][cid]["status"] == "skipped":
-                    continue  # its data is missing now: nothing to reuse
-                old = earlier["chapters"].get(cid)
-                upstream_rerun = [n for n in book.chapters[cid].needs if manifest["chapters"][n]["status"] != "reused"]
-                if old and old["status"] in {"ok", "reused"} and not _same_parameters(old["parameters"], params[cid]):
-                    report(cid, "rerun", f"(parameters changed since {earlier['run_id']})")
-                elif old and old["status"] in {"ok", "reused"} and upstream_rerun:
-                    report(cid, "rerun", f"(it needs {', '.join(upstream_rerun)}, which runs again)")
-                elif old and old["status"] in {"ok", "reused"}:
-                    src = earlier["_dir"]
-                    for name in (old["notebook"], old.get("html"), old.get("seller_html")):
-                        if name and (src / name).exists():
-                            try:
-                                shutil.copyfile(src / name, staging / name)  # content only: the copy is writable
-                            except OSError as exc:
-                                raise _WriteFailed(staging / name, exc) from exc
-                    entry = manifest["chapters"][cid]
-                    entry.update(status="reused", results=old["results"], html=old.get("html"),
-                                 seller_html=old.get("seller_html"),
-                                 duration_s=0.0, reused_from=old.get("reused_from") or earlier["run_id"])
-                    put_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
-                    put_documents(old["results"])
-                    report(cid, "reused", f"from {entry['reused_from']}")
-            put_json(staging / "run.json", manifest)
+        # Reuse what an earlier run finished: each chapter whose key (spikekit.reuse) matches one of the spike's
+        # earlier runs, newest first (the resumed run leads); the others rerun, and the key parts that changed say why.
+        from . import reuse as _reuse
+
+        keys = _reuse.chapter_keys(book, spike, order, params, as_of_ts, spike_state, stale_notes, records_dir)
+        # Without reuse_earlier (--fresh) a resumed run still takes its own finished chapters, and only those.
+        runs = (_reuse.earlier_runs(records_dir, spike.name, earlier["_dir"] if earlier else None) if reuse_earlier
+                else [(earlier["_dir"], earlier)] if earlier else [])
+        decided = _reuse.plan(keys, runs, reuse=bool(reuse_earlier or earlier), skipped=skips)
+        for cid in order:
+            entry = manifest["chapters"][cid]
+            entry.update(keys[cid])
+            if cid not in decided:
+                continue
+            if decided[cid].get("reuse"):
+                src, meta, old = decided[cid]["reuse"]
+                for name in (old["notebook"], old.get("html"), old.get("seller_html")):
+                    if name and (src / name).exists():
+                        try:
+                            shutil.copyfile(src / name, staging / name)  # content only: the copy is writable
+                        except OSError as exc:
+                            raise _WriteFailed(staging / name, exc) from exc
+                entry.update(status="reused", results=old["results"], html=old.get("html"),
+                             seller_html=old.get("seller_html"), duration_s=0.0,
+                             reused_from=old.get("reused_from") or meta.get("run_id"), reused_as_of=meta.get("as_of"))
+                put_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
+                put_documents(old["results"])
+                report(cid, "reused", f"from {entry['reused_from']}")
+            else:
+                entry["rerun_because"] = decided[cid]["because"]
+                report(cid, "rerun", "(" + ", ".join(decided[cid]["because"]) + ")")
+        put_json(staging / "run.json", manifest)
     except BaseException as exc:
         _discard_staging(staging, records_dir)
         if isinstance(exc, _WriteFailed):
