@@ -405,7 +405,7 @@ class WorkerPool:
 class RunOutcome:
     run_dir: Path | None  # None: the run has no record (``error`` says why; run_many reports it, run raises it)
     manifest: dict | None
-    error: SpikeError | None = None
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:
@@ -623,10 +623,10 @@ def run_many(
             one = _plan(name, as_of, chapters=chapters, workers=workers, records=records, timeout_s=timeout_s,
                         prewarm=prewarm, playbook=playbook, tags=tags)
             _claim(one, progress, prefix=f"{name:<{prefix_width}} | ", t0=t0)
-        except SpikeError as exc:  # ConfigError and InputError too: this spike is reported, the others run
+        except Exception as exc:  # a bad setting, input or file: this spike is reported, the others run
             outcomes[name] = RunOutcome(None, {"spike": name, "status": "error"}, error=exc)
             if progress is not None:
-                print(f"{name:<{prefix_width}} | spike: error: {exc}", file=progress, flush=True)
+                print(f"{name:<{prefix_width}} | not run: {exc}", file=progress, flush=True)
             continue
         planned.append(one)
     _execute(planned, pool, more_after=False, progress=progress)
