@@ -128,3 +128,20 @@ def test_multi_spike_option_errors_are_one_line(three_spikes, capsys, argv, says
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
     assert not three_spikes["records"].exists()
+
+
+def test_a_worker_takes_a_warm_kernel_only_for_the_locations_it_was_started_with(monkeypatch):
+    """Chapters of runs with other SPIKE_* locations may follow each other on one worker: the task's locations
+    are set first, and a kernel warmed ahead for other locations is not used (it would read the wrong records)."""
+    monkeypatch.setenv("SPIKE_RECORDS", "/records/a")
+    pool = runner._KernelPool("spikekit", "/nowhere")
+    warm = object()
+    pool.km, pool.env = warm, runner._run_env()
+    monkeypatch.setattr(pool, "shutdown", lambda: setattr(pool, "km", None))
+    runner._apply_run_env({"SPIKE_RECORDS": "/records/a"})
+    assert pool.take("spikekit", "/nowhere") is warm
+
+    pool.km = warm
+    runner._apply_run_env({"SPIKE_RECORDS": "/records/b"})
+    assert runner._run_env()["SPIKE_RECORDS"] == "/records/b"
+    assert pool.take("spikekit", "/nowhere") is None and pool.km is None
