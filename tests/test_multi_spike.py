@@ -145,3 +145,25 @@ def test_a_worker_takes_a_warm_kernel_only_for_the_locations_it_was_started_with
     runner._apply_run_env({"SPIKE_RECORDS": "/records/b"})
     assert runner._run_env()["SPIKE_RECORDS"] == "/records/b"
     assert pool.take("spikekit", "/nowhere") is None and pool.km is None
+
+
+def test_many_spikes_share_one_dask_pool(three_spikes):
+    """`--executor dask` behind the same flag: every spike's chapters go to the one DaskPool given."""
+    import os
+
+    distributed = pytest.importorskip("distributed", reason="the 'distributed' package is not installed")
+    from spikekit.distributed import pool_for
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as local, \
+            distributed.Client(local, set_as_default=False) as client:
+        with pool_for(client, size=2) as pool:
+            outcomes = runner.run_many(["mini", "other"], chapters=["A", "B"], pool=pool, progress=None,
+                                       tags={"executor": "dask"})
+            placements = dict(pool.placements)
+        worker_pids = set(client.run(os.getpid).values())
+    for outcome in outcomes:
+        assert outcome.ok and outcome.manifest["tags"] == {"executor": "dask"}
+        assert outcome.manifest["chapters"]["B"]["results"] == {"x_plus_one": BASES[outcome.manifest["spike"]] + 1}
+    assert placements and {p["pid"] for p in placements.values()} <= worker_pids
+    assert _max_overlap([o.manifest for o in outcomes]) <= 2
