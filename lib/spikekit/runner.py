@@ -19,6 +19,10 @@ How a run is built (and why):
   whose runner died shows as dead and ``spike prune --partials`` can remove it.
 - A failed chapter keeps its executed notebook (with the error), its dependents are skipped, the rest run.
 - ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``).
+- A run is a few named steps: ``_plan`` (check everything, write nothing), ``_claim`` (run id, staging folder,
+  first manifest, ``_reuse_earlier``), ``_execute`` (the chapters on a pool) and ``_seal_run``. ``run_many`` plans
+  and claims several spikes' runs and executes them on ONE pool (one ``workers`` limit, spikes taking turns);
+  each chapter task carries its run's SPIKE_* locations, so runs never share per-run state through the process.
 """
 from __future__ import annotations
 
