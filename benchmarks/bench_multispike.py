@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     shutil.copytree(ROOT / "playbook", playbook)
     env = dict(os.environ, SPIKE_DATA_ROOT=str(data), SPIKE_PLAYBOOK=str(playbook))
     names = []
-    for i in range(max(counts)):
+    for i in range(max(counts, default=0)):
         shape, seed = SHAPES[i % len(SHAPES)], args.first_seed + i
         name = f"gen-{shape}-{seed}"
         subprocess.run([sys.executable, "-m", "spikekit.samples", "new", name, "--seed", str(seed), "--shape", shape,

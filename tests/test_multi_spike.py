@@ -137,14 +137,15 @@ def test_a_worker_takes_a_warm_kernel_only_for_the_locations_it_was_started_with
     pool = runner._KernelPool("spikekit", "/nowhere")
     warm = object()
     pool.km, pool.env = warm, runner._run_env()
-    monkeypatch.setattr(pool, "shutdown", lambda: setattr(pool, "km", None))
+    stopped = []
+    monkeypatch.setattr(runner, "_shutdown_km", stopped.append)
     runner._apply_run_env({"SPIKE_RECORDS": "/records/a"})
     assert pool.take("spikekit", "/nowhere") is warm
 
     pool.km = warm
     runner._apply_run_env({"SPIKE_RECORDS": "/records/b"})
     assert runner._run_env()["SPIKE_RECORDS"] == "/records/b"
-    assert pool.take("spikekit", "/nowhere") is None and pool.km is None
+    assert pool.take("spikekit", "/nowhere") is None and pool.km is None and stopped == [warm]
 
 
 def test_many_spikes_share_one_dask_pool(three_spikes):

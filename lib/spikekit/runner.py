@@ -131,9 +131,12 @@ class _KernelPool:
             self.km = None
 
     def take(self, kernel: str, cwd: str):
-        km = self.km if (kernel == self.kernel and cwd == self.cwd and self.env == _run_env()) else None
+        km = self.km if (kernel == self.kernel and cwd == self.cwd) else None
         if km is None and self.km is not None:
             self.shutdown()
+        elif km is not None and self.env != _run_env():  # warmed for another run's locations: not for this one
+            _shutdown_km(km)  # the fork server stays: a kernel it forks gets the environment of the moment
+            km = None
         self.km = None
         return km
 
