@@ -117,9 +117,37 @@ def _check_as_of(option: str, as_of: str | None, spike: str | None) -> None:
     parse_as_of(as_of, load_spike(spike).timezone, what=option)
 
 
+def _run_spikes(args) -> list[str] | None:
+    """The spikes of `spike run`: --spike a,b,c or --all (every spike file); None with only --resume."""
+    from .paths import check_name
+    from .settings import list_spikes
+
+    if args.all:
+        if args.spike:
+            raise ConfigError("--all runs every spike file; --spike names some. Fix: give one of them")
+        names = list_spikes()
+        if not names:
+            from .paths import playbook_dir
+
+            raise ConfigError(f"--all found no spike file in {playbook_dir() / 'spikes'}. Fix: add one with `spike new`")
+        return names
+    if args.spike is None:
+        return None
+    names = [n.strip() for n in args.spike.split(",")]
+    if not all(names):
+        raise ConfigError(f"--spike {args.spike!r} has an empty name. Fix: separate spike names by single commas, "
+                          "e.g. --spike starry-mug,fast-fade")
+    return list(dict.fromkeys(check_name(n) for n in names))
+
+
 def _cmd_run(args) -> int:
     from .runner import run
 
+    spikes = _run_spikes(args)
+    if spikes is not None and (len(spikes) > 1 or args.all):
+        return _cmd_run_many(args, spikes)
+    if spikes:
+        args.spike = spikes[0]
     chapters = _resolve_chapters(args.chapters)
     if args.scheduler and args.executor == "local":
         raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
@@ -163,6 +191,62 @@ def _cmd_run(args) -> int:
     _report_failures(m, outcome.run_dir)
     print(outcome.run_dir)
     return 0 if outcome.ok else 1
+
+
+def _cmd_run_many(args, spikes: list[str]) -> int:
+    """Several spikes on one pool of workers: one record each; a spike that cannot run does not stop the others.
+    Exit 0 all ok, 1 a run with a failed chapter, 2 a spike that could not run (bad setting, input, records)."""
+    from .runner import run_many
+
+    for option, value in (("--resume", args.resume), ("--replay", args.replay)):
+        if value:
+            raise ConfigError(f"{option} is for one spike; this run names {len(spikes)}. Fix: run that spike alone")
+    chapters = _resolve_chapters(args.chapters)
+    if args.scheduler and args.executor == "local":
+        raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
+    for name in spikes:  # a malformed --as-of is one error for all, not one per spike
+        try:
+            _check_as_of("--as-of", args.as_of, name)
+        except ConfigError as exc:
+            if "--as-of" in str(exc):
+                raise
+    if args.records:
+        from .paths import check_records_root
+        from .runner import _check_writable
+
+        _check_writable(check_records_root(args.records))
+    print(f"spike: starting runs of {len(spikes)} spikes ({', '.join(spikes)})"
+          + (f" as of {args.as_of}" if args.as_of else "") + " on one pool; chapters report as they finish",
+          file=sys.stderr, flush=True)
+    pool, tags = None, None
+    if args.executor == "dask" or (args.executor is None and args.scheduler):
+        from .distributed import pool_for, scheduler_address
+
+        address = scheduler_address(args.scheduler)
+        pool = pool_for(address, size=args.workers, records=args.records)
+        tags = {"executor": "dask", "scheduler": address}
+    try:
+        outcomes = run_many(spikes, args.as_of, chapters=chapters, workers=args.workers, records=args.records,
+                            timeout_s=args.timeout, prewarm=not args.no_prewarm, pool=pool, tags=tags,
+                            progress=sys.stderr, reuse_earlier=not args.fresh)
+    finally:
+        if pool is not None:
+            pool.close()
+    code = 0
+    for outcome in outcomes:
+        m = outcome.manifest
+        if outcome.error is not None:
+            message, exit_code = _describe(outcome.error)
+            _print_error(f"spike '{m['spike']}' did not run: {message}")
+            code = max(code, exit_code)
+            continue
+        print(f"run {m['run_id']} of '{m['spike']}' as of {m['as_of']}: {m['status']} in {m['duration_s']:.1f}s",
+              file=sys.stderr)
+        _report_failures(m, outcome.run_dir)
+        print(outcome.run_dir)
+        if not outcome.ok:
+            code = max(code, 1)
+    return code
 
 
 def _cmd_replay(args) -> int:
@@ -482,7 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the playbook for a spike as of a moment")
-    p.add_argument("--spike", help="spike name (playbook/spikes/<name>.yaml); optional with --resume")
+    p.add_argument("--spike", help="spike name (playbook/spikes/<name>.yaml), or several: a,b,c (their chapters share "
+                   "one pool of --workers; one record each); optional with --resume")
+    p.add_argument("--all", action="store_true", help="every spike file in playbook/spikes/, on one pool")
     p.add_argument("--as-of", dest="as_of", help="moment to evaluate at, e.g. '2025-03-09 12:00' (spike time zone); default: the spike's default_as_of")
     p.add_argument("--chapters", type=_chapter_list,
                    help="comma-separated chapter ids, e.g. 01,02 or 1,2 (their upstream chapters are added)")

@@ -115,7 +115,7 @@ class _Slot:
 
     def submit(self, task: ChapterTask) -> None:
         self.task, self.since = task, time.time()
-        env = {k: os.environ.get(k) for k in FORWARDED_ENV}
+        env = dict(task.env) if task.env else {k: os.environ.get(k) for k in FORWARDED_ENV}  # the chapter's run's
         future = self.pool.client.submit(run_chapter_on_worker, task, env, pure=False,
                                          key=f"chapter-{task.chapter}-{os.urandom(4).hex()}")
         self.future = future

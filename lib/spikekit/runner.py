@@ -20,6 +20,10 @@ How a run is built (and why):
 - A failed chapter keeps its executed notebook (with the error), its dependents are skipped, the rest run.
 - ``resume`` makes a new run reusing an earlier run's successful chapters (marked ``reused``); with
   ``reuse_earlier`` (``spike run`` unless --fresh) any earlier run's chapter whose key matches (spikekit.reuse).
+- A run is a few named steps: ``_plan`` (check everything, write nothing), ``_claim`` (run id, staging folder,
+  first manifest, ``_reuse_by_key``), ``_execute`` (the chapters on a pool) and ``_seal_run``. ``run_many`` plans
+  and claims several spikes' runs and executes them on ONE pool (one ``workers`` limit, spikes taking turns);
+  each chapter task carries its run's SPIKE_* locations, so runs never share per-run state through the process.
 """
 from __future__ import annotations
 
@@ -70,6 +74,7 @@ class ChapterTask:
     cwd: str
     html: bool = True
     warm_next: bool = False  # more chapters will follow on this worker: start their kernel now
+    env: dict | None = None  # the run's SPIKE_* locations: several runs' chapters may share one worker
 
 
 def _die_with_parent() -> None:
@@ -92,6 +97,7 @@ class _KernelPool:
 
     def __init__(self, kernel: str, cwd: str, fork: bool = False):
         self.kernel, self.cwd, self.km = kernel, cwd, None
+        self.env = _run_env()  # the locations the warm kernel was started with
         self.fork_server = None
         if fork:
             from .kernel import ForkServer
@@ -119,6 +125,7 @@ class _KernelPool:
 
         km = self.new_manager(self.kernel)
         try:
+            self.env = _run_env()
             run_sync(km.start_kernel)(cwd=self.cwd)
             self.km = km
         except Exception:  # a kernel that cannot start ahead will fail again, visibly, inside papermill
@@ -128,6 +135,9 @@ class _KernelPool:
         km = self.km if (kernel == self.kernel and cwd == self.cwd) else None
         if km is None and self.km is not None:
             self.shutdown()
+        elif km is not None and self.env != _run_env():  # warmed for another run's locations: not for this one
+            _shutdown_km(km)  # the fork server stays: a kernel it forks gets the environment of the moment
+            km = None
         self.km = None
         return km
 
@@ -143,6 +153,22 @@ class _KernelPool:
         if self.fork_server is not None:
             self.fork_server.close()  # the zygote kills and reaps any kernel it forked that is still alive
             self.fork_server = None
+
+
+RUN_ENV = ("SPIKE_ROOT", "SPIKE_DATA_ROOT", "SPIKE_PLAYBOOK", "SPIKE_RECORDS")
+
+
+def _run_env() -> dict:
+    return {k: os.environ.get(k) for k in RUN_ENV}
+
+
+def _apply_run_env(env: dict | None) -> None:
+    """Set this worker's SPIKE_* locations to a task's run (a kernel started after this inherits them)."""
+    for key, value in (env or {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _shutdown_km(km) -> None:
@@ -308,6 +334,7 @@ def worker_main(kernel: str, cwd: str, prewarm: bool) -> None:
             task = _recv(tasks)
             if task is None:
                 break
+            _apply_run_env(task.env)  # before taking a warm kernel: one warmed for other locations is not used
             km = pool.take(task.kernel, task.cwd) if prewarm else None
             if km is None and pool.fork_server is not None:
                 km = pool.new_manager(task.kernel)  # not warmed ahead: forked now, which is nearly as quick
@@ -389,12 +416,13 @@ class WorkerPool:
 
 @dataclass
 class RunOutcome:
-    run_dir: Path
-    manifest: dict
+    run_dir: Path | None  # None: the run has no record (``error`` says why; run_many reports it, run raises it)
+    manifest: dict | None
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:
-        return self.manifest["status"] == "ok"
+        return self.error is None and self.manifest["status"] == "ok"
 
 
 def _git_state() -> dict:
@@ -454,16 +482,83 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 class Progress:
-    """One line per state change: chapter, state, elapsed. Plain lines survive logs and CI."""
+    """One line per state change: chapter, state, elapsed. Plain lines survive logs and CI.
 
-    def __init__(self, stream: TextIO | None, titles: dict[str, str]):
-        self.stream, self.titles, self.t0 = stream, titles, time.time()
+    Several runs on one pool share one display: each line then starts with its spike's name (``prefix``) and
+    all count from the same moment (``t0``)."""
+
+    def __init__(self, stream: TextIO | None, titles: dict[str, str], prefix: str = "", t0: float | None = None):
+        self.stream, self.titles, self.prefix = stream, titles, prefix
+        self.t0 = time.time() if t0 is None else t0
 
     def __call__(self, chapter: str, state: str, detail: str = "") -> None:
         if self.stream is None:
             return
-        line = f"[{time.time() - self.t0:7.1f}s] {chapter} {self.titles.get(chapter, ''):<22} {state:<8} {detail}"
+        line = (f"[{time.time() - self.t0:7.1f}s] {self.prefix}{chapter} {self.titles.get(chapter, ''):<22} "
+                f"{state:<8} {detail}")
         print(line.rstrip(), file=self.stream, flush=True)
+
+    def say(self, text: str) -> None:
+        if self.stream is not None:
+            print(f"{self.prefix}{text}", file=self.stream, flush=True)
+
+
+@dataclass
+class _Run:
+    """One run of one spike: what ``_plan`` checked (nothing written yet), then what ``_claim`` made."""
+
+    book: Any
+    spike: Any
+    records_dir: Path
+    as_of_ts: Any
+    order: list[str]
+    kernel: dict
+    workers: int
+    timeout_s: float
+    prewarm: bool
+    inputs: dict
+    missing: list
+    skips: dict
+    params: dict
+    fresh: dict
+    stale_notes: dict
+    spike_state: dict
+    earlier: dict | None
+    tags: dict | None
+    # Set by _claim:
+    run_id: str = ""
+    staging: Path | None = None
+    manifest: dict | None = None
+    report: Progress | None = None
+    state: dict | None = None
+    t0: float = 0.0
+    # Set while executing / sealing:
+    write_failure: "_WriteFailed | None" = None
+    outcome: RunOutcome | None = None
+
+    env: dict | None = None  # the SPIKE_* locations its kernels must see (sent with each chapter task)
+    reuse_earlier: bool = False  # reuse chapters of the spike's earlier runs whose key matches (spikekit.reuse)
+
+    @property
+    def write_error(self) -> SpikeError:
+        return self.write_failure.error(self.records_dir, self.run_id, self.staging)
+
+    def done(self) -> bool:
+        return all(s not in {"pending", "running"} for s in self.state.values())
+
+
+def _put_json(path: Path, data: dict) -> None:
+    try:
+        _write_json(path, data)
+    except OSError as exc:
+        raise _WriteFailed(path, exc) from exc
+
+
+def _put_documents(staging: Path, results: dict) -> None:
+    try:
+        _write_documents(staging, results)
+    except OSError as exc:
+        raise _WriteFailed(staging, exc) from exc
 
 
 def run(
@@ -502,10 +597,73 @@ def run(
     before its chapters start its staging folder is removed, after that it stays in the partial area marked
     ``failed`` (resume it once the cause is fixed).
     """
-    book = load_playbook(playbook)
-    records_dir = check_records_root(Path(records) if records else records_root())
-    _check_writable(records_dir)
-    os.environ["SPIKE_RECORDS"] = str(records_dir)  # kernels inherit it: upstream lookups agree with us
+    planned = _plan(spike_name, as_of, chapters=chapters, workers=workers, records=records, resume=resume,
+                    timeout_s=timeout_s, prewarm=prewarm, playbook=playbook, tags=tags,
+                    data_overrides=data_overrides, ledger=ledger, backorders=backorders)
+    planned.reuse_earlier = bool(reuse_earlier)
+    _claim(planned, progress)
+    _execute([planned], pool, more_after=more_after, progress=progress)
+    if planned.outcome is None:  # the run could not write its record
+        raise planned.write_error from None
+    return planned.outcome
+
+
+def run_many(
+    spikes: list[str],
+    as_of: Any = None,
+    *,
+    chapters: list[str] | None = None,
+    workers: int | None = None,
+    records: Path | str | None = None,
+    timeout_s: float | None = None,
+    progress: TextIO | None = sys.stderr,
+    prewarm: bool = True,
+    playbook: Path | None = None,
+    pool: WorkerPool | None = None,
+    tags: dict | None = None,
+    reuse_earlier: bool = False,
+) -> list[RunOutcome]:
+    """Run several spikes on ONE pool: one limit of ``workers`` chapters at once for all of them, taken in turn
+    from each spike (dependency order within a spike), one progress display (lines start with the spike), and
+    one sealed record per spike, each sealed as soon as its own chapters are done.
+
+    Returns one RunOutcome per spike, in the order given. A spike that cannot start (a bad setting or input) or
+    cannot write its record does not stop the others: its outcome has no ``run_dir`` and carries the ``error``.
+    ``as_of`` (None: each spike's default_as_of), ``chapters`` and ``timeout_s`` apply to every spike;
+    ``reuse_earlier`` as in ``run``, for each spike from its own earlier runs.
+    """
+    names = list(dict.fromkeys(spikes))  # a spike named twice runs once
+    if not names:
+        raise ConfigError("no spike to run. Fix: name one or more with --spike a,b,c, or use --all")
+    prefix_width = max(len(n) for n in names)
+    t0 = time.time()
+    planned: list[_Run] = []
+    outcomes: dict[str, RunOutcome] = {}
+    for name in names:
+        try:
+            one = _plan(name, as_of, chapters=chapters, workers=workers, records=records, timeout_s=timeout_s,
+                        prewarm=prewarm, playbook=playbook, tags=tags)
+            one.reuse_earlier = bool(reuse_earlier)
+            _claim(one, progress, prefix=f"{name:<{prefix_width}} | ", t0=t0)
+        except Exception as exc:  # a bad setting, input or file: this spike is reported, the others run
+            outcomes[name] = RunOutcome(None, {"spike": name, "status": "error"}, error=exc)
+            if progress is not None:
+                print(f"{name:<{prefix_width}} | not run: {exc}", file=progress, flush=True)
+            continue
+        planned.append(one)
+    _execute(planned, pool, more_after=False, progress=progress)
+    for one in planned:
+        outcomes[one.spike.name] = one.outcome or RunOutcome(None, one.manifest, error=one.write_error)
+    return [outcomes[n] for n in names]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The steps of a run: plan (check everything, write nothing), claim (run id, staging folder, first manifest,
+# reuse), execute (chapters of one or several runs on one pool), seal (one rename into the records).
+# ----------------------------------------------------------------------------------------------------------
+def _find_earlier(resume: str | None, spike_name: str, as_of: Any, chapters: list[str] | None,
+                  records_dir: Path) -> tuple[dict | None, str, Any, list[str] | None]:
+    """The run that ``resume`` names, checked; it fixes the spike, the as_of and the chapters of the new run."""
     earlier = None
     if resume:
         earlier_dir = _find_run(resume)
@@ -521,6 +679,18 @@ def run(
         spike_name = earlier["spike"]
         as_of = as_of or earlier["as_of"]
         chapters = chapters or list(earlier["chapters"])
+    return earlier, spike_name, as_of, chapters
+
+
+def _plan(spike_name: str, as_of: Any = None, *, chapters=None, workers=None, records=None, resume=None,
+          timeout_s=None, prewarm=True, playbook=None, tags=None, data_overrides=None, ledger=None,
+          backorders=None) -> _Run:
+    """Load and check the settings, parameters, inputs and records root of one run. Nothing is written."""
+    book = load_playbook(playbook)
+    records_dir = check_records_root(Path(records) if records else records_root())
+    _check_writable(records_dir)
+    os.environ["SPIKE_RECORDS"] = str(records_dir)  # kernels inherit it: upstream lookups agree with us
+    earlier, spike_name, as_of, chapters = _find_earlier(resume, spike_name, as_of, chapters, records_dir)
     spike = load_spike(check_name(spike_name))
     if data_overrides or ledger or backorders is not None:
         spike.data.update({str(k): str(v) for k, v in (data_overrides or {}).items()})
@@ -538,14 +708,10 @@ def run(
         raise ConfigError(f"--resume {resume} was as of {earlier['as_of']}; a resumed run keeps that as_of")
     order = book.order(chapters)
     kernel = _kernel_info(book.kernel)
-    workers = max(1, int(workers or book.workers))
-    timeout_s = float(timeout_s or book.timeout_s)
     spike_dir = records_dir / spike.name
     if spike_dir.exists() and not spike_dir.is_dir():
         raise ConfigError(f"{spike_dir} is a file, so runs of '{spike.name}' have no folder to go to. "
                           "Fix: move that file out of the records root")
-
-    inputs = {}
     from .check import chapter_stale_notes, freshness, missing_inputs, skip_plan
     from .state import state_inputs
 
@@ -557,21 +723,7 @@ def run(
     missing = missing_inputs(spike, wanted)
     skips = skip_plan(book, spike, order, missing)
     spike.data = {k: v for k, v in spike.data.items() if k not in missing}
-    for key in sorted(wanted):
-        if key in spike.data:
-            path = spike.input_path(key)  # refuses paths that leave the data root
-            if not path.exists():
-                raise ConfigError(f"input '{key}' of spike '{spike.name}' is missing: {path}. "
-                                  f"Fix: put the file there or correct `{key}:` under data: in {spike.path}")
-            if not path.is_file():
-                kind = "a folder" if path.is_dir() else "not a regular file"
-                raise ConfigError(f"input '{key}' of spike '{spike.name}' is {kind}: {path}. "
-                                  f"Fix: point `{key}:` under data: in {spike.path} at the file itself")
-            try:
-                inputs[key] = {"path": spike.data[key], "sha256": _sha256(path), "bytes": path.stat().st_size}
-            except OSError as exc:
-                raise ConfigError(f"input '{key}' of spike '{spike.name}' cannot be read: {path} ({exc.strerror or exc}). "
-                                  "Fix: make the file readable") from None
+    inputs = _input_files(spike, wanted)
     # A resumed run no longer refuses changed inputs: the reuse keys (spikekit.reuse) rerun exactly what read them.
     # upstream_run is the run being built: filled in once its id is claimed (the parameters' types are checked now).
     params = {cid: chapter_parameters(book, spike, cid, as_of=as_of_ts.isoformat(), upstream_run="",
@@ -590,156 +742,175 @@ def run(
     for key, path in ledger_inputs(spike).items():
         inputs[key] = {"path": str(path.relative_to(data_root())), "sha256": _sha256(path),
                        "bytes": path.stat().st_size}
+    env = {k: os.environ.get(k) for k in ("SPIKE_ROOT", "SPIKE_DATA_ROOT", "SPIKE_PLAYBOOK")}
+    return _Run(book=book, spike=spike, records_dir=records_dir, as_of_ts=as_of_ts, order=order, kernel=kernel,
+                workers=max(1, int(workers or book.workers)), timeout_s=float(timeout_s or book.timeout_s),
+                prewarm=prewarm, inputs=inputs, missing=missing, skips=skips, params=params, fresh=fresh,
+                stale_notes=stale_notes, spike_state=spike_state, earlier=earlier, tags=tags,
+                env=dict(env, SPIKE_RECORDS=str(records_dir)))
 
-    run_id, staging = _claim_run_id(records_dir, spike.name)
-    for cid in order:
-        params[cid]["upstream_run"] = run_id
 
-    def put_json(path: Path, data: dict) -> None:
-        try:
-            _write_json(path, data)
-        except OSError as exc:
-            raise _WriteFailed(path, exc) from exc
+def _input_files(spike, wanted: set[str]) -> dict:
+    """Path, sha256 and size of each input file the run reads; a missing or unreadable one is a ConfigError."""
+    inputs = {}
+    for key in sorted(wanted):
+        if key in spike.data:
+            path = spike.input_path(key)  # refuses paths that leave the data root
+            if not path.exists():
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' is missing: {path}. "
+                                  f"Fix: put the file there or correct `{key}:` under data: in {spike.path}")
+            if not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' is {kind}: {path}. "
+                                  f"Fix: point `{key}:` under data: in {spike.path} at the file itself")
+            try:
+                inputs[key] = {"path": spike.data[key], "sha256": _sha256(path), "bytes": path.stat().st_size}
+            except OSError as exc:
+                raise ConfigError(f"input '{key}' of spike '{spike.name}' cannot be read: {path} ({exc.strerror or exc}). "
+                                  "Fix: make the file readable") from None
+    return inputs
 
-    def put_documents(results: dict) -> None:
-        try:
-            _write_documents(staging, results)
-        except OSError as exc:
-            raise _WriteFailed(staging, exc) from exc
 
-    try:  # until the first chapter starts, any error removes the staging folder: nothing is half-left
+def _claim(r: _Run, progress: TextIO | None, prefix: str = "", t0: float | None = None) -> None:
+    """Claim a run id and its staging folder, write the first manifest, mark the planned skips and reuse what
+    an earlier run finished. Any error here removes the staging folder: nothing is half-left."""
+    r.run_id, r.staging = _claim_run_id(r.records_dir, r.spike.name)
+    for cid in r.order:
+        r.params[cid]["upstream_run"] = r.run_id
+    staging = r.staging
+    try:
         (staging / RESULTS_DIR).mkdir()
-        manifest: dict[str, Any] = {
-            "format": RUN_FORMAT,
-            "run_id": run_id,
-            "spike": spike.name,
-            "as_of": as_of_ts.isoformat(),
-            "timezone": spike.timezone,
-            "status": "running",
-            "started": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "finished": None,
-            "duration_s": None,
-            "command": sys.argv,
-            "spikekit_version": __version__,
-            "git": _git_state(),
-            "python": platform.python_version(),
-            "host": socket.gethostname(),
-            # Who builds this run: `spike list` / `spike prune` tell a live partial from one whose runner died.
-            "runner": runner_identity(),
-            "kernel": dict(kernel, launch="fork" if fork_kernels_enabled(prewarm) else "spawn"),
-            "workers": workers,
-            "timeout_s": timeout_s,
-            "data_root": str(data_root()),
-            "settings": {
-                "playbook": {"path": str(book.path.relative_to(project_root()) if book.path.is_relative_to(project_root()) else book.path),
-                              "sha256": _sha256(book.path)},
-                "spike": {"path": str(spike.path.relative_to(project_root()) if spike.path.is_relative_to(project_root()) else spike.path),
-                           "sha256": _sha256(spike.path)},
-            },
-            "inputs": inputs,
-            "missing_inputs": missing,
-            "stale_inputs": {k: f["note"] for k, f in fresh.items() if f.get("stale")},
-            "state": {"phase": spike_state["phase"], "phase_evidence": spike_state["phase_evidence"],
-                      "position": {k: spike_state["position"][k] for k in ("on_hand", "on_order", "backlog", "available")},
-                      "forecast": spike_state["forecast"].get("source"), "ledger": spike_state["ledger"]["folder"]},
-            "resumed_from": earlier["run_id"] if earlier else None,
-            "tags": dict(tags or {}),
-            "chapters": {
-                cid: {
-                    "title": book.chapters[cid].title,
-                    "notebook": book.chapters[cid].notebook.name,
-                    "html": None,
-                    "needs": list(book.chapters[cid].needs),
-                    "status": "pending",
-                    "parameters": params[cid],
-                    "results": {},
-                    "error": None,
-                    "duration_s": None,
-                    "reused_from": None,
-                }
-                for cid in order
-            },
-        }
-        put_json(staging / "run.json", manifest)
-        put_json(staging / RESULTS_DIR / "state.json", spike_state)  # what sk.spike_state() reads
-        if stale_notes:  # sk.record adds these to each chapter's headline
-            put_json(staging / RESULTS_DIR / STALE_FILE, {"as_of": as_of_ts.isoformat(), "chapters": stale_notes})
-        report = Progress(progress, {cid: book.chapters[cid].name for cid in order})
-        if progress is not None:
-            print(f"spike '{spike.name}' as of {as_of_ts:%Y-%m-%d %H:%M}: phase {spike_state['phase']} ("
-                  + "; ".join(spike_state["phase_evidence"][-1:]) + ")", file=progress, flush=True)
-            for key, note in manifest["stale_inputs"].items():
-                print(f"spike: warning: stale input '{key}': {note}", file=progress, flush=True)
-        for cid, why in skips.items():  # decided before any kernel starts
+        r.manifest = manifest = _initial_manifest(r)
+        _put_json(staging / "run.json", manifest)
+        _put_json(staging / RESULTS_DIR / "state.json", r.spike_state)  # what sk.spike_state() reads
+        if r.stale_notes:  # sk.record adds these to each chapter's headline
+            _put_json(staging / RESULTS_DIR / STALE_FILE, {"as_of": r.as_of_ts.isoformat(), "chapters": r.stale_notes})
+        r.report = report = Progress(progress, {cid: r.book.chapters[cid].name for cid in r.order}, prefix, t0)
+        report.say(f"spike '{r.spike.name}' as of {r.as_of_ts:%Y-%m-%d %H:%M}: phase {r.spike_state['phase']} ("
+                   + "; ".join(r.spike_state["phase_evidence"][-1:]) + ")")
+        for key, note in manifest["stale_inputs"].items():
+            report.say(f"spike: warning: stale input '{key}': {note}")
+        for cid, why in r.skips.items():  # decided before any kernel starts
             if manifest["chapters"][cid]["status"] == "pending":
                 manifest["chapters"][cid].update(status="skipped", skip_reason=why,
                                                  error={"ename": "Skipped", "evalue": why})
                 report(cid, "skipped", f"({why})")
-        put_json(staging / "run.json", manifest)
-        t0 = time.time()
-
-        # Reuse what an earlier run finished: each chapter whose key (spikekit.reuse) matches one of the spike's
-        # earlier runs, newest first (the resumed run leads); the others rerun, and the key parts that changed say why.
-        from . import reuse as _reuse
-
-        keys = _reuse.chapter_keys(book, spike, order, params, as_of_ts, spike_state, stale_notes, records_dir)
-        # Without reuse_earlier (--fresh) a resumed run still takes its own finished chapters, and only those.
-        runs = (_reuse.earlier_runs(records_dir, spike.name, earlier["_dir"] if earlier else None) if reuse_earlier
-                else [(earlier["_dir"], earlier)] if earlier else [])
-        decided = _reuse.plan(keys, runs, reuse=bool(reuse_earlier or earlier), skipped=skips)
-        for cid in order:
-            entry = manifest["chapters"][cid]
-            entry.update(keys[cid])
-            if cid not in decided:
-                continue
-            if decided[cid].get("reuse"):
-                src, meta, old = decided[cid]["reuse"]
-                for name in (old["notebook"], old.get("html"), old.get("seller_html")):
-                    if name and (src / name).exists():
-                        try:
-                            shutil.copyfile(src / name, staging / name)  # content only: the copy is writable
-                        except OSError as exc:
-                            raise _WriteFailed(staging / name, exc) from exc
-                entry.update(status="reused", results=old["results"], html=old.get("html"),
-                             seller_html=old.get("seller_html"), duration_s=0.0,
-                             reused_from=old.get("reused_from") or meta.get("run_id"), reused_as_of=meta.get("as_of"))
-                put_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
-                put_documents(old["results"])
-                report(cid, "reused", f"from {entry['reused_from']}")
-            else:
-                entry["rerun_because"] = decided[cid]["because"]
-                report(cid, "rerun", "(" + ", ".join(decided[cid]["because"]) + ")")
-        put_json(staging / "run.json", manifest)
+        _put_json(staging / "run.json", manifest)
+        r.t0 = time.time()
+        _reuse_by_key(r, report)
     except BaseException as exc:
-        _discard_staging(staging, records_dir)
+        _discard_staging(staging, r.records_dir)
         if isinstance(exc, _WriteFailed):
-            raise exc.error(records_dir, run_id, None) from None
+            raise exc.error(r.records_dir, r.run_id, None) from None
         if isinstance(exc, OSError):
-            raise _WriteFailed(staging, exc).error(records_dir, run_id, None) from None
+            raise _WriteFailed(staging, exc).error(r.records_dir, r.run_id, None) from None
         raise
+    r.state = {cid: manifest["chapters"][cid]["status"] for cid in r.order}
 
-    def finish_chapter(cid: str, outcome: dict) -> None:
+
+def _initial_manifest(r: _Run) -> dict:
+    """run.json as written when the run starts: every chapter pending."""
+    book, spike, spike_state = r.book, r.spike, r.spike_state
+    return {
+        "format": RUN_FORMAT,
+        "run_id": r.run_id,
+        "spike": spike.name,
+        "as_of": r.as_of_ts.isoformat(),
+        "timezone": spike.timezone,
+        "status": "running",
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "finished": None,
+        "duration_s": None,
+        "command": sys.argv,
+        "spikekit_version": __version__,
+        "git": _git_state(),
+        "python": platform.python_version(),
+        "host": socket.gethostname(),
+        # Who builds this run: `spike list` / `spike prune` tell a live partial from one whose runner died.
+        "runner": runner_identity(),
+        "kernel": dict(r.kernel, launch="fork" if fork_kernels_enabled(r.prewarm) else "spawn"),
+        "workers": r.workers,
+        "timeout_s": r.timeout_s,
+        "data_root": str(data_root()),
+        "settings": {
+            "playbook": {"path": str(book.path.relative_to(project_root()) if book.path.is_relative_to(project_root()) else book.path),
+                          "sha256": _sha256(book.path)},
+            "spike": {"path": str(spike.path.relative_to(project_root()) if spike.path.is_relative_to(project_root()) else spike.path),
+                       "sha256": _sha256(spike.path)},
+        },
+        "inputs": r.inputs,
+        "missing_inputs": r.missing,
+        "stale_inputs": {k: f["note"] for k, f in r.fresh.items() if f.get("stale")},
+        "state": {"phase": spike_state["phase"], "phase_evidence": spike_state["phase_evidence"],
+                  "position": {k: spike_state["position"][k] for k in ("on_hand", "on_order", "backlog", "available")},
+                  "forecast": spike_state["forecast"].get("source"), "ledger": spike_state["ledger"]["folder"]},
+        "resumed_from": r.earlier["run_id"] if r.earlier else None,
+        "tags": dict(r.tags or {}),
+        "chapters": {
+            cid: {
+                "title": book.chapters[cid].title,
+                "notebook": book.chapters[cid].notebook.name,
+                "html": None,
+                "needs": list(book.chapters[cid].needs),
+                "status": "pending",
+                "parameters": r.params[cid],
+                "results": {},
+                "error": None,
+                "duration_s": None,
+                "reused_from": None,
+            }
+            for cid in r.order
+        },
+    }
+
+
+def _reuse_by_key(r: _Run, report: Progress) -> None:
+    """Reuse what an earlier run finished: each chapter whose key (spikekit.reuse) matches one of the spike's
+    earlier runs, newest first (the resumed run leads); the others rerun, and the key parts that changed say why.
+    Without ``reuse_earlier`` (--fresh) a resumed run still takes its own finished chapters, and only those."""
+    from . import reuse as _reuse
+
+    manifest, staging, earlier = r.manifest, r.staging, r.earlier
+    keys = _reuse.chapter_keys(r.book, r.spike, r.order, r.params, r.as_of_ts, r.spike_state, r.stale_notes,
+                               r.records_dir)
+    runs = (_reuse.earlier_runs(r.records_dir, r.spike.name, earlier["_dir"] if earlier else None) if r.reuse_earlier
+            else [(earlier["_dir"], earlier)] if earlier else [])
+    decided = _reuse.plan(keys, runs, reuse=bool(r.reuse_earlier or earlier), skipped=r.skips)
+    for cid in r.order:
         entry = manifest["chapters"][cid]
-        entry.update(status=outcome["status"], results=outcome["results"], error=outcome["error"],
-                     html=outcome.get("html"), duration_s=round(outcome["finished"] - outcome["started"], 3))
-        from .recordview import seller_name
+        entry.update(keys[cid])
+        if cid not in decided:
+            continue
+        if decided[cid].get("reuse"):
+            src, meta, old = decided[cid]["reuse"]
+            for name in (old["notebook"], old.get("html"), old.get("seller_html")):
+                if name and (src / name).exists():
+                    try:
+                        shutil.copyfile(src / name, staging / name)  # content only: the copy is writable
+                    except OSError as exc:
+                        raise _WriteFailed(staging / name, exc) from exc
+            entry.update(status="reused", results=old["results"], html=old.get("html"),
+                         seller_html=old.get("seller_html"), duration_s=0.0,
+                         reused_from=old.get("reused_from") or meta.get("run_id"), reused_as_of=meta.get("as_of"))
+            _put_json(staging / RESULTS_DIR / f"{cid}.json", old["results"])
+            _put_documents(staging, old["results"])
+            report(cid, "reused", f"from {entry['reused_from']}")
+        else:
+            entry["rerun_because"] = decided[cid]["because"]
+            report(cid, "rerun", "(" + ", ".join(decided[cid]["because"]) + ")")
+    _put_json(staging / "run.json", manifest)
 
-        seller = seller_name(outcome["html"]) if outcome.get("html") else None
-        entry["seller_html"] = seller if seller and (staging / seller).is_file() else None
-        if outcome.get("kernel_launch"):
-            entry["kernel_launch"] = outcome["kernel_launch"]
-            launches = {e.get("kernel_launch") for e in manifest["chapters"].values()} - {None}
-            manifest["kernel"]["launch"] = launches.pop() if len(launches) == 1 else "mixed"
-        put_json(staging / RESULTS_DIR / f"{cid}.json", outcome["results"])
-        put_documents(outcome["results"])
-        put_json(staging / "run.json", manifest)
 
-    state = {cid: manifest["chapters"][cid]["status"] for cid in order}
-    cwd = str(project_root() / "notebooks")
+def _execute(runs: list[_Run], pool: WorkerPool | None, *, more_after: bool, progress: TextIO | None) -> None:
+    """Run the chapters of every planned run on ONE pool (its ``workers`` limit holds for all of them); each run
+    is sealed as soon as its own chapters are done. Ctrl-C / SIGTERM stop all of them (SpikeError); a run that
+    cannot write its record stops alone (its ``write_failure``)."""
+    if not runs:
+        return
+    book, cwd = runs[0].book, str(project_root() / "notebooks")
     own_pool = pool is None or (pool.kernel, pool.cwd) != (book.kernel, cwd)
-    workers_pool = WorkerPool(book.kernel, cwd, prewarm, workers) if own_pool else pool
+    workers_pool = WorkerPool(book.kernel, cwd, runs[0].prewarm, runs[0].workers) if own_pool else pool
     interrupted = False
-    write_failure: _WriteFailed | None = None
     previous_handler = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):  # treat a polite kill like Ctrl-C: stop, keep the partial area
@@ -748,104 +919,184 @@ def run(
     try:
         if threading_is_main():
             signal.signal(signal.SIGTERM, on_term)
-        # Workers start when there is work for them: on 2 cores an idle second worker warming its kernel
-        # would only slow the first chapter down.
-        pool = workers_pool.workers
-        def without(cid: str, need: str) -> bool:
-            """The chapter may run without this need: optional to it, and skipped for want of data."""
-            return need in book.chapters[cid].optional_needs and state[need] == "skipped" and need in skips
-
-        while True:
-            # Skip chapters whose upstream failed or was skipped (unless it is an optional need skipped for want
-            # of data: then the chapter runs and reads that need's results as None).
-            for cid in order:
-                bad = [n for n in book.chapters[cid].needs
-                       if state[n] in {"failed", "skipped"} and not without(cid, n)]
-                if state[cid] == "pending" and bad:
-                    state[cid] = "skipped"
-                    manifest["chapters"][cid].update(status="skipped", error={"ename": "Skipped", "evalue": f"needs {', '.join(bad)}, which did not succeed"})
-                    report(cid, "skipped", f"(needs {', '.join(bad)})")
-            ready = [c for c in order if state[c] == "pending"
-                     and all(state[n] in {"ok", "reused"} or without(c, n) for n in book.chapters[c].needs)]
-            workers_pool.grow(len(ready))
-            # The worker idle the longest has the warmest kernel (started ahead while others worked).
-            for worker in sorted(pool, key=lambda w: w.idle_since):
-                if worker.task is None and ready:
-                    cid = ready.pop(0)
-                    chapter = book.chapters[cid]
-                    waiting = sum(1 for c in order if state[c] == "pending") - 1
-                    busy_elsewhere = sum(1 for w in pool if w.task is not None)
-                    task = ChapterTask(cid, str(chapter.notebook), str(staging / chapter.notebook.name),
-                                       params[cid], book.kernel, timeout_s, cwd,
-                                       warm_next=waiting > busy_elsewhere or more_after)
-                    state[cid] = "running"
-                    manifest["chapters"][cid]["status"] = "running"
-                    put_json(staging / "run.json", manifest)
-                    worker.submit(task)
-                    report(cid, "running")
-            busy = [w for w in pool if w.task is not None]
-            if not busy:
-                break
-            mpc.wait([w.proc.stdout for w in busy], timeout=1.0)
-            for i, worker in enumerate(pool):
-                if worker.task is None:
-                    continue
-                cid = worker.task.chapter
-                outcome = None
-                if mpc.wait([worker.proc.stdout], timeout=0):
-                    try:
-                        outcome = worker.receive()
-                    except (EOFError, OSError, pickle.UnpicklingError):
-                        outcome = None
-                if outcome is None and (not worker.alive() or time.time() - worker.since > timeout_s + 60):
-                    why = "worker process died" if not worker.alive() else f"chapter exceeded {timeout_s:.0f}s"
-                    worker.stop(kill=True)
-                    outcome = {"status": "failed", "started": worker.since, "finished": time.time(), "results": {},
-                               "error": {"cell": None, "ename": "ChapterAborted", "evalue": why}, "html": None}
-                    if Path(worker.task.output).exists():
-                        outcome["results"] = read_notebook_records(worker.task.output)
-                    workers_pool.replace(i)
-                    worker = pool[i]
-                if outcome is not None:
-                    state[cid] = outcome["status"]
-                    finish_chapter(cid, outcome)
-                    detail = f"{outcome['finished'] - outcome['started']:.1f}s"
-                    if outcome["error"] and outcome["status"] == "failed":
-                        err = outcome["error"]
-                        detail += f"  {err.get('ename')}: {str(err.get('evalue'))}" + (f" (cell {err['cell']})" if err.get("cell") is not None else "")
-                    report(cid, outcome["status"], detail)
-                    worker.task = None
-                    worker.idle_since = time.time()
+        _schedule(runs, workers_pool, cwd, more_after)
     except KeyboardInterrupt:
         interrupted = True
-    except _WriteFailed as exc:
-        write_failure = exc
     finally:
-        stop_now = interrupted or write_failure is not None
+        stop_now = interrupted or any(r.write_failure is not None for r in runs)
         if own_pool or stop_now:
             workers_pool.close(kill=stop_now)
         if threading_is_main():
             signal.signal(signal.SIGTERM, previous_handler)
+    stopped = []
+    for r in runs:
+        if r.outcome is not None:
+            continue
+        r.manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        r.manifest["duration_s"] = round(time.time() - r.t0, 3)
+        if r.write_failure is not None:
+            if "record_error" not in r.manifest:
+                _mark_failed(r.staging, r.manifest, r.write_failure)
+        elif interrupted:
+            r.manifest["status"] = "interrupted"
+            try:
+                _write_json(r.staging / "run.json", r.manifest)
+            except OSError:
+                pass  # the partial then shows as dead once this process is gone
+            stopped.append(r)
+    if len(stopped) == 1 and len(runs) == 1:
+        r = stopped[0]
+        raise SpikeError(f"run interrupted; its partial record stays in {r.staging} (resume with --resume {r.run_id})")
+    if stopped:
+        raise SpikeError("runs interrupted; their partial records stay in the partial area: "
+                         + "; ".join(f"'{r.spike.name}' in {r.staging} (resume with --resume {r.run_id})" for r in stopped))
 
-    manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
-    manifest["duration_s"] = round(time.time() - t0, 3)
-    if write_failure is not None:
-        _mark_failed(staging, manifest, write_failure)
-        raise write_failure.error(records_dir, run_id, staging) from None
-    if interrupted:
-        manifest["status"] = "interrupted"
+
+def _schedule(runs: list[_Run], workers_pool, cwd: str, more_after: bool) -> None:
+    """The loop: hand ready chapters to idle workers, taking spikes in turn, until every run is sealed."""
+    pool = workers_pool.workers  # Workers start when there is work for them (an idle one only slows 2 cores)
+    owner: dict[int, _Run] = {}  # id(task) -> the run it belongs to
+    turn = 0
+
+    def live() -> list[_Run]:
+        return [r for r in runs if r.outcome is None and r.write_failure is None]
+
+    while True:
+        ready: dict[int, list[str]] = {}
+        for r in live():
+            ready[id(r)] = _skip_blocked_and_ready(r)
+            if r.done():
+                _seal_run(r)
+        workers_pool.grow(sum(len(v) for v in ready.values()))
+        # The worker idle the longest has the warmest kernel (started ahead while others worked).
+        for worker in sorted(pool, key=lambda w: w.idle_since):
+            if worker.task is not None:
+                continue
+            takers = [runs[(turn + k) % len(runs)] for k in range(len(runs))]
+            r = next((t for t in takers if ready.get(id(t))), None)
+            if r is None:
+                break
+            turn = (runs.index(r) + 1) % len(runs)  # the next chapter goes to the next spike that has one
+            cid = ready[id(r)].pop(0)
+            chapter = r.book.chapters[cid]
+            waiting = sum(1 for o in live() for c in o.order if o.state[c] == "pending") - 1
+            busy_elsewhere = sum(1 for w in pool if w.task is not None)
+            task = ChapterTask(cid, str(chapter.notebook), str(r.staging / chapter.notebook.name),
+                               r.params[cid], r.book.kernel, r.timeout_s, cwd,
+                               warm_next=waiting > busy_elsewhere or more_after, env=r.env)
+            r.state[cid] = "running"
+            r.manifest["chapters"][cid]["status"] = "running"
+            try:
+                _put_json(r.staging / "run.json", r.manifest)
+            except _WriteFailed as exc:
+                r.write_failure = exc
+                ready[id(r)] = []
+                continue
+            worker.submit(task)
+            owner[id(task)] = r
+            r.report(cid, "running")
+        busy = [w for w in pool if w.task is not None]
+        if not busy or not live():
+            break
+        mpc.wait([w.proc.stdout for w in busy], timeout=1.0)
+        for i, worker in enumerate(pool):
+            if worker.task is not None:
+                _collect(workers_pool, i, worker, owner.pop(id(worker.task)), owner)
+
+
+def _skip_blocked_and_ready(r: _Run) -> list[str]:
+    """Skip the chapters whose upstream failed or was skipped (unless it is an optional need skipped for want of
+    data: then the chapter runs and reads that need's results as None); return the chapters ready to run."""
+    book, state = r.book, r.state
+
+    def without(cid: str, need: str) -> bool:
+        """The chapter may run without this need: optional to it, and skipped for want of data."""
+        return need in book.chapters[cid].optional_needs and state[need] == "skipped" and need in r.skips
+
+    for cid in r.order:
+        bad = [n for n in book.chapters[cid].needs if state[n] in {"failed", "skipped"} and not without(cid, n)]
+        if state[cid] == "pending" and bad:
+            state[cid] = "skipped"
+            r.manifest["chapters"][cid].update(status="skipped", error={"ename": "Skipped", "evalue": f"needs {', '.join(bad)}, which did not succeed"})
+            r.report(cid, "skipped", f"(needs {', '.join(bad)})")
+    return [c for c in r.order if state[c] == "pending"
+            and all(state[n] in {"ok", "reused"} or without(c, n) for n in book.chapters[c].needs)]
+
+
+def _collect(workers_pool, i: int, worker, r: _Run, owner: dict) -> None:
+    """Take the outcome of worker ``i``'s chapter if it has one (or fail it: worker died, chapter too long)."""
+    cid = worker.task.chapter
+    outcome = None
+    if mpc.wait([worker.proc.stdout], timeout=0):
         try:
-            _write_json(staging / "run.json", manifest)
-        except OSError:
-            pass  # the partial then shows as dead once this process is gone
-        raise SpikeError(f"run interrupted; its partial record stays in {staging} (resume with --resume {run_id})")
+            outcome = worker.receive()
+        except (EOFError, OSError, pickle.UnpicklingError):
+            outcome = None
+    if outcome is None and (not worker.alive() or time.time() - worker.since > r.timeout_s + 60):
+        why = "worker process died" if not worker.alive() else f"chapter exceeded {r.timeout_s:.0f}s"
+        worker.stop(kill=True)
+        outcome = {"status": "failed", "started": worker.since, "finished": time.time(), "results": {},
+                   "error": {"cell": None, "ename": "ChapterAborted", "evalue": why}, "html": None}
+        if Path(worker.task.output).exists():
+            outcome["results"] = read_notebook_records(worker.task.output)
+        workers_pool.replace(i)
+        worker = workers_pool.workers[i]
+    if outcome is None:
+        owner[id(worker.task)] = r  # still running
+        return
+    worker.task = None
+    worker.idle_since = time.time()
+    if r.outcome is not None or r.write_failure is not None:
+        return  # its run stopped (it could not write its record): nothing to write the chapter into
+    r.state[cid] = outcome["status"]
+    try:
+        _finish_chapter(r, cid, outcome)
+    except _WriteFailed as exc:
+        r.write_failure = exc
+        return
+    detail = f"{outcome['finished'] - outcome['started']:.1f}s"
+    if outcome["error"] and outcome["status"] == "failed":
+        err = outcome["error"]
+        detail += f"  {err.get('ename')}: {str(err.get('evalue'))}" + (f" (cell {err['cell']})" if err.get("cell") is not None else "")
+    r.report(cid, outcome["status"], detail)
+
+
+def _stamp(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
+
+
+def _finish_chapter(r: _Run, cid: str, outcome: dict) -> None:
+    manifest = r.manifest
+    entry = manifest["chapters"][cid]
+    entry.update(status=outcome["status"], results=outcome["results"], error=outcome["error"],
+                 html=outcome.get("html"), duration_s=round(outcome["finished"] - outcome["started"], 3),
+                 started=_stamp(outcome["started"]), finished=_stamp(outcome["finished"]))
+    from .recordview import seller_name
+
+    seller = seller_name(outcome["html"]) if outcome.get("html") else None
+    entry["seller_html"] = seller if seller and (r.staging / seller).is_file() else None
+    if outcome.get("kernel_launch"):
+        entry["kernel_launch"] = outcome["kernel_launch"]
+        launches = {e.get("kernel_launch") for e in manifest["chapters"].values()} - {None}
+        manifest["kernel"]["launch"] = launches.pop() if len(launches) == 1 else "mixed"
+    _put_json(r.staging / RESULTS_DIR / f"{cid}.json", outcome["results"])
+    _put_documents(r.staging, outcome["results"])
+    _put_json(r.staging / "run.json", manifest)
+
+
+def _seal_run(r: _Run) -> None:
+    """Final status, seal.json, and the one rename that puts the run among the records (``r.outcome``). A run
+    that cannot write its record stays in the partial area marked failed (``r.write_failure``)."""
+    manifest, staging = r.manifest, r.staging
+    manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    manifest["duration_s"] = round(time.time() - r.t0, 3)
     # Skipped for want of data is not a failure; skipped because an upstream chapter failed comes with that failure.
-    statuses = [manifest["chapters"][c]["status"] for c in order]
+    statuses = [manifest["chapters"][c]["status"] for c in r.order]
     manifest["status"] = "ok" if all(s in {"ok", "reused", "skipped"} for s in statuses) \
         and "failed" not in statuses else "failed"
-    final = spike_dir / run_id
+    final = r.records_dir / r.spike.name / r.run_id
     try:
-        put_json(staging / "run.json", manifest)
+        _put_json(staging / "run.json", manifest)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             # seal.json is written last, then files 0444 and sub-folders 0555; the run folder itself is
@@ -855,16 +1106,17 @@ def run(
         except OSError as exc:
             raise _WriteFailed(staging, exc) from exc
     except _WriteFailed as exc:
+        r.write_failure = exc
         _mark_failed(staging, manifest, exc)
-        raise exc.error(records_dir, run_id, staging) from None
+        return
     try:
         lock(final)
     except OSError:
         pass  # every file is read-only and listed in seal.json already
     _prune_empty(staging.parent)
-    if earlier is not None and _in_partial_area(earlier["_dir"], records_dir):
-        _mark_superseded(earlier["_dir"], run_id, progress)
-    return RunOutcome(final, manifest)
+    if r.earlier is not None and _in_partial_area(r.earlier["_dir"], r.records_dir):
+        _mark_superseded(r.earlier["_dir"], r.run_id, r.report.stream)
+    r.outcome = RunOutcome(final, manifest)
 
 
 class _WriteFailed(Exception):
