@@ -245,6 +245,7 @@ def _cmd_scan(args) -> int:
     check_timezone(args.timezone, "--timezone")
     as_of = None if args.as_of is None else parse_as_of(args.as_of, args.timezone, what="--as-of")
     # Read and reduced chunk by chunk: memory grows with series x days, not with rows.
+    scanstream.keep_freed_memory()
     alerts, info = scanstream.scan_file(args.file, as_of=as_of, settings=signals.DetectorSettings(tz=args.timezone))
     # Say the moment the scan judged at (given, or the file's newest row), and warn when the file is old for it.
     used = as_of if as_of is not None else info["as_of"]
