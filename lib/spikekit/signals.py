@@ -748,17 +748,28 @@ class _Scores:
     growth_low: np.ndarray
     growth_high: np.ndarray
     score: np.ndarray
-    p_value: np.ndarray
     sd: np.ndarray
     condition: np.ndarray
     alert: np.ndarray
-    trigger: np.ndarray  # "week", "ramp", "week+ramp" or "" per series x bin (why the condition holds)
+    ramp_weeks: np.ndarray  # horizon of the sustained-rise test per series x bin
     ramp_growth: np.ndarray
     ramp_low: np.ndarray
     ramp_score: np.ndarray
     novelty: np.ndarray
     week_condition: np.ndarray
     ramp_condition: np.ndarray
+
+    # p-values and trigger texts are made only for the cells shown (the latest bin, or the timeline's valid
+    # cells): over every series x bin they were a fifth of the scoring time at 100k series.
+    def p_value_at(self, rows, cols) -> np.ndarray:
+        return _upper_tail(self.score[rows, cols])
+
+    def trigger_at(self, rows, cols) -> np.ndarray:
+        """"week", "ramp Nw", "week+ramp Nw" or "" per cell: why the condition holds."""
+        week, ramp = self.week_condition[rows, cols], self.ramp_condition[rows, cols]
+        label = np.char.add("ramp ", np.char.add(self.ramp_weeks[rows, cols].astype(int).astype(str), "w"))
+        trigger = np.where(week, "week", "")
+        return np.where(ramp, np.char.add(np.where(week, "week+", ""), label), trigger)
 
 
 _ERFC = np.frompyfunc(math.erfc, 1, 1)
@@ -826,9 +837,6 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
     if settings.waive_persistence and persistence > 1:
         # The whole interval above the band's high end: evidence that a second day cannot add to.
         alert |= week_condition & (np.exp(log_ratio - half) - 1.0 >= band_high[:, None])
-    ramp_label = np.char.add("ramp ", np.char.add(ramp["weeks"].astype(int).astype(str), "w"))
-    trigger = np.where(week_condition, "week", "")
-    trigger = np.where(ramp_condition, np.char.add(np.where(week_condition, "week+", ""), ramp_label), trigger)
     return _Scores(
         block=block,
         category=categories,
@@ -840,11 +848,10 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
         growth_low=np.exp(log_ratio - half) - 1.0,
         growth_high=np.exp(log_ratio + half) - 1.0,
         score=score,
-        p_value=_upper_tail(score),
         sd=sd,
         condition=condition,
         alert=alert,
-        trigger=trigger,
+        ramp_weeks=ramp["weeks"],
         ramp_growth=ramp["growth"],
         ramp_low=ramp["low"],
         ramp_score=ramp["score"],
@@ -965,12 +972,12 @@ def evaluate(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = N
                     "growth_low": s.growth_low[r, c],
                     "growth_high": s.growth_high[r, c],
                     "score": s.score[r, c],
-                    "p_value": s.p_value[r, c],
+                    "p_value": s.p_value_at(r, c),
                     "band_low": s.band_low[r],
                     "band_high": s.band_high[r],
                     "condition": s.condition[r, c],
                     "alert": s.alert[r, c],
-                    "trigger": s.trigger[r, c],
+                    "trigger": s.trigger_at(r, c),
                     "ramp_growth": s.ramp_growth[r, c],
                     "ramp_low": s.ramp_low[r, c],
                     "ramp_score": s.ramp_score[r, c],
@@ -1069,12 +1076,12 @@ def _detect_scored(s: _Scores, as_of: pd.Timestamp, settings: DetectorSettings) 
             "growth_low": s.growth_low[:, now],
             "growth_high": s.growth_high[:, now],
             "score": s.score[:, now],
-            "p_value": s.p_value[:, now],
+            "p_value": s.p_value_at(slice(None), now),
             "band_low": s.band_low,
             "band_high": s.band_high,
             "level": s.this[:, now],
             "last_week": s.last[:, now],
-            "trigger": s.trigger[:, now],
+            "trigger": s.trigger_at(slice(None), now),
             "ramp_growth": s.ramp_growth[:, now],
             "ramp_low": s.ramp_low[:, now],
             "ramp_score": s.ramp_score[:, now],
