@@ -87,8 +87,8 @@ def _text_encoding(path: Path) -> str | None:
 
 
 def _text_chunks(path: Path, encoding: str, chunk_rows: int):
-    """(raw string frame, info with file row numbers) per chunk of a CSV/TSV/TXT signals file; None when the
-    file is a Google Trends export (the caller loads that whole)."""
+    """(raw string frame, info with file row numbers) per chunk of a CSV/TSV/TXT signals file. Yields only
+    "whole" for a Google Trends export or a file without a header in its first 64 KiB (loaded whole instead)."""
     with open(path, encoding=encoding, newline="") as handle:
         head = handle.read(1 << 16)
     lines = head.splitlines()
