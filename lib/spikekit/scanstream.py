@@ -306,9 +306,53 @@ def _segments_of(state: _Pass, as_of: pd.Timestamp, lookback_days: int | None) -
                              rows=rows.astype(np.int64), keys=keys, as_of=as_of)
 
 
+def _prefetched(chunks):
+    """The chunks, the next one read by a second thread while this one is checked and reduced: Arrow's Parquet
+    decoding and pandas' CSV parser release the GIL, so reading overlaps the numpy work on two cores."""
+    import queue
+    import threading
+
+    handoff: queue.Queue = queue.Queue(maxsize=1)  # one chunk ahead: memory stays at two chunks
+    stop = threading.Event()
+
+    def hand(message) -> bool:
+        """Put one message, giving up once the consumer has stopped (it never takes it)."""
+        while not stop.is_set():
+            try:
+                handoff.put(message, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read():
+        try:
+            for item in chunks:
+                if not hand(("chunk", item)):
+                    return
+            hand(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand(("error", exc))
+
+    reader = threading.Thread(target=read, name="scan-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+        chunks.close()
+
+
 def _one_pass(chunks, path: Path, state: _Pass, settings: signals.DetectorSettings) -> None:
     file = str(path)
-    for raw, info in chunks:
+    for raw, info in _prefetched(chunks):
         if len(raw) == 0:
             continue  # only blank rows in this chunk
         info["want_file_rows"] = state.row_keys is not None

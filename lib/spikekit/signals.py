@@ -928,7 +928,8 @@ def _scored(signals: pd.DataFrame, as_of, settings: DetectorSettings | None):
 # Series scored at once by ``detect``: scoring makes a few dozen (series x bins) float arrays, so at 100k
 # series x 90 daily bins one pass over all of them would hold ~2-3 GiB; each series is scored on its own
 # row, so batches give the same numbers with a bounded peak.
-_DETECT_BATCH = 8192
+_DETECT_BATCH = 4096
+_DETECT_THREADS = 2
 
 
 def _block_rows(block: LevelMatrix, lo: int, hi: int) -> LevelMatrix:
@@ -1024,13 +1025,20 @@ def detect(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = Non
 
 def _detect_blocks(blocks: list[LevelMatrix], as_of: pd.Timestamp, settings: DetectorSettings) -> pd.DataFrame:
     """``detect`` on binned series, scored ``_DETECT_BATCH`` series at a time (rows come out in block order)."""
-    frames = []
-    for block in blocks:
-        for lo in range(0, len(block.keys), _DETECT_BATCH):
-            part = _block_rows(block, lo, lo + _DETECT_BATCH)
-            frame = _detect_scored(_score_block(part, settings), as_of, settings)
-            if frame is not None:
-                frames.append(frame)
+    def one(part: LevelMatrix) -> pd.DataFrame | None:
+        return _detect_scored(_score_block(part, settings), as_of, settings)
+
+    parts = [_block_rows(block, lo, lo + _DETECT_BATCH) for block in blocks
+             for lo in range(0, len(block.keys), _DETECT_BATCH)]
+    if len(parts) > 1:
+        # numpy releases the GIL in the array passes: two batches at once use both cores; map keeps the order.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=_DETECT_THREADS, thread_name_prefix="detect") as pool:
+            results = list(pool.map(one, parts))
+    else:
+        results = [one(part) for part in parts]
+    frames = [frame for frame in results if frame is not None]
     if not frames:
         return _empty_frame(_DETECT_COLUMNS, as_of.tz, ("eval_end", "first_alert", "episode_start", "last_alert"))
     return pd.concat(frames, ignore_index=True)[_DETECT_COLUMNS]
