@@ -324,16 +324,17 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_scan(args) -> int:
-    from . import contracts, signals
+    from . import scanstream, signals
     from .record import parse_as_of
     from .settings import check_timezone
 
     check_timezone(args.timezone, "--timezone")
     as_of = None if args.as_of is None else parse_as_of(args.as_of, args.timezone, what="--as-of")
-    frame, info = contracts.read_signals_any(args.file, tz=args.timezone)
-    alerts = signals.scan_table(frame, as_of=as_of, settings=signals.DetectorSettings(tz=args.timezone))
+    # Read and reduced chunk by chunk: memory grows with series x days, not with rows.
+    scanstream.keep_freed_memory()
+    alerts, info = scanstream.scan_file(args.file, as_of=as_of, settings=signals.DetectorSettings(tz=args.timezone))
     # Say the moment the scan judged at (given, or the file's newest row), and warn when the file is old for it.
-    used = as_of if as_of is not None else frame["timestamp"].max()
+    used = as_of if as_of is not None else info["as_of"]
     print(f"spike scan: as of {used:%Y-%m-%d %H:%M %Z}" + (" (the file's newest row)" if as_of is None else ""),
           file=sys.stderr)
     if as_of is not None:

@@ -601,7 +601,11 @@ def _add_groups(block: LevelMatrix, groups: Mapping[str, list[str]]) -> LevelMat
 
 def _blocks(signals: pd.DataFrame, as_of, settings: DetectorSettings) -> tuple[list[LevelMatrix], pd.Timestamp]:
     """The input as one matrix per period kind (day / week / month), keyword groups included."""
-    seg = _segments(signals, as_of, settings.tz, settings.lookback_days)
+    return _blocks_of(_segments(signals, as_of, settings.tz, settings.lookback_days), settings)
+
+
+def _blocks_of(seg: _Segments, settings: DetectorSettings) -> tuple[list[LevelMatrix], pd.Timestamp]:
+    """``_blocks`` from segments already made (by ``_segments``, or merged from chunks of a file)."""
     is_level = _level_flags(seg.keys, settings.level_metrics)
     daily = _bin_daily(seg, is_level)
     if settings.period == "auto":
@@ -744,17 +748,28 @@ class _Scores:
     growth_low: np.ndarray
     growth_high: np.ndarray
     score: np.ndarray
-    p_value: np.ndarray
     sd: np.ndarray
     condition: np.ndarray
     alert: np.ndarray
-    trigger: np.ndarray  # "week", "ramp", "week+ramp" or "" per series x bin (why the condition holds)
+    ramp_weeks: np.ndarray  # horizon of the sustained-rise test per series x bin
     ramp_growth: np.ndarray
     ramp_low: np.ndarray
     ramp_score: np.ndarray
     novelty: np.ndarray
     week_condition: np.ndarray
     ramp_condition: np.ndarray
+
+    # p-values and trigger texts are made only for the cells shown (the latest bin, or the timeline's valid
+    # cells): over every series x bin they were a fifth of the scoring time at 100k series.
+    def p_value_at(self, rows, cols) -> np.ndarray:
+        return _upper_tail(self.score[rows, cols])
+
+    def trigger_at(self, rows, cols) -> np.ndarray:
+        """"week", "ramp Nw", "week+ramp Nw" or "" per cell: why the condition holds."""
+        week, ramp = self.week_condition[rows, cols], self.ramp_condition[rows, cols]
+        label = np.char.add("ramp ", np.char.add(self.ramp_weeks[rows, cols].astype(int).astype(str), "w"))
+        trigger = np.where(week, "week", "")
+        return np.where(ramp, np.char.add(np.where(week, "week+", ""), label), trigger)
 
 
 _ERFC = np.frompyfunc(math.erfc, 1, 1)
@@ -822,9 +837,6 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
     if settings.waive_persistence and persistence > 1:
         # The whole interval above the band's high end: evidence that a second day cannot add to.
         alert |= week_condition & (np.exp(log_ratio - half) - 1.0 >= band_high[:, None])
-    ramp_label = np.char.add("ramp ", np.char.add(ramp["weeks"].astype(int).astype(str), "w"))
-    trigger = np.where(week_condition, "week", "")
-    trigger = np.where(ramp_condition, np.char.add(np.where(week_condition, "week+", ""), ramp_label), trigger)
     return _Scores(
         block=block,
         category=categories,
@@ -836,11 +848,10 @@ def _score_block(block: LevelMatrix, settings: DetectorSettings) -> _Scores:
         growth_low=np.exp(log_ratio - half) - 1.0,
         growth_high=np.exp(log_ratio + half) - 1.0,
         score=score,
-        p_value=_upper_tail(score),
         sd=sd,
         condition=condition,
         alert=alert,
-        trigger=trigger,
+        ramp_weeks=ramp["weeks"],
         ramp_growth=ramp["growth"],
         ramp_low=ramp["low"],
         ramp_score=ramp["score"],
@@ -914,6 +925,18 @@ def _scored(signals: pd.DataFrame, as_of, settings: DetectorSettings | None):
     return [_score_block(b, settings) for b in blocks], as_of, settings
 
 
+# Series scored at once by ``detect``: scoring makes a few dozen (series x bins) float arrays, so at 100k
+# series x 90 daily bins one pass over all of them would hold ~2-3 GiB; each series is scored on its own
+# row, so batches give the same numbers with a bounded peak.
+_DETECT_BATCH = 4096
+_DETECT_THREADS = 2
+
+
+def _block_rows(block: LevelMatrix, lo: int, hi: int) -> LevelMatrix:
+    return LevelMatrix(block.keys.iloc[lo:hi].reset_index(drop=True), block.values[lo:hi], block.rows[lo:hi],
+                       block.bin_end, block.period, block.is_level[lo:hi])
+
+
 _EVAL_COLUMNS = [
     "keyword", "platform", "metric", "kind", "period", "category", "eval_end", "this_week", "last_week",
     "growth", "growth_low", "growth_high", "score", "p_value", "band_low", "band_high", "condition", "alert",
@@ -950,12 +973,12 @@ def evaluate(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = N
                     "growth_low": s.growth_low[r, c],
                     "growth_high": s.growth_high[r, c],
                     "score": s.score[r, c],
-                    "p_value": s.p_value[r, c],
+                    "p_value": s.p_value_at(r, c),
                     "band_low": s.band_low[r],
                     "band_high": s.band_high[r],
                     "condition": s.condition[r, c],
                     "alert": s.alert[r, c],
-                    "trigger": s.trigger[r, c],
+                    "trigger": s.trigger_at(r, c),
                     "ramp_growth": s.ramp_growth[r, c],
                     "ramp_low": s.ramp_low[r, c],
                     "ramp_score": s.ramp_score[r, c],
@@ -995,65 +1018,84 @@ def detect(signals: pd.DataFrame, as_of, settings: DetectorSettings | None = Non
     ``first_alert`` is the end of the first bin where the alert held; ``episode_start`` the start of the
     latest alert episode; ``level`` / ``last_week`` the weekly levels now and a week ago.
     """
-    scored, as_of, settings = _scored(signals, as_of, settings)
-    window = pd.Timedelta(days=settings.review_window_days)
-    frames = []
-    for s in scored:
-        n_series, n_bins = s.alert.shape
-        keys = s.block.keys
-        if n_bins == 0:
-            continue
-        alert = s.alert
-        any_alert = alert.any(axis=1)
-        first = np.argmax(alert, axis=1)
-        last_idx = n_bins - 1 - np.argmax(alert[:, ::-1], axis=1)
-        starts = alert.copy()
-        starts[:, 1:] &= ~alert[:, :-1]
-        latest_start = n_bins - 1 - np.argmax(starts[:, ::-1], axis=1)
-        now = n_bins - 1
-        growth = s.growth[:, now]
-        last_alert = _index_time(last_idx, any_alert, s.block.bin_end)
-        recent = np.asarray(last_alert > (as_of - window)) & any_alert
-        alerting = alert[:, now]
-        strong = alerting & (growth >= s.band_high)
-        watch = ~alerting & ((np.nan_to_num(growth, nan=-1.0) >= s.band_low) | s.condition[:, now] | recent)
-        status = np.select([strong, alerting, watch], ["strong", "alert", "watch"], default="quiet")
-        frames.append(
-            pd.DataFrame(
-                {
-                    "keyword": keys["keyword"].to_numpy(),
-                    "platform": keys["platform"].to_numpy(),
-                    "metric": keys["metric"].to_numpy(),
-                    "kind": keys["kind"].to_numpy(),
-                    "period": s.block.period,
-                    "category": s.category,
-                    "status": status,
-                    "eval_end": s.block.bin_end[now],
-                    "first_alert": _index_time(first, any_alert, s.block.bin_end),
-                    "episode_start": _index_time(latest_start, any_alert, s.block.bin_end),
-                    "last_alert": last_alert,
-                    "n_episodes": starts.sum(axis=1),
-                    "growth": growth,
-                    "growth_low": s.growth_low[:, now],
-                    "growth_high": s.growth_high[:, now],
-                    "score": s.score[:, now],
-                    "p_value": s.p_value[:, now],
-                    "band_low": s.band_low,
-                    "band_high": s.band_high,
-                    "level": s.this[:, now],
-                    "last_week": s.last[:, now],
-                    "trigger": s.trigger[:, now],
-                    "ramp_growth": s.ramp_growth[:, now],
-                    "ramp_low": s.ramp_low[:, now],
-                    "ramp_score": s.ramp_score[:, now],
-                    "novelty": s.novelty[:, now],
-                }
-            )
-        )
+    settings = DetectorSettings() if settings is None else settings
+    blocks, as_of = _blocks(signals, as_of, settings)
+    return _detect_blocks(blocks, as_of, settings)
+
+
+def _detect_blocks(blocks: list[LevelMatrix], as_of: pd.Timestamp, settings: DetectorSettings) -> pd.DataFrame:
+    """``detect`` on binned series, scored ``_DETECT_BATCH`` series at a time (rows come out in block order)."""
+    def one(part: LevelMatrix) -> pd.DataFrame | None:
+        return _detect_scored(_score_block(part, settings), as_of, settings)
+
+    parts = [_block_rows(block, lo, lo + _DETECT_BATCH) for block in blocks
+             for lo in range(0, len(block.keys), _DETECT_BATCH)]
+    if len(parts) > 1:
+        # numpy releases the GIL in the array passes: two batches at once use both cores; map keeps the order.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=_DETECT_THREADS, thread_name_prefix="detect") as pool:
+            results = list(pool.map(one, parts))
+    else:
+        results = [one(part) for part in parts]
+    frames = [frame for frame in results if frame is not None]
     if not frames:
         return _empty_frame(_DETECT_COLUMNS, as_of.tz, ("eval_end", "first_alert", "episode_start", "last_alert"))
-    out = pd.concat(frames, ignore_index=True)[_DETECT_COLUMNS]
-    return out
+    return pd.concat(frames, ignore_index=True)[_DETECT_COLUMNS]
+
+
+def _detect_scored(s: _Scores, as_of: pd.Timestamp, settings: DetectorSettings) -> pd.DataFrame | None:
+    """One row per series of one scored block (None for a block without bins)."""
+    window = pd.Timedelta(days=settings.review_window_days)
+    n_series, n_bins = s.alert.shape
+    keys = s.block.keys
+    if n_bins == 0:
+        return None
+    alert = s.alert
+    any_alert = alert.any(axis=1)
+    first = np.argmax(alert, axis=1)
+    last_idx = n_bins - 1 - np.argmax(alert[:, ::-1], axis=1)
+    starts = alert.copy()
+    starts[:, 1:] &= ~alert[:, :-1]
+    latest_start = n_bins - 1 - np.argmax(starts[:, ::-1], axis=1)
+    now = n_bins - 1
+    growth = s.growth[:, now]
+    last_alert = _index_time(last_idx, any_alert, s.block.bin_end)
+    recent = np.asarray(last_alert > (as_of - window)) & any_alert
+    alerting = alert[:, now]
+    strong = alerting & (growth >= s.band_high)
+    watch = ~alerting & ((np.nan_to_num(growth, nan=-1.0) >= s.band_low) | s.condition[:, now] | recent)
+    status = np.select([strong, alerting, watch], ["strong", "alert", "watch"], default="quiet")
+    return pd.DataFrame(
+        {
+            "keyword": keys["keyword"].to_numpy(),
+            "platform": keys["platform"].to_numpy(),
+            "metric": keys["metric"].to_numpy(),
+            "kind": keys["kind"].to_numpy(),
+            "period": s.block.period,
+            "category": s.category,
+            "status": status,
+            "eval_end": s.block.bin_end[now],
+            "first_alert": _index_time(first, any_alert, s.block.bin_end),
+            "episode_start": _index_time(latest_start, any_alert, s.block.bin_end),
+            "last_alert": last_alert,
+            "n_episodes": starts.sum(axis=1),
+            "growth": growth,
+            "growth_low": s.growth_low[:, now],
+            "growth_high": s.growth_high[:, now],
+            "score": s.score[:, now],
+            "p_value": s.p_value_at(slice(None), now),
+            "band_low": s.band_low,
+            "band_high": s.band_high,
+            "level": s.this[:, now],
+            "last_week": s.last[:, now],
+            "trigger": s.trigger_at(slice(None), now),
+            "ramp_growth": s.ramp_growth[:, now],
+            "ramp_low": s.ramp_low[:, now],
+            "ramp_score": s.ramp_score[:, now],
+            "novelty": s.novelty[:, now],
+        }
+    )
 
 
 def review_list(detections: pd.DataFrame, as_of=None, settings: DetectorSettings | None = None) -> pd.DataFrame:
@@ -1104,7 +1146,11 @@ def scan_table(frame: pd.DataFrame, as_of=None, settings: DetectorSettings | Non
         as_of = _stamps(np.array([t_raw.max() * ns_per_unit]), settings.tz)[0]
         if isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype):
             as_of = as_of.tz_convert(frame["timestamp"].dtype.tz)
-    detections = detect(frame, as_of, settings)
+    return _scan_ranked(detect(frame, as_of, settings), as_of, settings)
+
+
+def _scan_ranked(detections: pd.DataFrame, as_of, settings: DetectorSettings) -> pd.DataFrame:
+    """``scan_table``'s ordering of ``detect`` output: the review list first, then status, then score."""
     review = review_list(detections, as_of, settings)
     rank = pd.Series(pd.NA, index=detections.index, dtype="Int64")
     rank.loc[review.index] = review["rank"].to_numpy()
