@@ -39,7 +39,7 @@ FLAT_ROOMS = {
     "cash": "chapters", "team": "chapters", "aftersales": "chapters", "retro": "chapters",
     # engine: runs notebooks
     "runner": "engine", "kernel": "engine", "replay": "engine", "distributed": "engine", "closedloop": "engine",
-    "fixtures": "engine", "seal": "engine",
+    "fixtures": "engine", "seal": "engine", "reuse": "engine", "scanstream": "chapters",
     # views
     "site": "views", "dataroom": "views", "recordview": "views", "summary": "views",
     "cli": "cli",
@@ -62,7 +62,9 @@ KNOWN_EXCEPTIONS = {
     ("record", "check"): "sk.record adds the runner's stale-input notes (results/stale.json) to a headline",
     ("record", "state"): "sk.spike_state() derives the state for a notebook stepped through on its own",
     ("sentiment", "contracts"): "`spike sentiment FILE` reads the file through the contracts' reader",
-    ("cli", "signals"): "`spike scan` runs chapter 01's detector over many series (scan engine still in signals.py)",
+    ("cli", "signals"): "`spike scan` runs chapter 01's detector over many series (its settings and report)",
+    ("cli", "scanstream"): "`spike scan` streams a whole signals file through chapter 01's detector",
+    ("scanstream", "signals"): "one chapter (01) in two modules: the detector, and its front that streams a file",
 }
 
 

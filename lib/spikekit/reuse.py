@@ -215,7 +215,7 @@ def state_hash(spike_state: Mapping[str, Any]) -> str:
 
 def records_hash(records_dir: Path, spike: str, as_of) -> str:
     """The spike's finished runs evaluated <= as_of, each with its run.json's sha256 (what chapters 10 and 12 read)."""
-    from .team import spike_runs
+    from .decisions import spike_runs
 
     runs, _ = spike_runs(records_dir, spike, as_of)
     return digest([[r["run_id"], _file_sha256(Path(r["folder"]) / "run.json")] for r in runs])
@@ -223,7 +223,7 @@ def records_hash(records_dir: Path, spike: str, as_of) -> str:
 
 def patterns_hash(records_dir: Path, spike: str, as_of, patterns_dir: str) -> str:
     from . import paths
-    from .retro import load_library
+    from .patterns import load_library
 
     folder = paths.resolve_under(paths.playbook_dir(), patterns_dir or "patterns", "patterns folder")
     library = load_library(records_dir, folder, before=as_of, exclude_spike=spike)
