@@ -236,3 +236,21 @@ def test_cli_run_reuses_by_default_and_fresh_runs_everything(mini_project, capsy
     assert main(["run", "--spike", "mini", "--chapters", "A", "--fresh"]) == 0
     err = capsys.readouterr().err
     assert "rerun    (--fresh)" in err and " reused " not in err
+
+
+def test_runs_started_in_the_same_second_are_ordered_by_their_start_stamps(tmp_path):
+    """Run ids hold the start to the second plus a random suffix; two runs in one second used to be ordered by
+    the suffix, so reuse could take the older one's chapter."""
+    from spikekit import reuse
+
+    def make(name, started):
+        folder = tmp_path / "s" / name
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"run_id": name, "started": started, "chapters": {}}))
+
+    make("20250101T000000Z-ffff", "2025-01-01T00:00:00.100000+00:00")  # first in the second, larger suffix
+    make("20250101T000000Z-0000", "2025-01-01T00:00:00.900000+00:00")  # newer
+    make("20241231T235959Z-aaaa", "2024-12-31T23:59:59.500000+00:00")
+    order = [meta["run_id"] for _, meta in reuse.earlier_runs(tmp_path, "s")]
+    assert order == ["20250101T000000Z-0000", "20250101T000000Z-ffff", "20241231T235959Z-aaaa"]
+    assert [m["run_id"] for _, m in reuse.earlier_runs(tmp_path, "s", limit=1)] == ["20250101T000000Z-0000"]

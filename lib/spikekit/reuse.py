@@ -48,6 +48,7 @@ of their own (``CLOCK_FLOOR``):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import platform
 import re
@@ -303,14 +304,21 @@ def earlier_runs(records_dir: Path, spike: str, first: Path | None = None,
     folder = Path(records_dir) / spike
     names = sorted((p.name for p in folder.iterdir() if not p.name.startswith(".")), reverse=True) \
         if folder.is_dir() else []
-    for name in names:
-        if seen >= limit:
-            return
-        run_dir = folder / name
-        if first is not None and run_dir.resolve() == Path(first).resolve():
-            continue
-        meta = _manifest(run_dir)
-        if meta is not None:
+    # A run id holds its start to the second, then a random suffix: runs started within one second are ordered
+    # by their manifests' start stamps (microseconds), so "newest first" holds for them too.
+    for _, group in itertools.groupby(names, key=lambda n: n.split("-", 1)[0]):
+        found = []
+        for name in group:
+            run_dir = folder / name
+            if first is not None and run_dir.resolve() == Path(first).resolve():
+                continue
+            meta = _manifest(run_dir)
+            if meta is not None:
+                found.append((run_dir, meta))
+        found.sort(key=lambda item: str(item[1].get("started") or ""), reverse=True)
+        for run_dir, meta in found:
+            if seen >= limit:
+                return
             seen += 1
             yield run_dir, meta
 
