@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     shutil.copytree(ROOT / "playbook", playbook)
     os.environ.update(SPIKE_DATA_ROOT=str(data), SPIKE_PLAYBOOK=str(playbook), SPIKE_RECORDS=str(records))
     from spikekit import samples
-    from spikekit.closedloop import follow_replay
+    from spikekit.engine.closedloop import follow_replay
 
     scenarios = [(name, "sample", json.loads((data / "samples" / name / "truth.json").read_text(encoding="utf-8")))
                  for name in [s for s in args.samples.split(",") if s]]

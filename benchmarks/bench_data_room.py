@@ -68,8 +68,8 @@ def library_once(folder: Path, data_root: Path) -> dict[str, float]:
     import matplotlib.pyplot as plt
 
     import spikekit as sk
-    from spikekit import contracts as sc
-    from spikekit import funnel as fn
+    from spikekit.inputs import contracts as sc
+    from spikekit.chapters import data_room as fn
 
     sk.use_theme()
     times = {}

@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not args.chapters:
         sys.path.insert(0, str(ROOT / "lib"))
-        from spikekit.settings import load_playbook
+        from spikekit.inputs.settings import load_playbook
 
         args.chapters = ",".join(load_playbook().order(None))
     tmp = Path(tempfile.mkdtemp(prefix="bench-playbook-"))

@@ -18,7 +18,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from spikekit import contracts, scanstream, signals
+from spikekit.inputs import contracts
+from spikekit.chapters import early_warning_scan as scanstream, early_warning as signals
 
 TZ = "Asia/Shanghai"
 

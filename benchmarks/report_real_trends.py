@@ -35,8 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spikekit import contracts, signals
-from spikekit.paths import PROJECT_ROOT
+from spikekit.inputs import contracts
+from spikekit.chapters import early_warning as signals
+from spikekit.core.paths import PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "benchmarks" / "results" / "real_trends.md"
 WINDOW_WEEKS = 26  # a fad's first alert counts when it comes within this many weeks before the peak

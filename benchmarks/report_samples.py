@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 import spikekit as sk
-from spikekit import signals
+from spikekit.chapters import early_warning as signals
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "sample_lead_time.md"

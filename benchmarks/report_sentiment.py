@@ -1,4 +1,4 @@
-"""Accuracy of spikekit.sentiment on public labelled review sets, per language.
+"""Accuracy of spikekit.core.sentiment on public labelled review sets, per language.
 
     .venv/bin/python benchmarks/report_sentiment.py --zh DATA/waimai_10k.csv DATA/online_shopping_10_cats.csv \
         [--heldout DATA/eprstmt_test_public.json] [--en DATA/amazon_cells_labelled.txt] \
@@ -34,7 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from spikekit import sentiment  # noqa: E402
+from spikekit.core import sentiment  # noqa: E402
 
 SAMPLE_SEED = 14
 SAMPLE_PER_FILE = 1000
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     shown = " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in (sys.argv[1:] if argv is None else argv))
 
-    lines = ["# Sentiment accuracy (spikekit.sentiment)", "",
+    lines = ["# Sentiment accuracy (spikekit.core.sentiment)", "",
              "Command: `.venv/bin/python benchmarks/report_sentiment.py " + shown + "` (file names as given, folder left out)", ""]
 
     weights = Path(sentiment.__file__).with_name(sentiment.ZH_MODEL_FILE)

@@ -27,8 +27,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from spikekit import contracts, importers, lifecycle, state
-from spikekit.paths import PROJECT_ROOT
+from spikekit.inputs import contracts, importers, state
+from spikekit.chapters import exit as lifecycle
+from spikekit.core.paths import PROJECT_ROOT
 
 TZ = "Europe/Istanbul"
 HANDBOOK_PRIOR = lifecycle.LifecyclePrior(peak_day=6.0, peak_day_sd=1.5, life_days=9.0, life_days_sd=3.0)

@@ -1,10 +1,10 @@
-"""Rebuild lib/spikekit/sentiment_zh.npz: the Chinese review-sentiment weights of spikekit.sentiment.
+"""Rebuild lib/spikekit/core/sentiment_zh.npz: the Chinese review-sentiment weights of spikekit.core.sentiment.
 
     .venv/bin/python benchmarks/train_sentiment.py --data DIR --reserved DIR2 \\
-        [--out lib/spikekit/sentiment_zh.npz] [--dev-only] [--report benchmarks/results/sentiment_training.md]
+        [--out lib/spikekit/core/sentiment_zh.npz] [--dev-only] [--report benchmarks/results/sentiment_training.md]
 
 The model is an L2-regularised logistic regression over hashed character n-grams
-(spikekit.sentiment.zh_design_matrix: CRC-32 buckets, sublinear counts, unit-length rows), fitted with
+(spikekit.core.sentiment.zh_design_matrix: CRC-32 buckets, sublinear counts, unit-length rows), fitted with
 scipy's L-BFGS. Weights are stored as float16.
 
 Training sources (public, labelled 1 positive / 0 negative; the files stay outside the repository, in DIR):
@@ -61,9 +61,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from spikekit import sentiment  # noqa: E402
+from spikekit.core import sentiment  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "lib" / "spikekit" / sentiment.ZH_MODEL_FILE
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "lib" / "spikekit" / "core" / sentiment.ZH_MODEL_FILE
 _MATCH_KEY = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -334,7 +334,7 @@ def compare_blends(logits: np.ndarray, texts: list[str], labels: np.ndarray, nam
 
 def compare_turn_weights(best, texts: list[str], labels: np.ndarray, names: np.ndarray, turn_weights, log) -> None:
     """Dev accuracy when the clause after the last contrast turn is blended into the score
-    (spikekit.sentiment.clause_after_turn / combine_turn) at each weight, under the best setting's
+    (spikekit.core.sentiment.clause_after_turn / combine_turn) at each weight, under the best setting's
     train-split fit: all dev rows, the restaurant + generated delivery rows (what the weight is chosen
     on), and the dev rows that have a turn. "only when the signs differ" applies the blend only where the
     after-clause's sign differs from the whole text's; a blend of two same-sign scores keeps that sign,

@@ -19,7 +19,7 @@ if ! (
     echo "[setup] installing spikekit (editable) and its dependencies" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip >&2
     "$VENV/bin/python" -m pip install -q -e "$SPIKE_ROOT[dev]" >&2
-    "$VENV/bin/python" -m spikekit.kernel install >&2  # the kernel spec "spikekit"
+    "$VENV/bin/python" -m spikekit.engine.kernel install >&2  # the kernel spec "spikekit"
     echo "$want" > "$stamp"
   fi
 ); then

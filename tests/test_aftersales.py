@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import aftersales as af
-from spikekit.errors import ConfigError
-from spikekit.stats import rate_ratio_ci
+from spikekit.chapters import aftersales as af
+from spikekit.core.errors import ConfigError
+from spikekit.core.stats import rate_ratio_ci
 
 T = pd.Timestamp
 

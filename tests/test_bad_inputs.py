@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikekit import contracts
-from spikekit.errors import ConfigError, InputError
+from spikekit.inputs import contracts
+from spikekit.core.errors import ConfigError, InputError
 from tests.conftest import PROJECT
 
 SAMPLES = PROJECT / "data" / "samples" / "starry-mug"
@@ -407,7 +407,7 @@ def test_a_path_escaping_the_data_folder_is_refused(ref, roots, tmp_path):
 
 
 def test_an_unknown_spike_name_is_refused_with_the_known_ones(roots, monkeypatch):
-    from spikekit.settings import load_spike
+    from spikekit.inputs.settings import load_spike
 
     data, records = roots
     monkeypatch.setenv("SPIKE_RECORDS", str(records))

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spikekit import cli, contracts
+from spikekit import cli
+from spikekit.inputs import contracts
 from tests.conftest import PROJECT, tree_digest
 from tests.test_bad_inputs import ALL_CASES, read_table
 

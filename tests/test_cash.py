@@ -2,9 +2,9 @@
 import pandas as pd
 import pytest
 
-from spikekit import cash as c
-from spikekit.contracts import load_cash, load_financing, load_settlement, load_supplier_terms
-from spikekit.errors import InputError
+from spikekit.chapters import cash as c
+from spikekit.inputs.contracts import load_cash, load_financing, load_settlement, load_supplier_terms
+from spikekit.core.errors import InputError
 
 AS_OF = pd.Timestamp("2025-03-09 12:00", tz="Asia/Shanghai")
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spikekit import check, cli, runner
-from spikekit.errors import ConfigError
-from spikekit.paths import project_root
-from spikekit.settings import load_playbook
+from spikekit.inputs import check
+from spikekit import cli
+from spikekit.engine import runner
+from spikekit.core.errors import ConfigError
+from spikekit.core.paths import project_root
+from spikekit.inputs.settings import load_playbook
 
 SAMPLE = project_root() / "data" / "samples" / "starry-mug"
 

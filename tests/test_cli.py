@@ -57,7 +57,7 @@ def test_unknown_spike_is_refused_with_the_known_ones(capsys):
 
 @pytest.mark.e2e
 def test_list_and_show_read_a_run(mini_project, capsys):
-    from spikekit import runner
+    from spikekit.engine import runner
 
     outcome = runner.run("mini", None, chapters=["B"], progress=None)
     assert cli.main(["list"]) == 0

@@ -82,12 +82,12 @@ def test_a_closed_stdout_ends_quietly(tmp_path, buffered):
 
 
 def test_run_says_it_started_before_the_runner_is_entered(monkeypatch, capsys):
-    import spikekit.runner
+    import spikekit.engine.runner
 
     def not_yet(*args, **kwargs):
         raise KeyboardInterrupt  # stop where the heavy part (imports, kernels) would begin
 
-    monkeypatch.setattr(spikekit.runner, "run", not_yet)
+    monkeypatch.setattr(spikekit.engine.runner, "run", not_yet)
     assert cli.main(["run", "--spike", "starry-mug", "--chapters", "01"]) == 130
     first = capsys.readouterr().err.splitlines()[0]
     assert first.startswith("spike: starting a run of spike 'starry-mug'")
@@ -110,7 +110,7 @@ def test_every_subcommand_help_has_a_purpose_and_an_example(capsys):
 def test_kernel_runs_over_ipc_without_the_tcp_warning(tmp_path):
     from jupyter_core.utils import run_sync
 
-    from spikekit.kernel import new_kernel_manager
+    from spikekit.engine.kernel import new_kernel_manager
 
     km = new_kernel_manager("spikekit")
     assert km.transport == "ipc" and os.path.isabs(km.ip)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import closedloop as cl
+from spikekit.engine import closedloop as cl
 
 
 def world(demand, stock=10, lead=2, elasticity=-2.0) -> cl.World:

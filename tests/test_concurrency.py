@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import runner
+from spikekit.engine import runner
 
 pytestmark = pytest.mark.e2e
 

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from spikekit import content
-from spikekit.contracts import load_posts
-from spikekit.errors import ConfigError, InputError
+from spikekit.chapters import content
+from spikekit.inputs.contracts import load_posts
+from spikekit.core.errors import ConfigError, InputError
 
 TZ = "Asia/Shanghai"
 

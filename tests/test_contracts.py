@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikekit import contracts as sc
-from spikekit.errors import ConfigError, InputError
+from spikekit.inputs import contracts as sc
+from spikekit.core.errors import ConfigError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNALS_HEADER = "keyword,platform,timestamp,value,metric\n"
@@ -611,7 +611,7 @@ def test_validation_duplicate_key(tmp_path):
 
 
 def test_readme_shows_current_contracts():
-    from spikekit.state import LEDGER_CONTRACTS  # the ledger's tables are documented there too
+    from spikekit.inputs.state import LEDGER_CONTRACTS  # the ledger's tables are documented there too
 
     readme = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
     for contract in [*sc.CONTRACTS.values(), *LEDGER_CONTRACTS.values()]:

@@ -127,8 +127,8 @@ def test_dataroom_serves_chapter_07_with_its_figures_and_call_then_stops_cleanly
 def test_a_spikes_data_room_is_chapter_07_with_that_spikes_parameters_injected(tmp_path):
     import nbformat
 
-    from spikekit.dataroom import prepare_notebook
-    from spikekit.errors import ConfigError
+    from spikekit.views.dataroom import prepare_notebook
+    from spikekit.core.errors import ConfigError
 
     out = prepare_notebook("fast-fade", "2025-03-06 12:00", folder=tmp_path)
     nb = nbformat.read(out, as_version=4)
@@ -145,7 +145,7 @@ def test_a_spikes_data_room_is_chapter_07_with_that_spikes_parameters_injected(t
 def test_served_layout_puts_the_call_and_explorer_on_top_drops_test_cells_and_reads_now_per_visit(tmp_path):
     import nbformat
 
-    from spikekit.dataroom import prepare_notebook
+    from spikekit.views.dataroom import prepare_notebook
 
     nb = nbformat.read(prepare_notebook("starry-mug", "now", folder=tmp_path), as_version=4)
     sources = [c.source for c in nb.cells]
@@ -192,7 +192,7 @@ def test_voila_waits_for_all_of_a_cells_outputs():
     """Voila's executor (nbclient) drops the outputs of a cell that reach it more than ``iopub_timeout`` after the
     cell's reply (4 s by default). On a loaded machine that lost the displays putting the call and the explorer on
     the page (with ``--VoilaExecutor.iopub_timeout=0`` the page shows neither, every time). The server waits."""
-    from spikekit.dataroom import voila_command
+    from spikekit.views.dataroom import voila_command
 
     command = voila_command(8866, PROJECT / "notebooks" / "07_data_room.ipynb")
     waits = [a.split("=", 1)[1] for a in command if a.startswith("--VoilaExecutor.iopub_timeout=")]

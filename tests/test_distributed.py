@@ -1,4 +1,4 @@
-"""Chapters on a Dask distributed cluster (spikekit.distributed.DaskPool) give the same record as a local run.
+"""Chapters on a Dask distributed cluster (spikekit.engine.distributed.DaskPool) give the same record as a local run.
 
 A LocalCluster of two single-threaded worker processes on loopback stands in for the agency's machines; the
 mini project of tests/conftest.py (tiny real notebooks, real papermill and kernels) is run both ways.
@@ -12,9 +12,9 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the 'distributed' package is not installed: "
                                   "the Dask executor (spike run --executor dask) cannot be tested")
 
-from spikekit import runner  # noqa: E402
-from spikekit.distributed import DaskPool, pool_for  # noqa: E402
-from spikekit.errors import ConfigError  # noqa: E402
+from spikekit.engine import runner  # noqa: E402
+from spikekit.engine.distributed import DaskPool, pool_for  # noqa: E402
+from spikekit.core.errors import ConfigError  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

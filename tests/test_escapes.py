@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import contracts, paths
-from spikekit.errors import ConfigError
-from spikekit.settings import load_spike
+from spikekit.inputs import contracts
+from spikekit.core import paths
+from spikekit.core.errors import ConfigError
+from spikekit.inputs.settings import load_spike
 
-record = importlib.import_module("spikekit.record")  # the package exports a function of that name
+record = importlib.import_module("spikekit.core.record")  # the package exports a function of that name
 
 BAD_NAMES = ["../x", "..", ".", "/etc", "a/b", "mini\x00", "Mini", "mini\n", ".partial", "x" * 65, "", "mini/../mini"]
 
@@ -55,7 +56,7 @@ def test_a_symlink_inside_the_data_folder_pointing_outside_is_refused(mini_proje
 
 
 def test_a_spike_data_entry_through_an_outside_symlink_stops_the_run_before_anything_is_written(mini_project, tmp_path):
-    from spikekit import runner
+    from spikekit.engine import runner
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -119,7 +120,7 @@ def test_a_run_folder_path_outside_the_records_root_is_refused_even_through_a_sy
 
 
 def test_resume_and_upstream_refs_with_path_parts_are_refused_before_anything_is_written(mini_project, tmp_path):
-    from spikekit import runner
+    from spikekit.engine import runner
 
     _fake_run(tmp_path / "elsewhere", "mini", "20250101T000000Z-0005")
     with pytest.raises(ConfigError, match="not a run id"):
@@ -150,7 +151,7 @@ def test_a_records_root_overlapping_the_data_folder_is_refused(mini_project):
 
 
 def test_the_runner_refuses_a_records_root_inside_the_data_folder(mini_project, monkeypatch):
-    from spikekit import runner
+    from spikekit.engine import runner
 
     def no_kernels(name):  # without the check the run would go on: stop it before any kernel starts
         raise RuntimeError("the runner went past the records-root check")

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from spikekit import contracts as sc
-from spikekit import funnel as fn
-from spikekit import stats
-from spikekit.errors import ConfigError, InputError
+from spikekit.inputs import contracts as sc
+from spikekit.chapters import data_room as fn
+from spikekit.core import stats
+from spikekit.core.errors import ConfigError, InputError
 
 TZ = "Asia/Shanghai"
 AS_OF = pd.Timestamp("2025-03-09 12:00", tz=TZ)
@@ -404,7 +404,7 @@ def test_figures_have_titles_units_and_render_chinese():
     import matplotlib.pyplot as plt
 
     import spikekit as sk
-    from spikekit.plots import missing_glyphs
+    from spikekit.core.plots import missing_glyphs
 
     sk.use_theme()
     table = fn.funnel_table(funnel_frame(handbook_totals(10_000)), AS_OF, 24)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spikekit import contracts as sc
-from spikekit import importers
+from spikekit.inputs import contracts as sc
+from spikekit.inputs import importers
 from spikekit.cli import main
-from spikekit.errors import ConfigError, InputError
-from spikekit.settings import load_spike
+from spikekit.core.errors import ConfigError, InputError
+from spikekit.inputs.settings import load_spike
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXPORTS = PROJECT / "tests" / "fixtures" / "exports"

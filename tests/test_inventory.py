@@ -1,4 +1,4 @@
-"""Chapter 04 (spikekit.inventory): known answers for the reorder points, the simulation and the ladder."""
+"""Chapter 04 (spikekit.chapters.inventory): known answers for the reorder points, the simulation and the ladder."""
 from __future__ import annotations
 
 import math
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from spikekit import inventory as inv
-from spikekit.contracts import load_stock
-from spikekit.errors import ConfigError, InputError
+from spikekit.chapters import inventory as inv
+from spikekit.inputs.contracts import load_stock
+from spikekit.core.errors import ConfigError, InputError
 
 DAILY_DEMAND = {"estimate": 66.3, "low": 56.9, "high": 76.8, "conf": 0.9}  # chapter 02's record (starry-mug)
 
@@ -313,7 +313,7 @@ def test_promotion_follows_the_phase():
     # Declining with thin stock (3 days): not "hold price" but chapter 06's markdown.
     fading = inv.promotion_for_phase("declining", 60, 20.0, ladder)
     assert fading["name"] == "chapter 06 markdown" and fading["level"] is None
-    from spikekit import state
+    from spikekit.inputs import state
 
     kinds = [p.kind for p in state.proposals_from_results({"04": {"promotion_now": fading}})]
     assert kinds == []  # no hold-price call to contradict the markdown

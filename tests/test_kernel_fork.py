@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from spikekit import kernel, runner
+from spikekit.engine import kernel, runner
 from tests.conftest import write_notebook
 
 pytestmark = [pytest.mark.e2e,
@@ -159,5 +159,5 @@ def test_the_zygote_reports_no_threads_and_stops_its_kernels(tmp_path):
 
 
 def test_launch_args_are_found_only_in_our_kernel_spec():
-    assert kernel._launch_args(["py", "-m", "spikekit.kernel", "launch", "-f", "c.json"]) == ["-f", "c.json"]
+    assert kernel._launch_args(["py", "-m", "spikekit.engine.kernel", "launch", "-f", "c.json"]) == ["-f", "c.json"]
     assert kernel._launch_args(["py", "-m", "ipykernel_launcher", "-f", "c.json"]) is None

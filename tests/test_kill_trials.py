@@ -170,7 +170,7 @@ def attempt(args: list[str], partial: Path, spike_dir: Path, phase: str, delay: 
 
 
 def test_kill_9_at_every_moment_never_leaves_a_half_written_record(mini_project):
-    from spikekit import runner
+    from spikekit.engine import runner
 
     rng = random.Random(SEED)
     records = mini_project["records"]
@@ -251,7 +251,7 @@ def worker_of(kernel_pid: int) -> int:
     pid = kernel_pid
     for _ in range(4):
         pid = _parent(pid)
-        if "spikekit.runner --worker" in _cmdline(pid):
+        if "spikekit.engine.runner --worker" in _cmdline(pid):
             return pid
     raise AssertionError(f"no runner worker among the ancestors of kernel {kernel_pid}")
 
@@ -317,7 +317,7 @@ def victim_project(tmp_path, monkeypatch):
 
 
 def test_a_killed_kernel_and_a_killed_worker_fail_only_their_chapters(victim_project):
-    from spikekit import runner
+    from spikekit.engine import runner
 
     records, signals_dir = victim_project["records"], victim_project["signals"]
     spike_dir = records / "mini"

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import lifecycle as lc
-from spikekit.contracts import load_sales
-from spikekit.errors import ConfigError, InputError
+from spikekit.chapters import exit as lc
+from spikekit.inputs.contracts import load_sales
+from spikekit.core.errors import ConfigError, InputError
 
 TZ = "Asia/Shanghai"
 DAY = pd.Timedelta(days=1)
@@ -455,9 +455,9 @@ def test_fast_fade_remaining_demand_interval_covers_the_truth_after_the_peak(as_
     """Chapter 06's fit is the shared forecast's (t = 0 at the start of the rise, not chapter 01's alert), and after
     the peak its interval covers what fast-fade really had left: the true daily demand above its base of 8/day,
     from as_of on (as of 03-08 about 24 units from noon, 40 counting the whole day)."""
-    from spikekit import state
-    from spikekit.paths import data_root
-    from spikekit.settings import load_playbook, load_spike
+    from spikekit.inputs import state
+    from spikekit.core.paths import data_root
+    from spikekit.inputs.settings import load_playbook, load_spike
 
     book, spike = load_playbook(), load_spike("fast-fade")
     st = state.derive_for_run(book, spike, as_of)
@@ -581,8 +581,8 @@ def test_rising_spike_refits_when_the_curve_has_already_peaked():
     must move the prior's peak and refit (judged on the curve's own peak: the forecast peak date, the day of most
     sales, is never before the best day and cannot show it). Without the refit the spike's remaining demand
     dropped from about 270 to 80 units and chapter 03 ordered 220 units instead of 361."""
-    from spikekit import state
-    from spikekit.settings import load_playbook, load_spike
+    from spikekit.inputs import state
+    from spikekit.inputs.settings import load_playbook, load_spike
 
     book, spike = load_playbook(), load_spike("starry-mug")
     as_of = "2025-03-09 12:00"

@@ -6,9 +6,9 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from spikekit import contracts as sc
-from spikekit import logistics as lg
-from spikekit.errors import ConfigError, InputError
+from spikekit.inputs import contracts as sc
+from spikekit.chapters import logistics as lg
+from spikekit.core.errors import ConfigError, InputError
 
 TZ = "Asia/Shanghai"
 NO_PENALTY = lg.LogisticsSettings(delivery_day_penalty=0.0)
@@ -320,7 +320,7 @@ def test_figures_have_titles_and_render_chinese():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from spikekit import plots
+    from spikekit.core import plots
 
     plots.use_theme()
     wh = warehouses([("杭州主仓", "main", "杭州", 60, 1.0), ("云仓-成都", "cloud", "成都", 30, 2.0),
@@ -362,7 +362,7 @@ def test_planned_orders_and_review():
 
 
 def test_split_lists_main_warehouse_first_and_records_as_json():
-    from spikekit.record import from_jsonable, to_jsonable
+    from spikekit.core.record import from_jsonable, to_jsonable
     import json
 
     wh = warehouses([("A-cloud", "cloud", "y", 30, 0.0), ("Z-main", "main", "x", 50, 0.0)])

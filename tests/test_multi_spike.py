@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import cli, runner
-from spikekit.errors import ConfigError
+from spikekit import cli
+from spikekit.engine import runner
+from spikekit.core.errors import ConfigError
 
 pytestmark = pytest.mark.e2e
 
@@ -153,7 +154,7 @@ def test_many_spikes_share_one_dask_pool(three_spikes):
     import os
 
     distributed = pytest.importorskip("distributed", reason="the 'distributed' package is not installed")
-    from spikekit.distributed import pool_for
+    from spikekit.engine.distributed import pool_for
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=":0", silence_logs=40) as local, \

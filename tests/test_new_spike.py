@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from spikekit import cli, contracts, newspike, retro, samples, settings, state
-from spikekit.errors import ConfigError
+from spikekit import cli, samples
+from spikekit.inputs import contracts, newspike, settings, state
+from spikekit.chapters import retrospective as retro
+from spikekit.core.errors import ConfigError
 
 from tests.conftest import tree_digest
 
@@ -80,7 +82,7 @@ def test_every_template_passes_its_own_contract_and_the_checks_across_tables(pro
         loaded[key] = frame
     assert set(contracts.check_inputs(spike.data, tz=spike.timezone)) == set(spike.data)
     # the rows agree with each other, as a chapter joining two tables needs
-    from spikekit.cash import check_supplier_terms
+    from spikekit.chapters.cash import check_supplier_terms
 
     check_supplier_terms(loaded["supplier_terms"], loaded["suppliers"])
     assert set(loaded["lanes"]["warehouse"]) <= set(loaded["warehouses"]["warehouse"])

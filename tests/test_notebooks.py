@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spikekit.settings import COMMON_PARAMETERS, load_playbook, notebook_parameters
+from spikekit.inputs.settings import COMMON_PARAMETERS, load_playbook, notebook_parameters
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOURCES = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -87,7 +87,7 @@ def test_every_assignment_in_the_parameters_cell_is_a_parameter_papermill_sees(p
 
 
 def test_playbook_defaults_are_parameters_of_their_notebooks_and_titles_match():
-    from spikekit.settings import load_spike
+    from spikekit.inputs.settings import load_spike
 
     book = load_playbook()
     sample = load_spike("starry-mug", book)  # what a notebook run standalone stands for

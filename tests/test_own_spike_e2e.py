@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from spikekit import cli
-from spikekit.paths import project_root
+from spikekit.core.paths import project_root
 
 ROOT = project_root()
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"

@@ -8,10 +8,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from spikekit import runner
-from spikekit.fixtures import fixture_differences, upstream_differences, upstream_fixture
-from spikekit.paths import data_root, playbook_dir
-from spikekit.record import from_jsonable
+from spikekit.engine import runner
+from spikekit.engine.fixtures import fixture_differences, upstream_differences, upstream_fixture
+from spikekit.core.paths import data_root, playbook_dir
+from spikekit.core.record import from_jsonable
 
 pytestmark = pytest.mark.e2e
 SCENARIOS = ["starry-mug", "false-alarm", "fast-fade"]
@@ -285,7 +285,7 @@ def test_after_sales_sees_the_peak_week_and_recovers_the_return_model(later):
 
 
 def test_retrospective_reads_the_spikes_runs_and_feeds_the_pattern_library(later, records):
-    from spikekit import retro as retro_module
+    from spikekit.chapters import retrospective as retro_module
 
     t = truth("starry-mug")
     r12 = results(later["retro"], "12")

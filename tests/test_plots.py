@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from spikekit import plots
+from spikekit.core import plots
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import cli, runner
-from spikekit.errors import ConfigError
-from spikekit.seal import SEAL_FILE
+from spikekit import cli
+from spikekit.engine import runner
+from spikekit.core.errors import ConfigError
+from spikekit.engine.seal import SEAL_FILE
 
 
 def _partial_area(records: Path) -> list[str]:
@@ -279,7 +280,7 @@ def test_a_damaged_run_json_is_a_clear_error_in_show_and_resume_and_a_warning_in
 # ----------------------------------------------------------------------------------------------------------
 def test_the_data_room_notebook_has_one_cache_folder_per_server_and_stopped_servers_folders_go(
         tmp_path, monkeypatch):
-    from spikekit.dataroom import prepare_notebook
+    from spikekit.views.dataroom import prepare_notebook
 
     cache = tmp_path / "cache" / "dataroom"
     monkeypatch.setenv("SPIKE_CACHE", str(tmp_path / "cache"))

@@ -13,9 +13,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from spikekit import recordview, tables
-from spikekit.record import RECORD_MIME
-from spikekit.show import DECISION_META
+from spikekit.views import recordview
+from spikekit.core import tables
+from spikekit.core.record import RECORD_MIME
+from spikekit.core.show import DECISION_META
 from tests.conftest import PROJECT
 
 
@@ -127,7 +128,7 @@ def test_reader_copy_opens_with_the_call_and_drops_test_only_cells():
 
 
 def _exported(nb) -> str:
-    from spikekit.runner import _html_exporter
+    from spikekit.engine.runner import _html_exporter
 
     body, _ = _html_exporter().from_notebook_node(nb)
     return body
@@ -178,7 +179,7 @@ def test_chapter_record_in_headless_chromium_leads_with_the_call(records_dir, tm
     webdriver, Service = _chromium_or_skip()
     from selenium.webdriver.common.by import By
 
-    from spikekit import runner
+    from spikekit.engine import runner
     from tests.test_site import CHROMEDRIVER, CHROMIUM
 
     outcome = runner.run("starry-mug", None, chapters=["01"], progress=None)

@@ -7,9 +7,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from spikekit import runner
-from spikekit.paths import data_root, playbook_dir
-from spikekit.replay import first_action, replay, steps_between
+from spikekit.engine import runner
+from spikekit.core.paths import data_root, playbook_dir
+from spikekit.engine.replay import first_action, replay, steps_between
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,7 @@ def test_replay_over_the_decline_calls_exit_within_the_truth_window(tmp_path):
 
 
 def test_watch_reruns_the_data_room_on_a_simulated_clock(tmp_path):
-    from spikekit.replay import watch
+    from spikekit.engine.replay import watch
 
     folders = watch("starry-mug", every="1h", chapters=["07"], times=2, as_of="2025-03-09 11:00",
                     records=tmp_path, progress=None)
@@ -113,8 +113,8 @@ def test_watch_reruns_the_data_room_on_a_simulated_clock(tmp_path):
 def test_a_closed_loop_replay_applies_each_steps_orders_and_scores_three_policies(tmp_path, monkeypatch):
     """Two steps on fast-fade around its go, running chapters 01-03: the go step's purchase orders are approved into
     the replay's own ledger, the next step sees them as open orders, and outcome.json scores the policies."""
-    from spikekit.closedloop import follow_replay
-    from spikekit.state import load_ledger
+    from spikekit.engine.closedloop import follow_replay
+    from spikekit.inputs.state import load_ledger
 
     data = tmp_path / "data"
     shutil.copytree(data_root(), data, ignore=shutil.ignore_patterns("ledger", "replays", "generated"))

@@ -9,8 +9,8 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from spikekit import retro  # noqa: E402
-from spikekit.stats import wilson  # noqa: E402
+from spikekit.chapters import retrospective as retro  # noqa: E402
+from spikekit.core.stats import wilson  # noqa: E402
 
 
 @pytest.mark.parametrize("n", range(1, 61))
@@ -41,7 +41,8 @@ def test_retention_plot_accepts_a_rate_a_rounding_step_outside_its_interval():
 def test_validation_headline_before_the_validation_has_data_says_so_in_words():
     """A replay step before chapter 02's window headlined "add-to-cart nanx normal (90% interval 0.0-infx ...);
     pre-sale demand nan/day (0-inf)"; after it the headline is unchanged."""
-    from spikekit import contracts, validation
+    from spikekit.inputs import contracts
+    from spikekit.chapters import validation
 
     events = contracts.load_validation("samples/starry-mug/validation.csv")
     early = validation.headline(validation.decide(events, pd.Timestamp("2025-03-05 12:00", tz="Asia/Shanghai")))

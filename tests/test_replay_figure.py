@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from spikekit.replay import chapters_that_ran, decision_column, timeline_figure
+from spikekit.engine.replay import chapters_that_ran, decision_column, timeline_figure
 
 ORDER = ["01", "02", "03", "04", "05", "06", "07"]
 NAMES = {"01": "early_warning", "02": "validation", "03": "supplier_launch", "04": "inventory",

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import retro
-from spikekit.lifecycle import LifecyclePrior, bass_cdf, bass_from_shape, fit_bass
-from spikekit.record import to_jsonable
-from spikekit.stats import wilson
+from spikekit.chapters import retrospective as retro
+from spikekit.chapters.exit import LifecyclePrior, bass_cdf, bass_from_shape, fit_bass
+from spikekit.core.record import to_jsonable
+from spikekit.core.stats import wilson
 
 TZ = "Asia/Shanghai"
 AS_OF = pd.Timestamp("2025-04-30 12:00", tz=TZ)
@@ -348,8 +348,8 @@ def test_presale_orders_shipped_and_time_discipline(tmp_path):
 
 @pytest.mark.parametrize("scenario", ["starry-mug", "fast-fade", "false-alarm"])
 def test_retention_reproduces_the_sample_truth(scenario):
-    from spikekit import contracts
-    from spikekit.paths import data_root
+    from spikekit.inputs import contracts
+    from spikekit.core.paths import data_root
 
     truth = json.loads((data_root() / "samples" / scenario / "truth.json").read_text(encoding="utf-8"))["retention"]
     folder = f"samples/{scenario}"
@@ -393,11 +393,11 @@ def test_stages_missing_from_records_come_from_this_runs_upstream(tmp_path):
 
 
 def test_committed_seed_files_match_their_generator():
-    from spikekit.paths import playbook_dir
+    from spikekit.core.paths import playbook_dir
 
     for entry in retro.seed_entries():
         stored = json.loads((playbook_dir() / "patterns" / f"{entry['spike']}.json").read_text(encoding="utf-8"))
-        assert stored == entry, "regenerate with: python -m spikekit.retro --write-seeds"
+        assert stored == entry, "regenerate with: python -m spikekit.chapters.retrospective --write-seeds"
 
 
 def test_retrospective_is_interim_until_the_spike_has_exited(tmp_path):

@@ -1,4 +1,4 @@
-"""Reuse keys (spikekit.reuse): exactly the chapters whose notebook, library, parameters, inputs as of T or upstream
+"""Reuse keys (spikekit.engine.reuse): exactly the chapters whose notebook, library, parameters, inputs as of T or upstream
 changed rerun. Unit tests compute the keys of the real playbook on a scratch copy of the starry-mug sample; the
 end-to-end tests run the tiny chapters of the ``mini_project`` fixture."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import reuse, runner
-from spikekit.record import parse_as_of
-from spikekit.settings import chapter_parameters, load_playbook, load_spike
-from spikekit.state import derive_for_run
+from spikekit.engine import reuse, runner
+from spikekit.core.record import parse_as_of
+from spikekit.inputs.settings import chapter_parameters, load_playbook, load_spike
+from spikekit.inputs.state import derive_for_run
 from tests.conftest import PROJECT
 
 T0 = "2025-03-09 12:00"
@@ -99,7 +99,7 @@ def test_editing_the_library_changes_every_key(sample, tmp_path, monkeypatch):
     shutil.copytree(PROJECT / "lib" / "spikekit", package, ignore=shutil.ignore_patterns("__pycache__"))
     original = reuse.library_hash(package)
     assert original == reuse.library_hash()  # the scratch copy hashes like the package itself
-    with open(package / "funnel.py", "a", encoding="utf-8") as fh:
+    with open(package / "chapters" / "data_room.py", "a", encoding="utf-8") as fh:
         fh.write("\n# a comment is an edit too\n")
     edited = reuse.library_hash(package)
     assert edited != original
@@ -188,7 +188,7 @@ def test_reuse_by_key_fresh_and_notebook_edit_end_to_end(mini_project):
     assert chapters["B"]["key"] == first.manifest["chapters"]["B"]["key"]
     assert (again.run_dir / "b.ipynb").is_file() and (again.run_dir / "a.html").is_file()
     assert json.loads((again.run_dir / "results" / "B.json").read_text()) == {"x_plus_one": 42}
-    from spikekit.seal import verify
+    from spikekit.engine.seal import verify
 
     assert verify(again.run_dir).intact
     # --fresh: nothing reused, and it says so.
@@ -241,7 +241,7 @@ def test_cli_run_reuses_by_default_and_fresh_runs_everything(mini_project, capsy
 def test_runs_started_in_the_same_second_are_ordered_by_their_start_stamps(tmp_path):
     """Run ids hold the start to the second plus a random suffix; two runs in one second used to be ordered by
     the suffix, so reuse could take the older one's chapter."""
-    from spikekit import reuse
+    from spikekit.engine import reuse
 
     def make(name, started):
         folder = tmp_path / "s" / name

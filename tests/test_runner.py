@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import runner
-from spikekit.errors import ConfigError
+from spikekit.engine import runner
+from spikekit.core.errors import ConfigError
 from tests.conftest import tree_digest
 
 pytestmark = pytest.mark.e2e

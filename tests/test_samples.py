@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from spikekit import samples
-from spikekit.errors import ConfigError
+from spikekit.core.errors import ConfigError
 
 PROJECT_DATA = Path(__file__).resolve().parents[1] / "data"
 NAMES = list(samples.SCENARIOS)
@@ -493,9 +493,9 @@ def test_validation_numbers_follow_the_story(fresh, name):
 
 
 def test_committed_files_load_through_the_contracts():
-    contracts = pytest.importorskip("spikekit.contracts")
+    contracts = pytest.importorskip("spikekit.inputs.contracts")
     if not (hasattr(contracts, "load_signals") and hasattr(contracts, "load_validation")):
-        pytest.skip("spikekit.contracts has no loaders yet")
+        pytest.skip("spikekit.inputs.contracts has no loaders yet")
     for name in NAMES:
         signals = contracts.load_signals(f"samples/{name}/signals.csv", data_root=PROJECT_DATA)
         assert len(signals) == 12 * 1824 and str(signals["timestamp"].dt.tz) == "Asia/Shanghai"
@@ -723,7 +723,7 @@ def test_inventory_truth(fresh):
 
 
 def test_spike_files_name_the_supply_tables():
-    settings = pytest.importorskip("spikekit.settings")
+    settings = pytest.importorskip("spikekit.inputs.settings")
     for name in NAMES:
         spike = settings.load_spike(name)
         for table in SUPPLY_TABLES:
@@ -733,9 +733,9 @@ def test_spike_files_name_the_supply_tables():
 
 @pytest.mark.parametrize("table", SUPPLY_TABLES)
 def test_committed_supply_files_load_through_their_contracts(table):
-    contracts = pytest.importorskip("spikekit.contracts")
+    contracts = pytest.importorskip("spikekit.inputs.contracts")
     if table not in contracts.CONTRACTS:
-        pytest.skip(f"no `{table}` contract in spikekit.contracts yet")
+        pytest.skip(f"no `{table}` contract in spikekit.inputs.contracts yet")
     loader = getattr(contracts, f"load_{table}", None)
     for name in NAMES:
         path = f"samples/{name}/{table}.csv"
@@ -995,7 +995,7 @@ def test_budget_and_the_handbook_move(fresh):
 
 
 def test_spike_files_name_the_chapter_06_07_tables():
-    settings = pytest.importorskip("spikekit.settings")
+    settings = pytest.importorskip("spikekit.inputs.settings")
     for name in NAMES:
         spike = settings.load_spike(name)
         for table in DATA_ROOM_TABLES:
@@ -1005,9 +1005,9 @@ def test_spike_files_name_the_chapter_06_07_tables():
 
 @pytest.mark.parametrize("table", DATA_ROOM_TABLES)
 def test_committed_chapter_06_07_files_load_through_their_contracts(table):
-    contracts = pytest.importorskip("spikekit.contracts")
+    contracts = pytest.importorskip("spikekit.inputs.contracts")
     if table not in contracts.CONTRACTS:
-        pytest.skip(f"no `{table}` contract in spikekit.contracts yet")
+        pytest.skip(f"no `{table}` contract in spikekit.inputs.contracts yet")
     loader = getattr(contracts, f"load_{table}", None)
     for name in NAMES:
         path = f"samples/{name}/{table}.csv"
@@ -1169,7 +1169,7 @@ def test_cash_gap_by_hand(fresh, name):
 
 
 def test_spike_files_name_the_chapter_08_09_tables():
-    settings = pytest.importorskip("spikekit.settings")
+    settings = pytest.importorskip("spikekit.inputs.settings")
     for name in NAMES:
         spike = settings.load_spike(name)
         for table in MONEY_TABLES:
@@ -1179,9 +1179,9 @@ def test_spike_files_name_the_chapter_08_09_tables():
 
 @pytest.mark.parametrize("table", MONEY_TABLES)
 def test_committed_chapter_08_09_files_load_through_their_contracts(table):
-    contracts = pytest.importorskip("spikekit.contracts")
+    contracts = pytest.importorskip("spikekit.inputs.contracts")
     if table not in contracts.CONTRACTS:
-        pytest.skip(f"no `{table}` contract in spikekit.contracts yet")
+        pytest.skip(f"no `{table}` contract in spikekit.inputs.contracts yet")
     loader = getattr(contracts, f"load_{table}", None)
     for name in NAMES:
         path = f"samples/{name}/{table}.csv"
@@ -1197,7 +1197,7 @@ AFTER_TABLES = ("orders", "returns", "tickets", "faq", "reviews", "inspections",
 
 
 def _loaded(folder: Path, table: str) -> pd.DataFrame:
-    from spikekit import contracts
+    from spikekit.inputs import contracts
     return getattr(contracts, f"load_{table}")(folder / f"{table}.csv", data_root=folder.parents[1])
 
 
@@ -1384,7 +1384,7 @@ def _stored_upstream(name: str) -> dict:
 
 
 def test_fixture_comparison_tolerates_machine_noise_in_fitted_numbers():
-    from spikekit.fixtures import fixture_differences, upstream_differences
+    from spikekit.engine.fixtures import fixture_differences, upstream_differences
 
     stored = _stored_upstream("starry-mug")
     fresh = json.loads(json.dumps(stored))
@@ -1406,7 +1406,7 @@ def test_fixture_comparison_allows_the_early_bass_fit_its_spread_and_nothing_els
     """fast-fade as of its default moment has a few days of rise: the fit's market size m is loosely pinned (it
     came out 117.01 on one machine and 115.26 on another with the same call and peak window), so chapter 06's
     fit compares within 5%; the same spread anywhere else, or in a call, is a change."""
-    from spikekit.fixtures import upstream_differences
+    from spikekit.engine.fixtures import upstream_differences
 
     stored = _stored_upstream("fast-fade")
     fresh = json.loads(json.dumps(stored))
@@ -1462,7 +1462,7 @@ def _cost_in_headline(r: dict) -> str:
 ], ids=["decision", "count", "bool-vs-int", "ordered-units", "fitted-0.2%", "fitted-lost", "timestamp",
         "date-in-text", "two-units-in-text", "word-in-text", "row-lost", "key-lost"])
 def test_fixture_comparison_catches_a_changed_decision(change, where):
-    from spikekit.fixtures import upstream_differences
+    from spikekit.engine.fixtures import upstream_differences
 
     stored = _stored_upstream("starry-mug")
     fresh = json.loads(json.dumps(stored))

@@ -1,4 +1,4 @@
-"""`spike scan` streamed in chunks (spikekit.scanstream): the same table and the same errors as loading the
+"""`spike scan` streamed in chunks (spikekit.chapters.early_warning_scan): the same table and the same errors as loading the
 whole file and scanning it, whatever the chunk size and row order."""
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from spikekit import cli, contracts, scanstream, signals
-from spikekit.errors import InputError
+from spikekit import cli
+from spikekit.inputs import contracts
+from spikekit.chapters import early_warning_scan as scanstream, early_warning as signals
+from spikekit.core.errors import InputError
 
 TZ = "Asia/Shanghai"
 

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import contracts, samples, settings, signals, validation
-from spikekit.errors import ConfigError
+from spikekit.inputs import contracts, settings
+from spikekit import samples
+from spikekit.chapters import early_warning as signals, validation
+from spikekit.core.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
 SEED = 11

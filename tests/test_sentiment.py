@@ -1,13 +1,13 @@
-"""spikekit.sentiment: obvious cases per language, order, empty text, and the `spike sentiment` command."""
+"""spikekit.core.sentiment: obvious cases per language, order, empty text, and the `spike sentiment` command."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import sentiment
+from spikekit.core import sentiment
 from spikekit.cli import main
-from spikekit.errors import ConfigError
+from spikekit.core.errors import ConfigError
 
 OBVIOUS = [
     ("这个杯子太漂亮了，很喜欢", "zh", "positive"),

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikekit import sentiment
-from spikekit.errors import ConfigError
+from spikekit.core import sentiment
+from spikekit.core.errors import ConfigError
 
-# sha256 of lib/spikekit/sentiment_zh.npz as built by benchmarks/train_sentiment.py; a retrain changes it
+# sha256 of lib/spikekit/core/sentiment_zh.npz as built by benchmarks/train_sentiment.py; a retrain changes it
 # on purpose (update it together with benchmarks/results/sentiment.md).
 WEIGHTS_SHA256 = "69bdd0f404bfccb6d621ac6ede18935123a782ca663085912a0e0060f92e7e3c"
 N_BUCKETS = 2 ** 20
@@ -29,7 +29,7 @@ HARD_CASES = [
 
 
 def test_weights_file_shape_and_hash():
-    path = resources.files("spikekit") / sentiment.ZH_MODEL_FILE
+    path = resources.files("spikekit.core") / sentiment.ZH_MODEL_FILE
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == WEIGHTS_SHA256
     assert len(data) <= 20 * 1024 * 1024

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spikekit import cash, contracts
-from spikekit.errors import ConfigError, InputError
-from spikekit.record import parse_as_of
-from spikekit.settings import chapter_parameters, load_playbook, load_spike
+from spikekit.chapters import cash
+from spikekit.inputs import contracts
+from spikekit.core.errors import ConfigError, InputError
+from spikekit.core.record import parse_as_of
+from spikekit.inputs.settings import chapter_parameters, load_playbook, load_spike
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = "data:\n  signals: samples/starry-mug/signals.csv\n"
@@ -252,8 +253,8 @@ def test_chapter_09_is_given_the_spikes_suppliers_table():
 def test_the_ledger_folder_and_backorders_are_spike_settings(tmp_path, monkeypatch):
     import shutil
 
-    from spikekit.paths import playbook_dir
-    from spikekit.settings import load_spike
+    from spikekit.core.paths import playbook_dir
+    from spikekit.inputs.settings import load_spike
 
     playbook = tmp_path / "playbook"
     shutil.copytree(playbook_dir(), playbook)

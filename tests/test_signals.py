@@ -1,4 +1,4 @@
-"""Known-answer tests for the early-warning detector (spikekit.signals).
+"""Known-answer tests for the early-warning detector (spikekit.chapters.early_warning).
 
 Every expected number is derived by hand in the test from the method's definition (see the module
 docstring): winsorized weekly level, growth = this / last - 1, z = (log ratio - log(1 + band_low)) / sd.
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit.errors import ConfigError
-from spikekit import signals as sg
+from spikekit.core.errors import ConfigError
+from spikekit.chapters import early_warning as sg
 
 TZ = "Asia/Shanghai"
 START = pd.Timestamp("2025-01-01", tz=TZ)

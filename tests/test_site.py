@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from spikekit import runner
-from spikekit.errors import ConfigError
-from spikekit.site import SITE_MARKER, build_site, diff_runs
+from spikekit.engine import runner
+from spikekit.core.errors import ConfigError
+from spikekit.views.site import SITE_MARKER, build_site, diff_runs
 from tests.conftest import PROJECT, tree_digest, write_notebook
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -308,7 +308,7 @@ def story_records(hand_records):
     replay = hand_records / "hand" / "replays" / "r1"
     replay.mkdir(parents=True)
     (replay / "replay.json").write_text(json.dumps({
-        "format": "spikekit.replay/1", "replay_id": "r1", "spike": "hand", "from": "2025-03-02T00:00:00+08:00",
+        "format": "spikekit.engine.replay/1", "replay_id": "r1", "spike": "hand", "from": "2025-03-02T00:00:00+08:00",
         "to": "2025-03-03T00:00:00+08:00", "every": "1d", "chapters": ["01", "02"],
         "steps": [{"as_of": "2025-03-02T00:00:00+08:00", "run_id": "20250302T000000Z-bbbb", "status": "ok"},
                   {"as_of": "2025-03-03T00:00:00+08:00", "run_id": "20250303T000000Z-cccc", "status": "ok"}],
@@ -321,7 +321,7 @@ def story_records(hand_records):
 
 
 def test_decision_timeline_has_one_row_per_change_and_no_nan(story_records):
-    from spikekit.site import decision_changes, decision_timeline, read_runs
+    from spikekit.views.site import decision_changes, decision_timeline, read_runs
 
     runs = read_runs(story_records)["hand"]
     full = decision_timeline(story_records, "hand", runs)

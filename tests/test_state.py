@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spikekit import state
-from spikekit.errors import InputError
-from spikekit.record import to_jsonable
+from spikekit.inputs import state
+from spikekit.core.errors import InputError
+from spikekit.core.record import to_jsonable
 
 TZ = "Asia/Shanghai"
 
@@ -279,7 +279,7 @@ def test_spike_approve_command_appends_to_the_spikes_ledger(tmp_path, monkeypatc
     import shutil
 
     from spikekit import cli
-    from spikekit.paths import playbook_dir
+    from spikekit.core.paths import playbook_dir
 
     playbook = tmp_path / "playbook"
     shutil.copytree(playbook_dir(), playbook)
@@ -364,9 +364,9 @@ def test_open_order_arrivals_by_day_overdue_lines_tomorrow():
 
 def test_first_go_is_the_first_hour_chapter_02_said_go(records_dir):
     """starry-mug's validation starts 03-07 11:00; its call turns go 26 test hours later, not at the run's as_of."""
-    from spikekit import validation
-    from spikekit.contracts import load_validation
-    from spikekit.settings import load_playbook, load_spike
+    from spikekit.chapters import validation
+    from spikekit.inputs.contracts import load_validation
+    from spikekit.inputs.settings import load_playbook, load_spike
 
     spike = load_spike("starry-mug")
     events = load_validation(spike.data["validation"], tz=TZ)
@@ -514,7 +514,7 @@ def test_a_second_wave_after_the_decline_or_the_exit_is_rising_again():
 def test_the_signals_table_is_a_state_input_only_when_a_sold_out_day_can_be_estimated():
     from types import SimpleNamespace
 
-    from spikekit.settings import load_playbook, load_spike
+    from spikekit.inputs.settings import load_playbook, load_spike
 
     book, spike = load_playbook(), load_spike("starry-mug")
     assert spike.backorders and state.state_inputs(book, spike) == ("sales", "validation", "stock")

@@ -1,4 +1,4 @@
-"""Known-answer tests for spikekit.stats: textbook values, closed forms and independent computations."""
+"""Known-answer tests for spikekit.core.stats: textbook values, closed forms and independent computations."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ import pytest
 from scipy import integrate, optimize
 from scipy import stats as st
 
-from spikekit import stats
-from spikekit.errors import ConfigError, InputError
+from spikekit.core import stats
+from spikekit.core.errors import ConfigError, InputError
 
 # Newcombe RG (1998), "Two-sided confidence intervals for the single proportion: comparison of seven
 # methods", Statistics in Medicine 17:857-872, Table II: 95% intervals for four example proportions.

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spikekit import suppliers as sp
-from spikekit.contracts import load_suppliers
-from spikekit.errors import ConfigError, InputError
+from spikekit.chapters import supplier_launch as sp
+from spikekit.inputs.contracts import load_suppliers
+from spikekit.core.errors import ConfigError, InputError
 
 COLUMNS = ["supplier", "tier", "min_order", "max_units", "material_units", "material_ready_day", "daily_capacity",
            "lead_days", "unit_cost", "setup_cost", "reliability"]
@@ -283,7 +283,7 @@ def test_settings_refuse_bad_values_and_unknown_names():
 
 
 def test_plot_arrivals_has_title_units_and_renders_chinese_names():
-    from spikekit.plots import missing_glyphs, use_theme
+    from spikekit.core.plots import missing_glyphs, use_theme
     import matplotlib.pyplot as plt
 
     use_theme()
@@ -471,8 +471,8 @@ def test_cash_is_an_optional_input_of_chapter_03(tmp_path, monkeypatch):
     """A spike without a cash table runs chapter 03 without the cash rule, never on the notebook's sample cash."""
     import shutil
 
-    from spikekit.paths import playbook_dir
-    from spikekit.settings import chapter_parameters, load_playbook, load_spike
+    from spikekit.core.paths import playbook_dir
+    from spikekit.inputs.settings import chapter_parameters, load_playbook, load_spike
 
     playbook = tmp_path / "playbook"
     shutil.copytree(playbook_dir(), playbook)

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from spikekit import contracts
-from spikekit.errors import InputError
-from spikekit.paths import data_root
+from spikekit.inputs import contracts
+from spikekit.core.errors import InputError
+from spikekit.core.paths import data_root
 
 SAMPLE = data_root() / "samples" / "starry-mug"
 

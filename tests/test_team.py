@@ -4,9 +4,9 @@ import json
 import pandas as pd
 import pytest
 
-from spikekit import team
-from spikekit.errors import ConfigError
-from spikekit.record import to_jsonable
+from spikekit.chapters import team
+from spikekit.core.errors import ConfigError
+from spikekit.core.record import to_jsonable
 
 AS_OF = "2025-03-09 12:00+08:00"
 

@@ -9,8 +9,8 @@ import pytest
 from scipy import integrate, optimize
 from scipy import stats as st
 
-from spikekit import validation as v
-from spikekit.errors import ConfigError, InputError
+from spikekit.chapters import validation as v
+from spikekit.core.errors import ConfigError, InputError
 
 TZ = "Asia/Shanghai"
 TEST_START = pd.Timestamp("2025-03-01 00:00", tz=TZ)
@@ -286,8 +286,8 @@ def test_a_finished_test_keeps_its_verdict_in_later_runs():
     """Runs days after the 48 hours (exit, replay) must still see the whole test, and only it."""
     import json
 
-    from spikekit.contracts import load_validation
-    from spikekit.paths import data_root
+    from spikekit.inputs.contracts import load_validation
+    from spikekit.core.paths import data_root
 
     truth = json.loads((data_root() / "samples" / "starry-mug" / "truth.json").read_text(encoding="utf-8"))
     events = load_validation("samples/starry-mug/validation.csv")

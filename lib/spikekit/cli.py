@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, SpikeError
+from .core.errors import ConfigError, SpikeError
 
 MIN_TIMEOUT_S = 5.0           # below this no chapter gets past starting its kernel
 MAX_TIMEOUT_S = 7 * 86400.0   # a week: larger values overflow the kernel client's timers
@@ -65,7 +65,7 @@ def _chapter_list(text: str) -> list[str]:
 
 
 def _duration(text: str):
-    from .replay import _interval
+    from .engine.replay import _interval
 
     try:
         _interval(text)
@@ -76,7 +76,7 @@ def _duration(text: str):
 
 def _moment(text: str):
     """A time as the pattern library compares them (naive: Asia/Shanghai, as load_library reads it)."""
-    from .record import parse_as_of
+    from .core.record import parse_as_of
 
     try:
         return parse_as_of(text, "Asia/Shanghai", what="time")
@@ -101,7 +101,7 @@ def _resolve_chapters(chapters: list[str] | None) -> list[str] | None:
     """--chapters ids as the playbook spells them ('1' is '01'); an unknown id is refused with a did-you-mean."""
     if not chapters:
         return None
-    from .settings import load_playbook
+    from .inputs.settings import load_playbook
 
     book = load_playbook()
     return [book.chapter_id(c, "--chapters") for c in chapters]
@@ -111,23 +111,23 @@ def _check_as_of(option: str, as_of: str | None, spike: str | None) -> None:
     """Check a time option in the spike's zone before anything starts; the error names the option."""
     if as_of is None or spike is None:
         return
-    from .record import parse_as_of
-    from .settings import load_spike
+    from .core.record import parse_as_of
+    from .inputs.settings import load_spike
 
     parse_as_of(as_of, load_spike(spike).timezone, what=option)
 
 
 def _run_spikes(args) -> list[str] | None:
     """The spikes of `spike run`: --spike a,b,c or --all (every spike file); None with only --resume."""
-    from .paths import check_name
-    from .settings import list_spikes
+    from .core.paths import check_name
+    from .inputs.settings import list_spikes
 
     if args.all:
         if args.spike:
             raise ConfigError("--all runs every spike file; --spike names some. Fix: give one of them")
         names = list_spikes()
         if not names:
-            from .paths import playbook_dir
+            from .core.paths import playbook_dir
 
             raise ConfigError(f"--all found no spike file in {playbook_dir() / 'spikes'}. Fix: add one with `spike new`")
         return names
@@ -141,7 +141,7 @@ def _run_spikes(args) -> list[str] | None:
 
 
 def _cmd_run(args) -> int:
-    from .runner import run
+    from .engine.runner import run
 
     spikes = _run_spikes(args)
     if spikes is not None and (len(spikes) > 1 or args.all):
@@ -153,8 +153,8 @@ def _cmd_run(args) -> int:
         raise ConfigError("--scheduler is for --executor dask; a local run would ignore it. Fix: drop one of them")
     _check_as_of("--as-of", args.as_of, args.spike)
     if args.records:  # a refused records root is one error line, not a "starting" line and then an error
-        from .paths import check_records_root
-        from .runner import _check_writable
+        from .core.paths import check_records_root
+        from .engine.runner import _check_writable
 
         _check_writable(check_records_root(args.records))
     # Said before the heavy imports and the first kernel start, so the user sees at once that the run began.
@@ -163,14 +163,14 @@ def _cmd_run(args) -> int:
           + "; chapters report as they finish", file=sys.stderr, flush=True)
     pool, tags = None, None
     if args.executor == "dask" or (args.executor is None and args.scheduler):
-        from .distributed import pool_for, scheduler_address
+        from .engine.distributed import pool_for, scheduler_address
 
         address = scheduler_address(args.scheduler)
         pool = pool_for(address, size=args.workers, records=args.records)
         tags = {"executor": "dask", "scheduler": address}
     world = {}
     if args.replay:
-        from .closedloop import replay_world
+        from .engine.closedloop import replay_world
 
         if not args.spike:
             raise ConfigError("--replay needs --spike (the replay's spike)")
@@ -196,7 +196,7 @@ def _cmd_run(args) -> int:
 def _cmd_run_many(args, spikes: list[str]) -> int:
     """Several spikes on one pool of workers: one record each; a spike that cannot run does not stop the others.
     Exit 0 all ok, 1 a run with a failed chapter, 2 a spike that could not run (bad setting, input, records)."""
-    from .runner import run_many
+    from .engine.runner import run_many
 
     for option, value in (("--resume", args.resume), ("--replay", args.replay)):
         if value:
@@ -211,8 +211,8 @@ def _cmd_run_many(args, spikes: list[str]) -> int:
             if "--as-of" in str(exc):
                 raise
     if args.records:
-        from .paths import check_records_root
-        from .runner import _check_writable
+        from .core.paths import check_records_root
+        from .engine.runner import _check_writable
 
         _check_writable(check_records_root(args.records))
     print(f"spike: starting runs of {len(spikes)} spikes ({', '.join(spikes)})"
@@ -220,7 +220,7 @@ def _cmd_run_many(args, spikes: list[str]) -> int:
           file=sys.stderr, flush=True)
     pool, tags = None, None
     if args.executor == "dask" or (args.executor is None and args.scheduler):
-        from .distributed import pool_for, scheduler_address
+        from .engine.distributed import pool_for, scheduler_address
 
         address = scheduler_address(args.scheduler)
         pool = pool_for(address, size=args.workers, records=args.records)
@@ -250,13 +250,13 @@ def _cmd_run_many(args, spikes: list[str]) -> int:
 
 
 def _cmd_replay(args) -> int:
-    from .replay import replay
+    from .engine.replay import replay
 
     chapters = _resolve_chapters(args.chapters)
     _check_as_of("--from", args.start, args.spike)
     _check_as_of("--to", args.end, args.spike)
     if args.follow:
-        from .closedloop import follow_replay
+        from .engine.closedloop import follow_replay
 
         done = follow_replay(args.spike, args.start, args.end, every=args.every, chapters=chapters,
                              records=args.records, workers=args.workers, seed=args.seed, progress=sys.stderr)
@@ -281,7 +281,7 @@ def _cmd_replay(args) -> int:
 
 
 def _cmd_watch(args) -> int:
-    from .replay import watch
+    from .engine.replay import watch
 
     chapters = _resolve_chapters(args.chapters)
     _check_as_of("--as-of", args.as_of, args.spike)
@@ -294,7 +294,7 @@ def _cmd_watch(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from .runner import list_runs
+    from .engine.runner import list_runs
 
     rows = list_runs(args.records, args.spike)
     if args.json:
@@ -312,8 +312,8 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from .runner import load_run
-    from .summary import describe_run
+    from .engine.runner import load_run
+    from .views.summary import describe_run
 
     folder, manifest = load_run(args.run, args.records)
     if args.json:
@@ -324,9 +324,9 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_scan(args) -> int:
-    from . import scanstream, signals
-    from .record import parse_as_of
-    from .settings import check_timezone
+    from .chapters import early_warning_scan as scanstream, early_warning as signals
+    from .core.record import parse_as_of
+    from .inputs.settings import check_timezone
 
     check_timezone(args.timezone, "--timezone")
     as_of = None if args.as_of is None else parse_as_of(args.as_of, args.timezone, what="--as-of")
@@ -338,7 +338,7 @@ def _cmd_scan(args) -> int:
     print(f"spike scan: as of {used:%Y-%m-%d %H:%M %Z}" + (" (the file's newest row)" if as_of is None else ""),
           file=sys.stderr)
     if as_of is not None:
-        from .check import freshness
+        from .inputs.check import freshness
 
         fresh = freshness(info, "signals", as_of)
         if fresh and fresh.get("note"):
@@ -352,7 +352,7 @@ def _cmd_scan(args) -> int:
 
 def _cmd_check(args) -> int:
     """Every input of every chapter in one pass; exit 0 when no file is invalid (missing tables are not a failure)."""
-    from .check import check_spike, format_report
+    from .inputs.check import check_spike, format_report
 
     _check_as_of("--as-of", args.as_of, args.spike)
     report = check_spike(args.spike, args.as_of)
@@ -376,7 +376,7 @@ def _cmd_samples(args) -> int:
     if args.refresh_upstream and args.check:
         raise ConfigError("--check and --refresh-upstream do different things: give one of them")
     if args.refresh_upstream:
-        from .fixtures import refresh_upstream_fixtures
+        from .engine.fixtures import refresh_upstream_fixtures
 
         for path in refresh_upstream_fixtures():
             print(path)
@@ -385,7 +385,7 @@ def _cmd_samples(args) -> int:
 
 
 def _cmd_site(args) -> int:
-    from .site import build_site
+    from .views.site import build_site
 
     outcome = build_site(args.records, args.out, diff=tuple(args.diff) if args.diff else None)
     print(f"site of the records: {len(outcome.pages)} pages; open {outcome.index.as_uri()}", file=sys.stderr)
@@ -396,8 +396,8 @@ def _cmd_site(args) -> int:
 
 
 def _cmd_diff(args) -> int:
-    from .runner import load_run
-    from .site import diff_runs, diff_text
+    from .engine.runner import load_run
+    from .views.site import diff_runs, diff_text
 
     (_, a), (_, b) = load_run(args.run_a, args.records), load_run(args.run_b, args.records)
     d = diff_runs(a, b)
@@ -414,14 +414,14 @@ def _cmd_diff(args) -> int:
 def _cmd_dataroom(args) -> int:
     import os
 
-    from .dataroom import voila_command
+    from .views.dataroom import voila_command
 
     if args.as_of and not args.spike:
         raise ConfigError("--as-of needs --spike: without a spike the data room shows the notebook's sample "
                           "defaults and would ignore it. Fix: add --spike NAME")
     if args.as_of and args.as_of.strip().lower() != "now":
         _check_as_of("--as-of", args.as_of, args.spike)
-    from .dataroom import prepare_notebook
+    from .views.dataroom import prepare_notebook
 
     notebook = prepare_notebook(args.spike or None, args.as_of)  # the call and the controls on top
     command = voila_command(args.port, notebook)
@@ -433,7 +433,7 @@ def _cmd_dataroom(args) -> int:
 
 
 def _cmd_sentiment(args) -> int:
-    from .sentiment import score_file
+    from .core.sentiment import score_file
 
     result = score_file(args.file, args.text_column)
     if args.json:  # JSON lines: one object per input row, in input order
@@ -445,14 +445,14 @@ def _cmd_sentiment(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .importers import run_cli
+    from .inputs.importers import run_cli
 
     return run_cli(args)
 
 
 def _cmd_patterns(args) -> int:
-    from .paths import playbook_dir, records_root
-    from .patterns import load_library
+    from .core.paths import playbook_dir, records_root
+    from .core.patterns import load_library
 
     records = Path(args.records).resolve() if args.records else records_root()
     library = load_library(records, playbook_dir() / "patterns", before=args.before)
@@ -461,7 +461,7 @@ def _cmd_patterns(args) -> int:
                          default=str))
         return 0
     if library.empty:
-        print("the pattern library is empty (python -m spikekit.retro --write-seeds writes the seed spikes)")
+        print("the pattern library is empty (python -m spikekit.chapters.retrospective --write-seeds writes the seed spikes)")
         return 0
     print(f"{'spike':<20} {'peak day':>8} {'life days':>9}  {'as of':<20} source")
     for row in library.to_dict(orient="records"):
@@ -474,16 +474,16 @@ def _cmd_patterns(args) -> int:
 def _cmd_approve(args) -> int:
     import getpass
 
-    from .runner import load_run
-    from .settings import load_spike
-    from .state import approve, ledger_folder
+    from .engine.runner import load_run
+    from .inputs.settings import load_spike
+    from .inputs.state import approve, ledger_folder
 
     folder, manifest = load_run(args.run, args.records)
     spike = load_spike(manifest["spike"])
     chapters = _resolve_chapters(args.chapter)
     by = args.by or getpass.getuser()
     if args.at is not None:
-        from .record import parse_as_of
+        from .core.record import parse_as_of
 
         parse_as_of(args.at, spike.timezone, what="--at")
     added = approve(manifest, ledger_folder(spike), by=by, at=args.at, chapters=chapters, tz=spike.timezone)
@@ -500,7 +500,7 @@ def _cmd_approve(args) -> int:
 
 
 def _cmd_new(args) -> int:
-    from .newspike import create_spike
+    from .inputs.newspike import create_spike
 
     made = create_spike(args.name, product=args.product, keywords=args.keywords,
                         search_platform=args.search_platform, timezone=args.timezone)
@@ -521,10 +521,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_verify(args) -> int:
-    from .errors import ConfigError
-    from .record import read_manifest
-    from .runner import locate_run_folder
-    from .seal import verify
+    from .core.errors import ConfigError
+    from .core.record import read_manifest
+    from .engine.runner import locate_run_folder
+    from .engine.seal import verify
 
     folder = locate_run_folder(args.run, args.records)
     report = verify(folder)
@@ -545,8 +545,8 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_prune(args) -> int:
-    from .errors import ConfigError
-    from .runner import prune_partials
+    from .core.errors import ConfigError
+    from .engine.runner import prune_partials
 
     if not args.partials:
         raise ConfigError("spike prune: say what to prune. Fix: spike prune --partials (removes partial runs whose "

@@ -66,8 +66,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, linprog
 
-from ..errors import ConfigError, SpikeError
-from ..paths import check_name, data_root as default_data_root, playbook_dir as default_playbook_dir, resolve_under
+from ..core.errors import ConfigError, SpikeError
+from ..core.paths import check_name, data_root as default_data_root, playbook_dir as default_playbook_dir, resolve_under
 
 from .shop import (  # noqa: E402,F401
     AUDIENCE_MIX,

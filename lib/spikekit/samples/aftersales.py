@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 from .shop import DAY, HOUR, SHOPPING_HOURS, SHOPPING_WEEKDAYS, _days, _weekday, _when
 from .story import AfterSales, Scenario

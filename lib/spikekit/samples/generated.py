@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..paths import check_name, data_root as default_data_root, playbook_dir as default_playbook_dir, resolve_under
+from ..core.errors import ConfigError
+from ..core.paths import check_name, data_root as default_data_root, playbook_dir as default_playbook_dir, resolve_under
 
 from .shop import (
     AUDIENCE_MIX,

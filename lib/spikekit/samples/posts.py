@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 from .shop import (
     DATA_ROOM_PLATFORMS,

@@ -11,7 +11,7 @@ from functools import cached_property
 import numpy as np
 from scipy.optimize import brentq
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 from .shop import (
     AudienceShift,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 from .shop import (
     COURIER_BASE,

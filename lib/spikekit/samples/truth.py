@@ -614,7 +614,7 @@ def retention_observed(orders: pd.DataFrame, members: pd.DataFrame, activity: pd
                        repurchase_days: int = 60, activity_days: int = 30) -> dict:
     """The three retention rates with the definitions of issue 7 (cohort = buyers whose first spike-product
     order lies in [cohort_start, cohort_end], placed <= as_of), with counts and Wilson 95% intervals."""
-    from ..stats import wilson
+    from ..core.stats import wilson
 
     at = _when(as_of)
     end = at if cohort_end is None else min(_when(cohort_end), at)

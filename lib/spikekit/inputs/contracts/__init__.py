@@ -14,7 +14,7 @@ same loads for every input of a run before the run starts.
 
 The package splits that one place by concern (columns, reading, checking, loading, docs) and by table family
 (signals, suppliers, stock, logistics, sales, traffic, posts, cash, aftersales); every name is importable from
-``spikekit.contracts`` as before. Family modules are imported in the order their contracts are registered.
+``spikekit.inputs.contracts`` as before. Family modules are imported in the order their contracts are registered.
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ from pandas.api.types import (
     is_numeric_dtype,
 )
 
-from ... import paths
-from ...errors import ConfigError, InputError
+from ...core import paths
+from ...core.errors import ConfigError, InputError
 
 from .columns import (  # noqa: E402,F401
     CONTRACTS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...errors import InputError
+from ...core.errors import InputError
 
 from .columns import CONTRACTS, COUNT_MAX, Column, Contract, TIMESTAMP_UNIT, UNIT_MONEY_MAX
 from .checking import _OFFSET_RE, _TIMESTAMP_FIX, _parse_strings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...errors import InputError
+from ...core.errors import InputError
 
 from .columns import CONTRACTS, Column, Contract, DAYS_MAX, MONEY_MAX, SHARE_FIX
 from .loading import _file_rows, load_table

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
-from ...errors import ConfigError, InputError
+from ...core.errors import ConfigError, InputError
 
 from .columns import Column, Contract, TIMESTAMP_UNIT, _ALIAS_LOOKUP, _number_text, column_label
 from .reading import _check_unique_headers, _code_dtype, _empty_file_error
@@ -397,7 +397,7 @@ def check_column_map(mapping, contract: Contract, where: str) -> dict[str, str]:
         if not isinstance(header, (str, int)) or isinstance(header, bool) or not str(header).strip():
             raise ConfigError(f"{where}: the header {header!r} must be a text (the column's name in your file)")
         if not isinstance(target, str) or target not in contract.names:
-            from ...errors import did_you_mean
+            from ...core.errors import did_you_mean
 
             raise ConfigError(f"{where}: {header!r} is mapped to {target!r}, which is not a column of "
                               f"{contract.name}{did_you_mean(target, contract.names)}. Its columns: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 
 
 DTYPES = ("str", "float", "int", "timestamp")

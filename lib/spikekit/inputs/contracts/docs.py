@@ -1,12 +1,12 @@
 """The tables' documentation: each contract described as text, data/README.md's table sections regenerated
-(`python -m spikekit.contracts --update-readme`).
+(`python -m spikekit.inputs.contracts --update-readme`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ... import paths
-from ...errors import ConfigError
+from ...core import paths
+from ...core.errors import ConfigError
 
 from .columns import CONTRACTS, Column, Contract, _number_text
 
@@ -60,7 +60,7 @@ _README_KEY_LINE = "Key (each combination at most once): "
 def refresh_readme(text: str) -> str:
     """``text`` (data/README.md) with each ``### Table `<name>``` section's generated part (description, column
     table, key line) replaced by ``describe_contract``; the hand-written example after it is kept."""
-    from ...state import LEDGER_CONTRACTS  # the ledger's tables are documented in the same README
+    from ..state import LEDGER_CONTRACTS  # the ledger's tables are documented in the same README
 
     for contract in [*CONTRACTS.values(), *LEDGER_CONTRACTS.values()]:
         heading = f"### Table `{contract.name}`\n\n"
@@ -76,10 +76,10 @@ def refresh_readme(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m spikekit.contracts --update-readme [PATH]``: regenerate the table sections of data/README.md."""
+    """``python -m spikekit.inputs.contracts --update-readme [PATH]``: regenerate the table sections of data/README.md."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m spikekit.contracts", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m spikekit.inputs.contracts", description=main.__doc__)
     parser.add_argument("--update-readme", nargs="?", const=str(paths.PROJECT_ROOT / "data" / "README.md"),
                         metavar="PATH", required=True, help="the README to rewrite (default: data/README.md)")
     args = parser.parse_args(argv)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ... import paths
-from ...errors import ConfigError, InputError
+from ...core import paths
+from ...core.errors import ConfigError, InputError
 
 from .columns import CONTRACTS, Contract, HEADER_ALIASES, column_label
 from .signals import SIGNALS, VALIDATION

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...errors import InputError
+from ...core.errors import InputError
 
 from .columns import CONTRACTS, COUNT_MAX, Column, Contract, DAYS_MAX, DISTANCE_KM_MAX, HOURS_MAX, SHARE_FIX, UNIT_MONEY_MAX
 from .loading import _file_rows, load_table

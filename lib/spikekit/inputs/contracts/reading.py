@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
-from ...errors import InputError
+from ...core.errors import InputError
 
 from .columns import TRENDS_INDEX_MAX, _is_known_header, _number_text
 

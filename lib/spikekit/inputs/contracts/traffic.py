@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...errors import InputError
+from ...core.errors import InputError
 
 from .columns import CONTRACTS, COUNT_MAX, Column, Contract, MONEY_MAX
 from .loading import _file_rows, load_table

@@ -1,0 +1,36 @@
+"""Narrative helpers for notebooks: a decision stated as Markdown, with its evidence, in the record."""
+from __future__ import annotations
+
+from typing import Iterable
+
+
+# Output metadata that marks a decision box, so the record's HTML can lead with it (lib/spikekit/views/recordview.py).
+DECISION_META = "spikekit_decision_box"
+
+
+def _display_markdown(text: str, metadata: dict | None = None) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+
+        if get_ipython() is not None:
+            display(Markdown(text), metadata=metadata)
+            return
+    except ImportError:
+        pass
+    print(text)
+
+
+def say(text: str) -> str:
+    """Show a short Markdown note in the notebook (plain text elsewhere)."""
+    _display_markdown(text)
+    return text
+
+
+def decision_box(title: str, verdict: str, reasons: Iterable[str]) -> str:
+    """The call and the evidence behind it, as one Markdown block a reviewer can read weeks later."""
+    lines = [f"### {title}: **{verdict}**", ""]
+    lines += [f"- {r}" for r in reasons]
+    text = "\n".join(lines)
+    _display_markdown(text, {DECISION_META: True})
+    return text
