@@ -202,3 +202,16 @@ def test_the_contracts_are_one_module_under_both_names():
     from spikekit.contracts import load_orders
 
     assert load_orders is room.aftersales.load_orders
+
+
+def test_python_dash_m_under_an_old_name_runs_with_a_path_in_argv0():
+    """Kernel specs registered before the move say `python -m spikekit.kernel launch ...`; ipykernel's argument
+    parser takes its program name from sys.argv[0], which runpy fills from the module's origin (it was None, and
+    every kernel started from an old spec died)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "spikekit.kernel", "launch", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "TypeError" not in done.stderr and "IPython" in done.stdout

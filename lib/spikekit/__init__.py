@@ -92,7 +92,11 @@ class _MovedModules(_abc.MetaPathFinder, _abc.Loader):
         real = _util.find_spec(new)
         if real is None:
             return None
-        return _util.spec_from_loader(fullname, self, is_package=real.submodule_search_locations is not None)
+        # origin: `python -m spikekit.<old>` puts it in sys.argv[0] (argparse in the kernel needs a path there)
+        spec = _util.spec_from_loader(fullname, self, origin=real.origin,
+                                      is_package=real.submodule_search_locations is not None)
+        spec.has_location = real.has_location
+        return spec
 
     def create_module(self, spec):
         module = importlib.import_module(self._target(spec.name))
@@ -102,6 +106,9 @@ class _MovedModules(_abc.MetaPathFinder, _abc.Loader):
     def exec_module(self, module):
         # the import system stamped the alias' spec on the real module: give it back its own
         module.__spec__ = self._specs.pop(module.__spec__.name, module.__spec__)
+
+    def get_filename(self, fullname):
+        return _util.find_spec(self._target(fullname)).origin
 
     def get_code(self, fullname):  # python -m spikekit.<old> (modules run that way import absolutely)
         return _util.find_spec(self._target(fullname)).loader.get_code(self._target(fullname))
