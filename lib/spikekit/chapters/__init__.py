@@ -1,7 +1,7 @@
 """One module per chapter, named after its notebook (01 early_warning ... 12 retrospective). Imports only core
 and inputs; nothing but the notebooks imports a chapter.
 """
-import importlib
+from ..core.rooms import lazy_submodules
 
 _MODULES = {
     "aftersales",
@@ -20,9 +20,4 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str):  # spikekit.chapters.<module> without importing every module of the room
-    if name in _MODULES:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _MODULES)  # spikekit.chapters.<module>, imported on first use

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from ..core._common import as_table
 from ..core.errors import ConfigError
 from ..core.decisions import (  # noqa: F401  (moved there; old imports keep working)
     DECISION_NAMES,
@@ -88,15 +89,8 @@ def gather(run_results: Mapping[Any, Mapping[str, Any] | None]) -> dict[str, dic
 # Escalations: money amounts above the front line's authority
 # ----------------------------------------------------------------------------------------------------------
 def _frame(value: Any) -> pd.DataFrame | None:
-    if value is None:
-        return None
-    if isinstance(value, pd.DataFrame):
-        return value
-    if isinstance(value, Mapping):
-        return pd.DataFrame([dict(value)])
-    if isinstance(value, (list, tuple)):
-        return pd.DataFrame(list(value)) if value else pd.DataFrame()
-    return None
+    """A recorded table back as a frame (``core._common.as_table``)."""
+    return as_table(value)
 
 
 def _number(value: Any) -> float | None:

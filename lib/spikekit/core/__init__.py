@@ -2,7 +2,7 @@
 the house plot style, shared statistics, the decisions recorded across runs and the models several chapters
 share. Imports nothing outside core.
 """
-import importlib
+from .rooms import lazy_submodules
 
 _MODULES = {
     "_common",
@@ -22,9 +22,4 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str):  # spikekit.core.<module> without importing every module of the room
-    if name in _MODULES:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _MODULES)  # spikekit.core.<module>, imported on first use

@@ -44,3 +44,16 @@ def settings_from_mapping(cls, params: Mapping[str, Any], what: str):
     if unknown:
         raise ConfigError(f"unknown {what} parameter(s) {unknown}; known: {sorted(known)}")
     return cls(**dict(params))
+
+
+def as_table(value: Any) -> pd.DataFrame | None:
+    """A recorded table back as a frame: a frame as is, one row (a mapping) or a list of rows; None otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, pd.DataFrame):
+        return value
+    if isinstance(value, Mapping):
+        return pd.DataFrame([dict(value)])
+    if isinstance(value, (list, tuple)):
+        return pd.DataFrame(list(value)) if value else pd.DataFrame()
+    return None

@@ -1,6 +1,6 @@
 """What runs the notebooks: runner, kernels, replay, distributed execution, sealing. Never imports a chapter.
 """
-import importlib
+from ..core.rooms import lazy_submodules
 
 _MODULES = {
     "closedloop",
@@ -14,9 +14,4 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str):  # spikekit.engine.<module> without importing every module of the room
-    if name in _MODULES:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _MODULES)  # spikekit.engine.<module>, imported on first use

@@ -1508,15 +1508,9 @@ def forecast_units(forecast: Mapping[str, Any], days: float, level: str = "expec
 
 def _plan_table(value: Any) -> pd.DataFrame | None:
     """A recorded plan as a table: a frame, one row (mapping) or a list of rows."""
-    if value is None:
-        return None
-    if isinstance(value, pd.DataFrame):
-        return value
-    if isinstance(value, Mapping):
-        return pd.DataFrame([dict(value)])
-    if isinstance(value, (list, tuple)):
-        return pd.DataFrame(list(value)) if value else pd.DataFrame()
-    return None
+    from ..core._common import as_table
+
+    return as_table(value)
 
 
 def markdown_revenue_given_up(plan: Any) -> float:

@@ -1,6 +1,6 @@
 """What shows the records: the record site, the data room, run summaries. Never imports a chapter.
 """
-import importlib
+from ..core.rooms import lazy_submodules
 
 _MODULES = {
     "dataroom",
@@ -10,9 +10,4 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str):  # spikekit.views.<module> without importing every module of the room
-    if name in _MODULES:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _MODULES)  # spikekit.views.<module>, imported on first use
