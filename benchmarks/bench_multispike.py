@@ -6,7 +6,7 @@ same spikes and chapters are run both ways, in one invocation, with the same --w
 and throughput in chapters executed per minute.
 
     python benchmarks/bench_multispike.py --counts 1,5,20 --chapters 01,02,07
-    python benchmarks/bench_multispike.py --counts 1 --chapters 01 --out /tmp/quick.md      # a quick look
+    python benchmarks/bench_multispike.py --counts 1 --chapters 01 --out benchmarks/out/quick.md      # a quick look
 
 ``--baseline-lib DIR`` also times a full single-spike `spike run --spike starry-mug` (every chapter) ``--repeat``
 times with this checkout's code and with the spikekit package in DIR/spikekit (e.g. an older commit's ``lib``

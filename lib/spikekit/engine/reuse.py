@@ -91,7 +91,7 @@ def library_hash(package_dir: Path | None = None) -> str:
     Kernels import the package afresh for every chapter, so an edit made while a long-lived process (``spike
     watch``, a replay) runs must change the key: the content hash is remembered only while every file's size
     and modification time stay the same."""
-    base = Path(package_dir or Path(__file__).resolve().parent)
+    base = Path(package_dir or _PACKAGE_DIR)
     files = sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix not in {".pyc", ".pyo"})
     stamp = tuple((p.relative_to(base).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
@@ -103,6 +103,7 @@ def library_hash(package_dir: Path | None = None) -> str:
 
 
 _LIBRARY_HASHES: dict[str, tuple[tuple, str]] = {}
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # spikekit/, not this module's room: every room counts
 
 
 @lru_cache(maxsize=1)
