@@ -52,9 +52,12 @@ import itertools
 import json
 import platform
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
 
 KEY_FORMAT = "spikekit.engine.reuse/1"
 # Chapter id -> (the finest the clock may be floored to, why). "exact": as_of itself.
@@ -150,13 +153,59 @@ def input_slice(spike, key: str, as_of) -> tuple[str, str | None]:
     from ..inputs import contracts
     from ..core.paths import data_root
 
-    if key in contracts.CONTRACTS:
-        frame = contracts.load_table(spike.data[key], contracts.CONTRACTS[key], tz=spike.timezone)
-        if "timestamp" in frame.columns:
-            seen = frame.loc[frame["timestamp"] <= as_of]
-            return _frame_hash(seen), _period(frame["timestamp"])
-        return _frame_hash(frame), None
-    return _file_sha256(spike.input_path(key) if hasattr(spike, "input_path") else data_root() / spike.data[key]), None
+    path = spike.input_path(key) if hasattr(spike, "input_path") else data_root() / spike.data[key]
+    if key not in contracts.CONTRACTS:
+        return _file_sha256(path), None
+    table = _table_rows(spike, key, path)
+    if table.stamps is None:
+        return table.whole, None
+    import pandas as pd
+
+    seen = int(np.searchsorted(table.stamps, pd.Timestamp(as_of).as_unit("ns").value, side="right"))
+    return hashlib.sha256(str(seen).encode() + table.row_hashes[:seen].tobytes()).hexdigest(), table.period
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A contract table reduced to what slice hashes need: its rows' hashes in time order (rows without a time are
+    never seen), their stamps (UTC ns, sorted), its period; or one hash of the whole table without a time column."""
+
+    stamps: Any
+    row_hashes: Any
+    period: str | None
+    whole: str | None
+
+
+_ROWS: dict[tuple, _Rows] = {}  # per process: a replay or `spike watch` loads each unchanged file once
+
+
+def _table_rows(spike, key: str, path: Path) -> _Rows:
+    """The table behind input ``key`` through its contract, cached by file identity (path, size, mtime) and zone.
+    The rows seen as of T are the prefix of the time-sorted rows up to T, so a slice's hash is the hash of a prefix
+    of the rows' hashes (and the prefix length): what a chapter sees, without re-reading the file per as_of."""
+    import pandas as pd
+
+    from ..inputs import contracts
+
+    stat = path.stat()
+    ident = (str(path), stat.st_size, stat.st_mtime_ns, spike.timezone, key, str(spike.data[key]))
+    cached = _ROWS.get(ident)
+    if cached is not None:
+        return cached
+    frame = contracts.load_table(spike.data[key], contracts.CONTRACTS[key], tz=spike.timezone)
+    if "timestamp" not in frame.columns:
+        rows = _Rows(None, None, None, _frame_hash(frame))
+    else:
+        frame = frame.loc[frame["timestamp"].notna()]
+        order = np.argsort(pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8, kind="stable")
+        frame = frame.iloc[order].reset_index(drop=True)
+        stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+        rows = _Rows(stamps, hashes, _period(frame["timestamp"]), None)
+    if len(_ROWS) > 256:
+        _ROWS.clear()
+    _ROWS[ident] = rows
+    return rows
 
 
 def _period(stamps) -> str:
