@@ -28,19 +28,22 @@ def records(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(records):
-    out = {}
-    for name in SCENARIOS:
-        outcome = runner.run(name, None, records=records, progress=None)
-        out[name] = outcome
-    return out
+    # The three samples on one pool (`spike run --spike a,b,c`): each must decide as it does alone, which the
+    # upstream-fixture test below checks against fixtures made by single-spike runs.
+    outcomes = runner.run_many(list(SCENARIOS), None, records=records, progress=None)
+    assert all(o.error is None for o in outcomes), [o.error for o in outcomes]
+    return dict(zip(SCENARIOS, outcomes))
 
 
 @pytest.fixture(scope="module")
 def later(runs, records):
     """starry-mug's after-sales at its peak week, then its retrospective a month after the exit, in the same
     records root as the default run: the retrospective reads the scenario's earlier runs."""
-    peak = runner.run("starry-mug", "2025-03-16 12:00", chapters=["11"], records=records, progress=None)
-    retro = runner.run("starry-mug", "2025-04-30 12:00", chapters=["12"], records=records, progress=None)
+    with runner.WorkerPool("spikekit", str(runner.project_root() / "notebooks")) as pool:  # warm across both runs
+        peak = runner.run("starry-mug", "2025-03-16 12:00", chapters=["11"], records=records, progress=None,
+                          pool=pool, more_after=True)
+        retro = runner.run("starry-mug", "2025-04-30 12:00", chapters=["12"], records=records, progress=None,
+                           pool=pool)
     return {"peak": peak, "retro": retro, "default": runs["starry-mug"]}
 
 
