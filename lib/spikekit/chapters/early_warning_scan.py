@@ -26,7 +26,6 @@ in-memory loader unchanged.
 from __future__ import annotations
 
 import codecs
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,13 +119,7 @@ def _text_chunks(path: Path, encoding: str, chunk_rows: int):
     except pd.errors.EmptyDataError:
         raise contracts._empty_file_error(path) from None
     except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise InputError(
-            f"cannot split the rows into columns ({exc})".rstrip(),
-            file=str(path),
-            rows=[int(match[1]) + first] if match else None,
-            fix="check that every row has as many separators as the header (quote cells containing them)",
-        ) from None
+        raise contracts._split_error(path, exc, first) from None
 
 
 def _parquet_chunks(path: Path, chunk_rows: int):

@@ -84,6 +84,7 @@ from .reading import (  # noqa: E402,F401
     _decode,
     _drop_blank_rows,
     _empty_file_error,
+    _split_error,
     _first_rows,
     _infer_period,
     _is_blank,

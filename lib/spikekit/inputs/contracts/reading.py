@@ -304,13 +304,7 @@ def _read_text(path: Path) -> tuple[pd.DataFrame, dict]:
     except pd.errors.EmptyDataError:
         raise _empty_file_error(path) from None
     except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise InputError(
-            f"cannot split the rows into columns ({exc})".rstrip(),
-            file=str(path),
-            rows=[int(match[1]) + first] if match else None,
-            fix="check that every row has as many separators as the header (quote cells containing them)",
-        ) from None
+        raise _split_error(path, exc, first) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     info = {"format": "csv", "encoding": encoding, "separator": sep, "first_row": first + 2}
     return _drop_blank_rows(frame, info)
@@ -589,3 +583,15 @@ def read_raw(
     if len(frame) == 0:
         raise _empty_file_error(path)
     return frame, info
+
+
+def _split_error(path, exc: Exception, first: int) -> InputError:
+    """pandas could not split a row into the header's columns: the file, the row (counted in the whole file) and
+    the fix."""
+    match = re.search(r"line (\d+)", str(exc))
+    return InputError(
+        f"cannot split the rows into columns ({exc})".rstrip(),
+        file=str(path),
+        rows=[int(match[1]) + first] if match else None,
+        fix="check that every row has as many separators as the header (quote cells containing them)",
+    )
