@@ -911,6 +911,8 @@ def live_view(traffic: pd.DataFrame, funnel: pd.DataFrame, audience: pd.DataFram
     import matplotlib.pyplot as plt
     from IPython.display import HTML, display
 
+    from ..core.show import filling
+
     def show(fig):
         display(fig)
         plt.close(fig)  # drawn once in the output area, not again by the inline backend
@@ -926,9 +928,8 @@ def live_view(traffic: pd.DataFrame, funnel: pd.DataFrame, audience: pd.DataFram
     out = widgets.Output()
 
     def draw(*_):
-        out.clear_output(wait=True)
         chosen = None if platform.value == ALL_PLATFORMS else platform.value
-        with out:
+        with filling(out):  # one update of the whole area, no flicker; safe under a server-side runner too
             shown = explore_table(funnel, as_of, window.value, metric.value, chosen, settings)
             end = shown.attrs.get("end")
             value = shown.iloc[-1].get(shown.attrs["metric"], "–")  # the pooled row

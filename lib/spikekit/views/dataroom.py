@@ -69,7 +69,7 @@ class RoomTop:
         from IPython.display import Markdown, display
 
         top = cls()
-        with top.call:
+        with top.filling("call"):
             display(Markdown(cls.WAITING))
         display(Markdown("## The call"))
         display(top.call)
@@ -77,6 +77,13 @@ class RoomTop:
                          "are redrawn. Exploration only: the call above comes from the chapter's parameters."))
         display(top.explorer)
         return top
+
+    def filling(self, area: str):
+        """``with room_top.filling("call"):``: what the block shows replaces that area's content
+        (``spikekit.core.show.filling``: captured in the kernel, not by the Output widget's front-end protocol)."""
+        from ..core.show import filling
+
+        return filling(getattr(self, area))
 
     def finish(self) -> None:
         """After the chapter ran: the headline it recorded and the moment the page was computed for."""
@@ -124,8 +131,7 @@ def serve_layout(nb):
         if area is not None:
             if out and out[-1].cell_type == "markdown" and out[-1].source.lstrip().startswith("#"):
                 out.pop()  # the section heading of what moved to the top
-            source = (f"with room_top.{area}:\n    room_top.{area}.clear_output()\n"
-                      + textwrap.indent(cell.source, "    "))
+            source = f"with room_top.filling(\"{area}\"):\n" + textwrap.indent(cell.source, "    ")
             cell = nbformat.v4.new_code_cell(source, metadata=cell.metadata)
         if i == top:
             out.append(nbformat.v4.new_code_cell(
