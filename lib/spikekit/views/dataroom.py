@@ -214,4 +214,14 @@ def voila_command(port: int = DEFAULT_PORT, notebook: Path | None = None, ip: st
         # and the explorer on the page (the top's Output widgets and what is captured into them) came later
         # and the page showed neither. Wait for each cell's outputs to end (the kernel's idle), bounded.
         f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
-    ]
+    ] + _ipc_options()
+
+
+def _ipc_options() -> list[str]:
+    """The page kernels talk to Voila over Unix sockets where the platform has them (files only this user can
+    open), not plain TCP on localhost, which ipykernel warns about on every page view. One absolute base for all
+    of a server's kernels: jupyter_client numbers the sockets after it, kernel by kernel."""
+    from ..engine.kernel import ipc_socket_base
+
+    base = ipc_socket_base()
+    return [] if base is None else ["--KernelManager.transport=ipc", f"--KernelManager.ip={base}"]
