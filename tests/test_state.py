@@ -160,6 +160,18 @@ def test_phase_follows_the_sales(days_known, expected):
         assert call.takeoff == series.index[16]  # the 3-day mean first reaches 3 x 10 on day 3 of the rise
 
 
+def test_the_peak_is_named_by_the_days_its_mean_covers():
+    """The best 3-day mean (205/day) is the mean of 03-20..03-22; the best single day is 03-21 (210), which chapter 06
+    may name as the peak: the evidence says which days the level covers instead of "on 03-22"."""
+    series = _spike_series(BASE + RISE + TOP + FALL)
+    known = series.iloc[:14 + 6 + 3 + 2]
+    call = state.derive_phase(as_of=known.index[-1] + pd.Timedelta(days=1), sales=known, first_alert=series.index[12],
+                              validation_started=series.index[13], validation_decision="go")
+    assert call.phase == "peak" and call.peak_day == series.index[21]
+    assert any("past the top (205/day, the 3-day mean over 03-20 to 03-22)" in e for e in call.evidence), call.evidence
+    assert not any("on 03-22" in e for e in call.evidence)
+
+
 def test_phase_before_and_without_the_spike():
     series = _spike_series(BASE)
     as_of = series.index[-1] + pd.Timedelta(days=1)

@@ -162,7 +162,7 @@ def test_brief_opens_with_the_phase_and_lists_contradictions():
                      "markdown_plan": pd.DataFrame({"date": ["2025-03-20"], "discount": [0.1], "price": [44.1],
                                                     "expected_units": [100]})}
     state = {"as_of": "2025-03-20T09:00:00+08:00", "phase": "declining",
-             "phase_evidence": ["3 days below the peak (402/day on 03-15) by more than 15%: latest 165/day"],
+             "phase_evidence": ["3 days below the peak (402/day, the 3-day mean over 03-13 to 03-15) by more than 15%: latest 165/day"],
              "position": {"on_hand": 120, "on_order": 300, "backlog": 0}}
     b = team.brief(results, "2025-03-20 09:00+08:00", authority_limit=5000, state=state)
     assert b.phase == "declining"

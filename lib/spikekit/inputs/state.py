@@ -671,6 +671,15 @@ def _next_wave(smooth: pd.Series, since: pd.Timestamp, baseline: float,
     return None
 
 
+def _mean_to(level: float, day: pd.Timestamp, s: PhaseSettings) -> str:
+    """A smoothed level with the days it averages: the trailing mean to day D describes days D-n+1..D, so a bare
+    "on D" would put the peak up to n-1 days after the best day (chapter 06 dates the peak itself)."""
+    if s.smooth_days <= 1:
+        return f"{level:.0f}/day on {day:%m-%d}"
+    start = day - pd.Timedelta(days=s.smooth_days - 1)
+    return f"{level:.0f}/day, the {s.smooth_days}-day mean over {start:%m-%d} to {day:%m-%d}"
+
+
 def _after_takeoff(smooth: pd.Series, takeoff: pd.Timestamp, censored: set, baseline: float, level: float | None,
                    ev: list[str], s: PhaseSettings) -> PhaseCall:
     """Rising, peak, declining or exited from the smoothed sales since ``takeoff`` (see ``derive_phase``)."""
@@ -679,6 +688,7 @@ def _after_takeoff(smooth: pd.Series, takeoff: pd.Timestamp, censored: set, base
     uncensored = spike[[d not in censored for d in spike.index]]
     peak_day = spike.idxmax()
     peak = float(spike.max())
+    best = _mean_to(peak, peak_day, s)
     sold_out_recent = [d for d in spike.index[-s.decline_days:] if d in censored]
     if sold_out_recent:
         ev.append(f"sold out on {', '.join(f'{d:%m-%d}' for d in sold_out_recent)}: those days' sales are a floor "
@@ -696,17 +706,17 @@ def _after_takeoff(smooth: pd.Series, takeoff: pd.Timestamp, censored: set, base
         return PhaseCall("rising", ev, takeoff, peak_day, None, baseline, level)
     if declining_now:
         decline_from = tail.index[0]
-        ev.append(f"{s.decline_days} days below the peak ({peak:.0f}/day on {peak_day:%m-%d}) by more than "
+        ev.append(f"{s.decline_days} days below the peak ({best}) by more than "
                   f"{s.decline_drop:.0%}: latest {level:.0f}/day")
         if level is not None and level <= s.exit_multiple * baseline:
             ev.append(f"back under {s.exit_multiple:g}x the baseline: the spike is over")
             return PhaseCall("exited", ev, takeoff, peak_day, decline_from, baseline, level)
         return PhaseCall("declining", ev, takeoff, peak_day, decline_from, baseline, level)
     if level >= s.peak_share * peak:
-        ev.append(f"at the top: {level:.0f}/day, within {1 - s.peak_share:.0%} of the best level ({peak:.0f} on "
-                  f"{peak_day:%m-%d}) and no longer climbing")
+        ev.append(f"at the top: {level:.0f}/day, within {1 - s.peak_share:.0%} of the best level ({best}) and no "
+                  "longer climbing")
     else:
-        ev.append(f"past the top ({peak:.0f}/day on {peak_day:%m-%d}), {level:.0f}/day now; the decline is not yet "
+        ev.append(f"past the top ({best}), {level:.0f}/day now; the decline is not yet "
                   f"confirmed ({s.decline_days} days more than {s.decline_drop:.0%} below the peak)")
     return PhaseCall("peak", ev, takeoff, peak_day, None, baseline, level)
 
