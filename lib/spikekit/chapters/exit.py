@@ -354,7 +354,8 @@ def excess_on_order(*, on_hand: float, on_order: float, backlog: float, remainin
 
 
 def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, suppliers: pd.DataFrame | None = None,
-                     proposal: pd.DataFrame | None = None, limit: float | None = None) -> pd.DataFrame:
+                     proposal: pd.DataFrame | None = None, limit: float | None = None,
+                     owed_units: float = 0.0) -> pd.DataFrame:
     """What is actually open, line by line, and what a brake cancels: the ledger's open order lines (the spike
     state's ``position.open_orders``) and this run's chapter 03 proposal (not placed yet).
 
@@ -366,6 +367,9 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
     ``units`` is what the brake cancels (what ``spike approve`` takes off the line); ``money_saved`` its cost.
     ``limit`` (a trim, see ``excess_on_order``): cancel at most that many not-started units, the latest arrivals
     first, and keep the rest.
+    ``owed_units``: the paid backlog that stock on hand does not cover (backlog - on hand). Customers already paid
+    for those units, so a brake never cancels them: what is made or started counts first, then the earliest
+    not-started units (ledger lines and chapter 03's proposal) up to that many are kept.
     """
     decision_day = _naive_day(as_of)
     terms = {}
@@ -415,6 +419,20 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
                          "action": "do not place: production is braked" if brake else "proposed by chapter 03, not placed"})
     table = pd.DataFrame(rows, columns=BRAKE_COLUMNS)
     table["expected_arrival"] = pd.to_datetime(table["expected_arrival"])
+    owed = max(0.0, float(owed_units or 0.0) - float((table["made_units"] + table["started_units"]).sum()))
+    if owed > 0 and brake and len(table):
+        # The earliest arrivals reach the waiting customers first: keep those.
+        for i in table.sort_values("expected_arrival", ascending=True, na_position="last").index:
+            cancel = float(table.at[i, "units"])
+            keep = min(cancel, owed)
+            if keep <= 0:
+                continue
+            owed -= keep
+            table.at[i, "units"] = cancel - keep
+            table.at[i, "money_saved"] = (cancel - keep) * float(table.at[i, "unit_cost"])
+            table.at[i, "action"] = (f"keep {keep:.0f} not-started units the paid backlog needs; cancel the other "
+                                     f"{cancel - keep:.0f}" if cancel > keep else
+                                     "keep: the paid backlog needs these units (customers already paid)")
     if limit is not None and brake and len(table):
         left = max(0.0, float(math.floor(limit)))
         # The latest arrivals are the likeliest leftovers: trim them first.
