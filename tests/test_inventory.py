@@ -372,6 +372,12 @@ def test_chapter_04_follows_chapter_03s_capped_first_order():
     assert verdict.startswith("chapter 03 orders 50 today (first-order cap until sales confirm); position after it "
                               "still below the reorder point")
     assert "reorder due now" not in verdict and any("This is not a second order" in r for r in reasons)
+    # The sample's own 03-07 run: 50 units cover chapter 03's 4-day window (40 on hand + 50 against 89 of forecast), the
+    # 7-day reorder point looks further.
+    window = inv.chapter03_order("order", {"units": 50, "capped_by": None}, None, units=50.0, cover_days=4)
+    assert inv.verdict("rising", hand_due, order_03=window) == (
+        "chapter 03 orders 50 today (covers its 4-day window); position after it still below the reorder point 138: "
+        "next order at the next run")
     # An uncapped order that covers the horizon; a hold because the first order is on order already.
     covered = inv.chapter03_order("order", {"units": 400, "capped_by": None}, None, units=400.0)
     assert inv.verdict("rising", {"day": None, "horizon_days": 14}, order_03=covered) == (

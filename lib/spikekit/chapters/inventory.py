@@ -990,16 +990,17 @@ def promotion_for_phase(phase: str, stock: float, daily_rate, ladder: pd.DataFra
 
 
 def chapter03_order(decision: str | None, increment: Mapping[str, Any] | None = None, hold_reason: str | None = None,
-                    units: float | None = None) -> dict:
+                    units: float | None = None, cover_days: float | None = None) -> dict:
     """Chapter 03's call of this run as chapter 04 reads it: decision, the units it orders today (``units``: its
     proposed arrivals; else the increment's units), what capped the order (``capped_by``), whether it is the paid
-    backlog only (``backlog_only``) and why it holds (``hold_reason``)."""
+    backlog only (``backlog_only``), why it holds (``hold_reason``) and the days its order covers (``cover_days``)."""
     inc = dict(increment or {})
     ordering = decision == "order"
     if units is None:
         units = float(inc.get("units") or 0.0)
     return {"decision": decision, "units": float(units) if ordering else 0.0, "capped_by": inc.get("capped_by"),
-            "backlog_only": bool(inc.get("backlog_only", False)), "hold_reason": None if ordering else hold_reason}
+            "backlog_only": bool(inc.get("backlog_only", False)), "hold_reason": None if ordering else hold_reason,
+            "cover_days": cover_days}
 
 
 _CAP_NOTE = {"first order": " (first-order cap until sales confirm)", "cash": " (capped by the cash rule)"}
@@ -1029,7 +1030,8 @@ def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0,
         return f"no orders while {phase}"
     if units > 0:
         capped = o.get("capped_by")
-        head = f"chapter 03 orders {units:.0f} today{_CAP_NOTE.get(capped, '')}"
+        note = _CAP_NOTE.get(capped, f" (covers its {float(o['cover_days']):g}-day window)" if o.get("cover_days") else "")
+        head = f"chapter 03 orders {units:.0f} today{note}"
         if due.get("day") == 0:
             return (f"{head}; position after it still below the reorder point {float(due['reorder_point']):.0f}: "
                     f"{_NEXT_AFTER_CAP.get(capped, 'next order at the next run')}")
