@@ -125,8 +125,11 @@ def test_order_increment_hand_case():
     assert cash.units == 70 and cash.capped_by == "cash"
     covered = state.order_increment(demand_over_window=100, backlog=0, on_hand=80, on_order=150, phase="rising")
     assert covered.units == 0 and covered.net == -130
-    late = state.order_increment(demand_over_window=300, backlog=20, on_hand=0, on_order=0, phase="declining")
+    late = state.order_increment(demand_over_window=300, backlog=0, on_hand=0, on_order=0, phase="declining")
     assert late.units == 0 and late.capped_by == "phase"
+    # Past the top only the 20 units customers already paid for, not the forecast's 300.
+    owed = state.order_increment(demand_over_window=300, backlog=20, on_hand=0, on_order=0, phase="declining")
+    assert owed.units == 20 and owed.backlog_only
 
 
 def _spike_series(values: list[float], start: str = "2025-03-01") -> pd.Series:
