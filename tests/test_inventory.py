@@ -351,6 +351,10 @@ def test_past_the_top_chapter_04_names_chapter_03s_backlog_order():
     assert any(r.startswith("Chapter 03 orders 2693 units today for customers who already paid") for r in reasons)
     assert inv.headline("peak", stock, due, choice, sim, promo, order_03=order_03).startswith(
         "Backlog order only: 2693 units (chapter 03)")
+    # The sample's order is capped by the cash rule (383 of the 2,693): the call says so.
+    cash = inv.chapter03_order("order", {"units": 383, "capped_by": "cash", "backlog_only": True}, None, units=383.0)
+    assert inv.verdict("peak", due, order_03=cash) == (
+        "backlog order only: 383 units (chapter 03, capped by the cash rule); no reorders for new demand while peak")
     # Without an order from chapter 03 (backlog covered, or serve_backlog off) the old call stands.
     held = inv.chapter03_order("hold", {"units": 0, "capped_by": "phase"}, "phase")
     assert inv.verdict("peak", due, order_03=held) == "no reorders: the spike is peak"

@@ -12,7 +12,9 @@ phase, stock position, the shared demand forecast) this module gives:
 - the classic service-level reorder point next to the 7-day rule (``compare_reorder_points``), per day,
   because in a spike both move with the forecast;
 - when the next order is due (``next_order_due``): the first day the inventory position (on hand + on
-  order + chapter 03's proposal - backlog), run down by the forecast, falls to the reorder point;
+  order + chapter 03's proposal - backlog), run down by the forecast, falls to the reorder point; the call
+  (``verdict``) names chapter 03's order of today (``chapter03_order``), past the top its backlog-only order,
+  rather than reading as a second order;
 - a seeded Monte Carlo of the stock day by day if nothing more is ordered (``simulate``), vectorised over runs:
   stock bands, the stock-out probability by day, the fill rate and the expected leftover at the end; the
   backlog of pre-sold units is served first (``net_of_backlog``);
@@ -1024,7 +1026,8 @@ def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0,
     units = float(o.get("units") or 0.0)
     if phase not in ORDERING_PHASES:
         if units > 0:
-            return (f"backlog order only: {units:.0f} units (chapter 03); no reorders for new demand while {phase}")
+            by = "chapter 03, capped by the cash rule" if o.get("capped_by") == "cash" else "chapter 03"
+            return f"backlog order only: {units:.0f} units ({by}); no reorders for new demand while {phase}"
         if phase in ("peak", "declining", "exited"):
             return f"no reorders: the spike is {phase}"
         return f"no orders while {phase}"
