@@ -369,7 +369,8 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
     first, and keep the rest.
     ``owed_units``: the paid backlog that stock on hand does not cover (backlog - on hand). Customers already paid
     for those units, so a brake never cancels them: what is made or started counts first, then the earliest
-    not-started units (ledger lines and chapter 03's proposal) up to that many are kept.
+    not-started units (ledger lines and chapter 03's proposal) up to that many are kept; a proposed line that the
+    backlog needs is kept whole (chapter 03 sized it on that backlog, rounded up to the supplier's minimum).
     """
     decision_day = _naive_day(as_of)
     terms = {}
@@ -428,6 +429,8 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
             if keep <= 0:
                 continue
             owed -= keep
+            if table.at[i, "source"] == "chapter 03 proposal":
+                keep = cancel  # a proposed line the backlog needs is placed whole: its supplier's minimum may round it up
             table.at[i, "units"] = cancel - keep
             table.at[i, "money_saved"] = (cancel - keep) * float(table.at[i, "unit_cost"])
             table.at[i, "action"] = (f"keep {keep:.0f} not-started units the paid backlog needs; cancel the other "

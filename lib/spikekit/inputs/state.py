@@ -15,7 +15,7 @@ moment T and with nothing recorded after T:
 - **the order increment** (``order_increment``): demand over the supplier lead window plus backlog, minus stock
   and open orders, in the phases where ordering makes sense; in the others only the paid backlog not yet covered.
 - **contradictions** (``contradictions``): calls of one run that cannot all be followed (an order on a declining
-  day, an order and a production brake at once, hold the price and mark down at once, a kit asked for twice ...).
+  day beyond the paid backlog it owes, an order and a production brake at once, hold the price and mark down at once, a kit asked for twice ...).
 """
 from __future__ import annotations
 
