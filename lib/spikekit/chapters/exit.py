@@ -731,7 +731,7 @@ def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, pla
       the markdown waits for the decline;
     - **brake** also past the top (phase peak) when ``trim`` says why: stock and open orders beyond the upper bound
       of the remaining demand (``excess_on_order``), their not-started production cancelled (``brakes``);
-    - **hold course** otherwise; past the top (phase peak) no new production is ordered anyway, and long-term
+    - **hold course** otherwise; past the top (phase peak) nothing is ordered for new demand anyway, and long-term
       commitment risks are warnings.
     """
     reasons = [f"spike phase: {phase}"] if phase is not None else []
@@ -770,7 +770,8 @@ def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, pla
             reasons.append(f"the search decline signal fired, but the spike is still {phase} in the sales and the "
                            "estimated demand: no brake while chapter 03 orders on that phase; watch the next days")
         if phase == "peak":
-            reasons.append("past the top: no new production is ordered (only while launching or rising); the brake "
+            reasons.append("past the top: nothing is ordered for new demand (only while launching or rising; chapter 03 "
+                           "still orders the paid backlog that stock and open orders do not cover); the brake "
                            "and the markdown wait for the decline")
         elif fit is not None and fit.past_peak:
             reasons.append(f"the fit puts the peak behind us even at its late end ({fit.peak_high:%m-%d}) while the "
