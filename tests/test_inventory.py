@@ -326,3 +326,68 @@ def test_explanation_names_the_reorder_point_actually_used():
     choice = inv.compare_reorder_points(fc, 7, 4, 1, 0.95)
     assert choice.now["chosen"] == choice.now["service"] < choice.now["rule"]
     assert choice.explain().endswith(f"the service-level point is used, {choice.now['service']:.0f} units.")
+
+
+def _call_inputs(position: float, rate: float = 20.0):
+    """A flat forecast of ``rate`` a day, its reorder point (4-day lead), a short simulation and the ladder."""
+    fc = inv.DemandForecast.constant(rate, 10)
+    choice = inv.compare_reorder_points(fc, 7, 4, 1, 0.95)
+    sim = inv.simulate(max(position, 0.0), [], fc, never_reorder(lead_days=4.0), runs=50, seed=1)
+    promo = inv.promotion_for_phase("rising", max(position, 0.0), rate, inv.promotion_ladder())
+    return fc, choice, sim, promo
+
+
+def test_past_the_top_chapter_04_names_chapter_03s_backlog_order():
+    # starry-mug as of 03-18: peak, 2,693 pre-sold units, nothing on hand or on order; chapter 03 orders them all.
+    order_03 = inv.chapter03_order("order", {"units": 2693, "capped_by": "phase", "backlog_only": True}, None,
+                                   units=2693.0)
+    assert order_03["units"] == 2693 and order_03["backlog_only"]
+    stock = {"on_hand": 0, "on_order": 0, "proposed": 2693.0, "backlog": 2693, "position": 0.0}
+    fc, choice, sim, promo = _call_inputs(0.0)
+    due = inv.next_order_due(0.0, fc.daily, choice.table["chosen"])
+    assert due["day"] == 0  # the position after the backlog order is 0, below any reorder point
+    verdict, reasons = inv.decide("peak", stock, due, choice, sim, promo, order_03=order_03)
+    assert verdict == "backlog order only: 2693 units (chapter 03); no reorders for new demand while peak"
+    assert any(r.startswith("Chapter 03 orders 2693 units today for customers who already paid") for r in reasons)
+    assert inv.headline("peak", stock, due, choice, sim, promo, order_03=order_03).startswith(
+        "Backlog order only: 2693 units (chapter 03)")
+    # The sample's order is capped by the cash rule (383 of the 2,693): the call says so.
+    cash = inv.chapter03_order("order", {"units": 383, "capped_by": "cash", "backlog_only": True}, None, units=383.0)
+    assert inv.verdict("peak", due, order_03=cash) == (
+        "backlog order only: 383 units (chapter 03, capped by the cash rule); no reorders for new demand while peak")
+    # Without an order from chapter 03 (backlog covered, or serve_backlog off) the old call stands.
+    held = inv.chapter03_order("hold", {"units": 0, "capped_by": "phase"}, "phase")
+    assert inv.verdict("peak", due, order_03=held) == "no reorders: the spike is peak"
+
+
+def test_chapter_04_follows_chapter_03s_capped_first_order():
+    # starry-mug as of 03-07: chapter 03 orders 50 (the handbook's first order caps it until sales confirm); the
+    # position with those 50 is still below the reorder point of 138. One order, named, not a second one.
+    order_03 = inv.chapter03_order("order", {"units": 50, "capped_by": "first order", "backlog_only": False}, None,
+                                   units=50.0)
+    hand_due = {"day": 0, "date": None, "position": 50.0, "reorder_point": 138.2, "horizon_days": 14}
+    assert inv.verdict("launching", hand_due, order_03=order_03) == (
+        "chapter 03 orders 50 today (first-order cap until sales confirm); position after it still below the reorder "
+        "point 138: next order as soon as the spike is confirmed")
+    stock = {"on_hand": 0, "on_order": 0, "proposed": 50.0, "backlog": 0, "position": 50.0}
+    fc, choice, sim, promo = _call_inputs(50.0)
+    due = inv.next_order_due(50.0, fc.daily, choice.table["chosen"])
+    verdict, reasons = inv.decide("launching", stock, due, choice, sim, promo, order_03=order_03)
+    assert verdict.startswith("chapter 03 orders 50 today (first-order cap until sales confirm); position after it "
+                              "still below the reorder point")
+    assert "reorder due now" not in verdict and any("This is not a second order" in r for r in reasons)
+    # The sample's own 03-07 run: 50 units cover chapter 03's 4-day window (40 on hand + 50 against 89 of forecast), the
+    # 7-day reorder point looks further.
+    window = inv.chapter03_order("order", {"units": 50, "capped_by": None}, None, units=50.0, cover_days=4)
+    assert inv.verdict("rising", hand_due, order_03=window) == (
+        "chapter 03 orders 50 today (covers its 4-day window); position after it still below the reorder point 138: "
+        "next order at the next run")
+    # An uncapped order that covers the horizon; a hold because the first order is on order already.
+    covered = inv.chapter03_order("order", {"units": 400, "capped_by": None}, None, units=400.0)
+    assert inv.verdict("rising", {"day": None, "horizon_days": 14}, order_03=covered) == (
+        "chapter 03 orders 400 today; covered beyond 14 days")
+    waiting = inv.chapter03_order("hold", {"units": 0, "capped_by": "first order"}, "first order")
+    assert inv.verdict("launching", hand_due, order_03=waiting).startswith(
+        "at the reorder point 138; the handbook's first order is already on order")
+    # Read alone (no chapter 03 record) the old call stands.
+    assert inv.verdict("rising", {"day": 0}) == "reorder due now"

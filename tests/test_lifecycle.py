@@ -608,3 +608,29 @@ def test_shape_closer_than_the_sharpest_curve_takes_the_sharpest_instead_of_fail
     p, q = lc.bass_from_shape(6.0, 20.0)
     assert lc.bass_peak_time(p, q) == pytest.approx(6.0)
     assert lc.bass_life_time(p, q) == pytest.approx(20.0)
+
+
+def test_a_brake_never_cancels_units_the_paid_backlog_needs():
+    # As of 03-20 (declining, braking): 225 pre-sold units wait beyond stock on hand. The made and started units
+    # (PO-1 20, PO-3 40, PO-4 80 = 140) go to them first; the other 85 come from the earliest not-started units:
+    # 85 of PO-1's 100 (03-23). Cancelled: PO-1's other 15, PO-2's 30 (03-25) and chapter 03's 60 (03-24).
+    proposal = pd.DataFrame({"supplier": ["丙"], "units": [60], "unit_cost": [10.0], "last_arrival_day": [4]})
+    table = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=True, suppliers=_suppliers(),
+                                proposal=proposal, owed_units=225).set_index(["po_id", "supplier"])
+    assert table["units"].to_dict() == {("PO-1", "甲"): 15, ("PO-2", "乙"): 30, ("PO-3", "甲"): 0,
+                                        ("PO-4", "甲"): 0, ("", "丙"): 60}
+    assert table.loc[("PO-1", "甲"), "action"] == "keep 85 not-started units the paid backlog needs; cancel the other 15"
+    assert table.loc[("PO-1", "甲"), "money_saved"] == 180.0
+    # 260 owed: PO-1's 100 and 20 of the proposal's 60 are needed; a proposed line is placed whole (its supplier's
+    # minimum order may have rounded it up), so only PO-2's 30 are cancelled.
+    table = lc.brake_open_lines(_open_lines(), "2025-03-20 12:00", brake=True, suppliers=_suppliers(),
+                                proposal=proposal, owed_units=260).set_index(["po_id", "supplier"])
+    assert table["units"].to_dict() == {("PO-1", "甲"): 0, ("PO-2", "乙"): 30, ("PO-3", "甲"): 0,
+                                        ("PO-4", "甲"): 0, ("", "丙"): 0}
+    assert table.loc[("", "丙"), "action"].startswith("keep: the paid backlog needs these units")
+    # starry-mug past the top: nothing open, chapter 03 orders the 2,693 units customers paid for; a brake keeps them.
+    backlog_order = pd.DataFrame({"supplier": ["甲"], "units": [2693], "unit_cost": [12.0], "last_arrival_day": [6]})
+    kept = lc.brake_open_lines(None, "2025-03-18 12:00", brake=True, proposal=backlog_order, owed_units=2693)
+    assert kept["units"].sum() == 0 and kept["money_saved"].sum() == 0
+    # Nothing owed: the brake cancels what has not started, as before.
+    assert lc.brake_open_lines(None, "2025-03-18 12:00", brake=True, proposal=backlog_order)["units"].sum() == 2693

@@ -125,8 +125,11 @@ def test_order_increment_hand_case():
     assert cash.units == 70 and cash.capped_by == "cash"
     covered = state.order_increment(demand_over_window=100, backlog=0, on_hand=80, on_order=150, phase="rising")
     assert covered.units == 0 and covered.net == -130
-    late = state.order_increment(demand_over_window=300, backlog=20, on_hand=0, on_order=0, phase="declining")
+    late = state.order_increment(demand_over_window=300, backlog=0, on_hand=0, on_order=0, phase="declining")
     assert late.units == 0 and late.capped_by == "phase"
+    # Past the top only the 20 units customers already paid for, not the forecast's 300.
+    owed = state.order_increment(demand_over_window=300, backlog=20, on_hand=0, on_order=0, phase="declining")
+    assert owed.units == 20 and owed.backlog_only
 
 
 def _spike_series(values: list[float], start: str = "2025-03-01") -> pd.Series:
@@ -535,3 +538,53 @@ def test_the_signals_table_is_a_state_input_only_when_a_sold_out_day_can_be_esti
     assert state.demand_signal(book, no_presale) == ("星空杯", "淘宝")
     orders_only = SimpleNamespace(backorders=False, parameters={"06": {"search_keyword": ""}})
     assert state.state_inputs(book, orders_only) == ("sales", "validation", "stock")
+
+
+def test_past_the_top_only_the_uncovered_paid_backlog_is_ordered():
+    # starry-mug as of 03-18: peak, 2,693 pre-sold units, nothing on hand or on order: all of them are owed.
+    owed = state.order_increment(demand_over_window=1200, backlog=2693, on_hand=0, on_order=0, phase="peak")
+    assert owed.units == 2693 and owed.backlog_only and owed.capped_by == "phase"
+    assert owed.reasons[-1] == ("2693 units customers already paid for are not covered by stock or open orders: "
+                                "ordered although the spike is peak; no units for new demand")
+    # 300 waiting - 100 on hand - 150 on order = 50; the forecast demand (1200) is left out.
+    assert state.order_increment(demand_over_window=1200, backlog=300, on_hand=100, on_order=150,
+                                 phase="peak").units == 50
+    covered = state.order_increment(demand_over_window=1200, backlog=100, on_hand=150, on_order=0, phase="peak")
+    assert covered.units == 0 and not covered.backlog_only and covered.capped_by == "phase"
+    # 300 - 100 = 200 owed, the cash rule allows 120.7 units: 120.
+    cash = state.order_increment(demand_over_window=500, backlog=300, on_hand=100, on_order=0, phase="declining",
+                                 cash_cap_units=120.7)
+    assert (cash.units, cash.capped_by, cash.backlog_only) == (120, "cash", True)
+    assert state.order_increment(demand_over_window=0, backlog=40, on_hand=0, on_order=0, phase="exited").units == 40
+    refunds = state.order_increment(demand_over_window=1200, backlog=2693, on_hand=0, on_order=0, phase="peak",
+                                    serve_backlog=False)
+    assert refunds.units == 0 and refunds.capped_by == "phase" and "serve_backlog is off" in refunds.reasons[-1]
+    # While rising nothing changes: forecast + backlog - stock - on order (300 + 20 - 80 - 150).
+    rising = state.order_increment(demand_over_window=300, backlog=20, on_hand=80, on_order=150, phase="rising",
+                                   serve_backlog=False)
+    assert (rising.units, rising.backlog_only) == (90, False)
+
+
+def test_a_backlog_order_past_the_top_is_no_contradiction_but_more_is():
+    backlog_order = state.Proposal("03", "order", 2693, 40000.0)
+    assert state.contradictions([backlog_order], phase="peak", backlog_units=2693) == []
+    too_many = state.contradictions([state.Proposal("03", "order", 3193, 47000.0)], phase="peak", backlog_units=2693)
+    assert too_many == ["asks to order 3,193 units (chapter 03) while the spike is peak, more than the 2,693 paid "
+                        "backlog units not covered by stock or open orders"]
+    # Without a backlog any order past the top is one.
+    assert state.contradictions([backlog_order], phase="declining") == [
+        "asks to order 2,693 units (chapter 03) while the spike is declining"]
+    # The brief's check reads the uncovered backlog from the state's position (300 - 100 on hand - 150 on order).
+    results = {"03": {"decision": "order", "increment": {"units": 50, "backlog_only": True},
+                      "purchase_orders": pd.DataFrame({"supplier": ["甲"], "units": [50], "cost": [600.0]})}}
+    st = {"phase": "peak", "position": {"on_hand": 100, "on_order": 150, "backlog": 300}}
+    assert state.brief_contradictions(results, st) == []
+    results["03"]["purchase_orders"] = pd.DataFrame({"supplier": ["甲"], "units": [550], "cost": [6600.0]})
+    results["03"]["increment"] = {"units": 550, "backlog_only": True}
+    assert state.brief_contradictions(results, st) == [
+        "asks to order 550 units (chapter 03) while the spike is peak, more than the 50 paid backlog units not "
+        "covered by stock or open orders"]
+    # A supplier's minimum order (60 for an increment of 50) is tolerated.
+    results["03"]["purchase_orders"] = pd.DataFrame({"supplier": ["甲"], "units": [60], "cost": [720.0]})
+    results["03"]["increment"] = {"units": 50, "backlog_only": True}
+    assert state.brief_contradictions(results, st) == []

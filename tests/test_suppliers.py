@@ -405,12 +405,35 @@ def test_without_presale_the_order_serves_only_the_days_it_can_reach():
 
 
 def test_launch_orders_nothing_while_the_spike_declines():
-    call = sp.launch(one_supplier(), spike_state(phase="declining", on_hand=0, open_orders=()))
+    call = sp.launch(one_supplier(), spike_state(phase="declining", on_hand=0, backlog=0, open_orders=()))
     assert call.increment.net > 0  # there would be a need ...
     assert call.decision == "hold" and call.reason == "phase"  # ... but no production is ordered after the peak
     assert call.plan.purchase_orders.empty and call.plan.arrivals.empty and call.plan.total_cost == 0
     assert sp.launch_headline(call) == "HOLD: the spike is declining, no new production (evidence for declining)"
     assert call.to_dict()["plan"]["purchase_orders"] == []
+
+
+def test_past_the_top_launch_orders_the_uncovered_paid_backlog_at_once():
+    # Peak, 500 pre-sold units, 80 on hand, 150 on order: 270 are owed and nobody makes them. The forecast (300 over
+    # the window) is left out; the 270 are wanted from day 1 (the backlog is owed now).
+    call = sp.launch(one_supplier(), spike_state(phase="peak", on_hand=80, backlog=500))
+    assert call.decision == "order" and call.increment.units == 270 and call.increment.backlog_only
+    assert call.plan.units_ordered == 270
+    assert call.coverage["wanted"].tolist() == [270, 270, 270, 270]
+    # As fast as the supplier can: 140 a day (70% of 200, the rest in reserve) made from day 1, landing from day 3.
+    assert call.plan.arrivals["arrivals"].tolist()[:5] == [0, 0, 140, 130, 0]
+    headline = sp.launch_headline(call)
+    assert headline.startswith("ORDER 270 units (A 270) for ¥2,700")
+    assert "backlog only: 500 paid units waiting, no units for new demand while peak" in headline
+    assert any("270 units customers already paid for are not covered" in e for e in call.evidence)
+    # A shop that refunds instead turns it off; a covered backlog orders nothing either.
+    refunds = sp.launch(one_supplier(), spike_state(phase="peak", on_hand=80, backlog=500),
+                        sp.SupplySettings(serve_backlog=False))
+    assert refunds.decision == "hold" and refunds.reason == "phase"
+    covered = sp.launch(one_supplier(), spike_state(phase="declining", on_hand=80, backlog=200))
+    assert covered.decision == "hold" and covered.reason == "phase"
+    with pytest.raises(ConfigError, match="serve_backlog"):
+        sp.SupplySettings(serve_backlog="yes")
 
 
 def test_launch_keeps_the_first_order_while_the_spike_is_unconfirmed():

@@ -354,7 +354,8 @@ def excess_on_order(*, on_hand: float, on_order: float, backlog: float, remainin
 
 
 def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, suppliers: pd.DataFrame | None = None,
-                     proposal: pd.DataFrame | None = None, limit: float | None = None) -> pd.DataFrame:
+                     proposal: pd.DataFrame | None = None, limit: float | None = None,
+                     owed_units: float = 0.0) -> pd.DataFrame:
     """What is actually open, line by line, and what a brake cancels: the ledger's open order lines (the spike
     state's ``position.open_orders``) and this run's chapter 03 proposal (not placed yet).
 
@@ -366,6 +367,10 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
     ``units`` is what the brake cancels (what ``spike approve`` takes off the line); ``money_saved`` its cost.
     ``limit`` (a trim, see ``excess_on_order``): cancel at most that many not-started units, the latest arrivals
     first, and keep the rest.
+    ``owed_units``: the paid backlog that stock on hand does not cover (backlog - on hand). Customers already paid
+    for those units, so a brake never cancels them: what is made or started counts first, then the earliest
+    not-started units (ledger lines and chapter 03's proposal) up to that many are kept; a proposed line that the
+    backlog needs is kept whole (chapter 03 sized it on that backlog, rounded up to the supplier's minimum).
     """
     decision_day = _naive_day(as_of)
     terms = {}
@@ -415,6 +420,22 @@ def brake_open_lines(open_orders: pd.DataFrame | None, as_of, *, brake: bool, su
                          "action": "do not place: production is braked" if brake else "proposed by chapter 03, not placed"})
     table = pd.DataFrame(rows, columns=BRAKE_COLUMNS)
     table["expected_arrival"] = pd.to_datetime(table["expected_arrival"])
+    owed = max(0.0, float(owed_units or 0.0) - float((table["made_units"] + table["started_units"]).sum()))
+    if owed > 0 and brake and len(table):
+        # The earliest arrivals reach the waiting customers first: keep those.
+        for i in table.sort_values("expected_arrival", ascending=True, na_position="last").index:
+            cancel = float(table.at[i, "units"])
+            keep = min(cancel, owed)
+            if keep <= 0:
+                continue
+            owed -= keep
+            if table.at[i, "source"] == "chapter 03 proposal":
+                keep = cancel  # a proposed line the backlog needs is placed whole: its supplier's minimum may round it up
+            table.at[i, "units"] = cancel - keep
+            table.at[i, "money_saved"] = (cancel - keep) * float(table.at[i, "unit_cost"])
+            table.at[i, "action"] = (f"keep {keep:.0f} not-started units the paid backlog needs; cancel the other "
+                                     f"{cancel - keep:.0f}" if cancel > keep else
+                                     "keep: the paid backlog needs these units (customers already paid)")
     if limit is not None and brake and len(table):
         left = max(0.0, float(math.floor(limit)))
         # The latest arrivals are the likeliest leftovers: trim them first.
@@ -710,7 +731,7 @@ def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, pla
       the markdown waits for the decline;
     - **brake** also past the top (phase peak) when ``trim`` says why: stock and open orders beyond the upper bound
       of the remaining demand (``excess_on_order``), their not-started production cancelled (``brakes``);
-    - **hold course** otherwise; past the top (phase peak) no new production is ordered anyway, and long-term
+    - **hold course** otherwise; past the top (phase peak) nothing is ordered for new demand anyway, and long-term
       commitment risks are warnings.
     """
     reasons = [f"spike phase: {phase}"] if phase is not None else []
@@ -749,7 +770,8 @@ def decide(fit: BassFit | None, signal: DeclineSignal, brakes: pd.DataFrame, pla
             reasons.append(f"the search decline signal fired, but the spike is still {phase} in the sales and the "
                            "estimated demand: no brake while chapter 03 orders on that phase; watch the next days")
         if phase == "peak":
-            reasons.append("past the top: no new production is ordered (only while launching or rising); the brake "
+            reasons.append("past the top: nothing is ordered for new demand (only while launching or rising; chapter 03 "
+                           "still orders the paid backlog that stock and open orders do not cover); the brake "
                            "and the markdown wait for the decline")
         elif fit is not None and fit.past_peak:
             reasons.append(f"the fit puts the peak behind us even at its late end ({fit.peak_high:%m-%d}) while the "

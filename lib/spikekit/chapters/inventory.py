@@ -12,7 +12,9 @@ phase, stock position, the shared demand forecast) this module gives:
 - the classic service-level reorder point next to the 7-day rule (``compare_reorder_points``), per day,
   because in a spike both move with the forecast;
 - when the next order is due (``next_order_due``): the first day the inventory position (on hand + on
-  order + chapter 03's proposal - backlog), run down by the forecast, falls to the reorder point;
+  order + chapter 03's proposal - backlog), run down by the forecast, falls to the reorder point; the call
+  (``verdict``) names chapter 03's order of today (``chapter03_order``), past the top its backlog-only order,
+  rather than reading as a second order;
 - a seeded Monte Carlo of the stock day by day if nothing more is ordered (``simulate``), vectorised over runs:
   stock bands, the stock-out probability by day, the fill rate and the expected leftover at the end; the
   backlog of pre-sold units is served first (``net_of_backlog``);
@@ -70,6 +72,7 @@ __all__ = [
     "next_order_due",
     "promotion_for_phase",
     "verdict",
+    "chapter03_order",
 ]
 
 LEVEL_NAMES = ("hold price", "normal", "push", "push hard")
@@ -988,15 +991,60 @@ def promotion_for_phase(phase: str, stock: float, daily_rate, ladder: pd.DataFra
     return {**level, "phase": phase, "note": ""}
 
 
-def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0) -> str:
-    """Chapter 04's call in a few words (chapter 03 places the orders)."""
+def chapter03_order(decision: str | None, increment: Mapping[str, Any] | None = None, hold_reason: str | None = None,
+                    units: float | None = None, cover_days: float | None = None) -> dict:
+    """Chapter 03's call of this run as chapter 04 reads it: decision, the units it orders today (``units``: its
+    proposed arrivals; else the increment's units), what capped the order (``capped_by``), whether it is the paid
+    backlog only (``backlog_only``), why it holds (``hold_reason``) and the days its order covers (``cover_days``)."""
+    inc = dict(increment or {})
+    ordering = decision == "order"
+    if units is None:
+        units = float(inc.get("units") or 0.0)
+    return {"decision": decision, "units": float(units) if ordering else 0.0, "capped_by": inc.get("capped_by"),
+            "backlog_only": bool(inc.get("backlog_only", False)), "hold_reason": None if ordering else hold_reason,
+            "cover_days": cover_days}
+
+
+_CAP_NOTE = {"first order": " (first-order cap until sales confirm)", "cash": " (capped by the cash rule)"}
+_NEXT_AFTER_CAP = {"first order": "next order as soon as the spike is confirmed",
+                   "cash": "next order as soon as cash allows"}
+_HOLD_NOTE = {"first order": "the handbook's first order is already on order: next order as soon as the spike is "
+                             "confirmed",
+              "cash": "the cash rule leaves no order today (chapter 03)",
+              "capacity": "no supplier can make more within chapter 03's window",
+              "covered": "chapter 03 finds its cover window covered: next order at the next run"}
+
+
+def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0,
+            order_03: Mapping[str, Any] | None = None) -> str:
+    """Chapter 04's call in a few words (chapter 03 places the orders). With ``order_03`` (``chapter03_order``) the
+    call names chapter 03's order of today rather than reading as a second one: the backlog-only order past the top,
+    or today's order and what the position after it still needs."""
     from ..inputs.state import ORDERING_PHASES
 
-    if phase in ("peak", "declining", "exited"):
-        return f"no reorders: the spike is {phase}"
+    o = dict(order_03 or {})
+    units = float(o.get("units") or 0.0)
     if phase not in ORDERING_PHASES:
+        if units > 0:
+            by = "chapter 03, capped by the cash rule" if o.get("capped_by") == "cash" else "chapter 03"
+            return f"backlog order only: {units:.0f} units ({by}); no reorders for new demand while {phase}"
+        if phase in ("peak", "declining", "exited"):
+            return f"no reorders: the spike is {phase}"
         return f"no orders while {phase}"
+    if units > 0:
+        capped = o.get("capped_by")
+        note = _CAP_NOTE.get(capped, f" (covers its {float(o['cover_days']):g}-day window)" if o.get("cover_days") else "")
+        head = f"chapter 03 orders {units:.0f} today{note}"
+        if due.get("day") == 0:
+            return (f"{head}; position after it still below the reorder point {float(due['reorder_point']):.0f}: "
+                    f"{_NEXT_AFTER_CAP.get(capped, 'next order at the next run')}")
+        if due.get("day") is None:
+            return f"{head}; covered beyond {due.get('horizon_days')} days"
+        return f"{head}; covered; next order due {pd.Timestamp(due['date']):%Y-%m-%d}"
     if due.get("day") == 0:
+        held = _HOLD_NOTE.get(o.get("hold_reason")) if o.get("decision") == "hold" else None
+        if held:
+            return f"at the reorder point {float(due['reorder_point']):.0f}; {held}"
         return "reorder due now"
     if due.get("day") is None:
         return f"covered beyond {due.get('horizon_days')} days"
@@ -1007,9 +1055,11 @@ def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0) ->
 
 
 def decide(phase: str, stock: Mapping[str, Any], due: Mapping[str, Any], choice: ReorderChoice,
-           sim: SimulationResult, promo: dict, *, phase_evidence: Sequence[str] = ()) -> tuple[str, list[str]]:
+           sim: SimulationResult, promo: dict, *, phase_evidence: Sequence[str] = (),
+           order_03: Mapping[str, Any] | None = None) -> tuple[str, list[str]]:
     """The chapter's call in words: (verdict, reasons). ``stock``: on_hand, on_order, proposed, backlog,
-    position. Chapter 04 never orders; it says when chapter 03's next order is due."""
+    position. Chapter 04 never orders; it says when chapter 03's next order is due, and names chapter 03's order
+    of today (``order_03``, see ``chapter03_order``) instead of sizing a second one."""
     from ..inputs.state import ORDERING_PHASES
 
     t = sim.table
@@ -1021,16 +1071,38 @@ def decide(phase: str, stock: Mapping[str, Any], due: Mapping[str, Any], choice:
                    f"order (ledger) + {stock['proposed']:.0f} proposed by chapter 03 today - {stock['backlog']:.0f} "
                    "pre-sold units waiting (backlog).")
     reasons.append(choice.explain())
+    o = dict(order_03 or {})
+    ordered = float(o.get("units") or 0.0)
     if phase not in ORDERING_PHASES:
-        reasons.append(f"No reorders while the spike is {phase}"
-                       + (": chapter 06 brakes what is not yet made and clears the stock." if phase in
-                          ("peak", "declining", "exited") else "."))
+        if ordered > 0:
+            reasons.append(f"Chapter 03 orders {ordered:.0f} units today for customers who already paid (the backlog "
+                           f"not covered by stock or open orders); no reorders for new demand while the spike is "
+                           f"{phase}, so the reorder point does not apply.")
+        else:
+            reasons.append(f"No reorders while the spike is {phase}"
+                           + (": chapter 06 brakes what is not yet made and clears the stock." if phase in
+                              ("peak", "declining", "exited") else "."))
+    elif ordered > 0 and due.get("day") == 0:
+        capped = o.get("capped_by")
+        reasons.append(f"Chapter 03 orders {ordered:.0f} units today{_CAP_NOTE.get(capped, '')}; the position with it "
+                       f"({due['position']:.0f}) is still at or below the reorder point ({due['reorder_point']:.0f}): "
+                       f"{_NEXT_AFTER_CAP.get(capped, 'next order at the next run')}. This is not a second order: "
+                       "chapter 03 sizes every order.")
+    elif ordered > 0:
+        reasons.append(f"Chapter 03 orders {ordered:.0f} units today"
+                       + (f"; with it the position stays above the reorder point for all {due['horizon_days']} days "
+                          "projected." if due.get("day") is None else
+                          f"; with it the next order is due {pd.Timestamp(due['date']):%Y-%m-%d} (day {due['day']}): "
+                          f"the position runs down to {due['position']:.0f} against a reorder point of "
+                          f"{due['reorder_point']:.0f}."))
     elif due.get("day") is None:
         reasons.append(f"The position stays above the reorder point for all {due['horizon_days']} days projected: "
                        "no order due.")
     elif due["day"] == 0:
+        held = _HOLD_NOTE.get(o.get("hold_reason")) if o.get("decision") == "hold" else None
         reasons.append(f"The position ({due['position']:.0f}) is already at or below the reorder point "
-                       f"({due['reorder_point']:.0f}): the next order is due now; chapter 03 sizes and places it.")
+                       f"({due['reorder_point']:.0f}): " + (f"{held}." if held else
+                                                            "the next order is due now; chapter 03 sizes and places it."))
     else:
         reasons.append(f"Next order due {pd.Timestamp(due['date']):%Y-%m-%d} (day {due['day']}): the position runs "
                        f"down to {due['position']:.0f} against a reorder point of {due['reorder_point']:.0f}; chapter "
@@ -1045,16 +1117,17 @@ def decide(phase: str, stock: Mapping[str, Any], due: Mapping[str, Any], choice:
     cover = promo["days_of_cover"]
     reasons.append(f"Promotion now: {promo['name']} ({'unlimited' if not math.isfinite(cover) else f'{cover:.1f}'} "
                    f"days of cover): {promo['action']}" + (f" ({promo['note']})" if promo.get("note") else "") + ".")
-    return verdict(phase, due), reasons
+    return verdict(phase, due, order_03=order_03), reasons
 
 
 def headline(phase: str, stock: Mapping[str, Any], due: Mapping[str, Any], choice: ReorderChoice,
-             sim: SimulationResult, promo: dict) -> str:
+             sim: SimulationResult, promo: dict, *, order_03: Mapping[str, Any] | None = None) -> str:
     """One line for the run summary."""
     table = sim.table
     worst = table.loc[table["stockout_prob"].idxmax()]
     when = worst["date"] if worst["date"] is not None else f"day {int(worst['day'])}"
-    return (f"{verdict(phase, due).capitalize()}; position {stock['position']:.0f} ({stock['on_hand']:.0f} on hand + "
+    call = verdict(phase, due, order_03=order_03)
+    return (f"{call[:1].upper() + call[1:]}; position {stock['position']:.0f} ({stock['on_hand']:.0f} on hand + "
             f"{stock['on_order']:.0f} on order + {stock['proposed']:.0f} proposed - {stock['backlog']:.0f} backlog), "
             f"reorder point {choice.now['chosen']:.0f}; if nothing more is ordered stock-out risk peaks at "
             f"{worst['stockout_prob']:.0%} ({when}), fill rate {sim.fill_rate:.0%}; promotion now: {promo['name']}.")

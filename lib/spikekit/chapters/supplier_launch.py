@@ -123,6 +123,9 @@ class SupplySettings:
     confirm_days: days of realised sales since the rise began that the lifecycle fit needs before it sizes orders
         beyond the handbook's first order: a curve through three days of a steep rise can put the peak anywhere
         (its interval spans a hundredfold), so until then the spike counts as unconfirmed.
+    serve_backlog: outside the launching/rising phases (peak, declining, exited) still order the units customers
+        already paid for (presale backlog) that stock and open orders do not cover, and nothing for new demand;
+        False for a shop that refunds such orders instead (then nothing is ordered outside those phases).
     """
 
     horizon_days: int = 10
@@ -136,6 +139,7 @@ class SupplySettings:
     first_order_share: float = 0.5
     max_tie_share: float = 0.3
     confirm_days: int = 5
+    serve_backlog: bool = True
 
     def __post_init__(self):
         def number(name, low, high=math.inf, *, low_open=False, high_open=False, whole=False):
@@ -161,6 +165,8 @@ class SupplySettings:
         number("first_order_share", 0, 1, low_open=True)
         number("max_tie_share", 0, 1, low_open=True)
         number("confirm_days", 0, 60, whole=True)
+        if not isinstance(self.serve_backlog, (bool, np.bool_)):
+            raise ConfigError(f"serve_backlog={self.serve_backlog!r} must be true or false")
         if self.demand_level not in DEMAND_LEVELS:
             raise ConfigError(f"demand_level={self.demand_level!r} must be one of {', '.join(DEMAND_LEVELS)}")
 
@@ -616,8 +622,9 @@ def plan_orders(suppliers: pd.DataFrame, schedule: pd.DataFrame,
 # ------------------------------------------------------------------------------------------ the order, net of the spike's state
 #
 # Chapter 03 orders the INCREMENT: forecast demand over the lead-time window plus the customer backlog, minus
-# stock on hand and units already on order (``spikekit.inputs.state.order_increment``), only while the spike is
-# launching or rising. The MILP above then splits that increment among the suppliers, against a schedule
+# stock on hand and units already on order (``spikekit.inputs.state.order_increment``), while the spike is
+# launching or rising; past the top only the paid backlog that stock and open orders do not cover (owed now, so
+# wanted from day 1). The MILP above then splits that increment among the suppliers, against a schedule
 # that follows the shared forecast day by day.
 
 _LEVEL_COLUMN = {"estimate": "expected", "low": "low", "high": "high"}
@@ -774,7 +781,8 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
 
     ``state``: ``sk.spike_state()`` (phase, position, forecast). The increment is
     ``state.order_increment``: forecast demand (``demand_level``) over the cover window (``cover_window``) plus
-    the backlog, minus stock on hand and units on order; nothing outside the launching and rising phases.
+    the backlog, minus stock on hand and units on order; outside the launching and rising phases only the paid
+    backlog that stock and open orders do not cover (``serve_backlog``), due at once.
     While the spike is launching (realised sales have not confirmed it), everything on order stays within the
     handbook's first order, ``first_order_share`` of ``validation_sales``. With ``cash_on_hand`` the order
     costs at most ``max_tie_share`` of it: the order is shrunk until the MILP's plan fits.
@@ -832,7 +840,7 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
         return order_increment(demand_over_window=demand, backlog=size_backlog, on_hand=size_on_hand,
                                on_order=size_on_order,
                                phase=phase, confirmed=confirmed, first_order_cap=cap, cash_cap_units=cash_cap,
-                               window_days=window, window_label=label)
+                               window_days=window, window_label=label, serve_backlog=bool(settings.serve_backlog))
 
     def table(units):
         return coverage(as_of=as_of, demand=daily, on_hand=on_hand, backlog=backlog, open_orders=open_lines,
@@ -901,7 +909,11 @@ def launch(suppliers: pd.DataFrame, state: Mapping[str, Any], settings: SupplySe
 def launch_headline(call: LaunchCall) -> str:
     """One line for `spike show` and the team brief: the order with its sizing, or the hold with its reason."""
     inc, pos = call.increment, call.position
-    if call.serves_from > 1:  # sold-out demand is lost: sized on what the order can still serve
+    if inc.backlog_only:  # past the top: only units customers already paid for
+        have = f"have {pos.get('on_hand', 0):.0f} on hand + {pos.get('on_order', 0):.0f} on order"
+        need = (f"backlog only: {pos.get('backlog', 0):.0f} paid units waiting, no units for new demand while "
+                f"{call.phase}")
+    elif call.serves_from > 1:  # sold-out demand is lost: sized on what the order can still serve
         sized = call.sized_on
         have = (f"have {sized.get('on_hand', 0):.0f} left on day {call.serves_from} + {sized.get('on_order', 0):.0f} "
                 "on order after it")

@@ -13,9 +13,9 @@ moment T and with nothing recorded after T:
 - **the phase** (``derive_phase``): watching -> validating -> launching -> rising -> peak -> declining -> exited, or
   no-go, from the evidence (alert, validation call, realised sales, approved exit), with the evidence listed.
 - **the order increment** (``order_increment``): demand over the supplier lead window plus backlog, minus stock
-  and open orders, only in the phases where ordering makes sense.
+  and open orders, in the phases where ordering makes sense; in the others only the paid backlog not yet covered.
 - **contradictions** (``contradictions``): calls of one run that cannot all be followed (an order on a declining
-  day, an order and a production brake at once, hold the price and mark down at once, a kit asked for twice ...).
+  day beyond the paid backlog it owes, an order and a production brake at once, hold the price and mark down at once, a kit asked for twice ...).
 """
 from __future__ import annotations
 
@@ -732,27 +732,51 @@ class Increment:
     net: float
     capped_by: str | None
     reasons: list[str]
+    backlog_only: bool = False  # outside the ordering phases: only the paid backlog not covered by stock or orders
 
     def to_dict(self) -> dict:
         return {"units": int(self.units), "need": round(float(self.need), 1), "net": round(float(self.net), 1),
-                "capped_by": self.capped_by, "reasons": list(self.reasons)}
+                "capped_by": self.capped_by, "reasons": list(self.reasons), "backlog_only": bool(self.backlog_only)}
+
+
+def uncovered_backlog(backlog: float, on_hand: float, on_order: float) -> float:
+    """Units customers already paid for that neither stock on hand nor units on order will cover (never below 0)."""
+    return max(0.0, float(backlog) - float(on_hand) - float(on_order))
 
 
 def order_increment(*, demand_over_window: float, backlog: float, on_hand: float, on_order: float, phase: str,
                     confirmed: bool = True, first_order_cap: float | None = None, cash_cap_units: float | None = None,
-                    window_days: float | None = None, window_label: str | None = None) -> Increment:
+                    window_days: float | None = None, window_label: str | None = None,
+                    serve_backlog: bool = True) -> Increment:
     """Units to order now: forecast demand over the supplier lead-time window plus the backlog, minus stock on
-    hand and units already on order. Nothing outside the launching/rising phases; while the spike is not yet
-    confirmed by realised sales, at most ``first_order_cap`` (the handbook's conservative first order); never
-    more than ``cash_cap_units`` (chapter 09's cap / the 30% cash rule)."""
+    hand and units already on order. While the spike is not yet confirmed by realised sales, at most
+    ``first_order_cap`` (the handbook's conservative first order); never more than ``cash_cap_units`` (chapter 09's
+    cap / the 30% cash rule).
+
+    Outside the launching/rising phases no production is ordered for new demand, but units customers already paid
+    for (presale, 预售) are owed: with ``serve_backlog`` the order is the uncovered backlog only (backlog minus on hand
+    minus on order), still within the cash cap; without it (a shop that refunds instead) nothing."""
     need = float(demand_over_window) + float(backlog)
     net = need - float(on_hand) - float(on_order)
     window = window_label if window_label else (f" over the next {window_days:g} days" if window_days else "")
     reasons = [f"need {need:.0f} = forecast demand{window} {demand_over_window:.0f} + backlog {backlog:.0f}; "
                f"have {on_hand:.0f} {'left then' if window_label else 'on hand'} + {on_order:.0f} on order"]
     if phase not in ORDERING_PHASES:
-        reasons.append(f"phase is {phase}: no new production is ordered")
-        return Increment(0, need, net, "phase", reasons)
+        owed = uncovered_backlog(backlog, on_hand, on_order)
+        units = max(0, math.ceil(owed - 1e-9))
+        if units == 0 or not serve_backlog:
+            reasons.append(f"phase is {phase}: no new production is ordered"
+                           + (f" (serve_backlog is off: the {units} paid units not covered are not made)"
+                              if units and not serve_backlog else
+                              "; stock and open orders cover the paid backlog" if float(backlog) > 0 else ""))
+            return Increment(0, need, net, "phase", reasons)
+        reasons.append(f"{units} units customers already paid for are not covered by stock or open orders: ordered "
+                       f"although the spike is {phase}; no units for new demand")
+        capped_by = "phase"  # the phase leaves out the forecast demand: the order is the paid backlog only
+        if cash_cap_units is not None and units > cash_cap_units:
+            units, capped_by = int(max(0, math.floor(cash_cap_units))), "cash"
+            reasons.append(f"cash caps the order at {cash_cap_units:.0f} units")
+        return Increment(int(units), need, net, capped_by, reasons, backlog_only=True)
     units = max(0, math.ceil(net - 1e-9))
     capped_by = None
     if units == 0:
@@ -868,19 +892,26 @@ def proposals_from_results(results: Mapping[str, Mapping[str, Any]]) -> list[Pro
 def contradictions(proposals: Iterable[Proposal], *, phase: str, as_of: Any = None, need_units: float | None = None,
                    tolerance_units: float = 0.0, ledger: Ledger | None = None, escalated_amounts: Iterable[float] = (),
                    authority_limit: float | None = None, sellable_units: float | None = None,
-                   projected_sales_units: float | None = None) -> list[str]:
+                   projected_sales_units: float | None = None, backlog_units: float | None = None) -> list[str]:
     """Calls of one run that cannot all be followed, each as one sentence (empty list: the brief is coherent).
 
     ``need_units``: units still needed net of stock, backlog and open orders (``order_increment``'s net); an order
     above it by more than ``tolerance_units`` (e.g. a supplier's minimum order) buys units already on order.
+    ``backlog_units``: the paid backlog not covered by stock or open orders (``uncovered_backlog``); outside the
+    launching/rising phases an order of up to that many units (+ ``tolerance_units``) serves customers who already
+    paid and is no contradiction; anything more is.
     """
     props = list(proposals)
     kinds = {p.kind for p in props}
     out: list[str] = []
     orders = [p for p in props if p.kind == "order"]
-    if orders and phase not in ORDERING_PHASES:
-        out.append(f"asks to order {sum(p.units for p in orders):,.0f} units (chapter "
-                   f"{', '.join(sorted({p.chapter for p in orders}))}) while the spike is {phase}")
+    owed = max(0.0, float(backlog_units or 0.0))
+    ordered = sum(p.units for p in orders)
+    if orders and phase not in ORDERING_PHASES and ordered > owed + tolerance_units + 0.5:
+        out.append(f"asks to order {ordered:,.0f} units (chapter "
+                   f"{', '.join(sorted({p.chapter for p in orders}))}) while the spike is {phase}"
+                   + (f", more than the {owed:,.0f} paid backlog units not covered by stock or open orders"
+                      if owed > 0 else ""))
     if orders and "brake" in kinds:
         out.append("orders new production and brakes production in the same brief")
     order_chapters = {p.chapter for p in orders}
@@ -1218,14 +1249,22 @@ def brief_contradictions(results: Mapping[str, Mapping[str, Any]], spike_state_:
         ledger.approvals = pd.DataFrame({"kind": ["content_kit"] * len(kits),
                                          "approved_at": pd.to_datetime([k["approved_at"] for k in kits], utc=True)})
     sellable = None
+    owed, rounding = None, 0.0
     if pos:
         ordered = sum(p.units for p in props if p.kind == "order")
         sellable = float(pos.get("on_hand", 0)) + float(pos.get("on_order", 0)) + ordered
+        owed = uncovered_backlog(_num(pos.get("backlog")), _num(pos.get("on_hand")), _num(pos.get("on_order")))
+        # A supplier's minimum order can make chapter 03's plan a little larger than the increment it sized.
+        r03 = results.get("03", {}) or {}
+        inc = r03.get("increment") if isinstance(r03.get("increment"), Mapping) else {}
+        if inc.get("backlog_only") and _num(inc.get("units")) > 0:
+            rounding = max(0.0, sum(p.units for p in props if p.kind == "order" and p.chapter == "03")
+                           - _num(inc.get("units")))
     r09 = results.get("09", {}) or {}
     projected = _num(r09.get("projected_sales_units")) if r09.get("projected_sales_units") is not None else None
     return contradictions(props, phase=phase, as_of=st.get("as_of"), ledger=ledger, authority_limit=authority_limit,
                           escalated_amounts=escalated_amounts, sellable_units=sellable if projected else None,
-                          projected_sales_units=projected)
+                          projected_sales_units=projected, backlog_units=owed, tolerance_units=rounding)
 
 
 def derive_for_run(book, spike, as_of: Any) -> dict:
