@@ -8,5 +8,7 @@ cd "$SPIKE_ROOT"
 bash scripts/system-deps.sh
 # Screenshots the browser tests take (a chapter record and its seller's copy, the record site, the data room).
 export SPIKE_TEST_ARTIFACTS="${SPIKE_TEST_ARTIFACTS:-$SPIKE_ROOT/test-artifacts}"
+# On every core (pytest-xdist), a whole file per worker: a notebook's cells share one kernel and run in order, and a
+# file's session fixtures (the sample runs) are made once.
 exec python -m pytest tests notebooks --nbval-lax --nbval-kernel-name spikekit \
-  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider "$@"
+  --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -n "${SPIKE_TEST_WORKERS:-auto}" --dist loadfile "$@"
