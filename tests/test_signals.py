@@ -451,6 +451,26 @@ def test_handed_on_first_alert_is_the_earliest_of_every_alerting_series_not_only
     assert called["chosen_trend"]["keyword"] == "k0"
 
 
+def test_the_spikes_first_alert_stays_put_when_the_early_series_fall_quiet():
+    """The spike moves from 小红书 (alerts 03-06..03-16) to 抖音 (03-10..03-17) to 淘宝 (03-12..03-19); on 03-19 only
+    淘宝 alerts. Its first alert is still 03-06 (each series' alerts reach the next one's), not 淘宝's 03-12; a blip
+    in January (last alert 01-12, long before the chain) is not part of the spike."""
+    tz = "Asia/Shanghai"
+    t = lambda d: pd.Timestamp(f"2025-{d} 12:00", tz=tz)  # noqa: E731
+    det = pd.DataFrame({
+        "keyword": ["k"] * 4, "platform": ["小红书", "抖音", "淘宝", "快手"],
+        "first_alert": [t("03-06"), t("03-10"), t("03-12"), t("01-10")],
+        "last_alert": [t("03-16"), t("03-17"), t("03-19"), t("01-12")],
+    })
+    gap = pd.Timedelta(days=3)
+    assert sg.spike_first_alert(det, t("03-12"), gap) == t("03-06")
+    # Alone, 淘宝's alerts do not reach a series whose last alert was more than the gap before 淘宝's first.
+    far = det.assign(first_alert=[t("03-05"), t("03-07"), t("03-12"), t("01-10")],
+                     last_alert=[t("03-08"), t("03-08"), t("03-19"), t("01-12")])
+    assert sg.spike_first_alert(far, t("03-12"), gap) == t("03-12")
+    assert sg.spike_first_alert(det, None, gap) is None
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Issue 14: persistence waiver, sustained rises, noise robust to a bump, free review places
 

@@ -68,6 +68,7 @@ __all__ = [
     "daily_levels",
     "evaluate",
     "detect",
+    "spike_first_alert",
     "review_list",
     "scan_table",
     "alert_episodes",
@@ -1044,6 +1045,23 @@ def _detect_blocks(blocks: list[LevelMatrix], as_of: pd.Timestamp, settings: Det
     return pd.concat(frames, ignore_index=True)[_DETECT_COLUMNS]
 
 
+def spike_first_alert(detections: pd.DataFrame, start, gap: pd.Timedelta):
+    """The spike's first alert: the earliest alert of the series alerting now (``start``), moved earlier through
+    every series whose alerts reach within ``gap`` of it, repeatedly. Series take turns as the spike moves between
+    platforms (小红书 first, 淘宝 last): the first alert must not move later when the early ones fall quiet, and
+    an unrelated blip long before the spike (its last alert more than ``gap`` before the chain) is not part of it."""
+    if start is None or pd.isna(start) or not len(detections) or "last_alert" not in detections:
+        return start
+    spans = detections.dropna(subset=["first_alert", "last_alert"])[["first_alert", "last_alert"]]
+    first = pd.Timestamp(start)
+    while True:
+        reach = spans[spans["last_alert"] >= first - gap]
+        earlier = reach["first_alert"].min() if len(reach) else first
+        if pd.isna(earlier) or earlier >= first:
+            return first
+        first = earlier
+
+
 def _detect_scored(s: _Scores, as_of: pd.Timestamp, settings: DetectorSettings) -> pd.DataFrame | None:
     """One row per series of one scored block (None for a block without bins)."""
     window = pd.Timedelta(days=settings.review_window_days)
@@ -1440,7 +1458,8 @@ def call(detections: pd.DataFrame, review: pd.DataFrame, as_of, settings: Detect
     # taken from the truncated list it moved between runs as series took turns in the top places.
     alerting_all = detections[detections["status"].isin(["alert", "strong"])] if len(detections) else alerting
     firsts = pd.concat([alerting_all["first_alert"], alerting["first_alert"]]).dropna()
-    first_alert = firsts.min() if len(firsts) else None
+    first_alert = spike_first_alert(detections, firsts.min() if len(firsts) else None,
+                                    pd.Timedelta(days=settings.review_window_days))
     trend = {
         "label": f"{top['keyword']} @ {top['platform']}",
         "keyword": str(top["keyword"]), "platform": str(top["platform"]), "kind": str(top["kind"]),
