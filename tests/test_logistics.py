@@ -361,6 +361,21 @@ def test_planned_orders_and_review():
     assert "SHORT 20.0" in lg.headline(short, lg.cost_vs_normal(short, rd), summary)
 
 
+def test_headline_dates_the_rush_orders_it_counts():
+    """The courier count is cumulative up to as_of: the headline names the days it fell on, so a later day's brief
+    does not read "30 rush orders" as that day's."""
+    tz = "Asia/Shanghai"
+    summary = pd.DataFrame({"day": pd.to_datetime(["2025-03-08", "2025-03-08", "2025-03-10", "2025-03-13"]).tz_localize(tz),
+                            "slot": ["10-14", "18-22", "10-14", "18-22"], "orders": [9, 12, 4, 15],
+                            "peak": [True, True, False, True], "to_courier": [3, 5, 0, 2],
+                            "extra_cost": [12.0, 20.0, 0.0, 8.0], "promises_kept_by_courier": [3, 5, 0, 2],
+                            "promises_missed": [0, 1, 2, 0]})
+    assert lg._couriers_text(summary) == "10 rush orders to couriers (03-08 to 03-13)"
+    assert lg._couriers_text(summary.iloc[:2]) == "8 rush orders to couriers (03-08)"
+    assert lg._couriers_text(summary.iloc[2:3]) == "0 rush orders to couriers"
+    assert lg._couriers_text(summary.iloc[0:0]) == "0 rush orders to couriers"
+
+
 def test_split_lists_main_warehouse_first_and_records_as_json():
     from spikekit.core.record import from_jsonable, to_jsonable
     import json

@@ -642,15 +642,25 @@ def _rush_reason(courier_summary: pd.DataFrame) -> str:
             f"{int(courier_summary['promises_missed'].sum())} promise(s) still at risk.")
 
 
+def _couriers_text(courier_summary: pd.DataFrame) -> str:
+    """The rush orders handed to couriers so far, with the days they fell on: the count is cumulative up to as_of,
+    and a bare "30 rush orders" read on a later day looked like that day's."""
+    if not len(courier_summary) or int(courier_summary["to_courier"].sum()) == 0:
+        return "0 rush orders to couriers"
+    sent = courier_summary[courier_summary["to_courier"] > 0]
+    first, last = pd.Timestamp(sent["day"].min()), pd.Timestamp(sent["day"].max())
+    days = f"{first:%m-%d}" if first == last else f"{first:%m-%d} to {last:%m-%d}"
+    return f"{int(sent['to_courier'].sum())} rush orders to couriers ({days})"
+
+
 def headline(allocation: Allocation, check: CostCheck, courier_summary: pd.DataFrame) -> str:
     """One line for `spike show` and the team brief."""
     main = allocation.split.sort_values("orders", ascending=False)
     split_text = " / ".join(f"{w} {s:.0%}" for w, s in zip(main["warehouse"], main["share"]))
-    couriers = int(courier_summary["to_courier"].sum()) if len(courier_summary) else 0
     verdict = review(allocation, check, courier_summary)[0]
     text = (f"{verdict}: {allocation.orders_per_day:.0f} orders/day split {split_text}; "
             f"{check.cost_per_order:.2f} yuan/order ({check.overrun:+.0%} vs normal, cost {check.level}; 70/15/15 baseline "
-            f"{check.baseline_cost_per_order:.2f}); {couriers} rush orders to couriers")
+            f"{check.baseline_cost_per_order:.2f}); {_couriers_text(courier_summary)}")
     if not allocation.feasible:
         text += f"; SHORT {allocation.shortfall:.1f} orders/day"
     return text
@@ -768,7 +778,6 @@ def headline_points(plan: PointPlan, courier_summary: pd.DataFrame) -> str:
     now_alloc, now_check = plan["now"]
     peak_alloc, peak_check = plan["peak"]
     pts = plan.points.set_index("point")
-    couriers = int(courier_summary["to_courier"].sum()) if len(courier_summary) else 0
 
     def part(alloc, check):
         main = alloc.split.sort_values("orders", ascending=False)
@@ -782,7 +791,7 @@ def headline_points(plan: PointPlan, courier_summary: pd.DataFrame) -> str:
             + ("" if high_alloc.feasible else f", SHORT {high_alloc.shortfall:.1f}/day"))
     peak = ("the forecast's peak is the coming day" if int(pts.loc["peak", "day"]) == 1 else
             f"peak {pts.loc['peak', 'date']} {part(peak_alloc, peak_check)}")
-    return f"{verdict}: now {part(now_alloc, now_check)}; {peak} ({busy}); {couriers} rush orders to couriers"
+    return f"{verdict}: now {part(now_alloc, now_check)}; {peak} ({busy}); {_couriers_text(courier_summary)}"
 
 
 def plot_points(plan: PointPlan):
