@@ -306,6 +306,8 @@ def test_promotion_follows_the_phase():
     ladder = inv.promotion_ladder()
     # 300 units at 20 a day: 15 days of cover, the ladder says push.
     assert inv.promotion_for_phase("peak", 300, 20.0, ladder)["name"] == "push"
+    assert inv.promotion_for_phase("declining", 120, 20.0, ladder)["name"] == "chapter 06 markdown"
+    assert inv.promotion_for_phase("declining", 0, 20.0, ladder)["name"] == "nothing to clear"  # 06: nothing to mark down
     young = inv.promotion_for_phase("rising", 300, 20.0, ladder)
     assert young["name"] == "normal" and young["discount"] == 0 and "no push" in young["note"]
     # Huge cover (30 days, beyond the top threshold of 21): a push even while rising.

@@ -970,13 +970,20 @@ def promotion_for_phase(phase: str, stock: float, daily_rate, ladder: pd.DataFra
 
     - launching / rising: the spike sells by itself; no push unless the stock would last beyond the ladder's
       top threshold (days of cover "huge"), else at most the normal level;
-    - declining / exited: chapter 06's markdown plan sets the price (no "hold price" call from here);
+    - declining / exited: chapter 06's markdown plan sets the price (no "hold price" call from here); with no stock
+      left to sell, nothing to clear;
     - otherwise (watching, validating, no-go, peak): the ladder as it stands.
     Adds ``phase`` and ``note`` to the level's dict.
     """
     level = {**promotion_now(stock, daily_rate, ladder),
              "basis": "position: on hand + on order + chapter 03's proposal - backlog"}
     top = float(ladder["to_days"].iloc[2])
+    if phase in ("declining", "exited") and float(stock) <= 0:
+        # Nothing on hand or coming that customers have not already bought: no clearance to price (chapter 06
+        # says "nothing left to mark down" the same day).
+        return {**level, "level": None, "name": "nothing to clear", "discount": None, "extra_ads": False,
+                "action": "no promotion: no stock to sell beyond what customers already bought",
+                "phase": phase, "note": f"the spike is {phase} and nothing is left to sell"}
     if phase in ("declining", "exited"):
         return {**level, "level": None, "name": "chapter 06 markdown", "discount": None, "extra_ads": False,
                 "action": "hand over to chapter 06: its markdown plan sets the price while the spike fades",
