@@ -361,6 +361,19 @@ def test_planned_orders_and_review():
     assert "SHORT 20.0" in lg.headline(short, lg.cost_vs_normal(short, rd), summary)
 
 
+def test_no_orders_to_ship_reads_as_such_not_nan():
+    """A day with no orders (the false-alarm sample): no cost per order exists; the headline and the cost check say
+    so instead of 'nan yuan/order (+nan% vs normal)'."""
+    wh = warehouses([("M", "main", "x", 50, 0.0), ("C", "cloud", "y", 30, 0.0)])
+    ln = lanes([("M", "R", 5.0, 1.0), ("C", "R", 5.0, 1.0)])
+    rd = regions([("R", 1.0, 5.0)])
+    idle = lg.allocate(0, rd, wh, ln)
+    check = lg.cost_vs_normal(idle, rd)
+    _, summary = lg.courier_rule(urgent(DAY))
+    text = lg.headline(idle, check, summary) + " " + check.message
+    assert "nan" not in text.lower() and "nothing to ship" in text and "no cost per order" in check.message
+
+
 def test_headline_dates_the_rush_orders_it_counts():
     """The courier count is cumulative up to as_of: the headline names the days it fell on, so a later day's brief
     does not read "30 rush orders" as that day's."""

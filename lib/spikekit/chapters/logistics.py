@@ -598,8 +598,11 @@ def cost_vs_normal(allocation: Allocation, regional_demand: pd.DataFrame,
     level = _level(overrun, warn, alert)
     verdict = {"ok": f"within the {warn:.0%} ceiling", "warn": f"past the {warn:.0%} warning ceiling",
                "alert": f"past the {alert:.0%} ceiling: act"}[level]
-    message = (f"{allocation.cost_per_order:.2f} yuan/order against a normal {normal:.2f}: "
-               f"{overrun:+.1%}, {verdict}")
+    if math.isfinite(float(allocation.cost_per_order)):
+        message = (f"{allocation.cost_per_order:.2f} yuan/order against a normal {normal:.2f}: "
+                   f"{overrun:+.1%}, {verdict}")
+    else:  # no orders to ship: there is no cost per order to compare (not "nan yuan/order")
+        message = f"no orders to ship, no cost per order (normal {normal:.2f} yuan/order)"
     if not allocation.feasible:
         message += " (the plan does not ship every order: see the shortfall)"
     return CostCheck(normal_cost_per_order=normal, cost_per_order=allocation.cost_per_order, overrun=float(overrun),
@@ -658,9 +661,12 @@ def headline(allocation: Allocation, check: CostCheck, courier_summary: pd.DataF
     main = allocation.split.sort_values("orders", ascending=False)
     split_text = " / ".join(f"{w} {s:.0%}" for w, s in zip(main["warehouse"], main["share"]))
     verdict = review(allocation, check, courier_summary)[0]
-    text = (f"{verdict}: {allocation.orders_per_day:.0f} orders/day split {split_text}; "
-            f"{check.cost_per_order:.2f} yuan/order ({check.overrun:+.0%} vs normal, cost {check.level}; 70/15/15 baseline "
-            f"{check.baseline_cost_per_order:.2f}); {_couriers_text(courier_summary)}")
+    if math.isfinite(float(check.cost_per_order)):
+        cost = (f"{check.cost_per_order:.2f} yuan/order ({check.overrun:+.0%} vs normal, cost {check.level}; 70/15/15 "
+                f"baseline {check.baseline_cost_per_order:.2f})")
+    else:
+        cost = "nothing to ship, no cost to compare"
+    text = f"{verdict}: {allocation.orders_per_day:.0f} orders/day split {split_text}; {cost}; {_couriers_text(courier_summary)}"
     if not allocation.feasible:
         text += f"; SHORT {allocation.shortfall:.1f} orders/day"
     return text
@@ -780,6 +786,8 @@ def headline_points(plan: PointPlan, courier_summary: pd.DataFrame) -> str:
     pts = plan.points.set_index("point")
 
     def part(alloc, check):
+        if not alloc.orders_per_day > 0 or not math.isfinite(float(check.cost_per_order)):
+            return f"{alloc.orders_per_day:.0f} orders/day (nothing to ship, no cost to compare)"
         main = alloc.split.sort_values("orders", ascending=False)
         split = " / ".join(f"{w} {s:.0%}" for w, s in zip(main["warehouse"], main["share"]))
         return (f"{alloc.orders_per_day:.0f} orders/day split {split}, {check.cost_per_order:.2f} yuan/order "
@@ -787,7 +795,8 @@ def headline_points(plan: PointPlan, courier_summary: pd.DataFrame) -> str:
                 + (f", SHORT {alloc.shortfall:.1f}/day" if not alloc.feasible else ""))
 
     high_alloc, high_check = plan["peak high"]
-    busy = (f"busy case {high_alloc.orders_per_day:.0f}/day {high_check.overrun:+.0%}"
+    busy = (f"busy case {high_alloc.orders_per_day:.0f}/day "
+            + (f"{high_check.overrun:+.0%}" if math.isfinite(float(high_check.overrun)) else "at no extra cost")
             + ("" if high_alloc.feasible else f", SHORT {high_alloc.shortfall:.1f}/day"))
     peak = ("the forecast's peak is the coming day" if int(pts.loc["peak", "day"]) == 1 else
             f"peak {pts.loc['peak', 'date']} {part(peak_alloc, peak_check)}")
