@@ -180,6 +180,25 @@ def test_brief_opens_with_the_phase_and_lists_contradictions():
     assert team.review(team.brief(results, AS_OF, authority_limit=5000))[0] == "brief ready"
 
 
+def test_under_phase_peak_a_brake_is_not_called_a_declining_spike_and_a_backlog_order_is_named():
+    """03-19 of the sample: the state says peak (decline not yet confirmed) while chapter 06's own decline signal
+    fired (brake); chapter 03 orders the paid backlog only. The brief must not say "spike declining" under
+    "Phase: peak", and the brake task must not say "make to order" beside chapter 03's order as if it were new."""
+    results = hand_results()
+    results["03"] = dict(results.get("03", {}), increment={"units": 383, "backlog_only": True})
+    results["06"] = {"exit_decision": "brake", "headline": "brake", "brake_list": pd.DataFrame({"supplier": [], "units": []})}
+    state = {"as_of": "2025-03-19T12:00:00+08:00", "phase": "peak", "phase_evidence": ["past the top"],
+             "position": {"on_hand": 0, "on_order": 0, "backlog": 2814}}
+    b = team.brief(results, "2025-03-19 12:00+08:00", authority_limit=5000, state=state)
+    risks = list(b.risks["risk"])
+    assert not any(r.startswith("spike declining") for r in risks), risks
+    assert "past the top (phase peak), chapter 06's decline signal fired: brake" in risks
+    md = " ".join(team.brief_markdown(b).split())
+    assert "brake: nothing open to cancel; from now on make only what customers already paid for" in md
+    declining = team.brief(results, "2025-03-21 12:00+08:00", authority_limit=5000, state=dict(state, phase="declining"))
+    assert "spike declining: brake" in list(declining.risks["risk"])
+
+
 def test_numbers_survive_a_no_go_without_a_stock_position():
     """A no-go run: chapter 04 records no stock position and a promotion without days of cover."""
     results = {"02": {"decision": "no-go", "headline": "NO-GO"},

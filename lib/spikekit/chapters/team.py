@@ -301,12 +301,18 @@ def _tasks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[int, str, str
     if exit_call in {"brake", "exit"}:
         brakes = _frame(r.get("06", {}).get("brake_list"))
         units = float(brakes["units"].sum()) if brakes is not None and "units" in brakes and len(brakes) else 0.0
+        backlog_only = bool((r.get("03", {}).get("increment") or {}).get("backlog_only")) if isinstance(
+            r.get("03", {}).get("increment"), Mapping) else False
+        rest = ("from now on make only what customers already paid for (chapter 03's backlog order)" if backlog_only
+                else "make to order from now on")
         tasks.append((2, (f"brake: cancel {units:,.0f} not-started units on {len(brakes)} line(s) (chapter 06 brake list)"
-                          if units > 0 else "brake: nothing open to cancel; make to order from now on"), "06"))
+                          if units > 0 else f"brake: nothing open to cancel; {rest}"), "06"))
     return tasks
 
 
-def _risks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+def _risks(results: Mapping[str, Mapping[str, Any]], phase: str | None = None) -> list[tuple[str, str]]:
+    """``phase``: the spike state's, shown at the top of the brief; chapter 06's own decline signal can fire a day or
+    two before the state confirms a decline, and the risk must not call the spike declining under "Phase: peak"."""
     r, risks = results, []
     if r.get("02", {}).get("decision") in {"no-go", "extend"}:
         risks.append((f"validation says {r['02']['decision']}", "02"))
@@ -324,7 +330,10 @@ def _risks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
         risks.append((f"warehouses short {shortfall:,.0f} orders/day", "05"))
     exit_call = r.get("06", {}).get("exit_decision")
     if exit_call and exit_call != "hold course":
-        risks.append((f"spike declining: {exit_call}", "06"))
+        if phase in (None, "declining", "exited"):
+            risks.append((f"spike declining: {exit_call}", "06"))
+        else:
+            risks.append((f"past the top (phase {phase}), chapter 06's decline signal fired: {exit_call}", "06"))
     commitments = _frame(r.get("06", {}).get("commitment_risks"))
     if commitments is not None and not commitments.empty:
         risks.append((f"{len(commitments)} long-term commitment risks", "06"))
@@ -396,7 +405,8 @@ def brief(results: Mapping[str, Mapping[str, Any]], as_of: Any, authority_limit:
     escalated = escalations(results, authority_limit, combine_split=combine_split)
     numbers = pd.DataFrame(_numbers(results), columns=["metric", "value", "chapter"])
     tasks = pd.DataFrame([(roles[i], task, ch) for i, task, ch in _tasks(results)], columns=["role", "task", "chapter"])
-    risks = pd.DataFrame(_risks(results) + [(f"no result from chapter {c}", c) for c in CHAPTERS if c not in results],
+    phase = None if state is None else state.get("phase")
+    risks = pd.DataFrame(_risks(results, phase) + [(f"no result from chapter {c}", c) for c in CHAPTERS if c not in results],
                          columns=["risk", "chapter"])
     asks = pd.DataFrame([(f"approval: {row['item']}", row["amount"], row["chapter"])
                          for row in escalated.to_dict(orient="records")], columns=["ask", "amount", "chapter"])
