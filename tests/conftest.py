@@ -96,3 +96,14 @@ def tree_digest(root: Path) -> dict[str, str]:
         if path.is_file():
             out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+# The suite runs one file per worker (scripts/test.sh: pytest-xdist --dist loadfile), handed out in collection order:
+# the longest files go first so that no worker starts a minutes-long file when the others are nearly done.
+LONGEST_FIRST = ("test_readme.py", "test_playbook_e2e.py", "test_replay.py", "test_kill_trials.py", "test_reuse.py",
+                 "test_runner.py", "test_multi_spike.py", "test_concurrency.py", "test_distributed.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a file is kept

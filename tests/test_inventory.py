@@ -393,3 +393,24 @@ def test_chapter_04_follows_chapter_03s_capped_first_order():
         "at the reorder point 138; the handbook's first order is already on order")
     # Read alone (no chapter 03 record) the old call stands.
     assert inv.verdict("rising", {"day": 0}) == "reorder due now"
+
+
+def test_the_recorded_decision_is_a_label_without_the_days_numbers():
+    """The site's timeline shows a row when a chapter's ``decision`` changes: chapter 04's label must not carry the
+    units, reorder points and dates of its verdict, which move every day."""
+    due_now = {"day": 0, "date": None, "reorder_point": 470.0, "horizon_days": 30}
+    due_later = {"day": 5, "date": pd.Timestamp("2025-03-14"), "reorder_point": 200.0, "horizon_days": 30}
+    order = inv.chapter03_order("order", {"units": 361}, units=361.0)
+    backlog = inv.chapter03_order("order", {"units": 383, "backlog_only": True}, units=383.0)
+    hold = inv.chapter03_order("hold", {"units": 0}, hold_reason="covered")
+    assert inv.decision_label("rising", due_now, order) == "chapter 03 orders today; below the reorder point"
+    assert inv.decision_label("rising", due_later, order) == "chapter 03 orders today"
+    assert inv.decision_label("rising", due_now, hold) == "reorder due now"
+    assert inv.decision_label("rising", due_later, hold) == "covered"
+    assert inv.decision_label("peak", due_now, backlog) == "backlog order only (chapter 03)"
+    assert inv.decision_label("declining", due_now, hold) == "no reorders"
+    assert inv.decision_label("watching", due_now, None) == "no orders"
+    # The verdict keeps the numbers; the label is the same on two days with different ones.
+    other = inv.chapter03_order("order", {"units": 175}, units=175.0)
+    assert inv.decision_label("rising", due_now, other) == inv.decision_label("rising", due_now, order)
+    assert inv.verdict("rising", due_now, order_03=other) != inv.verdict("rising", due_now, order_03=order)

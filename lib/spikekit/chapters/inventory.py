@@ -1058,6 +1058,23 @@ def verdict(phase: str, due: Mapping[str, Any], *, backlog_left: float = 0.0,
     return f"covered; next order due {pd.Timestamp(due['date']):%Y-%m-%d}"
 
 
+def decision_label(phase: str, due: Mapping[str, Any], order_03: Mapping[str, Any] | None = None) -> str:
+    """The call as a short label for the record's ``decision`` (the site's timeline and run-to-run diff show a row
+    when it changes): the words of ``verdict`` without its numbers and dates, which move every day."""
+    from ..inputs.state import ORDERING_PHASES
+
+    ordering = float((order_03 or {}).get("units") or 0.0) > 0
+    if phase not in ORDERING_PHASES:
+        if ordering:
+            return "backlog order only (chapter 03)"
+        return "no reorders" if phase in ("peak", "declining", "exited") else "no orders"
+    if ordering:
+        return "chapter 03 orders today" + ("; below the reorder point" if due.get("day") == 0 else "")
+    if due.get("day") == 0:
+        return "reorder due now"
+    return "covered"
+
+
 # ---------------------------------------------------------------------------------------- headline
 
 
