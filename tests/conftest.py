@@ -107,3 +107,30 @@ LONGEST_FIRST = ("test_readme.py", "test_playbook_e2e.py", "test_replay.py", "te
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a file is kept
+
+
+def pytest_configure(config):
+    """nbval's kernels (the notebook checks) run over Unix sockets like the playbook's own (spikekit.engine.kernel):
+    with the suite on two workers, TCP ports picked free by one process can be taken by another before the kernel
+    binds them (a notebook kernel once did not answer for 60 s while a Dask test ran beside it)."""
+    try:
+        import nbval.kernel as nbval_kernel
+    except ImportError:
+        return
+    from spikekit.engine.kernel import ipc_socket_base
+
+    base_class = nbval_kernel.KernelManager
+    if getattr(base_class, "_spikekit_ipc", False):
+        return
+
+    class IPCKernelManager(base_class):
+        _spikekit_ipc = True
+
+        def __init__(self, **kwargs):
+            base = ipc_socket_base()
+            if base is not None:
+                kwargs.setdefault("transport", "ipc")
+                kwargs.setdefault("ip", base)
+            super().__init__(**kwargs)
+
+    nbval_kernel.KernelManager = IPCKernelManager
