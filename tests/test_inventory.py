@@ -308,6 +308,9 @@ def test_promotion_follows_the_phase():
     assert inv.promotion_for_phase("peak", 300, 20.0, ladder)["name"] == "push"
     assert inv.promotion_for_phase("declining", 120, 20.0, ladder)["name"] == "chapter 06 markdown"
     assert inv.promotion_for_phase("declining", 0, 20.0, ladder)["name"] == "nothing to clear"  # 06: nothing to mark down
+    turned_down = inv.promotion_for_phase("no-go", 600, 20.0, ladder)  # 30 days of cover: the ladder says push hard
+    assert inv.promotion_for_phase("watching", 600, 20.0, ladder)["name"] == "push hard"
+    assert turned_down["name"] == ladder.iloc[1]["name"] and not turned_down["extra_ads"] and "no-go" in turned_down["note"]
     young = inv.promotion_for_phase("rising", 300, 20.0, ladder)
     assert young["name"] == "normal" and young["discount"] == 0 and "no push" in young["note"]
     # Huge cover (30 days, beyond the top threshold of 21): a push even while rising.
