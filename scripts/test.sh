@@ -10,8 +10,8 @@ bash scripts/system-deps.sh
 export SPIKE_TEST_ARTIFACTS="${SPIKE_TEST_ARTIFACTS:-$SPIKE_ROOT/test-artifacts}"
 # On every core (pytest-xdist), a whole file per worker: a notebook's cells share one kernel and run in order, and a
 # file's session fixtures (the sample runs) are made once.
-# A kernel for a notebook check may take long to answer while the other worker runs a whole playbook: nbval's
-# 60 s start-up wait once ran out that way; 300 s is a bound on a hang, not a speed goal.
+# nbval's 60 s wait for a notebook's kernel once ran out in a parallel run (cause not pinned down; tests/conftest.py
+# now starts those kernels over Unix sockets): 300 s is a bound on a hang, not a speed goal.
 exec python -m pytest tests notebooks --nbval-lax --nbval-kernel-name spikekit \
   --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-kernel-startup-timeout 300 -p no:cacheprovider \
   -n "${SPIKE_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -112,7 +112,7 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_configure(config):
     """nbval's kernels (the notebook checks) run over Unix sockets like the playbook's own (spikekit.engine.kernel):
     with the suite on two workers, TCP ports picked free by one process can be taken by another before the kernel
-    binds them (a notebook kernel once did not answer for 60 s while a Dask test ran beside it)."""
+    binds them (a likely cause, not a proven one, of a notebook kernel that once did not answer for 60 s)."""
     try:
         import nbval.kernel as nbval_kernel
     except ImportError:

@@ -197,6 +197,21 @@ def test_under_phase_peak_a_brake_is_not_called_a_declining_spike_and_a_backlog_
     assert "brake: nothing open to cancel; from now on make only what customers already paid for" in md
     declining = team.brief(results, "2025-03-21 12:00+08:00", authority_limit=5000, state=dict(state, phase="declining"))
     assert "spike declining: brake" in list(declining.risks["risk"])
+    # Chapter 10's notebook reads only the names in RESULT_NAMES: what the brief needs must be among them.
+    read = team.gather({c: {n: results.get(c, {}).get(n) for n in names} for c, names in team.RESULT_NAMES.items()})
+    as_read = " ".join(team.brief_markdown(team.brief(read, "2025-03-19 12:00+08:00", authority_limit=5000,
+                                                      state=state)).split())
+    assert "from now on make only what customers already paid for" in as_read
+
+
+def test_a_kit_deadline_already_passed_is_marked_overdue():
+    """03-15's brief listed "content kit due 03-08 15:00" a week after that deadline, read as if still ahead."""
+    results = {"08": {"decision": "produce", "headline": "PRODUCE", "kit": {"items": ["FAQ"]},
+                      "kit_deadline": "2025-03-08T15:00:00+08:00"}}
+    late = " ".join(team.brief_markdown(team.brief(results, "2025-03-15 12:00+08:00")).split())
+    assert "content kit due 03-08 15:00 (overdue)" in late
+    ahead = " ".join(team.brief_markdown(team.brief(results, "2025-03-08 09:00+08:00")).split())
+    assert "content kit due 03-08 15:00" in ahead and "(overdue)" not in ahead
 
 
 def test_numbers_survive_a_no_go_without_a_stock_position():

@@ -989,21 +989,19 @@ def promotion_for_phase(phase: str, stock: float, daily_rate, ladder: pd.DataFra
         return {**level, "level": None, "name": "chapter 06 markdown", "discount": None, "extra_ads": False,
                 "action": "hand over to chapter 06: its markdown plan sets the price while the spike fades",
                 "phase": phase, "note": f"the spike is {phase}: chapter 06 prices the clearance"}
+    def normal_level(note: str) -> dict:
+        normal = ladder.iloc[1]
+        return {**level, "level": int(normal["level"]), "name": str(normal["name"]),
+                "discount": float(normal["discount"]), "extra_ads": bool(normal["extra_ads"]),
+                "action": str(normal["action"]), "phase": phase, "note": note}
+
     if phase == "no-go" and level["level"] >= 2:
         # The validation turned the product down: no discount or ad push on it, whatever its days of cover (chapters
         # 07 and 08 hold their spend the same day); its stock sells at the normal level.
-        normal = ladder.iloc[1]
-        return {**level, "level": int(normal["level"]), "name": str(normal["name"]),
-                "discount": float(normal["discount"]), "extra_ads": bool(normal["extra_ads"]),
-                "action": str(normal["action"]), "phase": phase,
-                "note": "chapter 02 said no-go: no push on this product; its stock sells at the normal level"}
+        return normal_level("chapter 02 said no-go: no push on this product; its stock sells at the normal level")
     if phase in ("launching", "rising") and level["level"] >= 2 and not level["days_of_cover"] > top:
-        normal = ladder.iloc[1]
-        return {**level, "level": int(normal["level"]), "name": str(normal["name"]),
-                "discount": float(normal["discount"]), "extra_ads": bool(normal["extra_ads"]),
-                "action": str(normal["action"]), "phase": phase,
-                "note": (f"the spike is {phase}: no push with {level['days_of_cover']:.1f} days of cover "
-                         f"(only beyond {top:g})")}
+        return normal_level(f"the spike is {phase}: no push with {level['days_of_cover']:.1f} days of cover "
+                            f"(only beyond {top:g})")
     return {**level, "phase": phase, "note": ""}
 
 

@@ -40,7 +40,7 @@ CHAPTERS = ("01", "02", "03", "04", "05", "06", "07", "08", "09")
 RESULT_NAMES: dict[str, tuple[str, ...]] = {
     "01": ("decision", "headline", "first_alert"),
     "02": ("decision", "headline", "daily_demand", "validation_sales", "winning_design"),
-    "03": ("decision", "headline", "purchase_orders", "total_cost"),
+    "03": ("decision", "headline", "purchase_orders", "total_cost", "increment"),  # increment: backlog-only order?
     "04": ("headline", "first_order_units", "promotion_now", "expected_overstock", "fill_rate", "reorder_point"),
     "05": ("verdict", "headline", "cost_per_order", "orders_per_day", "cost_alert", "shortfall"),
     "06": ("exit_decision", "headline", "trigger_date", "markdown_plan", "commitment_risks", "brake_list"),
@@ -267,8 +267,8 @@ def _numbers(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, s
     return rows
 
 
-def _tasks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[int, str, str]]:
-    """(role index 0 ops / 1 content / 2 supply, task, chapter)."""
+def _tasks(results: Mapping[str, Mapping[str, Any]], as_of: Any = None) -> list[tuple[int, str, str]]:
+    """(role index 0 ops / 1 content / 2 supply, task, chapter); ``as_of`` marks a deadline already passed."""
     r, tasks = results, []
     moves = _frame(r.get("07", {}).get("budget_moves"))
     for row in ([] if moves is None else moves.to_dict(orient="records")):
@@ -285,8 +285,10 @@ def _tasks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[int, str, str
     if creative and "change" in str(creative):
         tasks.append((1, f"creative: {creative} (audience moved)", "07"))
     if r.get("08", {}).get("decision") == "produce" and r["08"].get("kit") is not None:  # no kit: approved already
-        deadline = r["08"].get("kit_deadline")
-        tasks.append((1, "content kit" + (f" due {pd.Timestamp(deadline):%m-%d %H:%M}" if deadline is not None else ""), "08"))
+        deadline = None if r["08"].get("kit_deadline") is None else pd.Timestamp(r["08"]["kit_deadline"])
+        late = deadline is not None and as_of is not None and _passed(deadline, pd.Timestamp(as_of))
+        tasks.append((1, "content kit" + (f" due {deadline:%m-%d %H:%M}" + (" (overdue)" if late else "")
+                                          if deadline is not None else ""), "08"))
     more = _frame(r.get("08", {}).get("make_more"))
     if more is not None and not more.empty:
         label = " / ".join(str(v) for v in more.iloc[0][[c for c in ("format", "platform") if c in more.columns]])
@@ -301,13 +303,20 @@ def _tasks(results: Mapping[str, Mapping[str, Any]]) -> list[tuple[int, str, str
     if exit_call in {"brake", "exit"}:
         brakes = _frame(r.get("06", {}).get("brake_list"))
         units = float(brakes["units"].sum()) if brakes is not None and "units" in brakes and len(brakes) else 0.0
-        backlog_only = bool((r.get("03", {}).get("increment") or {}).get("backlog_only")) if isinstance(
-            r.get("03", {}).get("increment"), Mapping) else False
+        increment = r.get("03", {}).get("increment")
+        backlog_only = isinstance(increment, Mapping) and bool(increment.get("backlog_only"))
         rest = ("from now on make only what customers already paid for (chapter 03's backlog order)" if backlog_only
                 else "make to order from now on")
         tasks.append((2, (f"brake: cancel {units:,.0f} not-started units on {len(brakes)} line(s) (chapter 06 brake list)"
                           if units > 0 else f"brake: nothing open to cancel; {rest}"), "06"))
     return tasks
+
+
+def _passed(deadline: pd.Timestamp, as_of: pd.Timestamp) -> bool:
+    """``deadline`` is before ``as_of``; a naive stamp is read in the other's zone."""
+    if (deadline.tzinfo is None) != (as_of.tzinfo is None):
+        deadline = deadline.tz_localize(as_of.tzinfo) if deadline.tzinfo is None else deadline.tz_localize(None)
+    return deadline < as_of
 
 
 def _risks(results: Mapping[str, Mapping[str, Any]], phase: str | None = None) -> list[tuple[str, str]]:
@@ -404,7 +413,7 @@ def brief(results: Mapping[str, Mapping[str, Any]], as_of: Any, authority_limit:
     points = _check_points(decision_points)
     escalated = escalations(results, authority_limit, combine_split=combine_split)
     numbers = pd.DataFrame(_numbers(results), columns=["metric", "value", "chapter"])
-    tasks = pd.DataFrame([(roles[i], task, ch) for i, task, ch in _tasks(results)], columns=["role", "task", "chapter"])
+    tasks = pd.DataFrame([(roles[i], task, ch) for i, task, ch in _tasks(results, as_of)], columns=["role", "task", "chapter"])
     phase = None if state is None else state.get("phase")
     risks = pd.DataFrame(_risks(results, phase) + [(f"no result from chapter {c}", c) for c in CHAPTERS if c not in results],
                          columns=["risk", "chapter"])
